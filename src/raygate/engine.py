@@ -1,0 +1,63 @@
+"""The one way through: objects -> selected rules -> findings -> Result.
+
+Suppression is handled here once, not in rules: an object annotated
+``raygate.io/ignore: "RG101,unmapped-tcp-port"`` (or ``all``) and the project's ``.raygate.yaml``
+``suppress`` entries silence matching findings; the count is kept so reports can say so.
+A rule that raises is a bug in raygate; it becomes a visible "not checked" entry instead of
+taking the other rules down.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from raygate import config as config_mod
+from raygate.findings import Finding, Result
+from raygate.objects import KubeObject, ObjectSet
+from raygate.rules import CATALOG, Context, Registry, Rule
+
+IGNORE_ANNOTATION = "raygate.io/ignore"
+
+
+def ignored_by_annotation(obj: KubeObject, rule: Rule) -> bool:
+    value = obj.annotations.get(IGNORE_ANNOTATION)
+    if not isinstance(value, str):
+        return False
+    keys = {v.strip() for v in value.split(",") if v.strip()}
+    return bool(keys & {"all", rule.code, rule.name}) or any(rule.code.startswith(k.upper()) and k.upper().startswith("RG") for k in keys)
+
+
+def run(objects: Iterable[KubeObject] | ObjectSet, *, rules: Sequence[Rule] | None = None,
+        registry: Registry = CATALOG, config: config_mod.Config | None = None,
+        select: Sequence[str] = (), ignore: Sequence[str] = (), runtime: Any = None,
+        files: Sequence[str] = (), problems: Sequence[Any] = (),
+        notices: Sequence[str] = ()) -> Result:
+    cfg = config or config_mod.Config()
+    objset = objects if isinstance(objects, ObjectSet) else ObjectSet(objects)
+    if rules is None:
+        needs = ("static", "runtime") if runtime is not None else ("static",)
+        rules = registry.select(list(select) or list(cfg.select), list(ignore) + list(cfg.ignore),
+                                needs=needs)
+    findings: list[Finding] = []
+    suppressed = 0
+    not_checked: dict[str, str] = {}
+    for rule in rules:
+        ctx = Context(objset, rule, runtime=runtime)
+        candidates = objset.of_kind(*rule.kinds) if rule.kinds else tuple(objset)
+        for obj in candidates:
+            try:
+                produced = list(rule.check(obj, ctx))
+            except Exception as e:  # a bug in a rule must not hide every other finding
+                not_checked[rule.code] = f"internal error on {obj.ref}: {type(e).__name__}: {e}"
+                continue
+            for f in produced:
+                if ignored_by_annotation(obj, rule) or any(
+                        config_mod.suppressed(s, rule.code, rule.name, obj.kind, obj.namespace,
+                                              obj.name, obj.origin.file) for s in cfg.suppress):
+                    suppressed += 1
+                else:
+                    findings.append(f)
+    findings.sort(key=Finding.sort_key)
+    return Result(findings=findings, rules=list(rules), objects=len(objset), files=list(files),
+                  problems=list(problems), notices=list(notices), suppressed=suppressed,
+                  not_checked=not_checked)

@@ -1,0 +1,103 @@
+"""How KubeRay names and wires a Ray head, as pure functions over objects.
+
+Facts from ``shared/facts/kuberay_ray.md`` (KubeRay v1.7.0): the head Service is
+``status.head.serviceName`` when the operator reported it, else
+``spec.headGroupSpec.headService.metadata.name``, else ``<raycluster>-head-svc``; its ports are
+the head container's named ports (or the defaults when it lists none).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from raygate.objects import KubeObject, ObjectSet
+
+RAY_KINDS = ("RayCluster", "RayService", "RayJob")
+DEFAULT_PORTS = {"gcs-server": 6379, "dashboard": 8265, "client": 10001, "serve": 8000,
+                 "metrics": 8080}
+DASHBOARD_AGENT_PORT = 52365
+#: KubeRay >= 1.5.1 supports spec.authOptions; Ray >= 2.52 supports token auth.
+AUTH_FIX = "set spec.authOptions.mode: token on the RayCluster (KubeRay >= 1.5.1, Ray >= 2.52)"
+
+
+def is_ray(obj: KubeObject) -> bool:
+    return obj.kind in RAY_KINDS and obj.group == "ray.io"
+
+
+def cluster_spec(obj: KubeObject) -> Mapping[str, Any]:
+    """The RayCluster spec of a RayCluster, RayService or RayJob."""
+    if obj.kind == "RayCluster":
+        return obj.spec
+    key = "rayClusterConfig" if obj.kind == "RayService" else "rayClusterSpec"
+    spec = obj.spec.get(key)
+    return spec if isinstance(spec, dict) else {}
+
+
+def head_container(obj: KubeObject) -> Mapping[str, Any]:
+    containers = ((cluster_spec(obj).get("headGroupSpec") or {}).get("template") or {})
+    containers = ((containers.get("spec") or {}).get("containers")) if isinstance(containers, dict) else None
+    if isinstance(containers, list) and containers and isinstance(containers[0], dict):
+        return containers[0]
+    return {}
+
+
+def head_service_name(obj: KubeObject) -> str:
+    status = obj.status.get("head")
+    if isinstance(status, dict) and isinstance(status.get("serviceName"), str):
+        return status["serviceName"]
+    head = cluster_spec(obj).get("headGroupSpec")
+    custom = (((head or {}).get("headService") or {}).get("metadata") or {}).get("name") \
+        if isinstance(head, dict) else None
+    if isinstance(custom, str) and custom and obj.kind == "RayCluster":
+        return custom
+    return f"{obj.name}-head-svc"
+
+
+def head_ports(obj: KubeObject) -> dict[str, int]:
+    """Port name -> port on the head Service KubeRay creates for ``obj``."""
+    ports = head_container(obj).get("ports")
+    if not isinstance(ports, list) or not ports:
+        return dict(DEFAULT_PORTS)
+    result: dict[str, int] = {}
+    for p in ports:
+        if isinstance(p, dict) and isinstance(p.get("containerPort"), int):
+            name = p.get("name") or f"{p['containerPort']}-port"
+            result[str(name)] = p["containerPort"]
+    result.setdefault("metrics", 8080)
+    return result
+
+
+def auth_mode(obj: KubeObject) -> str:
+    """``token`` or ``disabled``: spec.authOptions first, then RAY_AUTH_MODE on the head."""
+    spec = cluster_spec(obj)
+    options = spec.get("authOptions")
+    if isinstance(options, dict):
+        return str(options.get("mode") or "token").lower()
+    for env in head_container(obj).get("env") or []:
+        if isinstance(env, dict) and env.get("name") == "RAY_AUTH_MODE":
+            return str(env.get("value") or "").lower() or "disabled"
+    return "disabled"
+
+
+def ray_clusters(objects: ObjectSet) -> tuple[KubeObject, ...]:
+    return tuple(o for o in objects.of_kind(*RAY_KINDS) if o.group == "ray.io")
+
+
+def owner_of_service(objects: ObjectSet, namespace: str, service: str) -> KubeObject | None:
+    """The Ray CR whose head Service is ``namespace/service``."""
+    for rc in ray_clusters(objects):
+        if rc.namespace == namespace and head_service_name(rc) == service:
+            return rc
+    return None
+
+
+def is_head_service(objects: ObjectSet, svc: KubeObject) -> bool:
+    """A Service that reaches a Ray head: owned by a Ray CR, or labelled/selecting like one."""
+    if owner_of_service(objects, svc.namespace, svc.name) is not None:
+        return True
+    selector = svc.spec.get("selector") if isinstance(svc.spec.get("selector"), dict) else {}
+    return svc.labels.get("ray.io/node-type") == "head" or selector.get("ray.io/node-type") == "head"
+
+
+def looks_like_head_service_name(name: str) -> bool:
+    return name.endswith("-head-svc")

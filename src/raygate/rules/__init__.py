@@ -1,0 +1,188 @@
+"""The rule catalog: a registry of small, pure rules with their own metadata.
+
+Each rule lives in one module under ``security/``, ``protocol/`` or ``infrastructure/`` (the
+seed guide's three layers) and registers itself with the ``@rule`` decorator::
+
+    @rule(code="RG101", name="snippet-annotation", layer="security", severity="error",
+          kinds=("Ingress",), title=..., rationale=..., fix=..., references=(...),
+          errors=("... denied the request: ...",))
+    def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+        yield ctx.finding(obj, ("metadata", "annotations", key), "message")
+
+Docs (``docs/rules.md``), ``raygate explain`` and the SARIF rule table are all generated from
+this metadata, and ``tests/rules/fixtures/<name>.yaml`` holds each rule's fires/dont-fire
+objects. Codes are never reused: RG1xx security, RG2xx protocol, RG3xx infrastructure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from raygate.findings import Finding, Layer, ObjectRef, Severity
+from raygate.objects import FieldPath, KubeObject, ObjectSet, format_path
+
+CheckFn = Callable[[KubeObject, "Context"], Iterable[Finding]]
+LAYER_PACKAGES = ("security", "protocol", "infrastructure")
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    layer: Layer
+    severity: Severity
+    title: str
+    rationale: str
+    fix: str
+    kinds: tuple[str, ...]
+    check: CheckFn
+    references: tuple[str, ...] = ()
+    #: Messages the real system prints for this problem (webhook, controller log, Ray client).
+    #: ``<placeholders>`` match anything in ``raygate explain --error``.
+    errors: tuple[str, ...] = ()
+    #: "static" rules need only manifests; "runtime" rules need snapshot or live state.
+    needs: str = "static"
+    enabled_by_default: bool = True
+
+    @property
+    def module(self) -> str:
+        return self.check.__module__
+
+    def matches_error(self, text: str) -> bool:
+        norm = _normalise(text)
+        return any(_error_regex(e).search(norm) for e in self.errors)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def _error_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"<[^<>]+>", _normalise(template))
+    return re.compile(r".{0,200}?".join(re.escape(p) for p in parts))
+
+
+class Registry:
+    """An injectable rule registry (tests build their own; the CLI uses ``CATALOG``)."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, Rule] = {}
+        self._by_name: dict[str, Rule] = {}
+        self._loaded = False
+        self._autoload = False
+
+    def add(self, r: Rule) -> Rule:
+        if r.code in self._rules or r.name in self._by_name:
+            raise ValueError(f"duplicate rule {r.code} {r.name}")
+        self._rules[r.code] = r
+        self._by_name[r.name] = r
+        return r
+
+    def _ensure_loaded(self) -> None:
+        if self._autoload and not self._loaded:
+            self._loaded = True
+            for layer in LAYER_PACKAGES:
+                pkg = importlib.import_module(f"raygate.rules.{layer}")
+                for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+                    if not info.name.startswith("_"):
+                        importlib.import_module(f"{pkg.__name__}.{info.name}")
+
+    def __iter__(self) -> Iterator[Rule]:
+        self._ensure_loaded()
+        return iter(sorted(self._rules.values(), key=lambda r: r.code))
+
+    def __len__(self) -> int:
+        self._ensure_loaded()
+        return len(self._rules)
+
+    def find(self, key: str) -> Rule | None:
+        """A rule by code (case-insensitive) or name."""
+        self._ensure_loaded()
+        return self._rules.get(key.upper()) or self._by_name.get(key.lower())
+
+    def select(self, select: Sequence[str] = (), ignore: Sequence[str] = (),
+               needs: Sequence[str] = ("static",)) -> list[Rule]:
+        """Rules matching ``select`` (all enabled when empty) minus ``ignore``.
+
+        Each selector is a code (``RG101``), a code prefix (``RG1``), a name or a layer.
+        """
+        chosen = [r for r in self if r.needs in needs and
+                  (matches_any(r, select) if select else r.enabled_by_default)]
+        return [r for r in chosen if not matches_any(r, ignore)]
+
+    def unknown(self, selectors: Sequence[str]) -> list[str]:
+        """Selectors that match no rule at all (typos the CLI should refuse)."""
+        rules = list(self)
+        return [s for s in selectors if not any(matches_any(r, [s]) for r in rules)]
+
+
+def matches_any(r: Rule, selectors: Iterable[str]) -> bool:
+    for s in selectors:
+        s = s.strip()
+        if not s:
+            continue
+        if s.lower() in ("all", r.name, r.layer.value) or r.code.startswith(s.upper()):
+            return True
+    return False
+
+
+CATALOG = Registry()
+CATALOG._autoload = True
+
+
+def rule(*, code: str, name: str, layer: str, severity: str, kinds: Sequence[str], title: str,
+         rationale: str, fix: str, references: Sequence[str] = (), errors: Sequence[str] = (),
+         needs: str = "static", enabled_by_default: bool = True,
+         registry: Registry | None = None) -> Callable[[CheckFn], CheckFn]:
+    """Register the decorated ``check(obj, ctx)`` function as a rule."""
+
+    def decorate(fn: CheckFn) -> CheckFn:
+        r = Rule(code=code, name=name, layer=Layer(layer), severity=Severity(severity),
+                 title=title, rationale=_dedent(rationale), fix=fix, kinds=tuple(kinds),
+                 check=fn, references=tuple(references), errors=tuple(errors), needs=needs,
+                 enabled_by_default=enabled_by_default)
+        (registry or CATALOG).add(r)
+        fn.rule = r  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+def _dedent(text: str) -> str:
+    import textwrap
+    return textwrap.dedent(text).strip()
+
+
+class Context:
+    """What a rule sees besides its object: the whole set, and a way to make findings."""
+
+    def __init__(self, objects: ObjectSet, rule: Rule | None = None, *,
+                 runtime: Any = None) -> None:
+        self.objects = objects
+        self.rule = rule
+        #: Runtime state (live cluster or snapshot) for runtime rules; None for static lint.
+        self.runtime = runtime
+
+    def finding(self, obj: KubeObject, field: FieldPath | Sequence[Any], message: str, *,
+                fix: str | None = None, severity: Severity | str | None = None,
+                assumption: str | None = None, symptom: str | None = None,
+                **extra: Any) -> Finding:
+        assert self.rule is not None, "Context.finding() outside a rule run"
+        path = tuple(field)
+        return Finding(
+            rule=self.rule,
+            object=ObjectRef(obj.api_version, obj.kind, obj.namespace, obj.name),
+            file=obj.origin.file,
+            line=obj.line_of(path),
+            field=format_path(path),
+            message=message,
+            fix=fix or self.rule.fix,
+            severity=Severity(severity) if severity else self.rule.severity,
+            assumption=assumption,
+            symptom=symptom,
+            extra=dict(extra),
+        )

@@ -1,0 +1,1 @@
+"""Infrastructure-layer rules (one module per rule)."""

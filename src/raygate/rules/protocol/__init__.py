@@ -1,0 +1,1 @@
+"""Protocol-layer rules (one module per rule)."""

@@ -1,0 +1,1 @@
+"""Security-layer rules (one module per rule)."""

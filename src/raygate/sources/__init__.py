@@ -1,0 +1,41 @@
+"""Sources turn inputs (files, stdin, snapshots, a live cluster) into ``KubeObject``s.
+
+Every source returns a ``LoadResult``: the objects it could read, the problems it hit (each
+naming file, line and object), and notices about what it skipped. A bad input never stops the
+other inputs from being read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from raygate.objects import KubeObject
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input that could not be read; the CLI reports it and exits 2."""
+
+    file: str
+    line: int | None
+    message: str
+    obj: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f":{self.line}" if self.line else "")
+        subject = f" ({self.obj})" if self.obj else ""
+        return f"{where}{subject}: {self.message}"
+
+
+@dataclass
+class LoadResult:
+    objects: list[KubeObject] = field(default_factory=list)
+    problems: list[InputProblem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def extend(self, other: "LoadResult") -> None:
+        self.objects.extend(other.objects)
+        self.problems.extend(other.problems)
+        self.notices.extend(other.notices)
+        self.files.extend(other.files)

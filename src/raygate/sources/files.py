@@ -1,0 +1,265 @@
+"""Load Kubernetes objects from YAML/JSON files, directories and stdin.
+
+Speed matters (``raygate lint`` should cost little more than parsing), so documents are
+composed by libyaml's C parser and constructed once; the composed node is kept on the object
+so field lines are looked up only when a finding needs one.
+
+Robustness matters as much: a syntax error, an alias bomb, absurd nesting or a huge file is
+reported with file and line and the rest of the input is still read. When a multi-document
+stream fails to parse, the stream is re-read document by document so one broken document does
+not hide its neighbours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import yaml
+
+from raygate.objects import KubeObject, Origin
+from raygate.sources import InputProblem, LoadResult
+
+#: Files larger than this are refused (a lint input this big is a mistake, not a manifest).
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+#: How many nodes a document may expand to through YAML aliases before it is called a bomb.
+MAX_ALIAS_EXPANSION = 200_000
+#: Deeper nesting than this is refused before Python's recursion limit is anywhere near.
+MAX_DEPTH = 200
+SUFFIXES = (".yaml", ".yml", ".json")
+STDIN = "-"
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _KubeLoader(_Loader):  # type: ignore[misc,valid-type]
+    """SafeLoader without timestamp conversion: Kubernetes keeps dates as strings."""
+
+
+_KubeLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+}
+
+_DOC_SPLIT = re.compile(r"^---(?=[ \t]|$)", re.MULTILINE)
+_ANCHOR = re.compile(r"&[^\s&]")
+
+
+def load_paths(paths: Sequence[str], *, stdin_text: str | None = None,
+               max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+    """Load every path (file, directory walked recursively, or ``-`` for stdin)."""
+    result = LoadResult()
+    for path in paths:
+        if path == STDIN:
+            text = stdin_text if stdin_text is not None else sys.stdin.read()
+            result.extend(load_text(text, STDIN))
+            continue
+        p = Path(path)
+        if p.is_dir():
+            files = sorted(f for f in _walk(p))
+            if not files:
+                result.notices.append(f"{path}: no *.yaml, *.yml or *.json files found")
+            for f in files:
+                result.extend(load_file(f, max_bytes=max_bytes))
+        elif p.is_file():
+            result.extend(load_file(p, max_bytes=max_bytes))
+        else:
+            result.problems.append(InputProblem(path, None, "no such file or directory"))
+    return result
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.endswith(SUFFIXES):
+                yield Path(dirpath, name)
+
+
+def load_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return LoadResult(problems=[InputProblem(
+                name, None, f"file is {size:,} bytes, over the {max_bytes:,}-byte limit "
+                "(raise it with --max-file-size if this really is one manifest stream)")],
+                files=[name])
+        data = path.read_bytes()
+    except OSError as e:
+        return LoadResult(problems=[InputProblem(name, None, f"cannot read: {e.strerror}")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        return LoadResult(problems=[InputProblem(name, line, "not UTF-8 text")], files=[name])
+    return load_text(text, name)
+
+
+def load_text(text: str, file: str) -> LoadResult:
+    """Parse a whole YAML/JSON stream; on a syntax error, salvage the other documents."""
+    result = LoadResult(files=[file])
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        result.problems.append(InputProblem(file, line, "binary data (NUL byte), not YAML or JSON"))
+        return result
+    try:
+        _parse_stream(text, file, 0, 0, result)
+    except _StreamError:
+        # Re-read document by document, so one broken document loses only itself.
+        result.objects.clear()
+        result.notices.clear()
+        offset_line, index = 0, 0
+        for chunk in _split_documents(text):
+            try:
+                _parse_stream(chunk, file, offset_line, index, result)
+            except _StreamError as e:
+                result.problems.append(e.problem)
+            index += 1
+            offset_line += chunk.count("\n")
+    return result
+
+
+class _StreamError(Exception):
+    def __init__(self, problem: InputProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def _split_documents(text: str) -> list[str]:
+    starts = [m.start() for m in _DOC_SPLIT.finditer(text)]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    starts.append(len(text))
+    return [text[a:b] for a, b in zip(starts, starts[1:]) if a != b]
+
+
+def _parse_stream(text: str, file: str, line_offset: int, doc_offset: int,
+                  result: LoadResult) -> None:
+    loader = _KubeLoader(text)
+    check_aliases = _ANCHOR.search(text) is not None
+    index = doc_offset
+    empty = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                empty += 1
+                index += 1
+                continue
+            line = node.start_mark.line + 1 + line_offset
+            # libyaml itself caps nesting at 1000 levels; only anchors can make a small
+            # document huge, so the (costly) walk runs only when the text has anchors.
+            depth_problem = _check_shape(node) if check_aliases else None
+            if depth_problem:
+                result.problems.append(InputProblem(file, line, depth_problem))
+                index += 1
+                continue
+            doc = loader.construct_document(node)
+            _collect(doc, node, Origin(file, index, line), result, line_offset)
+            index += 1
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = (mark.line + 1 + line_offset) if mark is not None else None
+        problem = getattr(e, "problem", None) or str(e)
+        if "{{" in text:
+            result.notices.append(f"{file}: skipped, looks like an unrendered Helm/Go template "
+                                  "(lint the output of `helm template` instead)")
+            return
+        raise _StreamError(InputProblem(file, line, f"invalid YAML: {problem}")) from None
+    except RecursionError:
+        raise _StreamError(InputProblem(file, None, "nesting too deep to be a manifest")) from None
+    finally:
+        loader.dispose()
+    if empty and index - doc_offset == empty:
+        result.notices.append(f"{file}: no documents (empty)")
+
+
+def _check_shape(root: Any) -> str | None:
+    """Refuse alias bombs and absurd nesting before constructing Python objects."""
+    budget = MAX_ALIAS_EXPANSION
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"nesting deeper than {MAX_DEPTH} levels; refusing to read it"
+        budget -= 1
+        if budget < 0:
+            return (f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} nodes "
+                    "(an alias bomb?); refusing to read it")
+        if node.id == "mapping":
+            for k, v in node.value:
+                stack.append((k, depth + 1))
+                stack.append((v, depth + 1))
+        elif node.id == "sequence":
+            stack.extend((child, depth + 1) for child in node.value)
+    return None
+
+
+def _collect(doc: Any, node: Any, origin: Origin, result: LoadResult, line_offset: int) -> None:
+    if doc is None:
+        return
+    where = f"{origin.file}:{origin.line}"
+    if not isinstance(doc, dict):
+        result.notices.append(f"{where}: skipped a {type(doc).__name__} document, "
+                              "not a Kubernetes object")
+        return
+    kind = doc.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(doc.get("items"), list):
+        items_node = _mapping_value(node, "items")
+        for i, item in enumerate(doc["items"]):
+            item_node = items_node.value[i] if items_node is not None else None
+            line = item_node.start_mark.line + 1 + line_offset if item_node is not None else origin.line
+            _collect(item, item_node, Origin(origin.file, origin.doc_index, line), result,
+                     line_offset)
+        return
+    if not isinstance(doc.get("apiVersion"), str) or not isinstance(kind, str):
+        result.notices.append(f"{where}: skipped a document without apiVersion and kind")
+        return
+    meta = doc.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        result.problems.append(InputProblem(origin.file, origin.line,
+                                            "metadata must be a mapping", obj=kind))
+        return
+    if line_offset and node is not None:
+        node = _Shifted(node, line_offset)
+    result.objects.append(KubeObject(doc, origin, node))
+
+
+def _mapping_value(node: Any, key: str) -> Any:
+    if node is None or node.id != "mapping":
+        return None
+    for k, v in node.value:
+        if getattr(k, "value", None) == key and v.id == "sequence":
+            return v
+    return None
+
+
+class _Shifted:
+    """A node view whose line numbers are offset (documents re-parsed one by one)."""
+
+    __slots__ = ("_node", "_offset")
+
+    def __init__(self, node: Any, offset: int) -> None:
+        self._node = node
+        self._offset = offset
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._node, name)
+        if name == "start_mark":
+            return _Mark(value.line + self._offset)
+        if name == "value" and isinstance(value, list):
+            if value and isinstance(value[0], tuple):
+                return [(_Shifted(k, self._offset), _Shifted(v, self._offset)) for k, v in value]
+            return [_Shifted(v, self._offset) for v in value]
+        return value
+
+
+class _Mark:
+    __slots__ = ("line",)
+
+    def __init__(self, line: int) -> None:
+        self.line = line
