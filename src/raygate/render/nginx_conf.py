@@ -1,0 +1,411 @@
+"""Render ingress-nginx objects into the nginx.conf the controller would run, for the lab.
+
+The lab rehearses the real data plane on one machine. Instead of hand-writing an nginx.conf
+(which would prove only that our hand-written config works), it takes the very objects
+``raygate render`` produces (Ingresses, the tcp-services ConfigMap, the controller ConfigMap
+and Deployment patch) and turns them into nginx.conf the way the ingress-nginx controller's
+template does, so a mistake in the objects shows up as the same failure a user would see.
+
+Fidelity, against ``shared/facts/ingress_nginx.md`` section 4 (and sections 3 and 5):
+
+Mirrored
+  * one ``server`` per host (``server_name _`` for rules without a host, the default server);
+    every server listens on the same HTTP port and is picked by Host, like port 80 upstream;
+  * regex enforcement per host (§4.1 ``enforceRegexModifier``): when any Ingress of a host
+    sets ``rewrite-target`` (different from the path) or ``use-regex: "true"``, every path of
+    that host, from every Ingress, becomes ``location ~* "^<path>"`` (case-insensitive,
+    anchored only at the start); otherwise Exact is ``location = "<path>"`` and
+    Prefix/ImplementationSpecific is ``location "<path>/"`` plus an exact ``= "<path>"``;
+  * locations ordered by descending path length (regex locations are first-match, §4.1);
+  * ``rewrite "(?i)<path>" <target> break;`` and ``X-Forwarded-Prefix`` only in the rewrite
+    branch; ``permanent-redirect`` (301, or ``permanent-redirect-code`` 300-308) and
+    ``temporal-redirect`` (302) as ``return``;
+  * ``client_max_body_size`` from ``proxy-body-size``: annotation > controller ConfigMap >
+    ``1m`` (§5), an annotation failing the size validator silently falls back (§2.3);
+  * ``proxy_read_timeout``/``proxy_send_timeout``/``proxy_connect_timeout`` (unit-less
+    seconds, §5), ``proxy_buffering off``, ``proxy_request_buffering on``, HTTP/1.1 upstream;
+  * WebSocket: every location sends ``Upgrade $http_upgrade`` and ``Connection
+    $connection_upgrade`` (§5, "Allow websocket connections"); ``connection-proxy-header``
+    (``close``/``keep-alive`` only) replaces the Connection value;
+  * ``allowlist-source-range`` / ``whitelist-source-range`` as ``allow``/``deny all``;
+  * ``enable-underscores-in-headers`` -> ``underscores_in_headers``;
+  * a backend Service without a local upstream answers 503 and logs the controller's
+    ``Service "<ns>/<svc>" does not have any active Endpoint.``; unmatched paths 404 (the
+    default backend);
+  * ``stream {}``: one server per tcp-services entry, upstream ``tcp-<ns>-<svc>-<port>``,
+    ``proxy_timeout`` from ``proxy-stream-timeout`` (600s), ``proxy_next_upstream*`` as
+    upstream, ``:PROXY`` fields (§3.1); malformed entries and reserved ports are skipped with
+    the controller's log lines, and entries whose Service has no local upstream are dropped
+    with ``Service "<ns>/<svc>" does not have any active Endpoint for TCP port <port>``
+    (§3.2: no listener at all, as upstream).
+
+Not mirrored (documented in ``docs/lab.md``)
+  * snippet annotations are never rendered (the lab refuses them earlier, like the webhook);
+  * risk-level checks and the admission webhook (the lab runs the rule catalog instead);
+  * TLS, ``ssl-redirect``, HTTP/2, auth-* annotations, canary, affinity, rate limits, Lua
+    balancing (one static ``upstream`` per Service port with upstream keepalive instead);
+  * listens are on 127.0.0.1 high ports instead of :80 and the external TCP ports, so
+    redirects are relative (``absolute_redirect off``) where upstream would name port 80.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from raygate import ingress_nginx as ingx
+from raygate.objects import KubeObject, ObjectSet, Origin
+
+#: Debian's nginx builds the stream module as a dynamic module (feasibility.md §B).
+DEFAULT_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+_SIZE_RE = re.compile(r"^\d+[bkmgBKMG]?$")
+_INT_RE = re.compile(r"^\d+$")
+# Conservative URL shape for redirect targets; anything else is ignored like an invalid value.
+_REDIRECT_URL_RE = re.compile(r"^[A-Za-z0-9\-._~/:?&=%#+]+$")
+
+
+@dataclass(frozen=True)
+class Location:
+    """One rendered location, before it is turned into text."""
+
+    path: str
+    path_type: str
+    ingress: KubeObject
+    upstream: str | None       # nginx upstream name, None when the Service has no endpoints
+    service_ref: str           # "ns/svc:port", for messages
+    default_backend: bool = False
+
+
+@dataclass(frozen=True)
+class StreamServer:
+    external_port: int
+    listen_port: int
+    upstream_name: str
+    upstream_addr: str
+    proxy_decode: bool
+    proxy_encode: bool
+
+
+@dataclass
+class NginxConf:
+    """The rendered configuration plus what the controller would have logged."""
+
+    text: str
+    http_port: int
+    #: external (tcp-services key) port -> local listen port, for entries actually rendered.
+    stream_ports: dict[int, int] = field(default_factory=dict)
+    #: Controller-style log lines (dropped entries, missing endpoints).
+    log: list[str] = field(default_factory=list)
+
+
+def as_objects(items: Iterable[KubeObject | Mapping[str, Any]]) -> ObjectSet:
+    """Accept KubeObjects or plain dicts (as ``raygate render`` returns them)."""
+    objs = [i if isinstance(i, KubeObject) else KubeObject(dict(i), Origin("<rendered>"))
+            for i in items if i]
+    return ObjectSet(objs)
+
+
+def quote(value: str) -> str:
+    """``sanitizeQuotedRegex``: escape backslash and double quote, then double-quote."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _ann(ing: KubeObject, name: str) -> str | None:
+    value = ing.annotations.get(ingx.PREFIX + name)
+    return None if value is None else str(value).strip()
+
+
+def _needs_rewrite(ing: KubeObject, path: str) -> bool:
+    target = _ann(ing, "rewrite-target")
+    return bool(target) and target != path and bool(ingx.REGEX_PATH_WITH_CAPTURE_RE.match(target or ""))
+
+
+def _uses_regex(ing: KubeObject) -> bool:
+    return (_ann(ing, "use-regex") or "").lower() == "true"
+
+
+def _upstream_name(ns: str, svc: str, port: str) -> str:
+    return f"{ns}-{svc}-{port}"
+
+
+def _size(ing: KubeObject, controller: ingx.Controller) -> str:
+    value = _ann(ing, "proxy-body-size")
+    if value is not None and _SIZE_RE.match(value):
+        return value
+    return controller.setting("proxy-body-size") or "1m"
+
+
+def _seconds(ing: KubeObject, controller: ingx.Controller, key: str) -> str:
+    value = _ann(ing, key)
+    if value is not None and _INT_RE.match(value):
+        return f"{int(value)}s"
+    cm = controller.setting(key).strip()
+    if _INT_RE.match(cm):
+        return f"{int(cm)}s"
+    return cm or f"{ingx.CONFIG_DEFAULTS.get(key, '60')}s"
+
+
+def _allowlist(ing: KubeObject) -> list[str]:
+    value = _ann(ing, "allowlist-source-range") or _ann(ing, "whitelist-source-range")
+    if not value:
+        return []
+    cidrs = []
+    for part in value.split(","):
+        try:
+            cidrs.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+        except ValueError:
+            continue
+    return cidrs
+
+
+def _redirect(ing: KubeObject) -> tuple[int, str] | None:
+    url = _ann(ing, "permanent-redirect")
+    if url and _REDIRECT_URL_RE.match(url):
+        code_s = _ann(ing, "permanent-redirect-code") or ""
+        code = int(code_s) if code_s.isdigit() and 300 <= int(code_s) <= 308 else 301
+        return code, url
+    url = _ann(ing, "temporal-redirect")
+    if url and _REDIRECT_URL_RE.match(url) and url.startswith(("http://", "https://")):
+        code_s = _ann(ing, "temporal-redirect-code") or ""
+        code = int(code_s) if code_s.isdigit() and 300 <= int(code_s) <= 307 else 302
+        return code, url
+    return None
+
+
+def _location_block(loc: Location, enforce_regex: bool, controller: ingx.Controller) -> list[str]:
+    ing = loc.ingress
+    if enforce_regex:
+        head = f"location ~* {quote('^' + loc.path)}"
+    elif loc.path_type == "Exact":
+        head = f"location = {quote(loc.path)}"
+    else:
+        head = f"location {quote(loc.path)}"
+    body: list[str] = []
+    if loc.default_backend:
+        return [f"{head} {{", "    return 404;", "}"]
+    body.append(f"# {ing.ref} -> {loc.service_ref}")
+    cidrs = _allowlist(ing)
+    for cidr in cidrs:
+        body.append(f"allow {cidr};")
+    if cidrs:
+        body.append("deny all;")
+    body.append(f"client_max_body_size {_size(ing, controller)};")
+    redirect = _redirect(ing)
+    if redirect is not None:
+        # nginx.tmpl returns before any proxying when a redirect annotation is set.
+        body.append(f"return {redirect[0]} {quote(redirect[1])};")
+        return [f"{head} {{", *("    " + b for b in body), "}"]
+    if loc.upstream is None:
+        # The controller points such a location at an upstream with no servers -> 503.
+        body.append("return 503;")
+        return [f"{head} {{", *("    " + b for b in body), "}"]
+    connection = (_ann(ing, "connection-proxy-header") or "").lower()
+    connection_value = connection if connection in ("close", "keep-alive") else "$connection_upgrade"
+    body += [
+        "proxy_http_version 1.1;",
+        f"proxy_connect_timeout {_seconds(ing, controller, 'proxy-connect-timeout')};",
+        f"proxy_read_timeout {_seconds(ing, controller, 'proxy-read-timeout')};",
+        f"proxy_send_timeout {_seconds(ing, controller, 'proxy-send-timeout')};",
+        "proxy_buffering off;",
+        "proxy_request_buffering on;",
+        "proxy_set_header Host $http_host;",
+        "proxy_set_header X-Real-IP $remote_addr;",
+        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "proxy_set_header X-Forwarded-Host $http_host;",
+        "proxy_set_header X-Forwarded-Port $server_port;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+        "proxy_set_header X-Scheme $scheme;",
+        # "Allow websocket connections" in nginx.tmpl: sent on every location.
+        "proxy_set_header Upgrade $http_upgrade;",
+        f"proxy_set_header Connection {connection_value};",
+    ]
+    if _needs_rewrite(ing, loc.path):
+        target = _ann(ing, "rewrite-target") or "/"
+        body.append(f"rewrite {quote('(?i)' + loc.path)} {target} break;")
+        prefix = _ann(ing, "x-forwarded-prefix")
+        if prefix and ingx.REGEX_PATH_WITH_CAPTURE_RE.match(prefix):
+            body.append(f"proxy_set_header X-Forwarded-Prefix {quote(prefix)};")
+    body.append(f"proxy_pass http://{loc.upstream};")
+    return [f"{head} {{", *("    " + b for b in body), "}"]
+
+
+def _path_type(entry: Mapping[str, Any]) -> str:
+    value = entry.get("pathType")
+    return value if value in ("Exact", "Prefix") else "ImplementationSpecific"
+
+
+def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
+                      upstreams: Mapping[str, str], *, http_port: int,
+                      tcp_ports: Mapping[int, int] | None = None, prefix: str,
+                      stream_module: str | None = DEFAULT_STREAM_MODULE,
+                      worker_connections: int = 512) -> NginxConf:
+    """Render the objects into nginx.conf text (pure: no files, no processes).
+
+    ``upstreams`` maps ``"namespace/service:port"`` (port number or name) to the local
+    ``"127.0.0.1:<port>"`` that stands in for the Service's endpoints. ``tcp_ports`` maps a
+    tcp-services external port to the local port the lab listens on (default: the same
+    port). ``prefix`` is the nginx prefix directory (pid, logs and temp files go under it).
+    """
+    objset = as_objects(objects)
+    log: list[str] = []
+    ingresses = [o for o in objset.of_kind("Ingress") if ingx.is_ingress(o)]
+    first_controller = ingx.controller_for_class(objset, None)
+
+    # host -> list of Locations
+    hosts: dict[str, list[Location]] = {}
+    regex_hosts: set[str] = set()
+    upstream_defs: dict[str, str] = {}
+    for ing in sorted(ingresses, key=lambda o: (o.namespace, o.name)):
+        for _, entry, host in ingx.ingress_paths(ing):
+            host_key = host if isinstance(host, str) and host else "_"
+            path = str(entry.get("path") or "/")
+            svc, port = ingx.backend_service(entry)
+            ref = f"{ing.namespace}/{svc}:{port}"
+            addr = upstreams.get(ref) if svc and port else None
+            upstream = None
+            if addr:
+                upstream = _upstream_name(ing.namespace, str(svc), str(port))
+                upstream_defs[upstream] = addr
+            elif _redirect(ing) is None:
+                log.append(f'Service "{ing.namespace}/{svc}" does not have any active Endpoint.')
+            hosts.setdefault(host_key, []).append(
+                Location(path, _path_type(entry), ing, upstream, ref))
+            if _needs_rewrite(ing, path) or _uses_regex(ing):
+                regex_hosts.add(host_key)
+    hosts.setdefault("_", [])
+
+    lines: list[str] = []
+    if stream_module:
+        lines.append(f"load_module {stream_module};")
+    lines += [
+        "# Rendered by raygate from ingress-nginx objects (raygate.render.nginx_conf).",
+        "daemon off;",
+        "worker_processes 1;",
+        f"pid {prefix}/nginx.pid;",
+        f"error_log {prefix}/logs/error.log info;",
+        f"events {{ worker_connections {worker_connections}; }}",
+        "http {",
+        f"    access_log {prefix}/logs/access.log;",
+        f"    client_body_temp_path {prefix}/tmp/body;",
+        f"    proxy_temp_path {prefix}/tmp/proxy;",
+        f"    fastcgi_temp_path {prefix}/tmp/fastcgi;",
+        f"    uwsgi_temp_path {prefix}/tmp/uwsgi;",
+        f"    scgi_temp_path {prefix}/tmp/scgi;",
+        "    server_tokens on;",
+        "    absolute_redirect off;",
+        f"    underscores_in_headers "
+        f"{'on' if first_controller.setting('enable-underscores-in-headers') == 'true' else 'off'};",
+        "    ignore_invalid_headers on;",
+        # upstream-keepalive-connections > 0 (default 320) selects this map (§5).
+        "    map $http_upgrade $connection_upgrade { default upgrade; '' ''; }",
+    ]
+    for name, addr in sorted(upstream_defs.items()):
+        lines += [f"    upstream {name} {{", f"        server {addr} max_fails=0;",
+                  "        keepalive 320;", "        keepalive_time 1h;",
+                  "        keepalive_timeout 60s;", "        keepalive_requests 10000;", "    }"]
+    for host in sorted(hosts, key=lambda h: (h != "_", h)):
+        locations = list(hosts[host])
+        if not any(loc.path == "/" for loc in locations):
+            locations.append(Location("/", "Prefix", locations[0].ingress if locations else
+                                      KubeObject({}, Origin("<default>")), None,
+                                      "default-backend", default_backend=True))
+        enforce = host in regex_hosts
+        if not enforce:
+            locations = _normalise_prefixes(locations)
+        # Longest path first; stable, like the controller's two sort.SliceStable passes.
+        locations.sort(key=lambda loc: loc.path, reverse=True)
+        locations.sort(key=lambda loc: len(loc.path), reverse=True)
+        listen = f"127.0.0.1:{http_port}" + (" default_server" if host == "_" else "")
+        lines += ["    server {", f"        server_name {host};", f"        listen {listen};"]
+        controller = first_controller
+        seen: set[tuple[str, str]] = set()
+        for loc in locations:
+            key = (loc.path, loc.path_type if not enforce else "regex")
+            if key in seen:  # first Ingress wins on a duplicate host/path, like the webhook
+                continue
+            seen.add(key)
+            if not loc.default_backend:
+                controller = ingx.controller_for_ingress(objset, loc.ingress)
+            lines += ["        " + text for text in _location_block(loc, enforce, controller)]
+        lines.append("    }")
+    lines.append("}")
+
+    stream, stream_ports = _stream_servers(objset, upstreams, tcp_ports or {}, log)
+    if stream:
+        timeout = first_controller.setting("proxy-stream-timeout") or "600s"
+        if _INT_RE.match(timeout):
+            timeout += "s"
+        lines += ["stream {",
+                  "    log_format raygate '$remote_addr [$time_local] $server_port $status "
+                  "sent=$bytes_sent recv=$bytes_received dur=$session_time';",
+                  f"    access_log {prefix}/logs/stream.log raygate;"]
+        for s in stream:
+            lines += [f"    upstream {s.upstream_name} {{", f"        server {s.upstream_addr};",
+                      "    }",
+                      "    server {",
+                      f"        listen 127.0.0.1:{s.listen_port}"
+                      f"{' proxy_protocol' if s.proxy_decode else ''};",
+                      f"        proxy_timeout {timeout};",
+                      "        proxy_next_upstream on;",
+                      "        proxy_next_upstream_timeout 600s;",
+                      "        proxy_next_upstream_tries 3;",
+                      f"        proxy_pass {s.upstream_name};"]
+            if s.proxy_encode:
+                lines.append("        proxy_protocol on;")
+            lines.append("    }")
+        lines.append("}")
+    return NginxConf("\n".join(lines) + "\n", http_port, stream_ports, log)
+
+
+def _normalise_prefixes(locations: Sequence[Location]) -> list[Location]:
+    """``updateServerLocations``: a Prefix path without rewrite/regex becomes ``<path>/``
+    plus an exact ``= <path>`` location (ImplementationSpecific counts as Prefix)."""
+    out: list[Location] = []
+    for loc in locations:
+        if loc.path_type == "Exact" or loc.path.endswith("/") or loc.default_backend:
+            out.append(loc)
+            continue
+        out.append(Location(loc.path + "/", loc.path_type, loc.ingress, loc.upstream,
+                            loc.service_ref))
+        out.append(Location(loc.path, "Exact", loc.ingress, loc.upstream, loc.service_ref))
+    return out
+
+
+def _stream_servers(objset: ObjectSet, upstreams: Mapping[str, str],
+                    tcp_ports: Mapping[int, int], log: list[str]) -> tuple[list[StreamServer], dict[int, int]]:
+    controllers = ingx.find_controllers(objset)
+    refs = {c.tcp_services_ref for c in controllers if c.tcp_services_ref}
+    if controllers:
+        # A controller in the inputs reads only the ConfigMap its flag names (none -> none).
+        maps = [cm for cm in objset.of_kind("ConfigMap") if f"{cm.namespace}/{cm.name}" in refs]
+    else:
+        maps = ingx.tcp_services_configmaps(objset)
+    controller = controllers[0] if controllers else ingx.controller_for_class(objset, None)
+    reserved = controller.reserved_ports
+    servers: list[StreamServer] = []
+    ports: dict[int, int] = {}
+    for cm in maps:
+        for entry in sorted(ingx.tcp_entries(cm), key=lambda e: e.key):
+            if entry.error:
+                log.append(entry.error)
+                continue
+            assert entry.external_port is not None
+            if entry.external_port in reserved:
+                log.append(f"Port {entry.external_port} cannot be used for TCP stream services. "
+                           "It is reserved for the Ingress controller.")
+                continue
+            addr = upstreams.get(f"{entry.namespace}/{entry.service}:{entry.port}")
+            if not addr:
+                log.append(f'Service "{entry.namespace}/{entry.service}" does not have any '
+                           f"active Endpoint for TCP port {entry.port}")
+                continue
+            listen = tcp_ports.get(entry.external_port, entry.external_port)
+            if entry.external_port in ports:
+                continue
+            ports[entry.external_port] = listen
+            servers.append(StreamServer(entry.external_port, listen,
+                                        f"tcp-{entry.namespace}-{entry.service}-{entry.port}",
+                                        addr, entry.proxy_decode, entry.proxy_encode))
+    return servers, ports

@@ -1,0 +1,80 @@
+"""SARIF 2.1.0 for GitHub code scanning: the rule table comes from the rules' own metadata.
+
+GitHub needs ``tool.driver.rules[].id``, a ``shortDescription``, a ``help`` text, results with a
+``ruleId`` and a physical location (``artifactLocation.uri`` relative to the repo, a
+``region.startLine``), and accepts ``partialFingerprints`` for stable de-duplication.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+from raygate import __version__
+from raygate.findings import Result, Severity
+from raygate.rules import Rule
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+DOCS = "https://github.com/raygate/raygate/blob/main/docs/rules.md"
+
+
+def _uri(path: str) -> str:
+    if path in ("-", "") or path.startswith("cluster:"):
+        return "stdin" if path == "-" else path
+    rel = os.path.relpath(path) if os.path.isabs(path) else path
+    return rel.replace(os.sep, "/")
+
+
+def rule_descriptor(r: Rule) -> dict[str, Any]:
+    return {
+        "id": r.code,
+        "name": "".join(p.capitalize() for p in r.name.split("-")),
+        "shortDescription": {"text": r.title},
+        "fullDescription": {"text": r.rationale},
+        "help": {"text": f"{r.rationale}\n\nFix: {r.fix}",
+                 "markdown": f"{r.rationale}\n\n**Fix:** {r.fix}"},
+        "helpUri": f"{DOCS}#{r.code.lower()}-{r.name}",
+        "defaultConfiguration": {"level": LEVEL[r.severity]},
+        "properties": {"tags": [r.layer.value, r.name], "layer": r.layer.value},
+    }
+
+
+def format(result: Result) -> str:  # noqa: A001
+    rules = sorted({r.code: r for r in result.rules}.values(), key=lambda r: r.code)
+    index = {r.code: i for i, r in enumerate(rules)}
+    results = []
+    for f in result.findings:
+        fingerprint = hashlib.sha256(
+            f"{f.code}|{f.object}|{f.field}".encode()).hexdigest()[:32]
+        results.append({
+            "ruleId": f.code,
+            "ruleIndex": index.get(f.code, 0),
+            "level": LEVEL[f.severity],
+            "message": {"text": f"{f.object}: {f.message}. Fix: {f.fix}"},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(f.file)},
+                    "region": {"startLine": max(1, f.line)},
+                },
+                "logicalLocations": [{"name": str(f.object), "kind": "resource",
+                                      "fullyQualifiedName": f"{f.object}#{f.field}"}],
+            }],
+            "partialFingerprints": {"raygateFinding/v1": fingerprint},
+            "properties": {"field": f.field, "layer": f.layer.value,
+                           **({"assumption": f.assumption} if f.assumption else {})},
+        })
+    doc = {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "raygate", "version": __version__,
+                                "informationUri": "https://github.com/raygate/raygate",
+                                "rules": [rule_descriptor(r) for r in rules]}},
+            "results": results,
+            "columnKind": "utf16CodeUnits",
+        }],
+    }
+    return json.dumps(doc, indent=2) + "\n"
