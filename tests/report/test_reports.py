@@ -1,0 +1,109 @@
+"""Reports are checked against schemas, and the CLI's exit codes and suppressions hold."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from raygate import engine, report
+from raygate.sources.files import load_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+BROKEN = ROOT / "examples" / "seed-broken"
+
+
+@pytest.fixture(scope="module")
+def broken_result():
+    loaded = load_paths([str(BROKEN)])
+    return engine.run(loaded.objects, files=loaded.files)
+
+
+def test_json_report_matches_its_documented_schema(broken_result) -> None:
+    schema = json.loads(resources.files("raygate.report").joinpath("findings.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    doc = json.loads(report.formatter("json")(broken_result))
+    jsonschema.validate(doc, schema)
+    assert doc["findings"], "the broken example must have findings"
+    first = doc["findings"][0]
+    assert first["location"]["line"] >= 1 and first["object"]["kind"]
+
+
+def test_sarif_report_is_what_github_code_scanning_accepts(broken_result) -> None:
+    from sarif_pydantic import Sarif
+
+    doc = json.loads(report.formatter("sarif")(broken_result))
+    schema = json.loads((ROOT / "tests/data/sarif-github-requirements.schema.json").read_text())
+    jsonschema.validate(doc, schema, format_checker=jsonschema.FormatChecker())
+    Sarif.model_validate(doc)  # typed SARIF 2.1.0 model
+    run = doc["runs"][0]
+    ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert ids == sorted(ids) and len(ids) == len(broken_result.rules)
+    for res in run["results"]:
+        assert run["tool"]["driver"]["rules"][res["ruleIndex"]]["id"] == res["ruleId"]
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert not uri.startswith("/")
+    assert len({r["partialFingerprints"]["raygateFinding/v1"] for r in run["results"]}) == len(run["results"])
+
+
+def test_text_report_groups_findings_by_the_guides_layers(broken_result) -> None:
+    text = report.formatter("text")(broken_result)
+    layers = [line.split(":")[0] for line in text.splitlines() if line.endswith(")") and "layer" in line]
+    assert layers == sorted(layers, key=["Security layer", "Protocol layer", "Infrastructure layer"].index)
+    assert "fix:" in text and "examples/seed-broken/ingress.yaml:" in text
+
+
+def lint(*args: str, cwd: Path | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "raygate", "lint", *args], capture_output=True,
+                          text=True, cwd=cwd, input=stdin, timeout=60)
+
+
+SNIPPET = """apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: s
+  namespace: ray
+  annotations:
+    nginx.ingress.kubernetes.io/configuration-snippet: "more_set_headers x;"
+spec: {ingressClassName: nginx}
+"""
+
+
+def test_exit_codes_follow_fail_on() -> None:
+    assert lint("-", stdin=SNIPPET).returncode == 1
+    assert lint("-", "--fail-on", "never", stdin=SNIPPET).returncode == 0
+    assert lint("-", "--ignore", "snippet-annotation", stdin=SNIPPET).returncode == 0
+    assert lint("-", "--select", "RG1", "--ignore", "RG101", stdin=SNIPPET).returncode == 0
+
+
+def test_suppression_by_annotation_is_counted() -> None:
+    text = SNIPPET.replace("  annotations:\n", "  annotations:\n    raygate.io/ignore: \"RG101\"\n")
+    proc = lint("-", "-f", "json", stdin=text)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0 and doc["summary"]["suppressed"] >= 1
+    assert not [f for f in doc["findings"] if f["rule"] == "RG101"]
+
+
+def test_project_config_is_found_upward_from_the_inputs(tmp_path: Path) -> None:
+    (tmp_path / ".raygate.yaml").write_text(
+        "fail-on: never\nsuppress:\n  - rules: [snippet-annotation]\n    kind: Ingress\n    name: s\n    reason: test\n")
+    sub = tmp_path / "manifests"
+    sub.mkdir()
+    (sub / "i.yaml").write_text(SNIPPET)
+    proc = lint(str(sub), "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert not [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "RG101"]
+    assert ".raygate.yaml" in proc.stderr
+    assert lint(str(sub), "--no-config").returncode == 1
+
+
+def test_invalid_project_config_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / ".raygate.yaml").write_text("fail_on: warning\n")
+    (tmp_path / "i.yaml").write_text(SNIPPET)
+    proc = lint(str(tmp_path / "i.yaml"))
+    assert proc.returncode == 2 and "unknown key(s) ['fail_on']" in proc.stderr
