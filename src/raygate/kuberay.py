@@ -85,10 +85,18 @@ def ray_clusters(objects: ObjectSet) -> tuple[KubeObject, ...]:
 
 def owner_of_service(objects: ObjectSet, namespace: str, service: str) -> KubeObject | None:
     """The Ray CR whose head Service is ``namespace/service``."""
-    for rc in ray_clusters(objects):
-        if rc.namespace == namespace and head_service_name(rc) == service:
-            return rc
-    return None
+    return _head_services(objects).get((namespace, service))
+
+
+def _head_services(objects: ObjectSet) -> dict[tuple[str, str], KubeObject]:
+    """(namespace, head Service name) -> Ray CR, built once per set: rules ask per exposure,
+    and a scan of every RayCluster each time was quadratic on large inputs."""
+    def build() -> dict[tuple[str, str], KubeObject]:
+        index: dict[tuple[str, str], KubeObject] = {}
+        for rc in ray_clusters(objects):
+            index.setdefault((rc.namespace, head_service_name(rc)), rc)
+        return index
+    return objects.memo("kuberay-head-services", build)
 
 
 def is_head_service(objects: ObjectSet, svc: KubeObject) -> bool:

@@ -148,6 +148,9 @@ class KubeObject:
         """
         node = self.node
         line = self.origin.line
+        resolve = getattr(node, "resolve", None)
+        if callable(resolve):  # a lazily composed node (see sources/files.py)
+            node = resolve()
         if node is None:
             return line
         for part in path:

@@ -85,7 +85,7 @@ def test_cli_reports_bad_input_with_exit_2_and_still_checks_the_rest(tmp_path: P
     assert f"{tmp_path / 'bad.yaml'}:" in proc.stderr and "invalid YAML" in proc.stderr
     import json
     doc = json.loads(out.read_text())
-    assert [f["rule"] for f in doc["findings"]] == ["RG101"]  # the good file was still checked
+    assert "RG101" in [f["rule"] for f in doc["findings"]]  # the good file was still checked
     assert doc["problems"][0]["file"].endswith("bad.yaml")
 
 

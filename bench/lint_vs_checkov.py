@@ -1,0 +1,109 @@
+"""Time `raygate lint` against checkov and against the bare parse floor, on the same files.
+
+    .venv/bin/python bench/lint_vs_checkov.py [--runs 3] [--skip-checkov]
+
+- raygate: `raygate lint DIR -f json -q --fail-on never` in a fresh process (what a user runs).
+- checkov: `checkov -d DIR --framework kubernetes --quiet --compact --skip-download -o json`,
+  from its own venv (.bench/venv-checkov, created on first use: `pip install checkov`), run
+  inside an empty network namespace (`unshare -n`) when root, so it cannot phone home.
+- floor: a bare Python process that only parses the same YAML with libyaml (CSafeLoader).
+Corpora: ../shared/corpus (the real-world manifests) and a generated one of 10,000 objects.
+Targets (issue 2): raygate <= 1/10 of checkov's wall time on both corpora, <= 2x the floor,
+and `raygate lint` of one small file under 0.3 s. Prints a Markdown table for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = (ROOT / ".." / "shared" / "corpus").resolve()
+BIN = Path(sys.executable).parent
+CHECKOV_VENV = ROOT / ".bench" / "venv-checkov"
+
+FLOOR = """
+import sys, pathlib, yaml
+L = yaml.CSafeLoader
+n = 0
+for root in sys.argv[1:]:
+    for p in sorted(pathlib.Path(root).rglob("*")):
+        if p.suffix in (".yaml", ".yml", ".json") and p.is_file():
+            try:
+                n += sum(1 for d in yaml.load_all(p.read_text(), Loader=L) if d)
+            except yaml.YAMLError:
+                pass
+print(n)
+"""
+
+
+def timed(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> float:
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        samples.append(time.perf_counter() - t0)
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return statistics.median(samples)
+
+
+def checkov_bin() -> Path:
+    exe = CHECKOV_VENV / "bin" / "checkov"
+    if not exe.exists():
+        print("creating the checkov venv (one-off, ~20 s)...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(CHECKOV_VENV)], check=True)
+        subprocess.run([str(CHECKOV_VENV / "bin" / "pip"), "install", "-q", "checkov"], check=True)
+    return exe
+
+
+def checkov_cmd(target: Path) -> list[str]:
+    cmd = [str(checkov_bin()), "-d", str(target), "--framework", "kubernetes", "--quiet",
+           "--compact", "--skip-download", "-o", "json"]
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        cmd = ["unshare", "-n", "--"] + cmd
+    return cmd
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--skip-checkov", action="store_true")
+    args = ap.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
+    from gen_corpus import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generated = Path(tmp) / "generated"
+        generate(generated, 10_000)
+        corpora = [("generated 10,000 objects", generated)]
+        if CORPUS.is_dir():
+            corpora.insert(0, ("shared/corpus (real-world)", CORPUS))
+        rows = []
+        for label, path in corpora:
+            rg = timed([str(BIN / "raygate"), "lint", str(path), "-f", "json", "-q", "--fail-on", "never"], args.runs)
+            floor = timed([sys.executable, "-c", FLOOR, str(path)], args.runs)
+            ck = None if args.skip_checkov else timed(checkov_cmd(path), max(1, args.runs - 1))
+            rows.append((label, rg, ck, floor))
+        small = Path(tmp) / "small.yaml"
+        small.write_text((ROOT / "examples/seed-broken/ingress.yaml").read_text())
+        one = timed([str(BIN / "raygate"), "lint", str(small), "-q", "--fail-on", "never"], max(5, args.runs))
+
+    print("| corpus | raygate lint | checkov | raygate / checkov | parse floor | raygate / floor |")
+    print("|---|---|---|---|---|---|")
+    for label, rg, ck, floor in rows:
+        ck_s = f"{ck:.2f} s" if ck else "skipped"
+        ratio = f"1/{ck / rg:.0f}" if ck else "n/a"
+        print(f"| {label} | {rg:.2f} s | {ck_s} | {ratio} | {floor:.2f} s | {rg / floor:.2f}x |")
+    print(f"\n`raygate lint` of one small file: {one * 1000:.0f} ms wall (median of {max(5, args.runs)}).")
+
+
+if __name__ == "__main__":
+    main()
