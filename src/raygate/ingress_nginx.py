@@ -93,7 +93,8 @@ def annotation_risks() -> dict[str, tuple[int, str]]:
 def parse_args(args: Iterable[Any], namespace: str) -> dict[str, str]:
     """Controller args as ``{"--flag": "value"}`` with ``$(POD_NAMESPACE)`` substituted."""
     flags: dict[str, str] = {}
-    for arg in args:
+    # ``args: true`` or a string in a hand-written manifest: no flags rather than a crash.
+    for arg in args if isinstance(args, (list, tuple)) else ():
         if not isinstance(arg, str) or not arg.startswith("--"):
             continue
         key, sep, value = arg.partition("=")
@@ -289,9 +290,10 @@ class TcpEntry:
 def parse_tcp_entry(key: Any, value: Any, protocol: str = "TCP") -> TcpEntry:
     """Parse ``"10001": "ray/head-svc:10001[:PROXY[:PROXY]]"`` like getStreamServices()."""
     key_s, value_s = str(key), str(value)
-    try:
+    # Go's strconv.Atoi, not Python's int(): no surrounding spaces, no "10_001".
+    if re.fullmatch(r"[+-]?[0-9]+", key_s):
         external = int(key_s)
-    except ValueError:
+    else:
         return TcpEntry(key_s, value_s, None, None, None, None,
                         error=f'"{key_s}" is not a valid {protocol} port number')
     parts = value_s.split(":")

@@ -75,25 +75,35 @@ class BackendPorts:
     ports: tuple[Mapping[str, Any], ...]
     source: str  # "Service ns/name" or "RayCluster ns/name (head Service created by KubeRay)"
     service: KubeObject | None
-    ray: KubeObject | None
 
 
 def backend_ports(objects: ObjectSet, namespace: str, name: str) -> BackendPorts | None:
     """Ports of ``namespace/name`` as the controller will see them, or None when unknown."""
     svc = objects.get("Service", namespace, name)
-    ray = kuberay.owner_of_service(objects, namespace, name)
     if svc is not None:
         raw = svc.spec.get("ports")
         ports = tuple(p for p in raw if isinstance(p, dict)) if isinstance(raw, list) else ()
-        return BackendPorts(ports, f"Service {namespace}/{name}", svc, ray)
+        return BackendPorts(ports, f"Service {namespace}/{name}", svc)
+    ray = _head_owners(objects).get((namespace, name))
     if ray is not None:
         # KubeRay's head Service: one TCP port per named head container port, targetPort equal
         # to the container port (facts: kuberay_ray.md §1.2).
         ports = tuple({"name": n, "port": p, "targetPort": p, "protocol": "TCP"}
                       for n, p in sorted(kuberay.head_ports(ray).items()))
         return BackendPorts(ports, f"{ray.kind} {namespace}/{ray.name} (head Service created by KubeRay)",
-                            None, ray)
+                            None)
     return None
+
+
+def _head_owners(objects: ObjectSet) -> dict[tuple[str, str], KubeObject]:
+    """(namespace, head Service name) -> the Ray CR KubeRay creates it for (first one wins,
+    as in kuberay.owner_of_service), built once per set instead of a scan per entry."""
+    def compute() -> dict[tuple[str, str], KubeObject]:
+        owners: dict[tuple[str, str], KubeObject] = {}
+        for rc in kuberay.ray_clusters(objects):
+            owners.setdefault((rc.namespace, kuberay.head_service_name(rc)), rc)
+        return owners
+    return objects.memo("rg2-head-owners", compute)
 
 
 def namespace_known(objects: ObjectSet, namespace: str) -> bool:
@@ -121,3 +131,45 @@ def describe_ports(ports: Sequence[Mapping[str, Any]]) -> str:
             label += f"/{port_protocol(p)}"
         parts.append(label)
     return ", ".join(parts) if parts else "no ports"
+
+
+def as_int(value: Any) -> int | None:
+    """A port number written as int (or a numeric string, as sloppy manifests do)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and ATOI_RE.match(value):
+        return int(value)
+    return None
+
+
+def match_port(ports: Sequence[Mapping[str, Any]], port: str,
+               protocol: str = "TCP") -> Mapping[str, Any] | None:
+    """The port a tcp-services ``port`` field selects, exactly as the controller matches it:
+    a number (strconv.Atoi succeeds) against ``spec.ports[].port``, anything else against
+    ``spec.ports[].name``; the protocol must be the map's (facts: ingress_nginx.md §3.1)."""
+    number = int(port) if ATOI_RE.match(port) else None
+    for p in ports:
+        if port_protocol(p) != protocol:
+            continue
+        if number is not None:
+            if as_int(p.get("port")) == number:
+                return p
+        elif p.get("name") == port:
+            return p
+    return None
+
+
+def known_dead(objects: ObjectSet, entry: nginx.TcpEntry) -> bool:
+    """Whether the controller will drop this entry for a reason the inputs prove (RG201/RG202):
+    then nothing listens on its port and later checks of the port would only add noise."""
+    if not usable(entry):
+        return True
+    assert entry.namespace is not None and entry.service is not None and entry.port
+    backend = backend_ports(objects, entry.namespace, entry.service)
+    if backend is None:
+        return namespace_known(objects, entry.namespace)
+    if backend.service is not None and backend.service.spec.get("type") == "ExternalName":
+        return False
+    return match_port(backend.ports, entry.port) is None

@@ -97,8 +97,8 @@ def problems(key: Any, value: Any) -> list[tuple[str, str | None]]:
     if value_s != value_s.strip() or any(c.isspace() for c in value_s):
         # The controller splits the raw string; it never trims (controller.go getStreamServices).
         found.append((f"the value {value_s!r} contains whitespace, which the controller does not "
-                      f"trim: it looks up Service {entry.namespace!r} / {entry.service!r} port "
-                      f"{entry.port!r} literally and drops the entry",
+                      f"trim: it looks for namespace {entry.namespace!r}, Service "
+                      f"{entry.service!r}, port {entry.port!r} literally and drops the entry",
                       f'Remove the whitespace: "{key_s}": "{"".join(value_s.split())}".'))
     fields = value_s.split(":")
     for index, ordinal, meaning in ((2, "third", "decode PROXY protocol from clients"),

@@ -1,0 +1,152 @@
+"""RG205 ray-client-not-exposed: the Dashboard of a Ray head is exposed, its Ray Client port not.
+
+The seed guide's second root cause: HTTP worked through the Ingress, but the Ray TCP ports were
+never mapped, so ``ray.init("ray://...")`` had nothing to talk to. The Ray Client is gRPC on the
+head Service's ``client`` port (10001 by default; facts: kuberay_ray.md §1.2, §6) and needs an L4
+path: a tcp-services entry (ingress_nginx.md §3.1) or a LoadBalancer/NodePort Service. An HTTP
+Ingress path does not count: gRPC cannot be path-routed (kuberay_ray.md §6; RG212 reports that).
+A dead address fails only after 30 s with ``ConnectionError: ray client connection timeout``
+(feasibility.md, "Ray Client timeouts").
+
+A head whose Service (or Ray CR) has no ``client`` port at all is left alone: there is nothing to
+expose, and leaving it out is a deliberate choice. This is a warning because many teams use only
+the Jobs API, which Ray recommends over the Ray Client for long-running work.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from raygate import exposure as exp
+from raygate import ingress_nginx as nginx
+from raygate import kuberay
+from raygate.findings import Finding
+from raygate.objects import KubeObject, ObjectSet
+from raygate.rules import Context, rule
+from raygate.rules.protocol import _tcp
+
+Key = tuple[str, ...]
+CLIENT_TIMEOUT = "ConnectionError: ray client connection timeout"
+
+
+@rule(
+    code="RG205",
+    name="ray-client-not-exposed",
+    layer="protocol",
+    severity="warning",
+    kinds=("Ingress", "ConfigMap", "Service"),
+    title="Ray Dashboard is exposed but the Ray Client port is not",
+    rationale="""
+        The Ray Client (`ray.init("ray://host:port")`) speaks gRPC to the head Service's
+        `client` port (10001). An HTTP Ingress carries the Dashboard and the Jobs API, but not
+        the Ray Client: it needs a raw TCP path, which with ingress-nginx is a tcp-services
+        entry (or a LoadBalancer/NodePort Service). When only the Dashboard is exposed, users
+        who try the Ray Client wait 30 seconds and get `ConnectionError: ray client connection
+        timeout`, with nothing in the controller logs because nothing listens. Expose the client
+        port over TCP, or tell users to submit work through the Jobs API instead.
+    """,
+    fix=("Map the head Service's client port in the tcp-services ConfigMap the controller reads, "
+         "e.g. \"10001\": \"<namespace>/<head-svc>:client\"."),
+    references=(
+        "https://docs.ray.io/en/latest/cluster/running-applications/job-submission/ray-client.html",
+        _tcp.TCP_DOC,
+    ),
+    errors=(CLIENT_TIMEOUT,),
+)
+def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    dashboards = _dashboards_by_via(ctx.objects).get(id(obj))
+    if not dashboards:
+        return
+    covered = _client_keys(ctx.objects)
+    seen: set[Key] = set()
+    for e in dashboards:
+        keys = _keys(e)
+        if keys & covered or not _has_client_port(ctx.objects, e):
+            continue
+        head = ("svc", e.namespace, e.service)
+        if head in seen:
+            continue  # one finding per head and exposing object
+        seen.add(head)
+        http_only = any(keys & _keys(c) for c in _client_http(ctx.objects))
+        note = (" (an Ingress routes HTTP to the client port, but the Ray Client's gRPC cannot be "
+                "path-routed: see RG212)") if http_only else ""
+        ray = e.ray or _cluster_by_selector(ctx.objects, e)
+        head_svc = kuberay.head_service_name(ray) if ray is not None else e.service
+        yield ctx.finding(
+            obj, e.field,
+            f"the Dashboard of Ray head {e.namespace}/{head_svc} is exposed here, but its "
+            f"client port is not: no tcp-services entry or LoadBalancer/NodePort Service reaches "
+            f"it{note}, so ray.init(\"ray://<gateway>:10001\") fails with {CLIENT_TIMEOUT}",
+            fix=_fix(ctx.objects, e))
+
+
+def _dashboards_by_via(objects: ObjectSet) -> dict[int, list[exp.Exposure]]:
+    def compute() -> dict[int, list[exp.Exposure]]:
+        found: dict[int, list[exp.Exposure]] = {}
+        for e in exp.ray_exposures(objects):
+            if e.ray_port == "dashboard":
+                found.setdefault(id(e.via), []).append(e)
+        return found
+    return objects.memo("rg205-dashboards", compute)
+
+
+def _client_keys(objects: ObjectSet) -> frozenset[Key]:
+    return objects.memo("rg205-client-keys", lambda: frozenset(
+        k for e in exp.ray_exposures(objects)
+        if e.ray_port == "client" and e.channel in ("tcp", "service") for k in _keys(e)))
+
+
+def _client_http(objects: ObjectSet) -> tuple[exp.Exposure, ...]:
+    return objects.memo("rg205-client-http", lambda: tuple(
+        e for e in exp.ray_exposures(objects) if e.ray_port == "client" and e.channel == "http"))
+
+
+def _keys(e: exp.Exposure) -> frozenset[Key]:
+    """Ways to recognise the same Ray head: its Service, its Ray CR, its cluster selector."""
+    keys: set[Key] = {("svc", e.namespace, e.service)}
+    if e.ray is not None:
+        keys.add(("ray", e.namespace, e.ray.kind, e.ray.name))
+        if e.ray.kind == "RayCluster":
+            keys.add(("cluster", e.namespace, e.ray.name))
+    if e.service_obj is not None:
+        selector = e.service_obj.spec.get("selector")
+        if isinstance(selector, dict) and isinstance(selector.get("ray.io/cluster"), str):
+            keys.add(("cluster", e.namespace, selector["ray.io/cluster"]))
+    return frozenset(keys)
+
+
+def _has_client_port(objects: ObjectSet, e: exp.Exposure) -> bool:
+    """Whether the head offers a Ray Client port at all (unknown counts as yes)."""
+    ray = e.ray or _cluster_by_selector(objects, e)
+    if ray is not None:
+        return "client" in kuberay.head_ports(ray)
+    if e.channel == "service":
+        return True  # a hand-made outside Service may carry only some of the head's ports
+    backend = _tcp.backend_ports(objects, e.namespace, e.service)
+    if backend is None:
+        return True
+    return any(p.get("name") == "client" or p.get("targetPort") == "client"
+               or _tcp.as_int(p.get("port")) == kuberay.DEFAULT_PORTS["client"]
+               for p in backend.ports)
+
+
+def _cluster_by_selector(objects: ObjectSet, e: exp.Exposure) -> KubeObject | None:
+    selector = e.service_obj.spec.get("selector") if e.service_obj is not None else None
+    name = selector.get("ray.io/cluster") if isinstance(selector, dict) else None
+    if not isinstance(name, str):
+        return None
+    rc = objects.get("RayCluster", e.namespace, name)
+    return rc if rc is not None and kuberay.is_ray(rc) else None
+
+
+def _fix(objects: ObjectSet, e: exp.Exposure) -> str:
+    ray = e.ray or _cluster_by_selector(objects, e)
+    service = kuberay.head_service_name(ray) if ray is not None else e.service
+    backend = _tcp.backend_ports(objects, e.namespace, service)
+    port = "client"
+    if backend is not None and not any(p.get("name") == "client" for p in backend.ports):
+        port = str(kuberay.DEFAULT_PORTS["client"])
+    maps = [f"{c.tcp_services_ref}" for c in nginx.find_controllers(objects) if c.tcp_services_ref]
+    where = f"ConfigMap {maps[0]}" if maps else "the tcp-services ConfigMap the controller reads"
+    return (f'Add "10001": "{e.namespace}/{service}:{port}" to {where}, or point Ray Client '
+            "users at the Jobs API instead.")
