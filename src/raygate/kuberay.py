@@ -34,8 +34,11 @@ def cluster_spec(obj: KubeObject) -> Mapping[str, Any]:
 
 
 def head_container(obj: KubeObject) -> Mapping[str, Any]:
-    containers = ((cluster_spec(obj).get("headGroupSpec") or {}).get("template") or {})
-    containers = ((containers.get("spec") or {}).get("containers")) if isinstance(containers, dict) else None
+    # Every level may be the wrong type in hand-written input: never assume a dict.
+    head = cluster_spec(obj).get("headGroupSpec")
+    template = head.get("template") if isinstance(head, dict) else None
+    pod_spec = template.get("spec") if isinstance(template, dict) else None
+    containers = pod_spec.get("containers") if isinstance(pod_spec, dict) else None
     if isinstance(containers, list) and containers and isinstance(containers[0], dict):
         return containers[0]
     return {}
@@ -46,8 +49,9 @@ def head_service_name(obj: KubeObject) -> str:
     if isinstance(status, dict) and isinstance(status.get("serviceName"), str):
         return status["serviceName"]
     head = cluster_spec(obj).get("headGroupSpec")
-    custom = (((head or {}).get("headService") or {}).get("metadata") or {}).get("name") \
-        if isinstance(head, dict) else None
+    service = head.get("headService") if isinstance(head, dict) else None
+    meta = service.get("metadata") if isinstance(service, dict) else None
+    custom = meta.get("name") if isinstance(meta, dict) else None
     if isinstance(custom, str) and custom and obj.kind == "RayCluster":
         return custom
     return f"{obj.name}-head-svc"
@@ -73,7 +77,8 @@ def auth_mode(obj: KubeObject) -> str:
     options = spec.get("authOptions")
     if isinstance(options, dict):
         return str(options.get("mode") or "token").lower()
-    for env in head_container(obj).get("env") or []:
+    envs = head_container(obj).get("env")
+    for env in envs if isinstance(envs, list) else []:
         if isinstance(env, dict) and env.get("name") == "RAY_AUTH_MODE":
             return str(env.get("value") or "").lower() or "disabled"
     return "disabled"

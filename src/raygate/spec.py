@@ -16,7 +16,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Any, Literal, Optional, Union, get_args, get_origin
+from typing import Any, Literal, Mapping, Optional, Union, get_args, get_origin
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
@@ -467,8 +467,12 @@ class GatewaySpec(_Model):
 # Loading, with errors a user can act on
 
 
-def load(path: Union[str, Path]) -> GatewaySpec:
-    """Read and validate ``raygate.yaml``; any problem is one ``SpecError`` line."""
+def load(path: Union[str, Path], overrides: Optional[Mapping[str, Any]] = None) -> GatewaySpec:
+    """Read and validate ``raygate.yaml``; any problem is one ``SpecError`` line.
+
+    ``overrides`` maps dotted field paths (``exposures.rayClient.port``) to values that
+    replace the file's (the CLI's flags); errors in them are reported as command-line errors.
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -476,10 +480,11 @@ def load(path: Union[str, Path]) -> GatewaySpec:
         raise SpecError(f"{p}: no such file (create one with `raygate init`)") from None
     except (OSError, UnicodeDecodeError) as e:
         raise SpecError(f"{p}: cannot read: {getattr(e, 'strerror', None) or e}") from None
-    return loads(text, str(p))
+    return loads(text, str(p), overrides)
 
 
-def loads(text: str, source: str = "<spec>") -> GatewaySpec:
+def loads(text: str, source: str = "<spec>",
+          overrides: Optional[Mapping[str, Any]] = None) -> GatewaySpec:
     """Validate spec YAML text; ``source`` names it in messages."""
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -493,30 +498,72 @@ def loads(text: str, source: str = "<spec>") -> GatewaySpec:
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a spec must be a mapping (see `raygate init`), "
                         f"not {type(data).__name__}")
-    return from_dict(data, source, node=node)
+    return from_dict(data, source, node=node, overrides=overrides)
 
 
-def from_dict(data: dict, source: str = "<spec>", *, node: Any = None) -> GatewaySpec:
+def from_dict(data: dict, source: str = "<spec>", *, node: Any = None,
+              overrides: Optional[Mapping[str, Any]] = None) -> GatewaySpec:
     """Validate ``data`` (camelCase keys, as in YAML) into a frozen ``GatewaySpec``."""
+    if overrides:
+        data = with_overrides(data, overrides)
     try:
         return GatewaySpec.model_validate(data)
     except ValidationError as e:
-        raise SpecError(_describe(e, source, node)) from None
+        raise SpecError(_describe(e, source, node, tuple(overrides or ()))) from None
 
 
-def _describe(error: ValidationError, source: str, node: Any) -> str:
+def with_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    """A copy of ``data`` with each dotted path in ``overrides`` set to its value."""
+    import copy
+    out = copy.deepcopy(dict(data))
+    for dotted, value in overrides.items():
+        keys = dotted.split(".")
+        cur: Any = out
+        for i, key in enumerate(keys[:-1]):
+            nxt = cur.get(key)
+            if not isinstance(nxt, dict):
+                nxt = {}
+                cur[key] = nxt
+            cur = nxt
+        if not isinstance(cur, dict) or not all(keys):
+            raise SpecError(f"--set {dotted}: not a field path like exposures.rayClient.port")
+        cur[keys[-1]] = value
+    return out
+
+
+def _describe(error: ValidationError, source: str, node: Any,
+              overridden: tuple[str, ...] = ()) -> str:
     """The first error as ``file:line: field: problem (allowed: ...)``, plus a count."""
-    errors = error.errors(include_url=False)
+    # A misspelt key also makes the real key "missing"; naming the typo is the useful part.
+    errors = sorted(error.errors(include_url=False),
+                    key=lambda e: e.get("type") != "extra_forbidden")
     first = errors[0]
     loc = tuple(first.get("loc") or ())
     field_path = _format_loc(loc)
-    line = _line_of(node, loc)
-    where = f"{source}:{line}" if line else source
     message = _message(first, loc)
+    # Cross-field checks name their own field first ("exposures.gcs.port 80 is ..."): point
+    # at that field instead of repeating the section it was raised on.
+    named = _parse_loc(message.split(" ", 1)[0])
+    if named and field_path and _format_loc(named).startswith(field_path):
+        loc, field_path = named, ""
+    where_path = _format_loc(loc)
+    if any(where_path == o or where_path.startswith(o + ".") or where_path.startswith(o + "[")
+           for o in overridden):
+        where = "command line"
+    else:
+        line = _line_of(node, loc)
+        where = f"{source}:{line}" if line else source
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" \
         if len(errors) > 1 else ""
     subject = f"{field_path}: " if field_path else ""
     return f"{where}: {subject}{message}{more}"
+
+
+def _parse_loc(text: str) -> tuple[Any, ...]:
+    """``exposures.extraTcpPorts[0].port`` -> ("exposures", "extraTcpPorts", 0, "port")."""
+    if not re.match(r"^[a-z][A-Za-z]*(\.[a-z][A-Za-z]*|\[\d+\])+$", text):
+        return ()
+    return tuple(int(p) if p.isdigit() else p for p in re.findall(r"[A-Za-z]+|\d+", text))
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -659,6 +706,14 @@ def commented(spec: GatewaySpec) -> str:
         f"  ingressClass: {q(ctl.ingress_class)}",
         "  # Response headers set once in the controller ConfigMap (no snippets needed).",
         f"  globalHeaders: {q(dict(ctl.global_headers))}",
+    ]
+    defaults = ControllerRef()
+    if ctl.container != defaults.container:
+        lines.append(f"  container: {q(ctl.container)}")
+    if ctl.pod_labels != defaults.pod_labels:
+        lines += ["  # The controller pods' labels (its Deployment's selector).",
+                  f"  podLabels: {q(dict(ctl.pod_labels))}"]
+    lines += [
         "",
         "placement:",
         "  # pinned-node: the controller runs on one labelled node with hostNetwork (the guide).",

@@ -1,0 +1,130 @@
+"""Renderers: a frozen ``GatewaySpec`` in, Kubernetes objects out, in apply order.
+
+``render`` is the contract other parts of raygate code against (apply, lab, tests): plain
+dicts, deterministic, each labelled ``app.kubernetes.io/managed-by: raygate``. ``build``
+returns the same objects with what the CLI also needs: which step of the guide each object
+is, and the warnings and notes to print on stderr (GCS exposed, auth overridden, ...).
+
+Unsafe or impossible requests raise ``SpecError``/``RenderError`` with the fix in the message;
+they are never rendered with a warning attached.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from raygate.objects import ObjectSet
+from raygate.render import ingress_nginx as nginx
+from raygate.render import metallb
+from raygate.spec import GatewaySpec
+
+#: The guide's steps, as the YAML stream's comments name them.
+STEPS = {
+    1: "Step 1: node labelling: pin the controller to the gateway node",
+    2: "Step 2: protocol bridging: raw TCP ports through the tcp-services ConfigMap",
+    3: "Step 3: hardened controller: placement, tcp-services flag, global settings",
+    4: "Step 4: snippet-free Ingresses for the Dashboard (and Serve)",
+}
+
+
+@dataclass(frozen=True)
+class RenderedObject:
+    obj: dict[str, Any]
+    step: int
+    #: Why this object exists, one line per comment line (the YAML stream prints them).
+    comment: tuple[str, ...] = ()
+
+
+@dataclass
+class Rendered:
+    items: list[RenderedObject]
+    #: Loud, security-relevant messages (GCS exposed, auth overridden).
+    warnings: list[str] = field(default_factory=list)
+    #: Things the user has to know to use the output (manual steps, SSA caveats).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def objects(self) -> list[dict[str, Any]]:
+        return [i.obj for i in self.items]
+
+
+def render(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
+           allow_unauthenticated: bool = False) -> list[dict[str, Any]]:
+    """The gateway's manifests as plain dicts, in apply order, deterministic."""
+    return build(spec, cluster=cluster, allow_unauthenticated=allow_unauthenticated).objects
+
+
+def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
+          allow_unauthenticated: bool = False) -> Rendered:
+    """``render`` plus steps, comments, warnings and notes."""
+    target = nginx.resolve_target(spec, cluster)
+    warnings: list[str] = []
+    notes: list[str] = []
+    auth_warning = nginx.check_auth(spec, target, allow_unauthenticated)
+    if auth_warning:
+        warnings.append(auth_warning)
+    if spec.exposures.gcs.enabled:
+        warnings.append(
+            f"GCS is exposed on gateway port {spec.exposures.gcs.port}: it is the cluster's "
+            "control plane (ShadowRay-style attacks start there) and no HTTP allowlist covers "
+            "it; keep it on a private network (exposures.gcs.enabled)")
+
+    items: list[RenderedObject] = []
+
+    def add(obj: dict[str, Any] | None, step: int, *comment: str) -> None:
+        if obj is not None:
+            items.append(RenderedObject(obj, step, tuple(comment)))
+
+    pinned = spec.placement.mode == "pinned-node"
+    if pinned:
+        node = nginx.node_patch(spec)
+        label_cmd = nginx.kubectl_label_command(spec)
+        add(node, 1, "Labels the gateway node (a patch: only this label is owned). Same as:",
+            f"  {label_cmd}",
+            "Check the name first (kubectl get node): applying a Node that does not exist",
+            "would create an empty one.")
+        if node is None:
+            notes.append(f"label the gateway node before applying: {label_cmd} "
+                         "(or set placement.pinnedNode.nodeName / --node to render it)")
+
+    tcp = nginx.tcp_services(spec, target)
+    add(tcp, 2, "Gateway port -> head Service port; the controller listens on each key.")
+
+    add(nginx.headers_configmap(spec), 3,
+        "Response headers added on every route by the controller (add-headers).")
+    add(nginx.controller_configmap(spec), 3,
+        "Only these keys of the controller ConfigMap are set (server-side apply merges data).")
+    add(metallb.ip_address_pool(spec), 3, "The address pool MetalLB allocates the gateway IP from.")
+    add(metallb.l2_advertisement(spec), 3, "Announces the pool on the local network (L2 mode).")
+    add(metallb.controller_service(spec, target), 3,
+        "The controller Service as a MetalLB LoadBalancer with a pinned IP (no externalIPs).")
+
+    _, args_source = nginx.controller_args(spec, cluster)
+    add(nginx.controller_patch(spec, cluster), 3,
+        "A partial controller Deployment: only the fields the gateway owns.",
+        "args is atomic under server-side apply, so this is the full list: the args of",
+        f"{args_source}, plus:",
+        *(f"  {a}" for a in nginx.added_args(spec)),
+        "For a controller with other args, pass its Deployment with --cluster-manifest,",
+        "or render --format kustomize (which appends the flags instead).")
+    if pinned:
+        notes.append("hostNetwork: the controller binds ports 80, 443 and every tcp-services "
+                     "port on the gateway node itself, one controller pod per node")
+
+    dashboard, redirect = nginx.dashboard_ingresses(spec, target)
+    base = spec.exposures.dashboard.path
+    add(dashboard, 4, f"{base}/<anything> -> /<anything> on the Dashboard; the path needs the",
+        f"trailing slash so that {base} itself is left to the redirect below.")
+    add(redirect, 4, f"Exactly {base} -> 301 {base}/ (no snippet): the Dashboard's relative asset",
+        "URLs only work under the trailing slash.")
+    add(nginx.serve_ingress(spec, target), 4, "Ray Serve under its sub-path.")
+
+    if spec.security.allowlist and tcp is not None:
+        notes.append("security.allowlist covers the HTTP routes only; raw TCP ports "
+                     f"({', '.join(tcp['data'])}) are open to anyone who reaches the gateway "
+                     "and rely on Ray token auth")
+    return Rendered(items, warnings, notes)
+
+
+__all__ = ["render", "build", "Rendered", "RenderedObject", "STEPS"]

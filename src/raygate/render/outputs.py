@@ -1,0 +1,259 @@
+"""Output formats for a rendered gateway: a YAML stream, one file per object, Helm values for
+the ingress-nginx chart, or a kustomization over the upstream ``deploy.yaml``.
+
+Everything here is a pure function from ``Rendered`` to text, except ``write_files``, which
+writes each file to a temporary name beside it and renames it into place, so an interrupted or
+failed run never leaves a half-written manifest. Formatting is deterministic (insertion-ordered
+dicts, fixed dumper settings): the same spec always gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from raygate.errors import RenderError
+from raygate.render import STEPS, Rendered, RenderedObject
+from raygate.render import ingress_nginx as nginx
+from raygate.spec import GatewaySpec
+
+FORMATS = ("yaml", "helm-values", "kustomize")
+#: The upstream manifest the kustomization patches (controller v1.15.1, the last release).
+UPSTREAM_DEPLOY = ("https://raw.githubusercontent.com/kubernetes/ingress-nginx/"
+                   "controller-v1.15.1/deploy/static/provider/baremetal/deploy.yaml")
+APPLY_HINT = "kubectl apply --server-side --field-manager=raygate -f <this file>"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Kubernetes-style YAML: nested lists indented, multi-line strings as literal blocks."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+        return super().increase_indent(flow, False)
+
+    def ignore_aliases(self, data: Any) -> bool:
+        # Renderers may share a dict between two fields (selector and pod labels); anchors
+        # would be valid YAML but unreadable in a manifest.
+        return True
+
+
+def _str(dumper: yaml.SafeDumper, data: str) -> Any:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     width=100, allow_unicode=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML stream
+
+
+def _comment(item: RenderedObject) -> str:
+    lines = [STEPS[item.step]] + list(item.comment)
+    return "".join(f"# {line}\n" if line else "#\n" for line in lines)
+
+
+def yaml_stream(rendered: Rendered) -> str:
+    """All objects, in apply order, each preceded by the step it implements."""
+    header = ("# The Pinned Gateway, rendered by raygate. Apply in this order with server-side\n"
+              f"# apply (several objects are partial and rely on it):\n#   {APPLY_HINT}\n")
+    docs = [_comment(i) + dump(i.obj) for i in rendered.items]
+    return header + "".join("---\n" + d for d in docs)
+
+
+def object_filename(index: int, obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return f"{index:02d}-{str(obj.get('kind')).lower()}-{meta.get('name')}.yaml"
+
+
+def split_files(rendered: Rendered) -> dict[str, str]:
+    """``--out DIR``: one file per object, numbered in apply order."""
+    return {object_filename(i, item.obj): _comment(item) + dump(item.obj)
+            for i, item in enumerate(rendered.items, start=1)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helm values for the ingress-nginx chart (facts: ingress_nginx.md §3.4, §8)
+
+def _chart_role(spec: GatewaySpec, obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    kind, name = obj.get("kind"), (obj.get("metadata") or {}).get("name")
+    ctl = spec.controller
+    if kind == "ConfigMap" and name == ctl.tcp_services_config_map:
+        return ("ConfigMap", "tcp")
+    if kind == "ConfigMap" and name == ctl.config_map:
+        return ("ConfigMap", "controller")
+    if kind == "Deployment" and name == ctl.deployment:
+        return ("Deployment", "controller")
+    if kind == "Service" and name == ctl.service:
+        return ("Service", "controller")
+    return None
+
+
+def helm_values(spec: GatewaySpec, rendered: Rendered) -> dict[str, Any]:
+    """Values for the ingress-nginx chart that reproduce steps 2 and 3.
+
+    The chart then creates the tcp ConfigMap, adds ``--tcp-services-configmap`` and the ports
+    itself; nodeSelector is merged by Helm with the chart's ``kubernetes.io/os: linux``.
+    """
+    controller: dict[str, Any] = {}
+    if spec.placement.mode == "pinned-node":
+        pinned = spec.placement.pinned_node
+        controller.update({
+            "hostNetwork": True,
+            "dnsPolicy": "ClusterFirstWithHostNet",
+            "nodeSelector": {"kubernetes.io/os": "linux", pinned.label_key: pinned.label_value},
+            # Rendered by the chart only together with hostNetwork: Ingress status gets the
+            # node's address instead of staying blank.
+            "reportNodeInternalIp": True,
+            "updateStrategy": nginx.PINNED_ROLLOUT,
+        })
+    else:
+        m = spec.placement.metallb
+        controller["service"] = {
+            "type": "LoadBalancer",
+            "externalTrafficPolicy": m.external_traffic_policy,
+            "annotations": {"metallb.io/loadBalancerIPs": m.ip},
+        }
+    settings = nginx.controller_settings(spec)
+    if settings:
+        controller["config"] = dict(sorted(settings.items()))
+    values: dict[str, Any] = {"controller": controller}
+    tcp = next((i.obj for i in rendered.items if _chart_role(spec, i.obj) == ("ConfigMap", "tcp")),
+               None)
+    if tcp is not None:
+        values["tcp"] = dict(tcp["data"])
+    return values
+
+
+def helm_files(spec: GatewaySpec, rendered: Rendered) -> dict[str, str]:
+    """``values.yaml`` for the chart, ``gateway.yaml`` for what the chart does not create."""
+    rest = Rendered([i for i in rendered.items if _chart_role(spec, i.obj) is None])
+    values = ("# Values for the ingress-nginx Helm chart, rendered by raygate:\n"
+              "#   helm upgrade --install ingress-nginx ingress-nginx/ingress-nginx \\\n"
+              f"#     --namespace {spec.controller.namespace} -f values.yaml\n"
+              "# Apply gateway.yaml (Ingresses, node label, MetalLB pool) beside the chart.\n"
+              + dump(helm_values(spec, rendered)))
+    return {"values.yaml": values, "gateway.yaml": yaml_stream(rest)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Kustomize over the upstream deploy.yaml
+
+
+def kustomize_files(spec: GatewaySpec, rendered: Rendered,
+                    upstream: str = UPSTREAM_DEPLOY) -> dict[str, str]:
+    """A kustomization that patches the upstream controller instead of copying it.
+
+    Strategic-merge patches set hostNetwork/dnsPolicy/nodeSelector, the ConfigMap keys and
+    (MetalLB) the Service; they keep every upstream field and merge nodeSelector and Service
+    ports by key. The controller args are a list of strings, which a strategic merge would
+    replace whole, so each flag is appended with a JSON6902 ``add`` to
+    ``/spec/template/spec/containers/0/args/-`` (container 0 is the controller upstream).
+    """
+    ctl = spec.controller
+    new_objects: list[RenderedObject] = []
+    patches: dict[str, Any] = {}
+    for item in rendered.items:
+        role = _chart_role(spec, item.obj)
+        if role == ("Deployment", "controller"):
+            patch = _deployment_smp(item.obj)
+            if patch is not None:
+                patches["patches/controller-deployment.yaml"] = patch
+        elif role == ("ConfigMap", "controller"):
+            patches["patches/controller-configmap.yaml"] = item.obj
+        elif role == ("Service", "controller"):
+            patches["patches/controller-service.yaml"] = item.obj
+        else:
+            new_objects.append(item)
+
+    args_patch = [{"op": "add", "path": "/spec/template/spec/containers/0/args/-", "value": a}
+                  for a in nginx.added_args(spec)]
+    kustomization: dict[str, Any] = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [upstream, "gateway.yaml"],
+        "patches": [{"path": p} for p in patches] + [{
+            "target": {"group": "apps", "version": "v1", "kind": "Deployment",
+                       "name": ctl.deployment, "namespace": ctl.namespace},
+            "patch": dump(args_patch),
+        }],
+    }
+    files = {
+        "kustomization.yaml": ("# Pinned Gateway as patches over the upstream ingress-nginx "
+                               "deploy.yaml, rendered by raygate.\n#   kubectl apply -k .\n"
+                               + dump(kustomization)),
+        "gateway.yaml": yaml_stream(Rendered(new_objects)),
+    }
+    for path, obj in patches.items():
+        files[path] = dump(obj)
+    return files
+
+
+def _deployment_smp(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The partial Deployment minus what a strategic merge must not touch (selector, args)."""
+    pod_spec = {k: v for k, v in obj["spec"]["template"]["spec"].items() if k != "containers"}
+    if not pod_spec:
+        return None
+    spec: dict[str, Any] = {}
+    if "strategy" in obj["spec"]:
+        spec["strategy"] = obj["spec"]["strategy"]
+    spec["template"] = {"spec": pod_spec}
+    return {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "metadata": obj["metadata"],
+            "spec": spec}
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_files(files: Mapping[str, str], out_dir: str | Path) -> list[Path]:
+    """Write every file under ``out_dir`` atomically (temp file + rename); returns the paths."""
+    root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise RenderError(f"--out {root}: exists and is not a directory")
+    written = []
+    for rel, text in files.items():
+        path = root / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(text)
+                # mkstemp creates 0600; manifests are ordinary files (0666 minus umask).
+                os.chmod(tmp, 0o666 & ~_umask())
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as e:
+            raise RenderError(f"--out {root}: cannot write {rel}: {e.strerror or e}") from None
+        written.append(path)
+    return written
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def files_for(fmt: str, spec: GatewaySpec, rendered: Rendered,
+              upstream: str = UPSTREAM_DEPLOY) -> dict[str, str]:
+    """The files ``--out DIR`` writes for ``fmt``."""
+    if fmt == "yaml":
+        return split_files(rendered)
+    if fmt == "helm-values":
+        return helm_files(spec, rendered)
+    if fmt == "kustomize":
+        return kustomize_files(spec, rendered, upstream)
+    raise RenderError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
