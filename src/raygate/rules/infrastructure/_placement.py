@@ -37,6 +37,13 @@ DID_NOT_MATCH = "didn't match Pod's node affinity/selector"
 NO_FREE_PORTS = "didn't have free ports for the requested pod ports"
 
 
+def label_str(value: Any) -> str:
+    """A label value as text; an unquoted YAML ``true`` means the label ``"true"``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def pod_spec(workload: KubeObject) -> Mapping[str, Any]:
     spec = workload.get("spec", "template", "spec")
     return spec if isinstance(spec, dict) else {}
@@ -118,7 +125,7 @@ class Placement:
 def placement(workload: KubeObject) -> Placement:
     spec = pod_spec(workload)
     raw_selector = spec.get("nodeSelector")
-    selector = {str(k): str(v) for k, v in raw_selector.items()} if isinstance(raw_selector, dict) else {}
+    selector = {str(k): label_str(v) for k, v in raw_selector.items()} if isinstance(raw_selector, dict) else {}
     affinity = spec.get("affinity")
     node_affinity = affinity.get("nodeAffinity") if isinstance(affinity, dict) else None
     required: tuple[Mapping[str, Any], ...] | None = None
@@ -145,38 +152,38 @@ def placement(workload: KubeObject) -> Placement:
 # Matching one Node
 
 def selector_matches(node: KubeObject, p: Placement) -> bool:
-    """nodeSelector, required node affinity and nodeName (not taints)."""
-    labels = node.labels
-    if p.node_name and node.name != p.node_name:
-        return False
+    """nodeSelector and required node affinity (the scheduler's NodeAffinity filter)."""
+    return _labels_match({str(k): label_str(v) for k, v in node.labels.items()}, p, node.name)
+
+
+def _labels_match(labels: Mapping[str, str], p: Placement, node_name: str = "") -> bool:
     for key, value in p.node_selector.items():
         if key in labels:
-            if str(labels[key]) != value:
+            if labels[key] != value:
                 return False
         elif key not in GENERIC_NODE_LABELS:
             return False
     if p.required_terms is not None:
-        return any(_term_matches(node, term) for term in p.required_terms)
+        return any(_term_matches(labels, node_name, term) for term in p.required_terms)
     return True
 
 
-def _term_matches(node: KubeObject, term: Mapping[str, Any]) -> bool:
+def _term_matches(labels: Mapping[str, str], node_name: str, term: Mapping[str, Any]) -> bool:
     exprs = term.get("matchExpressions")
     fields = term.get("matchFields")
     exprs = [e for e in exprs if isinstance(e, dict)] if isinstance(exprs, list) else []
     fields = [f for f in fields if isinstance(f, dict)] if isinstance(fields, list) else []
     if not exprs and not fields:
         return False  # an empty term matches no node
-    labels = {str(k): str(v) for k, v in node.labels.items()}
     if not all(_expression_matches(labels, e) for e in exprs):
         return False
-    return all(_expression_matches({"metadata.name": node.name}, f) for f in fields)
+    return all(_expression_matches({"metadata.name": node_name}, f) for f in fields)
 
 
 def _expression_matches(labels: Mapping[str, str], expr: Mapping[str, Any]) -> bool:
     key, op = str(expr.get("key")), expr.get("operator")
     raw_values = expr.get("values")
-    values = [str(v) for v in raw_values] if isinstance(raw_values, list) else []
+    values = [label_str(v) for v in raw_values] if isinstance(raw_values, list) else []
     present = key in labels
     if op == "In":
         return present and labels[key] in values
@@ -193,21 +200,6 @@ def _expression_matches(labels: Mapping[str, str], expr: Mapping[str, Any]) -> b
             return False
         return have > want if op == "Gt" else have < want
     return False
-
-
-def blocking_taint(node: KubeObject, p: Placement) -> str | None:
-    """The first NoSchedule/NoExecute taint the pod does not tolerate, as the scheduler
-    prints it (``{key: value}``), or None."""
-    taints = node.get("spec", "taints")
-    candidates = [t for t in taints if isinstance(t, dict)] if isinstance(taints, list) else []
-    if node.get("spec", "unschedulable") is True and not p.daemon:
-        candidates.append({"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"})
-    for taint in candidates:
-        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
-            continue
-        if not any(_tolerates(t, taint) for t in p.tolerations):
-            return f"{{{taint.get('key')}: {taint.get('value') or ''}}}"
-    return None
 
 
 def _tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
@@ -229,35 +221,82 @@ class NodeFit:
 
     nodes: tuple[KubeObject, ...]
     eligible: tuple[KubeObject, ...]
-    mismatched: int
-    tainted: Mapping[str, int]  # taint text -> node count
+    rejected: Mapping[str, int]  # scheduler reason -> node count
+
+    @property
+    def mismatched(self) -> int:
+        return self.rejected.get(DID_NOT_MATCH, 0)
 
     def unavailable_message(self, extra: Sequence[tuple[int, str]] = ()) -> str:
         """The scheduler's FailedScheduling text: ``0/<n> nodes are available: ...``."""
         reasons = [(n, reason) for n, reason in extra if n]
-        if self.mismatched:
-            reasons.append((self.mismatched, DID_NOT_MATCH))
-        reasons += [(n, f"had untolerated taint {t}") for t, n in self.tainted.items()]
+        reasons += [(n, reason) for reason, n in self.rejected.items()]
         # The scheduler sorts the formatted reasons as strings.
         text = ", ".join(sorted(f"{n} node(s) {reason}" for n, reason in reasons))
         return f"0/{len(self.nodes)} nodes are available: {text}."
 
 
+def fit_for(objects: ObjectSet, workload: KubeObject) -> NodeFit:
+    """``node_fit`` of a workload's pod template, computed once per set (RG304 and RG305 both
+    ask, and a dump can hold thousands of Nodes)."""
+    cache: dict[int, NodeFit] = objects.memo("infrastructure-node-fits", dict)
+    key = id(workload)
+    if key not in cache:
+        cache[key] = node_fit(objects, placement(workload))
+    return cache[key]
+
+
+@dataclass(frozen=True)
+class _NodeFacts:
+    node: KubeObject
+    name: str
+    labels: Mapping[str, str]
+    taints: tuple[Mapping[str, Any], ...]  # NoSchedule/NoExecute only
+    unschedulable: bool
+
+
+def _node_facts(objects: ObjectSet) -> tuple[_NodeFacts, ...]:
+    def compute() -> tuple[_NodeFacts, ...]:
+        facts = []
+        for node in objects.of_kind("Node"):
+            taints = node.get("spec", "taints")
+            blocking = tuple(t for t in taints if isinstance(t, dict) and t.get("effect") in
+                             ("NoSchedule", "NoExecute")) if isinstance(taints, list) else ()
+            facts.append(_NodeFacts(node, node.name, {str(k): label_str(v) for k, v in node.labels.items()},
+                                    blocking, node.get("spec", "unschedulable") is True))
+        return tuple(facts)
+
+    return objects.memo("infrastructure-node-facts", compute)
+
+
 def node_fit(objects: ObjectSet, p: Placement) -> NodeFit:
-    nodes = objects.of_kind("Node")
+    """Sort the Nodes in the inputs like the scheduler's filters, in its order (the first
+    failing filter names the reason): unschedulable, nodeName, taints, node affinity."""
     eligible: list[KubeObject] = []
-    mismatched = 0
-    tainted: dict[str, int] = {}
-    for node in nodes:
-        if not selector_matches(node, p):
-            mismatched += 1
-            continue
-        taint = blocking_taint(node, p)
-        if taint:
-            tainted[taint] = tainted.get(taint, 0) + 1
-            continue
-        eligible.append(node)
-    return NodeFit(nodes, tuple(eligible), mismatched, tainted)
+    rejected: dict[str, int] = {}
+    facts = _node_facts(objects)
+    for f in facts:
+        reason = _rejection(f, p)
+        if reason is None:
+            eligible.append(f.node)
+        else:
+            rejected[reason] = rejected.get(reason, 0) + 1
+    return NodeFit(tuple(f.node for f in facts), tuple(eligible), rejected)
+
+
+def _rejection(f: _NodeFacts, p: Placement) -> str | None:
+    """Why the scheduler would not place the pod on the node (None: it fits)."""
+    if f.unschedulable and not p.daemon and not any(
+            _tolerates(t, {"key": UNSCHEDULABLE_TAINT, "effect": "NoSchedule"}) for t in p.tolerations):
+        return "were unschedulable"
+    if p.node_name and f.name != p.node_name:
+        return "didn't match the requested node name"
+    for taint in f.taints:
+        if not any(_tolerates(t, taint) for t in p.tolerations):
+            return f"had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"
+    if not _labels_match(f.labels, p, f.name):
+        return DID_NOT_MATCH
+    return None
 
 
 def declared_ports(spec: Mapping[str, Any]) -> list[int]:
