@@ -1,0 +1,86 @@
+"""RG207 regex-path-with-strict-path-type: a regex path declared as Prefix or Exact.
+
+The Kubernetes API accepts ``/ray(/|$)(.*)`` with ``pathType: Prefix`` (only ``//``, ``/./``
+and friends are refused), but the ingress-nginx admission webhook runs ``ValidatePathType``
+when ``strict-validate-path-type`` is on, the default since controller v1.12.0: any Prefix or
+Exact path outside ``^/[[:alnum:]._\\-/]*$`` is denied with ``ingress contains invalid paths:
+path <path> cannot be used with pathType <type>``. With the setting off (or before v1.12) the
+same text comes back as an admission warning and the Ingress is accepted
+(facts: ingress_nginx.md §1.2, §1.3 item 7, §4.2). Old guides and the seed guide's own
+manifest that omit ``pathType: ImplementationSpecific`` hit this on a current controller.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from raygate import ingress_nginx as nginx
+from raygate.findings import Finding
+from raygate.objects import KubeObject
+from raygate.rules import Context, rule
+
+DENIED = "ingress contains invalid paths: path {path} cannot be used with pathType {ptype}"
+#: Strict path-type validation (and its warning) arrived in controller v1.8.0.
+FIRST_VERSION = (1, 8, 0)
+
+
+@rule(
+    code="RG207",
+    name="regex-path-with-strict-path-type",
+    layer="protocol",
+    severity="error",
+    kinds=("Ingress",),
+    title="Regex path declared with pathType Prefix or Exact",
+    rationale="""
+        Dashboard sub-path routes need a regex path such as `/ray(/|$)(.*)` so that
+        `rewrite-target: /$2` can strip the prefix. The Kubernetes API accepts that path with
+        `pathType: Prefix`, but since ingress-nginx v1.12 the controller's
+        `strict-validate-path-type` defaults to `true` and its admission webhook only allows
+        letters, digits, `.`, `_`, `-` and `/` in Prefix and Exact paths. `kubectl apply` then
+        fails with `ingress contains invalid paths: path /ray(/|$)(.*) cannot be used with
+        pathType Prefix`, and the Dashboard route never exists. Regex paths must use
+        `pathType: ImplementationSpecific`, which the webhook does not check. With strict
+        validation off the Ingress is accepted with the same text as an admission warning,
+        but the manifest breaks as soon as the controller is upgraded to its defaults.
+    """,
+    fix="Set pathType: ImplementationSpecific on every path that contains regex characters.",
+    references=(
+        "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/configmap/#strict-validate-path-type",
+        "https://kubernetes.github.io/ingress-nginx/faq/#validation-of-path",
+        "https://kubernetes.github.io/ingress-nginx/user-guide/ingress-path-matching/",
+    ),
+    errors=(
+        "ingress contains invalid paths: path <path> cannot be used with pathType <type>",
+        "Warning: path <path> cannot be used with pathType <type>",
+    ),
+)
+def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    controller = None
+    for field, entry, _host in nginx.ingress_paths(obj):
+        path, ptype = entry.get("path"), entry.get("pathType")
+        # Paths without a leading "/" are refused by the API server before the webhook sees
+        # them, and ImplementationSpecific is exempt from the check.
+        if ptype not in ("Prefix", "Exact") or not isinstance(path, str) or not path.startswith("/"):
+            continue
+        if nginx.VALID_PATH_TYPE_RE.match(path):
+            continue
+        controller = controller or nginx.controller_for_ingress(ctx.objects, obj)
+        if controller.version_known and controller.version < FIRST_VERSION:
+            continue
+        text = DENIED.format(path=path, ptype=ptype)
+        source = controller.setting_source("strict-validate-path-type")
+        assumption = controller.assumption if controller.workload is None else None
+        fix = f"Change pathType: {ptype} to pathType: ImplementationSpecific for path {path}."
+        if controller.strict_path_type:
+            yield ctx.finding(
+                obj, field + ("pathType",),
+                f'admission webhook "{nginx.WEBHOOK_NAME}" denied the request: {text} '
+                f"(strict-validate-path-type is true: {source})",
+                fix=fix, assumption=assumption)
+        else:
+            yield ctx.finding(
+                obj, field + ("pathType",),
+                f"Warning: path {path} cannot be used with pathType {ptype} (accepted with an "
+                f"admission warning only because strict-validate-path-type is false: {source}; "
+                f"denied once the controller uses the v1.12+ default)",
+                fix=fix, severity="warning", assumption=assumption)
