@@ -109,3 +109,54 @@ def test_field_path_formatting() -> None:
     assert format_path(("metadata", "annotations", "nginx.ingress.kubernetes.io/x")) == \
         'metadata.annotations["nginx.ingress.kubernetes.io/x"]'
     assert format_path(("data", "10001")) == 'data["10001"]'
+
+
+# The fast builder must give exactly what PyYAML's SafeLoader gives (minus timestamps).
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+import yaml  # noqa: E402
+
+from raygate.sources.files import _KubeLoader  # noqa: E402
+
+plain = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
+                  st.text(max_size=10),
+                  st.sampled_from(["yes", "off", "0x1F", "0o17", "1_000", "1:30", ".inf", "~",
+                                   "2024-01-01", "null", "010", "+5", "-.5e3"]))
+trees = st.recursive(plain, lambda inner: st.one_of(
+    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(trees, min_size=1, max_size=3))
+def test_fast_builder_matches_pyyaml(docs) -> None:
+    docs = [{"apiVersion": "v1", "kind": "ConfigMap", "data": d} for d in docs]
+    text = yaml.safe_dump_all(docs, sort_keys=False)
+    # Unquoted scalars exercise the implicit resolvers (bools, ints, floats, nulls).
+    text = text.replace("'", "")
+    try:
+        expected = [d for d in yaml.load_all(text, Loader=_KubeLoader) if d is not None]
+    except yaml.YAMLError:
+        return
+    got = load_text(text, "h.yaml")
+    assert [o.raw for o in got.objects] == [d for d in expected
+                                          if isinstance(d, dict) and d.get("kind") == "ConfigMap"
+                                          and isinstance(d.get("metadata", {}), dict)]
+
+
+def test_aliases_merge_keys_and_tags_match_pyyaml() -> None:
+    text = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: &m {name: a, labels: &l {x: "1"}}
+data:
+  base: &b {k: v, n: 1}
+  merged: {<<: *b, n: 2}
+  again: *l
+  tagged: !!str 123
+  binary: !!binary aGk=
+"""
+    expected = yaml.load(text, Loader=_KubeLoader)
+    got = load_text(text, "a.yaml").objects[0].raw
+    assert got == expected
+    assert got["data"]["merged"] == {"k": "v", "n": 2}

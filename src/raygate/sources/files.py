@@ -183,7 +183,7 @@ def _parse_stream(text: str, file: str, line_offset: int, doc_offset: int,
                 result.problems.append(InputProblem(file, line, depth_problem))
                 index += 1
                 continue
-            doc = loader.construct_document(node)
+            doc = _construct(loader, node)
             locator = _DocLocator(text, node.start_mark.index, node.end_mark.index,
                                   node.start_mark.line + line_offset, node.start_mark.column)
             _collect(doc, node, locator, (), Origin(file, index, line), result, line_offset)
@@ -203,6 +203,71 @@ def _parse_stream(text: str, file: str, line_offset: int, doc_offset: int,
         loader.dispose()
     if empty and index - doc_offset == empty:
         result.notices.append(f"{file}: no documents (empty)")
+
+
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_SCALAR_BUILDERS = {
+    "tag:yaml.org,2002:int": "construct_yaml_int",
+    "tag:yaml.org,2002:float": "construct_yaml_float",
+    "tag:yaml.org,2002:bool": "construct_yaml_bool",
+    "tag:yaml.org,2002:null": "construct_yaml_null",
+}
+
+
+class _Unusual(Exception):
+    """A document uses a YAML feature the fast builder leaves to PyYAML (merge keys, tags)."""
+
+
+def _construct(loader: Any, node: Any) -> Any:
+    """Build Python data from a composed node, as SafeLoader would, but faster.
+
+    PyYAML's generic constructor (generators, per-node state) costs more than libyaml's
+    parsing. Manifests use only maps, sequences and plain scalars, so those are built
+    directly here (aliases keep sharing one object, as in PyYAML); any other tag or a merge
+    key hands the document to PyYAML's own constructor, so results never differ.
+    """
+    try:
+        return _build(loader, node, {})
+    except _Unusual:
+        return loader.construct_document(node)
+
+
+def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
+    tag = node.tag
+    if node.id == "scalar":
+        if tag == _STR:
+            return node.value
+        method = _SCALAR_BUILDERS.get(tag)
+        if method is None:
+            raise _Unusual(tag)
+        return getattr(loader, method)(node)
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if node.id == "sequence":
+        if tag != _SEQ:
+            raise _Unusual(tag)
+        items: list[Any] = []
+        memo[key] = items
+        items.extend(_build(loader, child, memo) for child in node.value)
+        return items
+    if tag != _MAP:
+        raise _Unusual(tag)
+    mapping: dict[Any, Any] = {}
+    memo[key] = mapping
+    for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            raise _Unusual("merge")
+        k = _build(loader, key_node, memo)
+        try:
+            mapping[k] = _build(loader, value_node, memo)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping", node.start_mark, "found unhashable key",
+                key_node.start_mark) from None
+    return mapping
 
 
 def _check_shape(root: Any) -> str | None:
