@@ -54,6 +54,8 @@ def test_rule_fixtures(rule: Rule) -> None:
     for path in files:
         loaded = load_paths([str(path)])
         assert not loaded.problems, f"fixture {path.name} does not load: {loaded.problems}"
+        # A skipped document would make its fires-* expectation pass untested.
+        assert not loaded.notices, f"fixture {path.name} has skipped documents: {loaded.notices}"
         objects = ObjectSet(loaded.objects)
         runtime = runtime_for(objects) if rule.needs == "runtime" else None
         result = engine.run(objects, rules=[rule], runtime=runtime)

@@ -1,0 +1,99 @@
+"""RG104 unauthenticated-ray-exposure: a Ray head reachable from outside without token auth.
+
+The Ray Dashboard/Jobs API (8265), Ray Client (10001) and GCS (6379) execute whatever code a
+caller sends (facts: kuberay_ray.md §7, Ray security doc: "anybody who can access the associated
+ports can execute arbitrary code on your Ray Cluster"). Unauthenticated job submission is
+CVE-2023-48022, exploited in the wild as "ShadowRay". Since Ray 2.52 token auth closes that door,
+and KubeRay >= 1.5.1 turns it on with ``spec.authOptions.mode: token`` (§4.3); KubeRay clusters
+without it stay unauthenticated even on Ray 2.59 (§4.5). This rule reports the object that opens
+the path in (Ingress, tcp-services entry, LoadBalancer/NodePort Service, or the Ray CR's own
+``serviceType``/``enableIngress``), and only when the Ray CR behind it is in the inputs: without
+it, raygate cannot know whether auth is on. Serve (8000) is the data plane and needs no token.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from raygate import kuberay
+from raygate.findings import Finding
+from raygate.objects import KubeObject
+from raygate.rules import Context, rule
+from raygate.rules.security import _ray_reach as reach
+
+_WHAT = {"dashboard": "Ray Dashboard and Jobs API (POST /api/jobs/ runs any entrypoint)",
+         "client": "Ray Client (ray:// runs any Python code)",
+         "gcs-server": "Ray GCS (the cluster's control plane)"}
+
+
+def _auth_state(ray: KubeObject) -> str:
+    """Why ``ray`` is unauthenticated, in the user's terms."""
+    options = kuberay.cluster_spec(ray).get("authOptions")
+    if isinstance(options, dict):
+        return f"spec.authOptions.mode is {options.get('mode')!s}"
+    envs = kuberay.head_container(ray).get("env")
+    for env in envs if isinstance(envs, list) else []:
+        if isinstance(env, dict) and env.get("name") == "RAY_AUTH_MODE":
+            return f"RAY_AUTH_MODE is {env.get('value')!r} on the head"
+    return "it has no spec.authOptions and no RAY_AUTH_MODE=token on the head"
+
+
+def _fix(ray: KubeObject) -> str:
+    return (f"Set spec.authOptions.mode: token on {ray.kind} {ray.namespace}/{ray.name} (KubeRay "
+            ">= 1.5.1, Ray >= 2.52) and put gateway authentication in front of it as well.")
+
+
+@rule(
+    code="RG104",
+    name="unauthenticated-ray-exposure",
+    layer="security",
+    severity="error",
+    kinds=("Ingress", "ConfigMap", "Service", "RayCluster", "RayService", "RayJob"),
+    title="Ray head reachable from outside the cluster without token authentication",
+    rationale="""
+        Ray executes the code its callers send: a job submitted to the Dashboard's Jobs API
+        (`POST /api/jobs/`), a `ray://` Ray Client session or a GCS call all run arbitrary
+        commands on the cluster. Ray's own security guidance is that anybody who can reach these
+        ports can execute arbitrary code. Unauthenticated job submission is CVE-2023-48022
+        (CVSS 9.8), mass-exploited as "ShadowRay" for cryptomining and credential theft. Since
+        Ray 2.52 token authentication requires a bearer token on the Dashboard, Jobs API, Ray
+        Client and GCS; KubeRay >= 1.5.1 enables it with `spec.authOptions.mode: token` and
+        manages the Secret. KubeRay clusters without it stay open, also on newer Ray versions.
+        An Ingress, tcp-services entry or LoadBalancer/NodePort Service in front of such a
+        cluster hands remote code execution to anyone who can reach the gateway. Serve
+        applications (port 8000) are not covered: they are the data plane and need no token.
+    """,
+    fix=("Set spec.authOptions.mode: token on the RayCluster (KubeRay >= 1.5.1, Ray >= 2.52) "
+         "and keep gateway authentication in front of the Dashboard and Ray Client."),
+    references=(
+        "https://docs.ray.io/en/latest/ray-security/index.html",
+        "https://docs.ray.io/en/latest/ray-security/token-auth.html",
+        "https://nvd.nist.gov/vuln/detail/CVE-2023-48022",
+    ),
+)
+def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    for e in reach.exposures_of(ctx.objects, obj):
+        ray = reach.ray_behind(ctx.objects, e)
+        if ray is None:
+            continue  # the Ray CR is not in the inputs: whether auth is on cannot be known
+        role = reach.port_role(e, ray)
+        if role not in reach.TOKEN_GUARDED or kuberay.auth_mode(ray) == "token":
+            continue
+        yield ctx.finding(
+            obj, e.field,
+            f"{reach.how(e)} reaches the {_WHAT[role]} of {ray.kind} "
+            f"{ray.namespace}/{ray.name}, which has no token auth ({_auth_state(ray)}): "
+            "anybody who can reach it can execute arbitrary code on the cluster (CVE-2023-48022)",
+            fix=_fix(ray), port=role)
+    if kuberay.is_ray(obj) and kuberay.auth_mode(obj) != "token":
+        for cr in reach.cr_exposures(ctx.objects, obj):
+            open_roles = [r for r in reach.TOKEN_GUARDED if r in cr.roles]
+            if not open_roles:
+                continue
+            ports = ", ".join(f"{r} {cr.roles[r]}" for r in open_roles)
+            yield ctx.finding(
+                obj, cr.field,
+                f"KubeRay publishes {cr.description} ({ports}) outside the cluster while "
+                f"{_auth_state(obj)}: anybody who can reach it can execute arbitrary code on the "
+                "cluster (CVE-2023-48022)",
+                fix=_fix(obj), ports=open_roles)
