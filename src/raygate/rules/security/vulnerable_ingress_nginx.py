@@ -83,6 +83,10 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         field = ("spec", "template", "spec", "containers", controller.container_index, "image")
         image = str(obj.get(*field) or "")
+        if not image:
+            # A partial manifest (e.g. raygate's server-side-apply patch) that does not own the
+            # image says nothing about the version running.
+            continue
         if not controller.version_known:
             yield ctx.finding(
                 obj, field,

@@ -1,0 +1,58 @@
+"""The bundled examples say what the README says they say."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from raygate import engine
+from raygate.findings import Layer
+from raygate.sources.files import load_paths
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def lint(path: Path):
+    loaded = load_paths([str(path)])
+    assert not loaded.problems and not loaded.notices, (loaded.problems, loaded.notices)
+    return engine.run(loaded.objects)
+
+
+def test_seed_broken_shows_the_guides_three_root_causes() -> None:
+    result = lint(EXAMPLES / "seed-broken")
+    by_layer = {layer: {f.name for f in result.findings if f.layer is layer} for layer in Layer}
+    # Security: the webhook denies the snippet ("risky annotation"); no auth. (The GCS entry
+    # is latent: no controller reads the map yet, so RG105 speaks once step 3 adds the flag.)
+    assert {"snippet-annotation", "unauthenticated-ray-exposure"} <= by_layer[Layer.SECURITY]
+    # Protocol: port 9000 does not exist on the head Service; the controller reads no map.
+    assert {"tcp-services-unknown-backend", "unread-tcp-services"} <= by_layer[Layer.PROTOCOL]
+    # Infrastructure: hard-coded externalIPs.
+    assert "service-external-ips" in by_layer[Layer.INFRASTRUCTURE]
+    unknown = next(f for f in result.findings if f.name == "tcp-services-unknown-backend")
+    assert unknown.field == 'data["9000"]'
+    assert ('Service "raycluster/ray-cluster-kuberay-head-svc" does not have any active Endpoint '
+            "for TCP port 9000") in unknown.message
+
+
+def test_pinned_gateway_is_clean() -> None:
+    result = lint(EXAMPLES / "pinned-gateway")
+    assert not result.findings, [(f.code, f.message) for f in result.findings]
+
+
+def test_pinned_gateway_yaml_is_the_renderers_output() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "raygate", "render", "-f", str(EXAMPLES / "raygate.yaml"),
+         "--cluster-manifest", str(EXAMPLES / "pinned-gateway" / "raycluster.yaml")],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (EXAMPLES / "pinned-gateway" / "gateway.yaml").read_text(), \
+        "regenerate examples/pinned-gateway/gateway.yaml with raygate render (see its README)"
+
+
+def test_demo_runs() -> None:
+    proc = subprocess.run(["bash", "scripts/demo.sh", str(Path(sys.executable).parent)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "snippet-annotation" in proc.stdout and "No findings" in proc.stdout
