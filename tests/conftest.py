@@ -1,1 +1,3 @@
 """Shared pytest configuration for the whole suite."""
+
+pytest_plugins = ["tests.fakeapi.fixtures"]

@@ -1,0 +1,134 @@
+"""``raygate apply``: render the spec, server-side apply it, wait, then run doctor.
+
+Thin wiring: ``raygate.render`` renders, ``raygate.apply`` applies and waits,
+``raygate.doctor`` verifies. Progress and the summary go to stderr; ``--diff`` prints the
+unified diff on stdout so it can be piped or saved.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from raygate.errors import EXIT_FINDINGS, EXIT_OK
+
+EPILOG = """\b
+Examples:
+  raygate apply -f raygate.yaml --dry-run --diff   # what would change (server dry-run)
+  raygate apply -f raygate.yaml                    # apply, wait for rollout + endpoints, doctor
+  raygate apply -f raygate.yaml --context prod --timeout 300
+  raygate apply -f raygate.yaml --prune            # also delete gateway objects no longer rendered
+  raygate apply -f raygate.yaml --force-conflicts  # take over fields another manager owns
+
+\b
+Field manager: raygate (server-side apply). Only the fields raygate renders are owned:
+tcp-services entries written by others are kept; --prune only deletes objects labelled
+app.kubernetes.io/managed-by=raygate for this gateway that no other manager writes.
+Exit codes: 0 applied and verified, 1 conflicts, denials, missing objects, a wait that
+timed out or doctor errors, 2 invalid spec, unsafe request or unreachable cluster.
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.option("-f", "--file", "spec_file", required=True, type=click.Path(dir_okay=False),
+              help="The gateway spec (raygate.yaml).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
+              help="Kubeconfig file (default: in-cluster, $KUBECONFIG, ~/.kube/config).")
+@click.option("--context", default=None, help="Kubeconfig context to use.")
+@click.option("--dry-run", is_flag=True, help="Server-side dry run: admission and validation "
+              "run, nothing is stored.")
+@click.option("--diff", is_flag=True, help="Print a unified diff of live vs. applied objects.")
+@click.option("--force-conflicts", is_flag=True,
+              help="Take over fields another field manager owns (default: report conflicts).")
+@click.option("--prune", is_flag=True, help="Delete this gateway's raygate-managed objects that "
+              "are no longer rendered.")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for the controller rollout and the endpoints.")
+@click.option("--no-wait", is_flag=True, help="Do not wait or run doctor after applying.")
+@click.option("--allow-unauthenticated", is_flag=True,
+              help="Expose a RayCluster without token auth (refused by default).")
+def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run: bool,
+            diff: bool, force_conflicts: bool, prune: bool, timeout: float, no_wait: bool,
+            allow_unauthenticated: bool) -> None:
+    """Server-side apply the rendered gateway (field manager raygate), wait for the
+    controller rollout and the endpoints, then run doctor on the live cluster."""
+    from raygate import apply as apply_mod
+    from raygate import render, spec as spec_mod
+    from raygate.sources.cluster import ClusterSource
+
+    spec = spec_mod.load(spec_file)
+    with ClusterSource(kubeconfig=kubeconfig, context=context) as source:
+        live = apply_mod.load_live(source)
+        objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated)
+        report = apply_mod.apply_objects(
+            source, objects, gateway=apply_mod.gateway_id(spec), dry_run=dry_run,
+            force_conflicts=force_conflicts, diff=diff, prune=prune)
+        _print_changes(report, diff)
+        failed = bool(report.failed)
+        if not dry_run and not no_wait and not failed:
+            report.waiting = _wait(source, objects, timeout)
+            failed = failed or bool(report.waiting)
+            if not failed:
+                failed = _doctor(source) or failed
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _print_changes(report: Any, diff: bool) -> None:
+    suffix = " (server dry run)" if report.dry_run else ""
+    for change in report.changes:
+        if diff and change.diff:
+            click.echo(change.diff, nl=False)
+        line = f"{change.ref} {change.action}{suffix}"
+        if change.message:
+            line += f": {change.message}"
+        click.echo(line, err=True)
+    counts = report.counts()
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing to apply"
+    click.echo(f"raygate apply: {summary}{suffix}", err=True)
+
+
+def _wait(source: Any, objects: list[dict], timeout: float) -> list[str]:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from raygate import apply as apply_mod
+
+    targets = apply_mod.wait_targets(objects)
+    if not targets:
+        return []
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=not console.is_terminal) as progress:
+        tasks = {t.description: progress.add_task(f"waiting: {t.description}", total=1)
+                 for t in targets}
+
+        def update(target: Any, state: str | None) -> None:
+            task = tasks[target.description]
+            if state is None:
+                progress.update(task, completed=1, description=f"ready: {target.description}")
+            else:
+                progress.update(task, description=f"waiting: {target.description} ({state})")
+
+        missing = apply_mod.wait(source, targets, timeout, on_update=update)
+    for line in missing:
+        click.echo(f"raygate apply: not ready after {timeout:g}s: {line}", err=True)
+    return missing
+
+
+def _doctor(source: Any) -> bool:
+    """Run doctor on the live cluster; True when it found errors."""
+    try:
+        from raygate.doctor import diagnose, gather_live
+    except ImportError:
+        click.echo("raygate apply: doctor is not available in this build; skipped", err=True)
+        return False
+    diagnosis = diagnose(gather_live(source=source))
+    errors = [f for f in diagnosis.result.findings if f.severity.value == "error"]
+    for f in errors:
+        click.echo(f"doctor: {f.code} {f.name} {f.object}: {f.message}", err=True)
+    counts = diagnosis.result.counts()
+    click.echo(f"raygate apply: doctor: {counts['error']} errors, {counts['warning']} warnings"
+               + ("" if not errors else " (run `raygate doctor` for the full report)"), err=True)
+    return bool(errors)

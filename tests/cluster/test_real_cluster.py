@@ -1,0 +1,59 @@
+"""Opt-in: the same checks against a real cluster (kind/k3d with ingress-nginx and KubeRay).
+
+Runs only when RAYGATE_E2E_KUBECONFIG points at such a cluster; scripts/e2e-cluster.sh sets
+one up where Docker exists. Nothing here is faked: a real API server, the real ingress-nginx
+admission webhook, real server-side apply.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from raygate import apply as apply_mod
+from raygate import render
+from raygate import spec as spec_mod
+from raygate.sources.cluster import MAX_REQUESTS, ClusterSource
+
+KUBECONFIG = os.environ.get("RAYGATE_E2E_KUBECONFIG")
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(not KUBECONFIG, reason=(
+        "set RAYGATE_E2E_KUBECONFIG to a kind/k3d cluster with ingress-nginx and KubeRay "
+        "(see scripts/e2e-cluster.sh)")),
+]
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "raygate.yaml"
+
+
+def test_load_is_bounded_and_finds_the_controller() -> None:
+    with ClusterSource(KUBECONFIG) as source:
+        result = source.load()
+        assert source.request_count <= MAX_REQUESTS
+    kinds = {o.kind for o in result.objects}
+    assert {"Node", "Deployment", "Service", "ConfigMap"} <= kinds
+    assert any(o.kind == "Pod" and o.labels.get("app.kubernetes.io/name") == "ingress-nginx"
+               for o in result.objects)
+
+
+def test_real_webhook_denies_a_snippet_on_dry_run() -> None:
+    ingress = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+               "metadata": {"name": "raygate-e2e-snippet", "namespace": "default", "annotations": {
+                   "nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers 'X: y';"}},
+               "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [{
+                   "path": "/e2e", "pathType": "Prefix", "backend": {"service": {
+                       "name": "kubernetes", "port": {"number": 443}}}}]}}]}}
+    with ClusterSource(KUBECONFIG) as source:
+        denial = source.dry_run(ingress)
+    assert denial and 'admission webhook "validate.nginx.ingress.kubernetes.io" denied' in denial
+
+
+def test_apply_dry_run_of_the_example() -> None:
+    spec = spec_mod.load(EXAMPLE)
+    with ClusterSource(KUBECONFIG) as source:
+        objects = render.render(spec, cluster=apply_mod.load_live(source),
+                                allow_unauthenticated=True)
+        report = apply_mod.apply_objects(source, objects, gateway=apply_mod.gateway_id(spec),
+                                         dry_run=True, diff=True)
+    assert report.changes and all(c.action != "denied" for c in report.changes)
