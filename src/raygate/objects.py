@@ -260,10 +260,39 @@ class ObjectSet:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def in_namespace(self, kind: str, namespace: str) -> tuple[KubeObject, ...]:
+        """Objects of ``kind`` in ``namespace`` (indexed once per kind)."""
+        def build() -> dict[str, tuple[KubeObject, ...]]:
+            index: dict[str, list[KubeObject]] = {}
+            for o in self.of_kind(kind):
+                index.setdefault(o.namespace, []).append(o)
+            return {k: tuple(v) for k, v in index.items()}
+        return self.memo(f"ns-index:{kind}", build).get(namespace, ())
+
+    def with_label(self, kind: str, key: str, value: Any) -> tuple[KubeObject, ...]:
+        """Objects of ``kind`` whose label ``key`` equals ``value`` (indexed once per key).
+
+        Runtime rules ask "which pods does this Service select" per Service; scanning every
+        Pod each time was quadratic on clusters with tens of thousands of pods.
+        """
+        def build() -> dict[str, tuple[KubeObject, ...]]:
+            index: dict[str, list[KubeObject]] = {}
+            for o in self.of_kind(kind):
+                if key in o.labels:
+                    index.setdefault(str(o.labels[key]), []).append(o)
+            return {k: tuple(v) for k, v in index.items()}
+        return self.memo(f"label-index:{kind}:{key}", build).get(str(value), ())
+
+    def selected(self, kind: str, namespace: str, selector: Mapping[str, Any] | None) -> tuple[KubeObject, ...]:
+        """Objects of ``kind`` in ``namespace`` matching an equality ``selector``."""
+        if not isinstance(selector, dict) or not selector:
+            return ()
+        key, value = next(iter(selector.items()))
+        return tuple(o for o in self.with_label(kind, str(key), value)
+                     if o.namespace == namespace and matches_selector(o.labels, selector))
+
     def nodes_matching(self, selector: Mapping[str, Any]) -> tuple[KubeObject, ...]:
         return tuple(n for n in self.of_kind("Node") if matches_selector(n.labels, selector))
 
     def pods_selected_by(self, service: KubeObject) -> tuple[KubeObject, ...]:
-        selector = service.spec.get("selector")
-        return tuple(p for p in self.of_kind("Pod")
-                     if p.namespace == service.namespace and matches_selector(p.labels, selector))
+        return self.selected("Pod", service.namespace, service.spec.get("selector"))

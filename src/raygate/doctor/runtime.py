@@ -204,7 +204,13 @@ def is_controller_pod(pod: KubeObject) -> bool:
 def controller_pods(objects: ObjectSet, workload: KubeObject) -> tuple[KubeObject, ...]:
     """The Pods a controller Deployment/DaemonSet runs (its label selector, same namespace)."""
     selector = workload.get("spec", "selector")
-    return tuple(p for p in objects.of_kind("Pod")
+    match = selector.get("matchLabels") if isinstance(selector, dict) else None
+    if isinstance(match, dict) and match:
+        key, value = next(iter(match.items()))
+        candidates = objects.with_label("Pod", str(key), value)
+    else:
+        candidates = objects.in_namespace("Pod", workload.namespace)
+    return tuple(p for p in candidates
                  if p.namespace == workload.namespace and matches_label_selector(p.labels, selector))
 
 
@@ -420,9 +426,11 @@ def _ray_by_selector(objects: ObjectSet, svc: KubeObject) -> KubeObject | None:
 def head_pods(objects: ObjectSet, ray: KubeObject) -> tuple[KubeObject, ...]:
     """The head Pod(s) of a RayCluster: ``status.head.podName``, else by KubeRay's labels."""
     name = ray.get("status", "head", "podName")
-    pods = [p for p in objects.of_kind("Pod") if p.namespace == ray.namespace and (
-        p.name == name or (p.labels.get("ray.io/cluster") == ray.name
-                           and p.labels.get("ray.io/node-type") == "head"))]
+    pods = [p for p in objects.with_label("Pod", "ray.io/cluster", ray.name)
+            if p.namespace == ray.namespace and p.labels.get("ray.io/node-type") == "head"]
+    named = objects.get("Pod", ray.namespace, str(name)) if isinstance(name, str) else None
+    if named is not None and named not in pods:
+        pods.insert(0, named)
     return tuple(pods)
 
 
@@ -436,8 +444,8 @@ def head_pods_for_service(objects: ObjectSet, svc: KubeObject) -> tuple[KubeObje
     if not kuberay.is_head_service(objects, svc):
         return ()
     cluster = selector.get("ray.io/cluster") if isinstance(selector, dict) else None
-    return tuple(p for p in objects.of_kind("Pod") if p.namespace == svc.namespace
-                 and p.labels.get("ray.io/node-type") == "head"
+    return tuple(p for p in objects.with_label("Pod", "ray.io/node-type", "head")
+                 if p.namespace == svc.namespace
                  and (cluster is None or p.labels.get("ray.io/cluster") == cluster))
 
 

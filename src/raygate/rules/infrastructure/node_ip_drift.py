@@ -42,15 +42,24 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     state = rt.state_of(ctx.runtime, ctx.objects)
     if not state.saw("Node"):
         return
-    nodes = ctx.objects.of_kind("Node")
-    owners = {a: n for n in nodes for a in rt.node_addresses(n)}
-    now = ", ".join(rt.describe_node(n) for n in nodes) or "none"
+    owners, now = ctx.objects.memo("node-ip-drift-owners", lambda: _owners(ctx))
     if obj.kind == "Service":
         yield from _external_ips(obj, ctx, owners, now)
     elif obj.kind == "Ingress":
         yield from _ingress_status(obj, ctx, owners)
     else:
         yield from _expected(obj, ctx, state)
+
+
+def _owners(ctx: Context) -> tuple[dict, str]:
+    """Address -> Node, and a short description of the current nodes, once per object set
+    (rebuilding them per Service was quadratic on large clusters)."""
+    nodes = ctx.objects.of_kind("Node")
+    owners = {a: n for n in nodes for a in rt.node_addresses(n)}
+    shown = ", ".join(rt.describe_node(n) for n in nodes[:5]) or "none"
+    if len(nodes) > 5:
+        shown += f" and {len(nodes) - 5} more"
+    return owners, shown
 
 
 def _external_ips(obj: KubeObject, ctx: Context, owners: dict, now: str) -> Iterable[Finding]:
