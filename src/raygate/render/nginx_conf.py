@@ -240,13 +240,14 @@ def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
                       upstreams: Mapping[str, str], *, http_port: int,
                       tcp_ports: Mapping[int, int] | None = None, prefix: str,
                       stream_module: str | None = DEFAULT_STREAM_MODULE,
-                      worker_connections: int = 512) -> NginxConf:
+                      worker_connections: int = 512, user: str | None = None) -> NginxConf:
     """Render the objects into nginx.conf text (pure: no files, no processes).
 
     ``upstreams`` maps ``"namespace/service:port"`` (port number or name) to the local
     ``"127.0.0.1:<port>"`` that stands in for the Service's endpoints. ``tcp_ports`` maps a
     tcp-services external port to the local port the lab listens on (default: the same
     port). ``prefix`` is the nginx prefix directory (pid, logs and temp files go under it).
+    ``user`` sets the workers' user (only meaningful when nginx starts as root).
     """
     objset = as_objects(objects)
     log: list[str] = []
@@ -282,6 +283,7 @@ def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
     lines += [
         "# Rendered by raygate from ingress-nginx objects (raygate.render.nginx_conf).",
         "daemon off;",
+        *([f"user {user};"] if user else []),
         "worker_processes 1;",
         f"pid {prefix}/nginx.pid;",
         f"error_log {prefix}/logs/error.log info;",

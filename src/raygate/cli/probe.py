@@ -1,0 +1,91 @@
+"""``raygate probe``: the real path through a gateway, as a Ray user would take it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+EPILOG = """\b
+Examples:
+  raygate probe http://GATEWAY/ray/ --client GATEWAY:10001 --token-file ~/.ray/auth_token
+  RAY_AUTH_TOKEN=... raygate probe http://GATEWAY/ray/ --serve /serve/hello --submit
+  raygate probe http://GATEWAY/ray/ --format json | jq '.checks[] | select(.verdict=="fail")'
+  raygate lab up    # prints the probe command for the local lab
+
+\b
+Checks: Dashboard index + every JS/CSS asset (a 200 index with 404 assets is a blank page);
+/ray redirects to /ray/; Jobs API lists jobs; without a token the Jobs API is refused;
+--submit: a >1 MB working_dir upload (413?) and the job's log tail over WebSocket;
+--client: Ray Client connects and runs a task (needs raygate[ray]; else an HTTP/2 check);
+--serve: the Serve route answers; GCS (6379) and the dashboard agent (52365) are NOT reachable.
+
+\b
+The token comes from --token, --token-file or RAY_AUTH_TOKEN and is never printed.
+Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("url", metavar="URL")
+@click.option("--client", metavar="HOST:PORT", help="Ray Client address through the TCP mapping.")
+@click.option("--serve", metavar="PATH|URL", help="A Serve route to request, e.g. /serve/hello.")
+@click.option("--token", envvar="RAY_AUTH_TOKEN", show_envvar=True, metavar="TOKEN",
+              help="Ray auth token (prefer --token-file or the env var: argv is visible in ps).")
+@click.option("--token-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Read the Ray auth token from this file.")
+@click.option("--submit", is_flag=True, help="Also submit a tiny job (>1 MB working_dir) and tail its logs (~7 s).")
+@click.option("--gcs-port", type=click.IntRange(1, 65535), default=6379, show_default=True,
+              help="Gateway port that must NOT reach GCS.")
+@click.option("--agent-port", type=click.IntRange(1, 65535), default=52365, show_default=True,
+              help="Gateway port that must NOT reach the dashboard agent.")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True,
+              help="Per-request timeout in seconds.")
+@click.option("--client-timeout", type=click.FloatRange(1, 600), default=20.0, show_default=True,
+              help="Ray Client connection timeout in seconds.")
+@click.option("--allow-unauthenticated", is_flag=True,
+              help="Report an open Jobs API as a warning instead of a failure.")
+@click.option("--no-ray", is_flag=True, help="Do not import Ray: check the Ray Client port with HTTP/2 only.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Output format.")
+def command(url: str, client: str | None, serve: str | None, token: str | None,
+            token_file: str | None, submit: bool, gcs_port: int, agent_port: int, timeout: float,
+            client_timeout: float, allow_unauthenticated: bool, no_ray: bool, fmt: str) -> None:
+    """Probe a gateway end to end: Dashboard, Jobs API, Ray Client, Serve and security."""
+    from raygate.errors import EXIT_FINDINGS, ProbeError
+    from raygate.probe import ProbeOptions, planned_checks, probe
+    from raygate.probe.output import render_table
+
+    if token_file:
+        try:
+            token = Path(token_file).expanduser().read_text().strip()
+        except OSError as e:
+            raise ProbeError(f"{token_file}: cannot read the token file: {e.strerror}") from None
+    opts = ProbeOptions(url, client=client, serve=serve, token=token or None, submit=submit,
+                        gcs_port=gcs_port, agent_port=agent_port, timeout=timeout,
+                        client_timeout=client_timeout,
+                        allow_unauthenticated=allow_unauthenticated, deep_client=not no_ray)
+    if fmt == "json":
+        report = probe(opts)
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn
+
+        err = Console(stderr=True)
+        planned = planned_checks(opts)
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err,
+                      transient=True, disable=not err.is_terminal) as progress:
+            task = progress.add_task(f"probing {len(planned)} checks", total=len(planned))
+
+            def done(result: object) -> None:
+                progress.advance(task)
+                progress.update(task, description=f"{getattr(result, 'name', '')} done")
+
+            report = probe(opts, on_result=done)
+        Console(highlight=False, soft_wrap=False).print(render_table(report))
+    if not report.ok:
+        sys.exit(EXIT_FINDINGS)
