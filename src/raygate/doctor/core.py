@@ -6,6 +6,8 @@ pure function of what they gathered, so tests drive it with snapshots and the fa
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -55,6 +57,13 @@ class Gathered:
     forbidden: dict[str, str] = field(default_factory=dict)
     listed: tuple[str, ...] | None = None
     request_count: int | None = None
+    #: The indexed view of ``objects``, built once and reused by ``diagnose``.
+    index: ObjectSet | None = field(default=None, repr=False)
+
+    def object_set(self) -> ObjectSet:
+        if self.index is None or len(self.index) != len(self.objects):
+            self.index = ObjectSet(self.objects)
+        return self.index
 
 
 @dataclass
@@ -143,23 +152,36 @@ def gather_live(*, kubeconfig: str | None = None, context: str | None = None,
     g = Gathered(list(loaded.objects), "live", where, files=list(loaded.files),
                  problems=list(loaded.problems), notices=list(loaded.notices),
                  forbidden=forbidden, logs_requested=logs, listed=_listed_kinds(source))
-    objects = ObjectSet(g.objects)
-    for ing in ray_ingresses(objects):
+    objects = g.object_set()
+
+    def dry_run(ing: KubeObject) -> tuple[KubeObject, str | None, str | None]:
         try:
-            g.admission[("Ingress", ing.namespace, ing.name)] = source.dry_run(_for_dry_run(ing))
+            return ing, source.dry_run(_for_dry_run(ing)), None
         except RaygateError as e:
-            g.notices.append(f"dry run of Ingress {ing.namespace}/{ing.name} failed: {e}")
+            return ing, None, str(e)
         except Exception as e:
-            g.notices.append(f"dry run of Ingress {ing.namespace}/{ing.name} failed: "
-                             f"{type(e).__name__}: {e}")
-    if logs:
-        for pod in objects.of_kind("Pod"):
-            if not rt.is_controller_pod(pod):
-                continue
-            try:
-                g.logs[(pod.namespace, pod.name)] = source.pod_logs(pod.namespace, pod.name, tail)
-            except Exception as e:
-                g.notices.append(f"logs of pod {pod.namespace}/{pod.name} unavailable: {e}")
+            return ing, None, f"{type(e).__name__}: {e}"
+
+    def read_logs(pod: KubeObject) -> tuple[KubeObject, str | None, str | None]:
+        try:
+            return pod, source.pod_logs(pod.namespace, pod.name, tail), None
+        except Exception as e:
+            return pod, None, str(e)
+
+    # Dry-runs and log reads are independent round trips: run them side by side.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for ing, denial, error in pool.map(dry_run, ray_ingresses(objects)):
+            if error is None:
+                g.admission[("Ingress", ing.namespace, ing.name)] = denial
+            else:
+                g.notices.append(f"dry run of Ingress {ing.namespace}/{ing.name} failed: {error}")
+        if logs:
+            pods = [p for p in objects.of_kind("Pod") if rt.is_controller_pod(p)]
+            for pod, text, error in pool.map(read_logs, pods):
+                if error is None:
+                    g.logs[(pod.namespace, pod.name)] = text or ""
+                else:
+                    g.notices.append(f"logs of pod {pod.namespace}/{pod.name} unavailable: {error}")
     g.request_count = getattr(source, "request_count", None)
     return g
 
@@ -201,7 +223,7 @@ def ray_ingresses(objects: ObjectSet) -> list[KubeObject]:
 def diagnose(gathered: Gathered, *, expect_ips: Sequence[str] = (),
              config: config_mod.Config | None = None, select: Sequence[str] = (),
              ignore: Sequence[str] = ()) -> Diagnosis:
-    objects = ObjectSet(gathered.objects)
+    objects = gathered.object_set()
     state = rt.runtime_from_objects(
         objects, source=gathered.source, where=gathered.where, expect_ips=expect_ips,
         logs=gathered.logs, logs_requested=gathered.logs_requested or None,

@@ -223,8 +223,8 @@ def workload_of_pod(objects: ObjectSet, pod: KubeObject) -> KubeObject | None:
 
 def controller_services(objects: ObjectSet, workload: KubeObject) -> tuple[KubeObject, ...]:
     labels = workload.get("spec", "template", "metadata", "labels") or {}
-    return tuple(s for s in objects.of_kind("Service")
-                 if s.namespace == workload.namespace and isinstance(s.spec.get("selector"), dict)
+    return tuple(s for s in objects.in_namespace("Service", workload.namespace)
+                 if isinstance(s.spec.get("selector"), dict)
                  and matches_selector(labels, s.spec["selector"]))
 
 
@@ -245,7 +245,8 @@ def gateway_addresses(objects: ObjectSet, controller: nginx.Controller) -> dict[
                 for a in node_addresses(n):
                     out[a] = f"node {n.name} (hostNetwork)"
     # An externalIP only works on the node that owns the address (facts: ingress_nginx.md §8).
-    live = {a for n in objects.of_kind("Node") if node_ready(n) for a in node_addresses(n)}
+    live = objects.memo("doctor-live-node-addresses", lambda: frozenset(
+        a for n in objects.of_kind("Node") if node_ready(n) for a in node_addresses(n)))
     for svc in controller_services(objects, w):
         for ip in as_list(svc.spec.get("externalIPs")):
             if str(ip) in live or not objects.has_kind("Node"):
@@ -328,8 +329,8 @@ def check_endpoints(objects: ObjectSet, state: RuntimeState, svc: KubeObject,
 
 def _ready_in_slices(objects: ObjectSet, svc: KubeObject, port_name: str) -> tuple[str, ...]:
     ready: list[str] = []
-    for sl in objects.of_kind("EndpointSlice"):
-        if sl.namespace != svc.namespace or sl.labels.get("kubernetes.io/service-name") != svc.name:
+    for sl in objects.with_label("EndpointSlice", "kubernetes.io/service-name", svc.name):
+        if sl.namespace != svc.namespace:
             continue
         ports = sl.raw.get("ports")
         # A slice with no ports field serves all of the Service's ports.
