@@ -7,7 +7,10 @@ other inputs from being read.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator
 
 from raygate.objects import KubeObject
 
@@ -39,3 +42,20 @@ class LoadResult:
         self.problems.extend(other.problems)
         self.notices.extend(other.notices)
         self.files.extend(other.files)
+
+
+@contextmanager
+def no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a source builds objects.
+
+    Loading creates millions of small containers; every automatic collection rescans all of
+    them, which made loading 10,000 objects 3x slower than parsing them. Decoded YAML/JSON holds
+    no reference cycles, so pausing loses nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

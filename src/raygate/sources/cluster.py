@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 from raygate.errors import ClusterError
 from raygate.objects import KubeObject, Origin
-from raygate.sources import LoadResult
+from raygate.sources import LoadResult, no_cyclic_gc
 
 #: Large pages keep the request count bounded: one LIST per kind for up to this many objects.
 PAGE_SIZE = 25_000
@@ -295,6 +295,10 @@ class ClusterSource:
 
     def load(self) -> LoadResult:
         """Every kind doctor needs, as ``KubeObject``s (one paginated LIST per kind)."""
+        with no_cyclic_gc():
+            return self._load()
+
+    def _load(self) -> LoadResult:
         self.forbidden = {}
         planned = self.plan()
         origin_file = f"cluster:{self.context_name}"
@@ -325,36 +329,41 @@ class ClusterSource:
         return result
 
     def _list_kind(self, planned: tuple[KindSpec, str]) -> list[dict[str, Any]] | None:
+        """One paginated LIST, through lightkube's configured HTTP client (auth, TLS, server
+        from the kubeconfig), decoded straight to dicts: lightkube's per-item wrapping cost
+        more than the request itself on large clusters, and doctor wants plain dicts."""
         import httpx2
-        from lightkube.core.exceptions import ApiError
+        from lightkube.core.selector import build_selector
         spec, version = planned
-        res = resource_class(spec.group, version, spec.kind, spec.plural, spec.namespaced)
-        namespace = (self.namespace or "*") if spec.namespaced else None
-        kwargs: dict[str, Any] = {"chunk_size": self.page_size}
-        if namespace is not None:
-            kwargs["namespace"] = namespace
+        prefix = "/api/v1" if not spec.group else f"/apis/{spec.group}/{version}"
+        path = f"{prefix}/{spec.plural}"
+        if spec.namespaced and self.namespace:
+            path = f"{prefix}/namespaces/{self.namespace}/{spec.plural}"
+        params: dict[str, str] = {"limit": str(self.page_size)}
         if spec.labels:
-            kwargs["labels"] = dict(spec.labels)
+            params["labelSelector"] = build_selector(dict(spec.labels))
+        http = self.client._client._client
+        items: list[dict[str, Any]] = []
         try:
-            return [dict(item) for item in self.client.list(res, **kwargs)]
-        except ApiError as e:
-            if e.status.code == 403:
-                self.forbidden.setdefault(spec.kind, e.status.message or "forbidden")
-                return None
-            if e.status.code == 404 and spec.optional:
-                self.not_installed.append(spec.kind)
-                return None
-            raise self.error(e, f"LIST {spec.plural}") from None
-        except httpx2.HTTPStatusError as e:
-            if e.response.status_code == 404 and spec.optional:
-                self.not_installed.append(spec.kind)
-                return None
-            if e.response.status_code == 403:
-                self.forbidden.setdefault(spec.kind, e.response.text.strip()[:200] or "forbidden")
-                return None
-            raise self.error(e, f"LIST {spec.plural}") from None
+            while True:
+                resp = http.get(path, params=params)
+                if resp.status_code == 403:
+                    self.forbidden.setdefault(spec.kind, _status_message(resp) or "forbidden")
+                    return None
+                if resp.status_code == 404 and spec.optional:
+                    self.not_installed.append(spec.kind)
+                    return None
+                resp.raise_for_status()
+                page = json.loads(resp.content)
+                items.extend(page.get("items") or [])
+                token = (page.get("metadata") or {}).get("continue")
+                if not token:
+                    return items
+                params["continue"] = token
         except httpx2.HTTPError as e:
             raise self.error(e, f"LIST {spec.plural}") from None
+        except ValueError:
+            raise ClusterError(f"{self.server}: LIST {spec.plural}: the answer is not JSON") from None
 
     # ------------------------------------------------------------------ helpers for doctor
 
@@ -395,3 +404,11 @@ def _gv(group: str, version: str) -> str:
 def _is_namespaced(res: Any) -> bool:
     from lightkube.core import resource as r
     return issubclass(res, r.NamespacedResource)
+
+
+def _status_message(resp: Any) -> str:
+    """The ``message`` of a Kubernetes ``Status`` answer, else the start of the body."""
+    try:
+        return str(json.loads(resp.content).get("message") or "")
+    except (ValueError, AttributeError):
+        return resp.text.strip()[:200]
