@@ -18,16 +18,24 @@ H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 H2_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 
 
-async def connect_outcome(host: str, port: int, timeout: float) -> str:
-    """``open``, ``refused``, ``timeout`` or ``error: ...`` for a TCP connect."""
+async def _connect(host: str, port: int, timeout: float):  # type: ignore[no-untyped-def]
+    """``(reader, writer)``, or the failure as ``refused``, ``timeout`` or ``error: ...``."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        return await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except ConnectionRefusedError:
         return "refused"
     except asyncio.TimeoutError:
         return "timeout"
     except OSError as e:
         return f"error: {e.strerror or e}"
+
+
+async def connect_outcome(host: str, port: int, timeout: float) -> str:
+    """``open``, ``refused``, ``timeout`` or ``error: ...`` for a TCP connect."""
+    conn = await _connect(host, port, timeout)
+    if isinstance(conn, str):
+        return conn
+    _, writer = conn
     writer.close()
     try:
         await writer.wait_closed()
@@ -39,14 +47,10 @@ async def connect_outcome(host: str, port: int, timeout: float) -> str:
 async def http2_preface(host: str, port: int, timeout: float) -> str:
     """``grpc`` when a SETTINGS frame comes back, ``closed`` when the peer hangs up (a stream
     proxy with no upstream), ``http1``, ``silent`` or a connect outcome."""
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except ConnectionRefusedError:
-        return "refused"
-    except asyncio.TimeoutError:
-        return "timeout"
-    except OSError as e:
-        return f"error: {e.strerror or e}"
+    conn = await _connect(host, port, timeout)
+    if isinstance(conn, str):
+        return conn
+    reader, writer = conn
     try:
         writer.write(H2_PREFACE + H2_SETTINGS)
         await writer.drain()
