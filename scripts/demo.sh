@@ -21,3 +21,13 @@ if [ -f examples/raygate.yaml ] && "$BIN/raygate" render --help >/dev/null 2>&1;
   "$BIN/raygate" render -f examples/raygate.yaml --cluster-manifest examples/pinned-gateway/raycluster.yaml \
     | "$BIN/raygate" lint - || { echo "demo: the rendered gateway is not clean" >&2; exit 1; }
 fi
+
+echo
+echo "== 4. The next day, from a cluster snapshot: raygate doctor --snapshot examples/doctor-snapshot/"
+"$BIN/raygate" doctor --snapshot examples/doctor-snapshot/
+rc=$?
+if [ $rc -ne 1 ]; then
+  echo "demo: expected doctor to name today's root causes (exit 1), got exit $rc" >&2
+  exit 1
+fi
+exit 0

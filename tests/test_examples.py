@@ -56,3 +56,21 @@ def test_demo_runs() -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "snippet-annotation" in proc.stdout and "No findings" in proc.stdout
+
+
+def test_doctor_snapshot_names_todays_root_causes() -> None:
+    import json
+
+    proc = subprocess.run([sys.executable, "-m", "raygate", "doctor", "--snapshot",
+                           str(EXAMPLES / "doctor-snapshot"), "--format", "json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    codes = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
+    assert {"RG101", "RG251", "RG252", "RG353", "RG354"} <= codes
+
+
+def test_doctor_snapshot_is_the_scenarios_today() -> None:
+    from tests.doctor.cluster import dump, today
+
+    assert (EXAMPLES / "doctor-snapshot" / "cluster.yaml").read_text() == dump(today()), \
+        "regenerate examples/doctor-snapshot/cluster.yaml from tests/doctor/cluster.py"
