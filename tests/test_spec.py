@@ -78,6 +78,8 @@ def test_empty_file_and_plain_ports_are_accepted() -> None:
     ("security:\n  tls: {secretName: ray-tls}\n", "security.tls needs exposures.host"),
     ("security:\n  allowlist: [10.0.0.0/33]\n", "security.allowlist: '10.0.0.0/33' is not a CIDR"),
     ("placement:\n  mode: metallb\n", "raygate.yaml:1: placement.metallb.ip is required with mode metallb"),
+    ("placement:\n  mode: metallb\n", "unless placement.metallb.addresses gives the pool's addresses "
+     "or placement.metallb.createPool: false names an existing pool"),
     ("placement:\n  mode: metallb\n  metallb: {ip: 10.0.1.5, addresses: [10.0.0.0/24]}\n",
      "placement.metallb.ip 10.0.1.5 is outside placement.metallb.addresses"),
     ("placement:\n  metallb: {addresses: [10.0.0.9-10.0.0.1]}\n", "is not a CIDR or an 'a-b' address range"),
@@ -112,3 +114,19 @@ def test_overrides_replace_file_values_and_are_reported_as_command_line() -> Non
         spec_mod.loads("", overrides={"exposures.rayClient.port": 0})
     with pytest.raises(SpecError, match="not a field path"):
         spec_mod.from_dict({}, overrides={"exposures..port": 1})
+
+
+def test_metallb_takes_an_address_or_a_pool() -> None:
+    by_ip = spec_mod.loads("placement: {mode: metallb, metallb: {ip: 10.0.0.5}}")
+    assert by_ip.placement.metallb.ip == "10.0.0.5"
+    new_pool = spec_mod.loads("placement: {mode: metallb, metallb: {addresses: [10.0.0.0/29]}}")
+    assert new_pool.placement.metallb.ip is None
+    existing = spec_mod.loads("placement: {mode: metallb, metallb: {pool: edge, createPool: false}}")
+    assert existing.placement.metallb.pool == "edge"
+
+
+def test_commented_spec_writes_every_field() -> None:
+    """A spec with no field at its default loads back equal from its commented form."""
+    from tests.render.test_cli import ALL_FIELDS
+    s = spec_mod.from_dict(ALL_FIELDS)
+    assert spec_mod.loads(spec_mod.commented(s)) == s

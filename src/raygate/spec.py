@@ -159,7 +159,8 @@ class PinnedNode(_Model):
 class MetalLB(_Model):
     """Give the controller Service a stable LoadBalancer IP from MetalLB (L2)."""
 
-    #: The address requested with ``metallb.io/loadBalancerIPs`` (the stable entry point).
+    #: The address requested with ``metallb.io/loadBalancerIPs`` (the stable entry point);
+    #: without it, any address of ``pool`` (``metallb.io/address-pool``).
     ip: Optional[str] = None
     #: The pool's addresses (CIDRs or ``a-b`` ranges); default: just ``ip``.
     addresses: tuple[str, ...] = ()
@@ -218,10 +219,14 @@ class Placement(_Model):
     def _metallb_needs_ip(self) -> "Placement":
         if self.mode == "metallb":
             m = self.metallb
-            if m.ip is None:
+            # "An address or a pool": without an IP, the Service asks MetalLB for any address
+            # of the pool (metallb.io/address-pool), which must then exist or be created here.
+            if m.ip is None and m.create_pool and not m.addresses:
                 raise ValueError("placement.metallb.ip is required with mode metallb "
-                                 "(the stable address the gateway is reached on)")
-            if m.addresses:
+                                 "(the stable address the gateway is reached on), unless "
+                                 "placement.metallb.addresses gives the pool's addresses or "
+                                 "placement.metallb.createPool: false names an existing pool")
+            if m.ip is not None and m.addresses:
                 ip = ipaddress.ip_address(m.ip)
                 if not any(lo.version == ip.version and lo <= ip <= hi
                            for lo, hi in map(_address_range, m.addresses)):
@@ -547,11 +552,15 @@ def _describe(error: ValidationError, source: str, node: Any,
     if named and field_path and _format_loc(named).startswith(field_path):
         loc, field_path = named, ""
     where_path = _format_loc(loc)
-    if any(where_path == o or where_path.startswith(o + ".") or where_path.startswith(o + "[")
-           for o in overridden):
+    line = _line_of(node, loc)
+    from_flags = any(where_path == o or where_path.startswith(o + ".")
+                     or where_path.startswith(o + "[") for o in overridden)
+    if not from_flags and line is None:
+        # An error on a section the file does not have, created by `--set foo.bar=1`.
+        from_flags = any(o.startswith(where_path + ".") for o in overridden)
+    if from_flags:
         where = "command line"
     else:
-        line = _line_of(node, loc)
         where = f"{source}:{line}" if line else source
     more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" \
         if len(errors) > 1 else ""
@@ -726,11 +735,15 @@ def commented(spec: GatewaySpec) -> str:
         f"    labelValue: {q(pl.pinned_node.label_value)}",
         "  metallb:",
         "    # The stable address, requested with the metallb.io/loadBalancerIPs annotation.",
+        "    # null: any address of the pool (metallb.io/address-pool), which then needs",
+        "    # addresses below or createPool: false for an existing pool.",
         f"    ip: {q(pl.metallb.ip) if pl.metallb.ip else 'null'}",
         "    # Pool addresses (CIDRs or a-b ranges); default: just ip. The pool must not",
         "    # overlap node IPs or DHCP ranges.",
         f"    addresses: {q(list(pl.metallb.addresses))}",
         f"    pool: {q(pl.metallb.pool)}",
+        "    # MetalLB's namespace, where the pool and the L2Advertisement live.",
+        f"    namespace: {q(pl.metallb.namespace)}",
         f"    createPool: {q(pl.metallb.create_pool)}",
         "    # Local keeps client source IPs (needed by security.allowlist).",
         f"    externalTrafficPolicy: {pl.metallb.external_traffic_policy}",

@@ -59,6 +59,13 @@ MATRIX: dict[str, dict[str, Any]] = {
         "tuning": {"bodySize": "500m", "readTimeout": 7200, "sendTimeout": 7200,
                    "streamTimeout": "2h"},
     },
+    "metallb-pool-only": {
+        # "An address or a pool": no IP, the Service asks for any address of a new pool.
+        "rayCluster": {"authMode": "token"},
+        "placement": {"mode": "metallb",
+                      "metallb": {"pool": "edge-pool", "addresses": ["192.168.10.0/29"]}},
+        "exposures": {"extraTcpPorts": [9000]},
+    },
     "metallb-existing-pool-no-client": {
         "rayCluster": {"authMode": "token"},
         "placement": {"mode": "metallb", "metallb": {"ip": "192.168.1.241", "createPool": False}},

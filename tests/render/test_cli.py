@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -339,3 +340,302 @@ def test_render_pipe_lint_is_clean() -> None:
                           input=render.stdout, capture_output=True, text=True, timeout=60)
     assert lint.returncode == 0, lint.stdout + lint.stderr
     assert "0 errors, 0 warnings" in lint.stderr
+
+
+# -- audit additions: --out re-renders, the real terminal, every field from flags ----------------
+
+def test_out_dir_rerender_removes_what_it_no_longer_renders(capsys, tmp_path: Path) -> None:
+    """`kubectl apply -f DIR` must see this render only: no stale Serve Ingress, node label or
+    renumbered duplicate from an earlier render; files that are not ours stay."""
+    out = tmp_path / "gw"
+    code, _, err = run(capsys, "render", "-f", str(REPO / "examples/raygate.yaml"), "--node", "n1",
+                       "--serve-path", "/serve", "--out", str(out))
+    assert code == 0, err
+    (out / "README.md").write_text("mine")
+    (out / "99-configmap-mine.yaml").write_text("apiVersion: v1\nkind: ConfigMap\n")  # not ours
+    code, _, err = run(capsys, "render", "-f", str(REPO / "examples/raygate.yaml"), "--out", str(out))
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == [
+        "01-configmap-tcp-services.yaml", "02-configmap-ingress-nginx-controller.yaml",
+        "03-deployment-ingress-nginx-controller.yaml",
+        "04-ingress-ray-cluster-kuberay-dashboard.yaml",
+        "05-ingress-ray-cluster-kuberay-dashboard-redirect.yaml",
+        "99-configmap-mine.yaml", "README.md"]
+    # kustomize: switching from MetalLB to a pinned node drops the Service patch too.
+    k = tmp_path / "k"
+    assert run(capsys, "render", "--auth-mode", "token", "--placement", "metallb", "--metallb-ip",
+               "10.0.0.5", "--format", "kustomize", "--out", str(k))[0] == 0
+    assert (k / "patches/controller-service.yaml").is_file()
+    assert run(capsys, "render", "--auth-mode", "token", "--format", "kustomize", "--out", str(k))[0] == 0
+    assert sorted(p.name for p in (k / "patches").iterdir()) == [
+        "controller-configmap.yaml", "controller-deployment.yaml"]
+
+
+def test_out_dir_failure_leaves_the_previous_output_whole(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "k"
+    out.mkdir()
+    (out / "gateway.yaml").write_text("previous\n")
+    (out / "patches").write_text("a file where the patches directory should go")
+    code, stdout, err = run(capsys, "render", "--auth-mode", "token", "--format", "kustomize",
+                            "--out", str(out))
+    assert code == 2 and "cannot write patches/" in err and "Traceback" not in err
+    assert (out / "gateway.yaml").read_text() == "previous\n"  # not half old, half new
+    assert not (out / "kustomization.yaml").exists()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def _terminal(args: list[str], answers: list[tuple[str, str]], timeout: float = 30) -> tuple[int, str]:
+    """Run ``args`` on a real pseudo-terminal, answering each prompt when it appears."""
+    import os
+    import pty
+    import select
+    import time
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    seen, pending, deadline = "", list(answers), time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096).decode(errors="replace")
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            # Answer the next prompt once it appears after everything answered so far.
+            if pending and pending[0][0] in seen.rsplit("\n", 1)[-1]:
+                os.write(master, (pending.pop(0)[1] + "\n").encode())
+            if proc.poll() is not None and not ready:
+                break
+        return proc.wait(timeout=10), seen
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+
+
+def test_init_asks_on_a_real_terminal_and_re_asks_bad_answers(tmp_path: Path) -> None:
+    target = tmp_path / "raygate.yaml"
+    code, screen = _terminal([str(BIN / "raygate"), "init", str(target)], [
+        ("RayCluster name", "My_Ray"),          # not a DNS-1035 label: asked again
+        ("RayCluster name", "my-ray"),
+        ("RayCluster namespace", ""),           # default
+        ("token auth", "token"),
+        ("Placement", "metallb"),
+        ("MetalLB address", "not-an-ip"),
+        ("MetalLB address", "192.168.1.240"),
+        ("Serve sub-path", "/ray/serve"),       # overlaps the Dashboard
+        ("Serve sub-path", "/serve"),
+        ("Extra TCP ports", "443"),             # reserved by the controller
+        ("Extra TCP ports", "9000, 9001"),
+    ])
+    assert code == 0, screen
+    assert "Error: rayCluster.name: 'My_Ray' is not a valid RayCluster name" in screen
+    assert "Error: placement.metallb.ip: 'not-an-ip' is not an IP address" in screen
+    assert "overlap" in screen and "443 is reserved" in screen and "Traceback" not in screen
+    s = spec_mod.load(target)
+    assert (s.ray_cluster.name, s.ray_cluster.namespace, s.ray_cluster.auth_mode) == \
+        ("my-ray", "raycluster", "token")
+    assert s.placement.mode == "metallb" and s.placement.metallb.ip == "192.168.1.240"
+    assert s.exposures.serve.path == "/serve"
+    assert [p.port for p in s.exposures.extra_tcp_ports] == [9000, 9001]
+
+
+def test_init_without_a_terminal_never_prompts(tmp_path: Path) -> None:
+    proc = subprocess.run([str(BIN / "raygate"), "init", str(tmp_path / "r.yaml"), "--node", "n1"],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "RayCluster name" not in proc.stdout + proc.stderr
+    assert spec_mod.load(tmp_path / "r.yaml").placement.pinned_node.node_name == "n1"
+
+
+def _leaves(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict) and data and prefix.count(".") < 3 and not prefix.endswith(
+            ("globalHeaders", "podLabels")):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_leaves(v, f"{prefix}.{k}" if prefix else k))
+        return out
+    return {prefix: data}
+
+
+def _model_leaves(model: Any, prefix: str = "") -> set[str]:
+    from pydantic import BaseModel
+    from raygate.spec import _inner_model
+    out: set[str] = set()
+    for name, field in model.model_fields.items():
+        path = f"{prefix}.{field.alias or name}" if prefix else (field.alias or name)
+        inner = _inner_model(field.annotation)
+        scalar_container = field.annotation is not None and "tuple" in str(field.annotation)
+        if isinstance(inner, type) and issubclass(inner, BaseModel) and not scalar_container:
+            out |= _model_leaves(inner, path)
+        else:
+            out.add(path)
+    return out
+
+
+#: Every spec field, set (nearly all away from their defaults); also used by tests/test_spec.py.
+ALL_FIELDS: dict[str, Any] = {
+    "name": "gw",
+    "rayCluster": {"name": "prod", "namespace": "ml", "headService": "prod-head",
+                   "authMode": "token", "manifests": []},
+    "controller": {"namespace": "edge", "deployment": "edge-ctl", "container": "nginx",
+                   "service": "edge-svc", "configMap": "edge-cm", "tcpServicesConfigMap": "edge-tcp",
+                   "ingressClass": "edge", "podLabels": {"app": "edge"},
+                   "globalHeaders": {"X-Frame-Options": "DENY"}},
+    "placement": {"mode": "metallb",
+                  "pinnedNode": {"nodeName": "n1", "labelKey": "gw", "labelValue": "yes"},
+                  "metallb": {"ip": "10.0.0.5", "addresses": ["10.0.0.0/29"], "pool": "p",
+                              "namespace": "mlb", "createPool": False,
+                              "externalTrafficPolicy": "Cluster"}},
+    "exposures": {"host": "ray.example.com", "dashboard": {"path": "/dash"},
+                  "serve": {"path": "/apps"}, "rayClient": {"enabled": True, "port": 20001},
+                  "extraTcpPorts": [{"port": 9100, "servicePort": 9000}],
+                  "gcs": {"enabled": True, "port": 16379}},
+    "security": {"requireTokenAuth": False, "allowlist": ["10.0.0.0/8"],
+                 "tls": {"secretName": "ray-tls"}},
+    "tuning": {"bodySize": "1g", "readTimeout": 60, "sendTimeout": 61, "streamTimeout": "1h"},
+}
+
+
+def test_every_spec_field_can_be_set_from_the_command_line(capsys, tmp_path: Path) -> None:
+    """No file at all: every field of a non-default spec, as --set flags, gives that spec."""
+    import json
+    from raygate.spec import GatewaySpec
+    data = ALL_FIELDS
+    leaves = _leaves(data)
+    missing = _model_leaves(GatewaySpec) - set(leaves) - {"apiVersion", "kind"}
+    assert not missing, f"extend this test to the new spec fields: {sorted(missing)}"
+    expected = spec_mod.from_dict(data)
+    assert expected != spec_mod.from_dict({})
+    sets = [a for path, v in leaves.items() for a in ("--set", f"{path}={json.dumps(v)}")]
+    from raygate.cli.render import overrides_from
+    from raygate.spec import from_dict
+    assert from_dict({}, overrides=overrides_from({"sets": sets[1::2]})) == expected
+    # And through the real command.
+    code, out, err = run(capsys, "render", *sets)
+    assert code == 0, err
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    assert {"gw-dashboard", "gw-dashboard-redirect", "gw-serve"} <= {d["metadata"]["name"] for d in docs}
+
+
+def test_named_flags_reach_their_fields(capsys) -> None:
+    from raygate.cli.render import overrides_from
+    from raygate.spec import from_dict
+    s = from_dict({}, overrides=overrides_from({
+        "ray_cluster": "prod", "namespace": "ml", "head_service": "h", "auth_mode": "token",
+        "placement": "metallb", "metallb_ip": "10.0.0.5", "metallb_pool": "p",
+        "metallb_addresses": ("10.0.0.0/29",), "node": "n1", "node_label": "gw=yes",
+        "host": "ray.example.com", "dashboard_path": "/dash", "serve_path": "/apps",
+        "client_port": 20001, "tcp_ports": ("9000", "9100:9000"), "enable_gcs": True,
+        "allow_cidrs": ("10.0.0.0/8",), "tls_secret": "t", "body_size": "1g", "timeout": 60,
+        "stream_timeout": "1h", "ingress_class": "edge", "controller_namespace": "edge",
+        "controller_deployment": "edge-ctl"}))
+    assert (s.ray_cluster.name, s.ray_cluster.namespace, s.ray_cluster.head_service) == ("prod", "ml", "h")
+    assert (s.placement.mode, s.placement.metallb.ip, s.placement.metallb.pool) == ("metallb", "10.0.0.5", "p")
+    assert s.placement.metallb.addresses == ("10.0.0.0/29",)
+    assert (s.placement.pinned_node.node_name, s.placement.pinned_node.label_key,
+            s.placement.pinned_node.label_value) == ("n1", "gw", "yes")
+    assert (s.exposures.host, s.exposures.dashboard.path, s.exposures.serve.path) == \
+        ("ray.example.com", "/dash", "/apps")
+    assert s.exposures.ray_client.port == 20001 and s.exposures.gcs.enabled
+    assert [(p.port, p.target) for p in s.exposures.extra_tcp_ports] == [(9000, 9000), (9100, 9000)]
+    assert s.security.allowlist == ("10.0.0.0/8",) and s.security.tls.secret_name == "t"
+    assert (s.tuning.body_size, s.tuning.read_timeout, s.tuning.send_timeout,
+            s.tuning.stream_timeout) == ("1g", 60, 60, "1h")
+    assert (s.controller.ingress_class, s.controller.namespace, s.controller.deployment) == \
+        ("edge", "edge", "edge-ctl")
+
+
+def test_errors_in_set_flags_name_the_command_line(capsys) -> None:
+    code, out, err = run(capsys, "render", "--auth-mode", "token", "--set", "exposures.hots=x")
+    assert code == 2 and out == ""
+    assert err.startswith("raygate: error: command line: exposures.hots: unknown field; "
+                          "allowed here: host,")
+    code, _, err = run(capsys, "render", "--auth-mode", "token", "--placement", "metallb")
+    assert code == 2 and err.startswith("raygate: error: command line: placement.metallb.ip is required")
+
+
+def test_metallb_by_pool_from_flags(capsys) -> None:
+    code, out, err = run(capsys, "render", "--auth-mode", "token", "--placement", "metallb",
+                         "--metallb-pool", "edge", "--set", "placement.metallb.createPool=false")
+    assert code == 0, err
+    svc = next(d for d in yaml.safe_load_all(out) if d and d["kind"] == "Service")
+    assert svc["metadata"]["annotations"] == {"metallb.io/address-pool": "edge"}
+    assert "IPAddressPool" not in out
+    assert "pin it with placement.metallb.ip" in err
+
+
+def test_helm_values_pinned_drop_the_service_and_keep_the_class(capsys) -> None:
+    code, out, err = run(capsys, "render", "--auth-mode", "token", "--ingress-class", "ray",
+                         "--format", "helm-values")
+    assert code == 0, err
+    controller = yaml.safe_load(out)["controller"]
+    # Without this the chart's LoadBalancer Service would publish a Pending address over
+    # reportNodeInternalIp and open the tcp ports as NodePorts on every node.
+    assert controller["service"] == {"enabled": False}
+    assert controller["reportNodeInternalIp"] is True
+    assert controller["ingressClassResource"] == {"name": "ray"} and controller["ingressClass"] == "ray"
+
+
+@pytest.mark.parametrize("name", sorted(__import__("tests.render.support", fromlist=["MATRIX"]).MATRIX))
+def test_render_pipe_lint_over_the_matrix(name: str, tmp_path: Path) -> None:
+    """`raygate render -f spec | raygate lint -`, the real commands, for every matrix spec."""
+    from tests.render.support import MATRIX
+    spec_file = tmp_path / "raygate.yaml"
+    spec_file.write_text(yaml.safe_dump(MATRIX[name]))
+    render = subprocess.run([str(BIN / "raygate"), "render", "-f", str(spec_file)],
+                            capture_output=True, text=True, timeout=60)
+    assert render.returncode == 0, render.stderr
+    lint = subprocess.run([str(BIN / "raygate"), "lint", "--fail-on", "warning", "-"],
+                          input=render.stdout, capture_output=True, text=True, timeout=60)
+    if name == "gcs-enabled":  # exposed on purpose: the catalog must say so
+        assert lint.returncode == 1 and "gcs-port-exposed" in lint.stdout
+    else:
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@needs_corpus
+def test_kustomize_with_a_local_upstream_builds(capsys, tmp_path: Path) -> None:
+    """`--upstream ./deploy.yaml` is copied beside the kustomization: kustomize resolves
+    resources from its own directory and refuses files outside it."""
+    import os
+    import shutil
+    from tests.render.test_kustomize import kubectl_kustomize, python_kustomize
+    shutil.copy(CORPUS / "ingress-nginx/deploy-baremetal.yaml", tmp_path / "deploy.yaml")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        code, _, err = run(capsys, "render", "--auth-mode", "token", "--format", "kustomize",
+                           "--upstream", "deploy.yaml", "--out", "gw")
+    finally:
+        os.chdir(cwd)
+    assert code == 0, err
+    out = tmp_path / "gw"
+    assert yaml.safe_load((out / "kustomization.yaml").read_text())["resources"][0] == "upstream/deploy.yaml"
+    docs = kubectl_kustomize(out) if shutil.which("kubectl") else python_kustomize(out)
+    dep = next(d for d in docs if d["kind"] == "Deployment")
+    assert dep["spec"]["template"]["spec"]["hostNetwork"] is True
+    code, _, err = run(capsys, "render", "--auth-mode", "token", "--format", "kustomize",
+                       "--upstream", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "gw2"))
+    assert code == 2 and "--upstream" in err and "cannot read" in err
+    assert not (tmp_path / "gw2").exists()
+
+
+def test_output_is_byte_identical_across_processes(tmp_path: Path) -> None:
+    """Determinism that does not depend on hash seeds or dict luck: two processes, two seeds."""
+    import os
+    from tests.render.support import MATRIX
+    spec_file = tmp_path / "raygate.yaml"
+    spec_file.write_text(yaml.safe_dump(MATRIX["metallb-custom-names"]))
+    outs = []
+    for seed in ("1", "2"):
+        proc = subprocess.run([str(BIN / "raygate"), "render", "-f", str(spec_file)],
+                              capture_output=True, timeout=60,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout)
+    assert outs[0] == outs[1]

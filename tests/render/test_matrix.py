@@ -193,3 +193,22 @@ def test_matrix_covers_what_the_issue_asks() -> None:
     assert any(s.exposures.extra_tcp_ports for s in specs)
     assert any(s.security.tls for s in specs) and any(s.security.allowlist for s in specs)
     assert any(s.controller.namespace != "ingress-nginx" for s in specs)
+    metallb = [s.placement.metallb for s in specs if s.placement.mode == "metallb"]
+    assert any(m.ip for m in metallb) and any(m.ip is None for m in metallb)  # address or pool
+
+
+@pytest.mark.parametrize("name", [n for n in SPECS if MATRIX[n].get("placement", {}).get("mode") == "metallb"])
+def test_metallb_service_asks_for_its_address_or_its_pool(name: str) -> None:
+    """No externalIPs, no spec.loadBalancerIP: one MetalLB annotation, the IP when there is one."""
+    spec = spec_for(name)
+    m = spec.placement.metallb
+    svc = next(o for o in _rendered(name) if o["kind"] == "Service")
+    assert svc["spec"]["type"] == "LoadBalancer"
+    assert "externalIPs" not in svc["spec"] and "loadBalancerIP" not in svc["spec"]
+    expected = ({"metallb.io/loadBalancerIPs": m.ip} if m.ip
+                else {"metallb.io/address-pool": m.pool})
+    assert svc["metadata"]["annotations"] == expected
+    pool = [o for o in _rendered(name) if o["kind"] == "IPAddressPool"]
+    if pool and not m.ip:
+        assert pool[0]["metadata"]["name"] == m.pool
+        assert pool[0]["spec"]["addresses"] == list(m.addresses)

@@ -56,7 +56,7 @@ def command(path: str, force: bool, no_input: bool, **answers: Any) -> None:
     if not no_input and _interactive():
         answers = _ask(answers)
     data = _data(answers)
-    gateway = spec_mod.from_dict(data, "<answers>")
+    gateway = spec_mod.from_dict(data, "command line")
     text = spec_mod.commented(gateway)
     # Whatever we write must load back to the same spec; a mismatch is a raygate bug.
     if spec_mod.loads(text, str(target)) != gateway:
@@ -69,13 +69,46 @@ def _interactive() -> bool:
     return sys.stdin.isatty()
 
 
+def _valid(field: str, to_data: Any) -> Any:
+    """A click ``value_proc`` that checks one answer against the spec as soon as it is typed.
+
+    A bad answer is re-asked with the spec's own message (click prints ``Error: ...`` and
+    prompts again) instead of failing after the last question and losing every answer.
+    """
+    from raygate import spec as spec_mod
+
+    def check(text: str) -> Any:
+        value = text.strip() if isinstance(text, str) else text
+        if value in ("", None):
+            return None
+        try:
+            data = to_data(value)
+            spec_mod.from_dict(data, field)
+        except (SpecError, ValueError) as e:
+            # from_dict prefixes its source ("<field>: <path>: ..."); the prompt names it.
+            raise click.BadParameter(str(e).removeprefix(f"{field}: ")) from None
+        return value
+    return check
+
+
+def _ports(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a list of port numbers such as 9000, 9001") from None
+
+
 def _ask(answers: dict[str, Any]) -> dict[str, Any]:
-    """Prompt for every answer not given as a flag."""
+    """Prompt for every answer not given as a flag; each answer is validated when typed."""
     a = dict(answers)
     if a["ray_cluster"] is None:
-        a["ray_cluster"] = click.prompt("RayCluster name", default="ray-cluster-kuberay")
+        a["ray_cluster"] = click.prompt(
+            "RayCluster name", default="ray-cluster-kuberay",
+            value_proc=_valid("RayCluster name", lambda v: {"rayCluster": {"name": v}}))
     if a["namespace"] is None:
-        a["namespace"] = click.prompt("RayCluster namespace", default="raycluster")
+        a["namespace"] = click.prompt(
+            "RayCluster namespace", default="raycluster",
+            value_proc=_valid("namespace", lambda v: {"rayCluster": {"namespace": v}}))
     if a["auth_mode"] is None:
         a["auth_mode"] = click.prompt(
             "Does the RayCluster use token auth (spec.authOptions.mode: token)?",
@@ -84,20 +117,25 @@ def _ask(answers: dict[str, Any]) -> dict[str, Any]:
         a["placement"] = click.prompt("Placement", type=click.Choice(["pinned-node", "metallb"]),
                                       default="pinned-node")
     if a["placement"] == "pinned-node" and a["node"] is None:
-        a["node"] = click.prompt("Gateway node name (empty: label it yourself)", default="",
-                                 show_default=False) or None
+        a["node"] = click.prompt(
+            "Gateway node name (empty: label it yourself)", default="", show_default=False,
+            value_proc=_valid("node name",
+                              lambda v: {"placement": {"pinnedNode": {"nodeName": v}}}))
     if a["placement"] == "metallb" and a["metallb_ip"] is None:
-        a["metallb_ip"] = click.prompt("MetalLB address for the gateway")
+        a["metallb_ip"] = click.prompt(
+            "MetalLB address for the gateway",
+            value_proc=_valid("MetalLB address", lambda v: {
+                "placement": {"mode": "metallb", "metallb": {"ip": v}}}))
     if a["serve_path"] is None:
-        a["serve_path"] = click.prompt("Serve sub-path (empty: do not expose Serve)",
-                                       default="", show_default=False) or None
+        a["serve_path"] = click.prompt(
+            "Serve sub-path (empty: do not expose Serve)", default="", show_default=False,
+            value_proc=_valid("Serve sub-path", lambda v: {"exposures": {"serve": {"path": v}}}))
     if not a["tcp_ports"]:
-        extra = click.prompt("Extra TCP ports, comma-separated (empty: none)", default="",
-                             show_default=False)
-        try:
-            a["tcp_ports"] = tuple(int(p) for p in extra.replace(" ", "").split(",") if p)
-        except ValueError:
-            raise SpecError(f"extra TCP ports: {extra!r} is not a list of port numbers") from None
+        extra = click.prompt(
+            "Extra TCP ports, comma-separated (empty: none)", default="", show_default=False,
+            value_proc=_valid("extra TCP ports",
+                              lambda v: {"exposures": {"extraTcpPorts": list(_ports(v))}}))
+        a["tcp_ports"] = _ports(extra or "")
     return a
 
 

@@ -58,11 +58,13 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
         "ray_cluster": "rayCluster.name", "namespace": "rayCluster.namespace",
         "head_service": "rayCluster.headService", "auth_mode": "rayCluster.authMode",
         "placement": "placement.mode", "node": "placement.pinnedNode.nodeName",
-        "metallb_ip": "placement.metallb.ip", "host": "exposures.host",
+        "metallb_ip": "placement.metallb.ip", "metallb_pool": "placement.metallb.pool",
+        "host": "exposures.host",
         "dashboard_path": "exposures.dashboard.path", "client_port": "exposures.rayClient.port",
         "body_size": "tuning.bodySize", "stream_timeout": "tuning.streamTimeout",
         "ingress_class": "controller.ingressClass",
         "controller_namespace": "controller.namespace",
+        "controller_deployment": "controller.deployment",
     }
     for option, path in simple.items():
         if options.get(option) is not None:
@@ -125,7 +127,7 @@ def load_cluster(paths: list[str]) -> Any:
                    "controller args from. Repeatable.")
 @click.option("--upstream", default=None, metavar="URL|PATH",
               help="kustomize: the ingress-nginx deploy.yaml to patch (default: v1.15.1 "
-                   "baremetal).")
+                   "baremetal); a local file is copied into DIR/upstream/.")
 @click.option("--ray-cluster", help="RayCluster name (rayCluster.name).")
 @click.option("-n", "--namespace", help="RayCluster namespace (rayCluster.namespace).")
 @click.option("--head-service", help="Head Service name override (rayCluster.headService).")
@@ -134,6 +136,8 @@ def load_cluster(paths: list[str]) -> Any:
 @click.option("--node", help="Gateway node name; renders the Node label patch.")
 @click.option("--node-label", metavar="KEY=VALUE", help="Node label (default ingress-ready=true).")
 @click.option("--metallb-ip", help="MetalLB address for the controller Service.")
+@click.option("--metallb-pool", help="MetalLB IPAddressPool name (default raygate); without "
+                                     "--metallb-ip the gateway takes any address of it.")
 @click.option("--metallb-addresses", multiple=True, metavar="CIDR|A-B",
               help="MetalLB pool addresses (default: just --metallb-ip). Repeatable.")
 @click.option("--host", help="HTTP host name (exposures.host); required for TLS.")
@@ -151,6 +155,8 @@ def load_cluster(paths: list[str]) -> Any:
 @click.option("--stream-timeout", help="TCP stream idle timeout (default 3600s).")
 @click.option("--ingress-class", help="IngressClass (default nginx).")
 @click.option("--controller-namespace", help="ingress-nginx namespace (default ingress-nginx).")
+@click.option("--controller-deployment",
+              help="ingress-nginx controller Deployment (default ingress-nginx-controller).")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
               help="Set any spec field, e.g. --set tuning.readTimeout=7200. Repeatable.")
 def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthenticated: bool,
@@ -169,7 +175,7 @@ def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthen
         gateway = spec_mod.load(spec_file, overrides)
         base_dir = Path(spec_file).parent
     else:
-        gateway = spec_mod.from_dict({}, "<flags>", overrides=overrides)
+        gateway = spec_mod.from_dict({}, "command line", overrides=overrides)
         base_dir = Path.cwd()
     manifests = [str(base_dir / m) for m in gateway.ray_cluster.manifests] + list(cluster_manifests)
     cluster = load_cluster(manifests)
@@ -179,7 +185,7 @@ def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthen
         raise RenderError("--format kustomize writes several files; add --out DIR")
     if out_dir:
         files = outputs.files_for(fmt, gateway, rendered, upstream or outputs.UPSTREAM_DEPLOY)
-        written = outputs.write_files(files, out_dir)
+        written = outputs.write_files(files, out_dir, prune=True)
         _report(rendered)
         click.echo(f"raygate: wrote {len(written)} file(s) to {out_dir}", err=True)
         return

@@ -98,7 +98,14 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
     add(metallb.ip_address_pool(spec), 3, "The address pool MetalLB allocates the gateway IP from.")
     add(metallb.l2_advertisement(spec), 3, "Announces the pool on the local network (L2 mode).")
     add(metallb.controller_service(spec, target), 3,
-        "The controller Service as a MetalLB LoadBalancer with a pinned IP (no externalIPs).")
+        "The controller Service as a MetalLB LoadBalancer with "
+        + ("a pinned IP" if spec.placement.metallb.ip else "an address from its pool")
+        + " (no externalIPs).")
+
+    if metallb.enabled(spec) and spec.placement.metallb.ip is None:
+        notes.append(f"the gateway gets any free address of MetalLB pool "
+                     f"{spec.placement.metallb.pool}; it changes if the controller Service is "
+                     "re-created: pin it with placement.metallb.ip (--metallb-ip)")
 
     _, args_source = nginx.controller_args(spec, cluster)
     add(nginx.controller_patch(spec, cluster), 3,

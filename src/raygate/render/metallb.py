@@ -26,8 +26,17 @@ def pool_addresses(spec: GatewaySpec) -> list[str]:
     m = spec.placement.metallb
     if m.addresses:
         return list(m.addresses)
-    assert m.ip is not None  # the spec refuses metallb mode without an ip
+    assert m.ip is not None  # the spec refuses a pool to create without any address
     return [f"{m.ip}/{128 if ':' in m.ip else 32}"]
+
+
+def service_annotations(spec: GatewaySpec) -> dict[str, str]:
+    """How the controller Service asks MetalLB for its address: one IP, else one pool."""
+    m = spec.placement.metallb
+    if m.ip is not None:
+        # The requested IP alone selects the pool that owns it (created here or pre-existing).
+        return {"metallb.io/loadBalancerIPs": m.ip}
+    return {"metallb.io/address-pool": m.pool}
 
 
 def ip_address_pool(spec: GatewaySpec) -> dict[str, Any] | None:
@@ -80,8 +89,7 @@ def controller_service(spec: GatewaySpec, target: Target) -> dict[str, Any] | No
     if not enabled(spec):
         return None
     m, ctl = spec.placement.metallb, spec.controller
-    # The requested IP alone selects the pool that owns it (created here or pre-existing).
-    annotations = {"metallb.io/loadBalancerIPs": m.ip}
+    annotations = service_annotations(spec)
     return {
         "apiVersion": "v1",
         "kind": "Service",

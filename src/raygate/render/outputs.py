@@ -10,6 +10,7 @@ dicts, fixed dumper settings): the same spec always gives byte-identical output.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -19,6 +20,7 @@ import yaml
 from raygate.errors import RenderError
 from raygate.render import STEPS, Rendered, RenderedObject
 from raygate.render import ingress_nginx as nginx
+from raygate.render import metallb
 from raygate.spec import GatewaySpec
 
 FORMATS = ("yaml", "helm-values", "kustomize")
@@ -115,14 +117,23 @@ def helm_values(spec: GatewaySpec, rendered: Rendered) -> dict[str, Any]:
             # node's address instead of staying blank.
             "reportNodeInternalIp": True,
             "updateStrategy": nginx.PINNED_ROLLOUT,
+            # No Service in front of a hostNetwork controller (upstream baremetal docs: delete
+            # it). The chart's default LoadBalancer Service would stay Pending, its
+            # --publish-service would win over reportNodeInternalIp and blank the Ingress
+            # status, and it would open every tcp-services port as a NodePort on every node.
+            "service": {"enabled": False},
         })
     else:
         m = spec.placement.metallb
         controller["service"] = {
             "type": "LoadBalancer",
             "externalTrafficPolicy": m.external_traffic_policy,
-            "annotations": {"metallb.io/loadBalancerIPs": m.ip},
+            "annotations": metallb.service_annotations(spec),
         }
+    if spec.controller.ingress_class != "nginx":
+        # The rendered Ingresses name this class; the chart must create it under that name.
+        controller["ingressClass"] = spec.controller.ingress_class
+        controller["ingressClassResource"] = {"name": spec.controller.ingress_class}
     settings = nginx.controller_settings(spec)
     if settings:
         controller["config"] = dict(sorted(settings.items()))
@@ -215,30 +226,72 @@ def _deployment_smp(obj: Mapping[str, Any]) -> dict[str, Any] | None:
 # Writing
 
 
-def write_files(files: Mapping[str, str], out_dir: str | Path) -> list[Path]:
-    """Write every file under ``out_dir`` atomically (temp file + rename); returns the paths."""
+def write_files(files: Mapping[str, str], out_dir: str | Path, *, prune: bool = False) -> list[Path]:
+    """Write every file under ``out_dir``, all or nothing as far as a file system allows.
+
+    Every file is first written to a temporary name beside its target; only when all of them
+    are complete are they renamed into place, so a failure (disk full, permissions) leaves the
+    previous output untouched instead of a mix of old and new files. With ``prune``, files a
+    previous render wrote that this one does not (see ``_stale_files``) are removed afterwards:
+    re-rendering into the same directory must not leave, say, a Serve Ingress or an old node's
+    label behind for ``kubectl apply -f DIR`` to re-create.
+    """
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise RenderError(f"--out {root}: exists and is not a directory")
-    written = []
-    for rel, text in files.items():
-        path = root / rel
-        try:
+    staged: list[tuple[str, Path]] = []
+    rel = ""
+    try:
+        for rel, text in files.items():
+            path = root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(text)
-                # mkstemp creates 0600; manifests are ordinary files (0666 minus umask).
-                os.chmod(tmp, 0o666 & ~_umask())
-                os.replace(tmp, path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as e:
+            staged.append((rel, Path(tmp)))
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            # mkstemp creates 0600; manifests are ordinary files (0666 minus umask).
+            os.chmod(tmp, 0o666 & ~_umask())
+    except BaseException as e:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
             raise RenderError(f"--out {root}: cannot write {rel}: {e.strerror or e}") from None
-        written.append(path)
+        raise
+    written = []
+    try:
+        for rel, tmp in staged:
+            os.replace(tmp, root / rel)
+            written.append(root / rel)
+    except OSError as e:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        raise RenderError(f"--out {root}: cannot write {rel}: {e.strerror or e}") from None
+    if prune:
+        for stale in _stale_files(root, set(files)):
+            stale.unlink(missing_ok=True)
     return written
+
+
+#: File names only raygate's outputs use: ``NN-kind-name.yaml`` (yaml --out) and the
+#: kustomize patches. A file is only pruned when it also carries our managed-by label.
+_OWNED_NAME = re.compile(r"^(\d{2}-[a-z0-9]+-[a-z0-9.-]+\.yaml"
+                         r"|patches/controller-(deployment|configmap|service)\.yaml)$")
+_OWNED_MARK = "app.kubernetes.io/managed-by: raygate"
+
+
+def _stale_files(root: Path, keep: set[str]) -> list[Path]:
+    """Files under ``root`` that an earlier raygate render wrote and this one did not."""
+    stale = []
+    for path in sorted([*root.glob("*.yaml"), *root.glob("patches/*.yaml")]):
+        rel = path.relative_to(root).as_posix()
+        if rel in keep or not _OWNED_NAME.match(rel) or not path.is_file():
+            continue
+        try:
+            if _OWNED_MARK in path.read_text(encoding="utf-8"):
+                stale.append(path)
+        except (OSError, UnicodeDecodeError):
+            continue  # not ours to judge: leave it
+    return stale
 
 
 def _umask() -> int:
@@ -255,5 +308,16 @@ def files_for(fmt: str, spec: GatewaySpec, rendered: Rendered,
     if fmt == "helm-values":
         return helm_files(spec, rendered)
     if fmt == "kustomize":
-        return kustomize_files(spec, rendered, upstream)
+        if "://" in upstream:
+            return kustomize_files(spec, rendered, upstream)
+        # A local deploy.yaml: kustomize resolves resources relative to the kustomization and
+        # refuses files outside its directory, so the path as typed would not load. Copy it in.
+        path = Path(upstream)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise RenderError(f"--upstream {upstream}: cannot read: "
+                              f"{getattr(e, 'strerror', None) or e}") from None
+        ref = f"upstream/{path.name}"
+        return {**kustomize_files(spec, rendered, ref), ref: text}
     raise RenderError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
