@@ -39,3 +39,51 @@ def test_every_command_has_help_with_examples(name: str) -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "raygate", "lnt"], capture_output=True, text=True)
     assert proc.returncode == 2 and "No such command 'lnt'" in proc.stderr
+
+
+# What users paste, verbatim from the real systems (shared/facts and the seed guide), and the
+# rule `raygate explain --error` must name for each.
+REAL_ERRORS = [
+    # The seed guide's kubectl output, and the webhook's denial texts (ingress_nginx.md §1.3).
+    ('Error from server (BadRequest): error when creating "ingress.yaml": admission webhook '
+     '"validate.nginx.ingress.kubernetes.io" denied the request: risky annotation', "RG101"),
+    ('admission webhook "validate.nginx.ingress.kubernetes.io" denied the request: '
+     "nginx.ingress.kubernetes.io/configuration-snippet annotation cannot be used. Snippet "
+     "directives are disabled by the Ingress administrator", "RG101"),
+    ('admission webhook "validate.nginx.ingress.kubernetes.io" denied the request: annotation '
+     "group ExternalAuth contains risky annotation based on ingress configuration", "RG102"),
+    ('admission webhook "validate.nginx.ingress.kubernetes.io" denied the request: ingress '
+     "contains invalid paths: path /ray(/|$)(.*) cannot be used with pathType Prefix", "RG207"),
+    ("admission webhook \"validate.nginx.ingress.kubernetes.io\" denied the request: annotation "
+     "nginx.ingress.kubernetes.io/x-forwarded-prefix contains invalid value", "RG103"),
+    # The controller's TCP endpoint log line: as klog prints it, and as the guide quotes it.
+    ('W0312 10:00:00.000000       7 controller.go:1156] Service '
+     '"raycluster/ray-cluster-kuberay-head-svc" does not have any active Endpoint for TCP port 9000',
+     "RG202"),
+    ("Service does not have any active Endpoint for TCP port 9000.", "RG202"),
+    ("Port 443 cannot be used for TCP stream services. It is reserved for the Ingress controller.",
+     "RG203"),
+    # Ray's 413 (feasibility.md §B), whole and as its first line.
+    ("RuntimeError: Request failed with status code 413: <html>\n<head><title>413 Request Entity "
+     "Too Large</title></head>\n<body>\n<center><h1>413 Request Entity Too Large</h1></center>\n"
+     "<hr><center>nginx/1.22.1</center>\n</body>\n</html>\n.", "RG210"),
+    ("Request Entity Too Large", "RG210"),
+    # The Ray Client's timeout, with and without its exception name.
+    ("ConnectionError: ray client connection timeout", "RG205"),
+    ("ray client connection timeout", "RG205"),
+    ("aiohttp.client_exceptions.WSServerHandshakeError: 500, message='Invalid response status', "
+     "url='http://127.0.0.1:46372/ray/api/jobs/raysubmit_x/logs/tail'", "RG213"),
+]
+
+
+@pytest.mark.parametrize("text, code", REAL_ERRORS, ids=[f"{c}-{i}" for i, (_, c) in enumerate(REAL_ERRORS)])
+def test_explain_error_finds_the_rule_behind_real_messages(text: str, code: str) -> None:
+    result = CliRunner().invoke(app, ["explain", "--error", text])
+    assert result.exit_code == 0, result.output
+    assert f"{code} " in result.output
+
+
+def test_explain_error_refuses_vague_fragments() -> None:
+    # One generic word must not list half the catalog as "the rule behind" it.
+    result = CliRunner().invoke(app, ["explain", "--error", "timeout"])
+    assert result.exit_code == 1 and "No rule matches" in result.output

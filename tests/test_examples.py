@@ -36,6 +36,24 @@ def test_seed_broken_shows_the_guides_three_root_causes() -> None:
             "for TCP port 9000") in unknown.message
 
 
+def test_seed_broken_gcs_entry_speaks_once_the_controller_reads_the_map(tmp_path: Path) -> None:
+    """The example's README: 6379 and 10001 open nothing until step 3 adds the flag."""
+    import shutil
+    copy = tmp_path / "seed-broken"
+    shutil.copytree(EXAMPLES / "seed-broken", copy)
+    manifest = copy / "ingress-nginx.yaml"
+    text = manifest.read_text()
+    flag = "        - --validating-webhook=:8443\n"
+    assert flag in text
+    manifest.write_text(text.replace(
+        flag, flag + "        - --tcp-services-configmap=$(POD_NAMESPACE)/tcp-services\n"))
+    result = lint(copy)
+    fields = {(f.code, f.field) for f in result.findings}
+    assert ("RG105", 'data["6379"]') in fields
+    assert {("RG104", 'data["6379"]'), ("RG104", 'data["10001"]')} <= fields
+    assert "RG204" not in {f.code for f in result.findings}
+
+
 def test_pinned_gateway_is_clean() -> None:
     result = lint(EXAMPLES / "pinned-gateway")
     assert not result.findings, [(f.code, f.message) for f in result.findings]

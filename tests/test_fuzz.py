@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raygate import engine, ingress_nginx
+from raygate import engine, ingress_nginx, report
 from raygate.objects import ObjectSet
 from raygate.sources.files import load_text
 
@@ -58,8 +58,12 @@ def kube_objects(draw):
 def run_everything(text: str) -> None:
     loaded = load_text(text, "fuzz.yaml")
     objects = ObjectSet(loaded.objects)
-    result = engine.run(objects, runtime={"source": "fuzz"})
+    result = engine.run(objects, runtime={"source": "fuzz"}, files=loaded.files,
+                        problems=loaded.problems, notices=loaded.notices)
     assert not result.not_checked, result.not_checked
+    # Odd names, namespaces and messages must not break a report either.
+    for fmt in ("text", "json", "sarif"):
+        assert report.formatter(fmt)(result)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

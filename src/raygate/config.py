@@ -81,17 +81,24 @@ def load(path: Path) -> Config:
         select=_strings(path, data, "select"),
         ignore=_strings(path, data, "ignore"),
         fail_on=fail_on,
-        suppress=tuple(_suppression(path, i, s) for i, s in enumerate(data.get("suppress") or [])),
+        suppress=tuple(_suppression(path, i, s) for i, s in enumerate(_list(path, data, "suppress"))),
     )
 
 
 def _strings(path: Path, data: dict[str, Any], key: str) -> tuple[str, ...]:
     value = data.get(key) or []
     if isinstance(value, str):
-        value = [v.strip() for v in value.split(",")]
+        value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{path}: {key} must be a list of rule codes, names or layers")
     return tuple(value)
+
+
+def _list(path: Path, data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise ConfigError(f"{path}: {key} must be a list (one '- rules: [...]' entry per suppression)")
+    return value
 
 
 def _suppression(path: Path, index: int, item: Any) -> Suppression:
@@ -100,17 +107,27 @@ def _suppression(path: Path, index: int, item: Any) -> Suppression:
         raise ConfigError(f"{where} needs at least 'rules' (and kind/namespace/name/file to narrow it)")
     rules = item["rules"]
     if isinstance(rules, str):
-        rules = [r.strip() for r in rules.split(",")]
+        rules = [r.strip() for r in rules.split(",") if r.strip()]
+    # Checked here: an int or an empty entry would otherwise crash matching or match every rule.
+    if not isinstance(rules, list) or not rules or \
+            not all(isinstance(r, str) and r.strip() for r in rules):
+        raise ConfigError(f"{where}: rules must be a non-empty list of rule codes, names or layers")
     extra = set(item) - {"rules", "kind", "namespace", "name", "file", "reason"}
     if extra:
         raise ConfigError(f"{where}: unknown key(s) {sorted(extra)}")
-    return Suppression(tuple(rules), item.get("kind"), item.get("namespace"), item.get("name"),
-                       item.get("file"), str(item.get("reason") or ""))
+    for key in ("kind", "namespace", "name", "file"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            raise ConfigError(f"{where}: {key} must be a string (a glob for namespace/name/file), "
+                              f"not {item[key]!r}")
+    return Suppression(tuple(r.strip() for r in rules), item.get("kind"), item.get("namespace"),
+                       item.get("name"), item.get("file"), str(item.get("reason") or ""))
 
 
 def suppressed(s: Suppression, code: str, name: str, kind: str, namespace: str, obj_name: str,
-               file: str) -> bool:
-    if not any(r in ("all", code, name) or code.startswith(r.upper()) for r in s.rules):
+               file: str, layer: str = "") -> bool:
+    # The same forms as select/ignore: all, a code, a code prefix (RG2), a name or a layer.
+    if not any(r in ("all", code, name) or (r.upper().startswith("RG") and code.startswith(r.upper()))
+               or (layer and r.lower() == layer) for r in s.rules):
         return False
     return ((s.kind is None or s.kind == kind) and
             (s.namespace is None or fnmatch(namespace, s.namespace)) and

@@ -1,7 +1,7 @@
 """The one way through: objects -> selected rules -> findings -> Result.
 
 Suppression is handled here once, not in rules: an object annotated
-``raygate.io/ignore: "RG101,unmapped-tcp-port"`` (or ``all``) and the project's ``.raygate.yaml``
+``raygate.io/ignore: "RG101,service-external-ips"`` (or ``all``) and the project's ``.raygate.yaml``
 ``suppress`` entries silence matching findings; the count is kept so reports can say so.
 A rule that raises is a bug in raygate; it becomes a visible "not checked" entry instead of
 taking the other rules down.
@@ -53,11 +53,35 @@ def run(objects: Iterable[KubeObject] | ObjectSet, *, rules: Sequence[Rule] | No
             for f in produced:
                 if ignored_by_annotation(obj, rule) or any(
                         config_mod.suppressed(s, rule.code, rule.name, obj.kind, obj.namespace,
-                                              obj.name, obj.origin.file) for s in cfg.suppress):
+                                              obj.name, obj.origin.file, rule.layer.value)
+                        for s in cfg.suppress):
                     suppressed += 1
                 else:
                     findings.append(f)
     findings.sort(key=Finding.sort_key)
+    notices = list(notices) + _unknown_ignores(objset, list(registry))
     return Result(findings=findings, rules=list(rules), objects=len(objset), files=list(files),
-                  problems=list(problems), notices=list(notices), suppressed=suppressed,
+                  problems=list(problems), notices=notices, suppressed=suppressed,
                   not_checked=not_checked)
+
+
+def _unknown_ignores(objects: ObjectSet, catalog: Sequence[Rule]) -> list[str]:
+    """A typo in ``raygate.io/ignore`` would silently suppress nothing: say so."""
+    out: list[str] = []
+    known: dict[str, bool] = {}
+    for obj in objects:
+        # Straight from the raw dict: this visits every object, most without annotations.
+        meta = obj.raw.get("metadata")
+        notes = meta.get("annotations") if isinstance(meta, dict) else None
+        value = notes.get(IGNORE_ANNOTATION) if isinstance(notes, dict) else None
+        if not isinstance(value, str):
+            continue
+        for key in (v.strip() for v in value.split(",")):
+            if key and key not in known:
+                known[key] = key == "all" or any(
+                    key in (r.code, r.name) or (key.upper().startswith("RG") and
+                                                r.code.startswith(key.upper())) for r in catalog)
+            if key and not known[key]:
+                out.append(f"{obj.origin}: {obj.ref}: {IGNORE_ANNOTATION} names no rule "
+                           f"{key!r} (use codes like RG101 or names from `raygate rules`)")
+    return out

@@ -165,6 +165,27 @@ class Controller:
         return f"{self.version_str} defaults"
 
     @property
+    def assumed(self) -> str | None:
+        """What a finding resting on this controller's settings must say it assumed, or None
+        when the inputs gave the version and every ConfigMap the controller reads."""
+        if self.workload is None or not self.version_known:
+            return self.assumption
+        ref = self.flags.get("--configmap")
+        if ref and self.configmap is None:
+            return (f"assuming {self.version_str} defaults: the controller's ConfigMap {ref} "
+                    "is not in the inputs")
+        return None
+
+    @property
+    def annotation_validation(self) -> bool:
+        """``--enable-annotation-validation``: default false in v1.9-v1.11, true since v1.12.0.
+        When off, values that fail a validator reach nginx.conf unchecked (facts §1.2, §2.3)."""
+        flag = self.flags.get("--enable-annotation-validation")
+        if flag is not None:
+            return flag.strip().lower() in ("true", "1", "t")
+        return self.version >= (1, 12, 0)
+
+    @property
     def snippets_allowed(self) -> bool:
         return self.setting("allow-snippet-annotations").strip().lower() == "true"
 

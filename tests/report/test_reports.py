@@ -107,3 +107,74 @@ def test_invalid_project_config_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "i.yaml").write_text(SNIPPET)
     proc = lint(str(tmp_path / "i.yaml"))
     assert proc.returncode == 2 and "unknown key(s) ['fail_on']" in proc.stderr
+
+
+def test_config_option_names_the_project_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "elsewhere" / "ci.yaml"
+    cfg.parent.mkdir()
+    cfg.write_text("ignore: [RG101]\nfail-on: info\n")
+    (tmp_path / "i.yaml").write_text(SNIPPET)
+    proc = lint(str(tmp_path / "i.yaml"), "--config", str(cfg), "-f", "json")
+    doc = json.loads(proc.stdout)
+    assert not [f for f in doc["findings"] if f["rule"] == "RG101"]
+    assert str(cfg) in proc.stderr
+    # fail-on: info from the config: the remaining info/warning findings now fail the run.
+    assert proc.returncode == (1 if doc["findings"] else 0)
+    assert lint(str(tmp_path / "i.yaml")).returncode == 1  # without it, RG101 counts again
+
+
+def test_unknown_rule_in_ignore_annotation_is_a_notice() -> None:
+    text = SNIPPET.replace("  annotations:\n",
+                           "  annotations:\n    raygate.io/ignore: \"RG101, unmapped-tcp-port\"\n")
+    proc = lint("-", "-f", "json", stdin=text)
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0, proc.stderr
+    assert "names no rule 'unmapped-tcp-port'" in proc.stderr
+    assert any("unmapped-tcp-port" in n for n in doc["notices"])
+    assert not any("no rule 'RG101'" in n for n in doc["notices"])
+
+
+def test_reports_say_when_an_input_was_not_checked(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {name: [x\n")
+    loaded = load_paths([str(tmp_path / "bad.yaml")])
+    result = engine.run(loaded.objects, files=loaded.files, problems=loaded.problems)
+    text = report.formatter("text")(result)
+    line = loaded.problems[0].line
+    assert "Inputs not checked (1)" in text and f"bad.yaml:{line}: invalid YAML" in text
+    doc = json.loads(report.formatter("sarif")(result))
+    schema = json.loads((ROOT / "tests/data/sarif-github-requirements.schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    invocation = doc["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    note = invocation["toolExecutionNotifications"][0]
+    assert "invalid YAML" in note["message"]["text"]
+    assert note["locations"][0]["physicalLocation"]["region"]["startLine"] == line
+
+
+@pytest.mark.parametrize("config, needle", [
+    ("suppress:\n  - rules: [101]\n", "rules must be a non-empty list"),
+    ("suppress:\n  - rules: [RG101]\n    name: 5\n", "name must be a string"),
+    ("suppress: {rules: RG101}\n", "suppress must be a list"),
+    ("suppress:\n  - rules: [snippet-anotation]\n", "unknown rule selector(s): snippet-anotation"),
+])
+def test_bad_suppressions_are_clear_errors_not_tracebacks(tmp_path: Path, config: str,
+                                                           needle: str) -> None:
+    (tmp_path / ".raygate.yaml").write_text(config)
+    (tmp_path / "i.yaml").write_text(SNIPPET)
+    proc = lint(str(tmp_path / "i.yaml"))
+    assert proc.returncode == 2 and needle in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_suppression_entries_take_layers_and_ignore_empty_items(tmp_path: Path) -> None:
+    # "RG101," once made an empty entry that matched every rule of the object.
+    (tmp_path / ".raygate.yaml").write_text('suppress:\n  - rules: "RG101,"\n')
+    (tmp_path / "i.yaml").write_text(SNIPPET.replace(
+        "  annotations:\n", "  annotations:\n    nginx.ingress.kubernetes.io/proxy-body-size: 100Mi\n"))
+    doc = json.loads(lint(str(tmp_path / "i.yaml"), "-f", "json").stdout)
+    assert doc["summary"]["suppressed"] == 1
+    assert [f["rule"] for f in doc["findings"]] == ["RG103"]
+    (tmp_path / ".raygate.yaml").write_text("suppress:\n  - rules: [security]\n    name: s\n")
+    doc = json.loads(lint(str(tmp_path / "i.yaml"), "-f", "json").stdout)
+    assert not [f for f in doc["findings"] if f["layer"] == "security"]
+    assert doc["summary"]["suppressed"] >= 1

@@ -79,8 +79,14 @@ def test_directories_are_read_recursively_and_sorted(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: t}\n")
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "h.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: h}\n")
+    # The project config beside the manifests is not a manifest (no "skipped" notice for it).
+    (tmp_path / ".raygate.yaml").write_text("ignore: [RG106]\n")
     res = load_paths([str(tmp_path)])
     assert [o.name for o in res.objects] == ["a", "x"]
+    assert not res.notices and not res.problems
+    # Named explicitly, a hidden file is read.
+    (tmp_path / ".h.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: h}\n")
+    assert [o.name for o in load_paths([str(tmp_path / ".h.yaml")]).objects] == ["h"]
 
 
 def test_stdin_and_non_kubernetes_documents_get_notices() -> None:

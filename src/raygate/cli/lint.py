@@ -19,7 +19,7 @@ Examples:
 
 \b
 Suppress one object's finding with an annotation:
-  metadata.annotations: {raygate.io/ignore: "RG101,unmapped-tcp-port"}
+  metadata.annotations: {raygate.io/ignore: "RG101,service-external-ips"}
 or for the project in .raygate.yaml (found upward from the inputs); see docs/rules.md.
 
 \b
@@ -71,7 +71,10 @@ def command(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str |
             cfg = config_mod.load(found)
     selectors = _common.split_csv(select)
     ignores = _common.split_csv(ignore)
-    unknown = CATALOG.unknown(selectors + ignores + list(cfg.select) + list(cfg.ignore))
+    # A typo in any of them would silently check or suppress the wrong rules.
+    suppress_rules = [r for s in cfg.suppress for r in s.rules]
+    unknown = CATALOG.unknown(selectors + ignores + list(cfg.select) + list(cfg.ignore)
+                              + suppress_rules)
     if unknown:
         raise RaygateError(f"unknown rule selector(s): {', '.join(unknown)} "
                            "(see `raygate rules` for codes, names and layers)")
@@ -86,7 +89,7 @@ def command(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str |
             else report.formatter(fmt)(result))
     _common.write_output(text, output)
     if not quiet:
-        for n in loaded.notices:
+        for n in result.notices:  # the loader's, plus the engine's (unknown ignore keys)
             _common.note(f"raygate: notice: {n}")
     for p in loaded.problems:
         _common.note(f"raygate: error: {p}")

@@ -74,6 +74,17 @@ def format(result: Result) -> str:  # noqa: A001
                                 "informationUri": "https://github.com/raygate/raygate",
                                 "rules": [rule_descriptor(r) for r in rules]}},
             "results": results,
+            # Unreadable inputs, so code scanning does not show a run over broken files as clean.
+            "invocations": [{
+                "executionSuccessful": not result.problems,
+                "toolExecutionNotifications": [{
+                    "level": "error",
+                    "message": {"text": p.message},
+                    "locations": [{"physicalLocation": {
+                        "artifactLocation": {"uri": _uri(p.file)},
+                        **({"region": {"startLine": p.line}} if p.line else {})}}],
+                } for p in result.problems],
+            }],
             "columnKind": "utf16CodeUnits",
         }],
     }

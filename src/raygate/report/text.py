@@ -46,7 +46,7 @@ def format(result: Result, *, color: bool = False, width: int = 100) -> str:  # 
         for f in found:
             sev = f.severity.value
             console.print(f"  [{STYLE[f.severity]}]{sev:<7}[/] [bold]{f.code}[/] {f.name}  "
-                          f"[dim]{escape(f.file)}:{f.line}[/]")
+                          f"[dim]{escape(_where(f.file, f.line))}[/]")
             console.print(f"{INDENT}{escape(str(f.object))}  [dim]{escape(f.field)}[/]")
             if f.symptom:
                 console.print(escape(_wrapped(f.symptom, width, "symptom: ")))
@@ -54,8 +54,19 @@ def format(result: Result, *, color: bool = False, width: int = 100) -> str:  # 
             console.print("[green]" + escape(_wrapped(f.fix, width, "fix: ")) + "[/]")
             if f.assumption:
                 console.print("[dim]" + escape(_wrapped(f"({f.assumption})", width)) + "[/]")
+    if result.problems:
+        # Also in the report itself, so a report written with --output never reads as clean
+        # when an input was not checked at all.
+        console.print(f"\n[bold red]Inputs not checked[/] ({len(result.problems)})")
+        for p in result.problems:
+            console.print(f"  {escape(str(p))}")
     if result.not_checked:
         console.print("\n[bold]Not checked[/]")
         for code, why in sorted(result.not_checked.items()):
             console.print(f"  {code}: {escape(why)}")
     return buf.getvalue()
+
+
+def _where(file: str, line: int) -> str:
+    """``file:line``; a live object (``cluster:<context>``) has no line to point at."""
+    return file if file.startswith("cluster:") else f"{file}:{line}"

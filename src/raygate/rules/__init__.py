@@ -54,16 +54,40 @@ class Rule:
 
     def matches_error(self, text: str) -> bool:
         norm = _normalise(text)
-        return any(_error_regex(e).search(norm) for e in self.errors)
+        if any(_error_regex(e).search(norm) for e in self.errors):
+            return True
+        # Users paste part of a message ("ray client connection timeout" without its
+        # "ConnectionError:" prefix, "Request Entity Too Large"): a fragment of a few words
+        # that appears verbatim in a template's fixed text identifies the rule too.
+        fragment = norm.strip(" .:;,'\"")
+        if len(fragment) < _MIN_FRAGMENT or " " not in fragment:
+            return False
+        return any(fragment in part for e in self.errors for part in _literal_parts(e))
+
+
+#: Shorter pasted fragments ("timeout", "not found") would match half the catalog.
+_MIN_FRAGMENT = 12
+#: A placeholder, quoted or not, with the space before it: ``Service "<ns/svc>"``, ``<ns>/<name>``.
+_PLACEHOLDER = re.compile(r'( ?"?<[^<>]+>(?:[^\s<>"]*<[^<>]+>)*"?)')
 
 
 def _normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+def _literal_parts(template: str) -> list[str]:
+    return [p for i, p in enumerate(_PLACEHOLDER.split(_normalise(template))) if i % 2 == 0]
+
+
 def _error_regex(template: str) -> re.Pattern[str]:
-    parts = re.split(r"<[^<>]+>", _normalise(template))
-    return re.compile(r".{0,200}?".join(re.escape(p) for p in parts))
+    # A placeholder matches anything, and may be missing altogether with the space before it:
+    # the seed guide quotes the controller's `Service "<ns>/<svc>" does not have any active
+    # Endpoint for TCP port 9000` as "Service does not have any active Endpoint ...".
+    pieces = _PLACEHOLDER.split(_normalise(template))
+    regex = "".join(re.escape(p) if i % 2 == 0 else
+                    (r"(?: .{0,200}?)?" if p.startswith(" ") else r".{0,200}?")
+                    for i, p in enumerate(pieces))
+    return re.compile(regex)
 
 
 class Registry:

@@ -81,7 +81,9 @@ def _walk(root: Path) -> Iterable[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in filenames:
-            if name.endswith(SUFFIXES):
+            # Hidden files are tool configs (.raygate.yaml itself, .pre-commit-config.yaml),
+            # not manifests, as hidden directories are skipped above; name one to lint it.
+            if name.endswith(SUFFIXES) and not name.startswith("."):
                 yield Path(dirpath, name)
 
 

@@ -393,7 +393,7 @@ def effective(objects: ObjectSet, ingress: KubeObject, key: str,
         source = f"ingress-nginx default, {controller.assumption}"
     else:
         source = f"ingress-nginx default of {controller.workload.namespace}/{controller.workload.name}"
-    assumption = controller.assumption if controller.workload is None and not from_configmap else None
+    assumption = controller.assumed if not from_configmap else None
     return Setting(key, value, source, raw, refused, assumption)
 
 

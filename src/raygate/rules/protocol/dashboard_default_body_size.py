@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from raygate import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -58,6 +59,10 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not routes:
         return
     setting = _http.effective(ctx.objects, obj, "proxy-body-size", _http.valid_size)
+    if setting.refused and not nginx.controller_for_ingress(ctx.objects, obj).annotation_validation:
+        # Without --enable-annotation-validation (before v1.12) the bad size is not replaced by
+        # the default: it reaches nginx.conf and fails the reload, which RG103 reports.
+        return
     limit = _http.size_bytes(setting.value)
     if limit is None or limit == 0 or limit >= DASHBOARD_MAX_BYTES:
         return  # 0 means unlimited in nginx; unparsable ConfigMap values are RG103's business

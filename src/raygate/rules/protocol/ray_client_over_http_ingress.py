@@ -76,7 +76,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 def _problem(ctx: Context, obj: KubeObject, route: Exposure) -> tuple[str, str, str | None] | None:
     controller = nginx.controller_for_ingress(ctx.objects, obj)
-    assumption = controller.assumption if controller.workload is None else None
+    assumption = controller.assumed
     path = route.path if isinstance(route.path, str) and route.path else "/"
     host = route.host if isinstance(route.host, str) and route.host else None
     if _http.go_bool(_http.annotation(obj, "ssl-passthrough")):

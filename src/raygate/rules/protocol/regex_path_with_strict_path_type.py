@@ -69,7 +69,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         text = DENIED.format(path=path, ptype=ptype)
         source = controller.setting_source("strict-validate-path-type")
-        assumption = controller.assumption if controller.workload is None else None
+        assumption = controller.assumed
         fix = f"Change pathType: {ptype} to pathType: ImplementationSpecific for path {path}."
         if controller.strict_path_type:
             yield ctx.finding(

@@ -282,11 +282,8 @@ def fallback_text(check: Check, controller: nginx.Controller) -> str:
 
 
 def validation_enabled(controller: nginx.Controller) -> bool:
-    """``--enable-annotation-validation``: default false in v1.9-v1.11, true since v1.12.0."""
-    flag = controller.flags.get("--enable-annotation-validation")
-    if flag is not None:
-        return flag.strip().lower() in ("true", "1", "t")
-    return controller.version >= (1, 12, 0)
+    """``--enable-annotation-validation`` (shared with the protocol rules via the controller)."""
+    return controller.annotation_validation
 
 
 def annotation_prefix(controller: nginx.Controller) -> str:

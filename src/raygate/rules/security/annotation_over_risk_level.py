@@ -107,4 +107,4 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             RISKY.format(webhook=nginx.WEBHOOK_NAME, group=group)
             + f" ({suffix} is {needed}{alias_note}; {level_note})",
             fix=fix,
-            assumption=controller.assumption if controller.workload is None else None)
+            assumption=controller.assumed)

@@ -77,7 +77,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not nginx.is_ingress(obj):
         return
     controller = nginx.controller_for_ingress(ctx.objects, obj)
-    assumption = controller.assumption if controller.workload is None else None
+    assumption = controller.assumed
     prefix = values.annotation_prefix(controller)
     for key in sorted(obj.annotations, key=str):
         raw = obj.annotations[key]

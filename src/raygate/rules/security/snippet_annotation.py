@@ -66,7 +66,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                 obj, field,
                 DENIED.format(webhook=nginx.WEBHOOK_NAME, key=key)
                 + f" (allow-snippet-annotations is false: {_source(controller, 'allow-snippet-annotations')})",
-                assumption=controller.assumption if controller.workload is None else None)
+                assumption=controller.assumed)
         elif key.startswith(nginx.PREFIX) and risk > controller.max_risk:
             level = controller.setting("annotations-risk-level")
             yield ctx.finding(
@@ -74,7 +74,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                 RISKY.format(webhook=nginx.WEBHOOK_NAME, group=group)
                 + f" ({key} is Critical; annotations-risk-level is {level}: "
                 f"{_source(controller, 'annotations-risk-level')})",
-                assumption=controller.assumption if controller.workload is None else None)
+                assumption=controller.assumed)
         elif key.startswith(nginx.PREFIX):
             yield ctx.finding(
                 obj, field,
