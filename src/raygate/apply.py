@@ -12,9 +12,11 @@ Objects that raygate only patches (the Node label, the controller workload) must
 exist: applying a partial Deployment would create a broken one, so a missing one is reported
 ("install ingress-nginx first") instead of created.
 
-``--prune`` deletes objects labelled ``app.kubernetes.io/managed-by: raygate`` and
-``raygate.io/gateway: <this gateway>`` that are no longer rendered, and only when raygate is
-their sole field manager, so an object another tool also writes is never deleted.
+Objects raygate creates carry ``app.kubernetes.io/managed-by: raygate`` and
+``raygate.io/gateway: <this gateway>``; objects it only patches (the controller workload, or
+any object whose live managed-by names another tool, e.g. Helm) get the gateway label only.
+``--prune`` deletes objects carrying both labels that are no longer rendered, and only when
+raygate is their sole field manager, so an object another tool also writes is never deleted.
 
 Re-running is a no-op: the API server does not write an object whose applied fields did not
 change, so its resourceVersion stays and the report counts it as unchanged.
@@ -99,7 +101,8 @@ def ref_of(obj: Mapping[str, Any]) -> str:
 
 def label(objects: Iterable[Mapping[str, Any]], gateway: str) -> list[dict[str, Any]]:
     """Copies of ``objects`` carrying the managed-by and gateway labels. Nodes get none: a
-    Node is the kubelet's, raygate only owns its one placement label."""
+    Node is the kubelet's, raygate only owns its one placement label. (``_claim`` drops
+    managed-by again where the live object is another tool's.)"""
     out = []
     for obj in objects:
         new = _deep(obj)
@@ -196,6 +199,7 @@ def _apply_one(source: ClusterSource, obj: dict[str, Any], *, dry_run: bool, for
     res = source.resource_for(obj)
     meta = obj.get("metadata") or {}
     live = _get(source, res, meta.get("name"), meta.get("namespace"))
+    obj = _claim(obj, live)
     if live is None and obj.get("kind") in MUST_EXIST:
         what = "label the node" if obj.get("kind") == "Node" else "install ingress-nginx first"
         return Change(ref, MISSING, f"{ref} does not exist; raygate only patches it ({what})")
@@ -217,6 +221,23 @@ def _apply_one(source: ClusterSource, obj: dict[str, Any], *, dry_run: bool, for
         (live.get("metadata") or {}).get("resourceVersion")
     unchanged = same_version if not dry_run else normalized(result) == normalized(live)
     return Change(ref, UNCHANGED if unchanged else CONFIGURED, diff=text)
+
+
+def _claim(obj: dict[str, Any], live: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``obj`` without the managed-by label when the object is not raygate's to claim: a
+    workload raygate only patches, or one whose live managed-by names another tool (Helm
+    labels the controller, its ConfigMap and a tcp-services it created). Applying our value
+    would be a conflict on every run, and forcing it would break ``helm upgrade``; without
+    the label ``--prune`` never touches the object, which is what it should do."""
+    live_labels = ((live or {}).get("metadata") or {}).get("labels") or {}
+    theirs = live_labels.get(MANAGED_BY) if isinstance(live_labels, Mapping) else None
+    if obj.get("kind") not in MUST_EXIST and (not theirs or theirs == "raygate"):
+        return obj
+    out = _deep(obj)
+    labels = (out.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(MANAGED_BY, None)
+    return out
 
 
 def _prune(source: ClusterSource, wanted: list[dict[str, Any]], gateway: str, *,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -213,3 +214,156 @@ def test_cli_unreachable_cluster_is_exit_2(fake_api: FakeApiServer, tmp_path: Pa
     err = capsys.readouterr().err
     assert e.value.code == 2
     assert err.startswith("raygate: error: cannot reach the Kubernetes API") and "Traceback" not in err
+
+
+def test_objects_another_tool_manages_keep_its_managed_by_label(
+        fake_api: FakeApiServer, tmp_path: Path) -> None:
+    """ingress-nginx installed by Helm: its objects say managed-by Helm. raygate must merge
+    its fields without fighting over that label (a conflict on every run, and forcing it
+    breaks `helm upgrade`), and --prune must never see those objects as raygate's."""
+    world.install(fake_api)
+    helm = {apply_mod.MANAGED_BY: "Helm"}
+    for kind, name in (("Deployment", world.CTRL), ("ConfigMap", world.CTRL)):
+        obj = fake_api.get(kind, world.CTRL_NS, name)
+        obj["metadata"]["labels"].update(helm)
+        obj["metadata"].pop("managedFields")
+        fake_api.add(obj, manager="helm")
+    fake_api.add({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": "tcp-services", "namespace": world.CTRL_NS, "labels": dict(helm)},
+        "data": {"5432": "db/postgres:5432"}}, manager="helm")
+
+    report = _apply(fake_api, _spec_file(tmp_path))
+    actions = _actions(report)
+    assert actions["ConfigMap/ingress-nginx/tcp-services"] == "configured"
+    assert actions["ConfigMap/ingress-nginx/ingress-nginx-controller"] == "configured"
+    deployment = next(c for c in report.changes if c.ref.startswith("Deployment/"))
+    assert deployment.action == "conflict" and "managed-by" not in deployment.message
+
+    report = _apply(fake_api, _spec_file(tmp_path), force_conflicts=True, prune=True)
+    assert not report.failed and not [c for c in report.changes if c.action == "pruned"]
+    for kind, name in (("Deployment", world.CTRL), ("ConfigMap", world.CTRL),
+                       ("ConfigMap", "tcp-services")):
+        labels = fake_api.get(kind, world.CTRL_NS, name)["metadata"]["labels"]
+        assert labels[apply_mod.MANAGED_BY] == "Helm", (kind, name)
+    assert fake_api.get(*TCP)["data"]["5432"] == "db/postgres:5432"
+    # What raygate creates is labelled as raygate's.
+    ingress = fake_api.get("Ingress", world.RAY_NS, "ray-cluster-kuberay-dashboard")
+    assert ingress["metadata"]["labels"][apply_mod.MANAGED_BY] == "raygate"
+    again = _apply(fake_api, _spec_file(tmp_path), force_conflicts=True)
+    assert set(_actions(again).values()) == {"unchanged"}
+
+
+def test_patched_workloads_are_not_claimed(cluster: FakeApiServer, tmp_path: Path) -> None:
+    """raygate patches the controller Deployment, it does not manage it."""
+    _apply(cluster, _spec_file(tmp_path), force_conflicts=True)
+    labels = cluster.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"]["labels"]
+    assert apply_mod.MANAGED_BY not in labels
+    assert labels[apply_mod.GATEWAY_LABEL] == apply_mod.gateway_id(spec_mod.load(_spec_file(tmp_path)))
+
+
+def test_cli_timed_out_wait_still_names_the_root_cause(
+        cluster: FakeApiServer, controller_manager: None, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The head is not ready: the wait times out, and doctor says why (not just "not ready")."""
+    cluster.add(world.head_endpoints(ready=False))
+    pod = world.head_pod()
+    pod["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    pod["status"]["containerStatuses"] = [{"name": "ray-head", "ready": False, "state": {
+        "waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s"}}}]
+    cluster.add(pod)
+    with pytest.raises(SystemExit) as e:
+        main(["apply", "-f", str(_spec_file(tmp_path)), "--kubeconfig", cluster.kubeconfig_path,
+              "--timeout", "0.5", "--force-conflicts"])
+    err = capsys.readouterr().err
+    assert e.value.code == 1
+    # Progress without a terminal: one plain line per state change.
+    assert ("raygate apply: waiting: endpoints of Service raycluster/ray-cluster-kuberay-head-svc"
+            in err)
+    assert "raygate apply: not ready after 0.5s: endpoints of Service" in err
+    assert "doctor: RG251 tcp-service-without-endpoints" in err
+    assert "head not ready" in err and "CrashLoopBackOff" in err
+
+
+def test_cli_negative_timeout_is_a_usage_error(cluster: FakeApiServer, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["apply", "-f", str(_spec_file(tmp_path)), "--kubeconfig", cluster.kubeconfig_path,
+              "--timeout", "-1"])
+    assert e.value.code == 2 and "--timeout" in capsys.readouterr().err
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(e.value.code), out, err
+
+
+def test_cli_worked_yesterday_not_today(cluster: FakeApiServer, controller_manager: None,
+                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The guide's scenario as a user runs it: `raygate apply`, then `raygate doctor`, through
+    the real renderer, the webhook (admission hook) and the CLI's exit codes."""
+    from tests.fakeapi.admission import PREFIX, ingress_nginx_admission
+
+    cluster.admission = ingress_nginx_admission(cluster)
+    kube = ["--kubeconfig", cluster.kubeconfig_path]
+    apply = ["apply", "-f", str(_spec_file(tmp_path)), *kube, "--timeout", "10"]
+    old_ip, new_ip = "192.168.1.33", "192.168.1.53"
+    dashboard = "ray-cluster-kuberay-dashboard"
+
+    # Yesterday: applied, verified, and doctor is clean for the address users were given.
+    code, _, err = _cli([*apply, "--force-conflicts"], capsys)
+    assert code == 0 and "doctor: 0 errors" in err, err
+    code, _, err = _cli(["doctor", *kube, "--expect-ip", old_ip], capsys)
+    assert code == 0, err
+
+    # Overnight: the gateway node's IP changes, the head pod is rescheduled (not ready yet),
+    # and someone adds a snippet with kubectl while the webhook was off.
+    cluster.patch("Node", None, "node-1", {"status": {"addresses": [
+        {"type": "InternalIP", "address": new_ip}]}})
+    cluster.delete("Pod", world.RAY_NS, "ray-head-0")
+    head = world.head_pod()
+    head["metadata"]["name"] = "ray-head-1"
+    head["status"] = {"phase": "Running", "podIP": "10.244.2.9", "conditions": [
+        {"type": "Ready", "status": "False"}], "containerStatuses": [
+        {"name": "ray-head", "ready": False, "state": {"running": {}}}]}
+    cluster.add(head)
+    cluster.add(world.head_endpoints(ready=False, ip="10.244.2.9"))
+    snippet = "nginx.ingress.kubernetes.io/configuration-snippet"
+    admission, cluster.admission = cluster.admission, None
+    live = cluster.get("Ingress", world.RAY_NS, dashboard)
+    live["metadata"]["annotations"][snippet] = "more_set_headers 'X: y';"
+    cluster.add(live, manager="kubectl")
+    cluster.admission = admission
+
+    # Today: one command names each root cause.
+    code, out, err = _cli(["doctor", *kube, "--expect-ip", old_ip, "-f", "json"], capsys)
+    assert code == 1, err
+    found: dict[str, list[dict]] = {}
+    for f in json.loads(out)["findings"]:
+        found.setdefault(f["rule"], []).append(f)
+    (denied,) = found["RG151"]
+    assert denied["symptom"].startswith(PREFIX + f"{snippet} annotation cannot be used")
+    assert "Cause: RG101 snippet-annotation" in denied["message"]
+    assert any("head not ready" in f["message"] and "ray-head-1" in f["message"]
+               for f in found["RG251"])
+    assert any(old_ip in f["message"] and new_ip in f["message"] for f in found["RG353"])
+    assert any("ray-head-1" in f["message"] for f in found["RG354"])
+
+    # apply cannot take kubectl's snippet away (SSA never removes another manager's field),
+    # and the webhook refuses even the unchanged Ingress: the denial is reported, exit 1.
+    code, _, err = _cli(apply, capsys)
+    assert code == 1
+    assert f"Ingress/{world.RAY_NS}/{dashboard} denied: {PREFIX}" in err
+    # The user removes the snippet as doctor said; the cluster heals the head (KubeRay) and
+    # users are given the new address. apply restores what is raygate's, doctor passes.
+    cluster.patch("Ingress", world.RAY_NS, dashboard, {"metadata": {"annotations": {snippet: None}}})
+    head["status"] = world.head_pod()["status"] | {"podIP": "10.244.2.9"}
+    cluster.add(head)
+    cluster.add(world.head_endpoints(ip="10.244.2.9"))
+    code, _, err = _cli(apply, capsys)
+    assert code == 0 and "doctor: 0 errors" in err, err
+    code, _, err = _cli(["doctor", *kube, "--expect-ip", new_ip], capsys)
+    assert code == 0, err
+    code, _, err = _cli(apply, capsys)
+    assert code == 0 and "raygate apply: 5 unchanged" in err

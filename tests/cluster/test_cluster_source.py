@@ -145,3 +145,18 @@ def test_bad_kubeconfig_and_context(fake_api: FakeApiServer, tmp_path: Path) -> 
     with pytest.raises(ClusterError) as e:
         ClusterSource(fake_api.kubeconfig_path, context="prod").load()
     assert "Context 'prod' not found" in str(e.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("apiVersion: v1\nclusters: [\n", "invalid YAML at line 3"),
+    ("apiVersion: v1\nkind: Config\n", "not a valid kubeconfig: no 'clusters' entry"),
+    ("- 1\n- 2\n", "not a valid kubeconfig: expected a Config mapping"),
+])
+def test_broken_kubeconfig_is_one_line_naming_the_file(tmp_path: Path, text: str,
+                                                        message: str) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text(text)
+    with pytest.raises(ClusterError) as e:
+        ClusterSource(str(path)).load()
+    assert str(e.value).startswith(f"kubeconfig {path}: ") and message in str(e.value)
+    assert "\n" not in str(e.value)

@@ -15,6 +15,8 @@ import pytest
 from raygate import apply as apply_mod
 from raygate import render
 from raygate import spec as spec_mod
+from raygate.doctor import core
+from raygate.findings import Severity
 from raygate.sources.cluster import MAX_REQUESTS, ClusterSource
 
 KUBECONFIG = os.environ.get("RAYGATE_E2E_KUBECONFIG")
@@ -57,3 +59,34 @@ def test_apply_dry_run_of_the_example() -> None:
         report = apply_mod.apply_objects(source, objects, gateway=apply_mod.gateway_id(spec),
                                          dry_run=True, diff=True)
     assert report.changes and all(c.action != "denied" for c in report.changes)
+
+
+def _render(source: ClusterSource, spec) -> list[dict]:
+    return render.render(spec, cluster=apply_mod.load_live(source), allow_unauthenticated=True)
+
+
+def test_apply_waits_then_doctor_passes_and_reapply_is_a_noop() -> None:
+    """The scenario's second half on a real API server: apply (taking over the controller
+    fields the upstream manifest set), wait for the rollout and the endpoints, doctor finds
+    no runtime error, and applying again changes nothing."""
+    spec = spec_mod.load(EXAMPLE)
+    gateway = apply_mod.gateway_id(spec)
+    with ClusterSource(KUBECONFIG) as source:
+        objects = _render(source, spec)
+        first = apply_mod.apply_objects(source, objects, gateway=gateway, force_conflicts=True)
+        assert not first.failed, [(c.ref, c.action, c.message) for c in first.failed]
+        missing = apply_mod.wait(source, apply_mod.wait_targets(objects), 300, interval=2)
+        assert missing == []
+        again = apply_mod.apply_objects(source, _render(source, spec), gateway=gateway)
+        assert again.changed == [] and again.failed == [], \
+            [(c.ref, c.action, c.message) for c in again.changes]
+    g = core.gather_live(kubeconfig=KUBECONFIG)
+    d = core.diagnose(g)
+    assert g.read_requests is not None and g.read_requests <= MAX_REQUESTS
+    assert g.admission and all(v is None for v in g.admission.values()), g.admission
+    runtime_errors = [f"{f.code} {f.object}: {f.message}" for f in d.result.findings
+                      if f.rule.needs == "runtime" and f.severity is Severity.ERROR]
+    assert runtime_errors == []
+    assert not [v for v in d.result.not_checked.values() if "internal error" in v]
+    assert d.lanes and all(lane.status != "fail" for lane in d.lanes), \
+        [(lane.role, lane.route, lane.status) for lane in d.lanes]

@@ -173,6 +173,7 @@ def test_cli_html_and_sarif_outputs(tmp_path: Path):
     (["--snapshot", "ok.yaml", "--expect-ip", "gw-1"], "is not an IP address"),
     (["--snapshot", "ok.yaml", "--select", "RG999"], "unknown rule selector"),
     (["--snapshot", "ok.yaml", "--context", "prod"], "cannot be combined"),
+    (["--snapshot", "ok.yaml", "-n", "ray"], "cannot be combined"),
 ])
 def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, args, message):
     (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: [unclosed\n")
@@ -188,10 +189,11 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, args, message):
 def test_help_carries_the_dump_command():
     r = subprocess.run(RAYGATE + ["doctor", "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
-    assert "kubectl get nodes,pods,services,endpointslices" in r.stdout
+    assert core.DUMP_COMMAND in r.stdout and core.DUMP_RAY_COMMAND in r.stdout
     assert "--snapshot" in r.stdout and "--expect-ip" in r.stdout
 
 
-def test_docs_give_the_same_dump_command():
-    docs = Path(__file__).resolve().parents[2] / "docs" / "doctor.md"
-    assert core.DUMP_COMMAND in docs.read_text()
+@pytest.mark.parametrize("doc", ["docs/doctor.md", "README.md"])
+def test_docs_give_the_same_dump_command(doc):
+    text = (Path(__file__).resolve().parents[2] / doc).read_text()
+    assert core.DUMP_COMMAND in text and core.DUMP_RAY_COMMAND in text

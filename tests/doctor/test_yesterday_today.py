@@ -14,6 +14,7 @@ its address, users are told the new one), and doctor passes again.
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -73,11 +74,14 @@ def test_worked_yesterday_not_today(fake_api):
 
     # Yesterday: clean, within the request budget (discovery + LISTs, then one dry run per
     # Ray Ingress).
+    fake_api.reset_requests()
     g, d = _doctor(fake_api, cluster.GATEWAY_IP)
     assert _runtime_or_errors(d) == []
     assert set(g.admission) == {("Ingress", "ray", "ray-dashboard"), ("Ingress", "ray", "ray-dashboard-slash")}
     assert all(v is None for v in g.admission.values())
-    assert g.request_count is not None and g.request_count <= 20 + len(g.admission)
+    assert g.read_requests is not None and g.read_requests <= 20
+    assert g.request_count == g.read_requests + len(g.admission)  # one dry run per Ray Ingress
+    assert fake_api.count("get") == 0  # never one GET per object
 
     # Overnight.
     today = cluster.today()
@@ -140,3 +144,34 @@ def test_forbidden_nodes_degrade_live(fake_api):
     for code in ("RG351", "RG352", "RG353"):
         assert d.result.not_checked[code].startswith("not checked (forbidden)"), code
     assert not [f for f in d.result.findings if f.code in ("RG351", "RG352", "RG353")]
+
+
+def test_cli_live_forbidden_dry_runs_and_nodes_degrade(fake_api, capsys):
+    """A service account that may not list Nodes nor patch Ingresses: doctor still runs,
+    says which rules it could not check and why, and counts the bounded read apart."""
+    from raygate.cli import main
+
+    for obj in cluster.today():
+        fake_api.add(obj)
+    fake_api.forbid("Node")
+    fake_api.forbid("Ingress", verbs=["patch"])
+    with pytest.raises(SystemExit) as e:
+        main(["doctor", "--kubeconfig", fake_api.kubeconfig_path, "-f", "json"])
+    out, err = capsys.readouterr()
+    assert e.value.code == 1  # the rest of the catalog still found the head not ready
+    doc = json.loads(out)
+    not_checked = {n["rule"]: n["reason"] for n in doc["notChecked"]}
+    assert not_checked["RG151"].startswith(
+        "not checked (forbidden): dry run of Ingress ray/ray-dashboard refused: "
+        "ingresses.networking.k8s.io is forbidden")
+    assert not_checked["RG353"].startswith("not checked (forbidden): cannot list Node")
+    assert "RG251" in {f["rule"] for f in doc["findings"]}
+    assert "raygate: doctor (cluster:fake): " in err
+    assert "18 API requests to read (+2 for dry runs and logs)" in err
+    assert "Traceback" not in err
+    # Live objects have no file line: the text report names the context alone.
+    with pytest.raises(SystemExit):
+        main(["doctor", "--kubeconfig", fake_api.kubeconfig_path, "--no-color"])
+    text = capsys.readouterr().out
+    assert "RG251 tcp-service-without-endpoints  cluster:fake\n" in text
+    assert "cluster:fake:1" not in text

@@ -816,9 +816,12 @@ class FakeApiServer:
         """Store a new version of an existing object, unless nothing changed (a no-op)."""
         self._validate(t, new)
         new = self._finish(t, new, old.obj, owners)
+        # Admission runs before storage decides the write is a no-op: a real API server calls
+        # validating webhooks on an unchanged UPDATE too, so re-applying an Ingress that a
+        # tightened webhook now refuses is denied, not silently accepted.
+        self._admit(new, "UPDATE")
         if _same(new, old.obj):
             return self._json(old.obj)
-        self._admit(new, "UPDATE")
         if not dry_run:
             self._commit(t, ns, name, new, "MODIFIED", owners=owners)
         else:

@@ -297,6 +297,25 @@ def test_dry_run_validates_and_admits_without_persisting(fake_api: FakeApiServer
     assert e.value.status.code == 400 and e.value.status.message == "denied by test"
 
 
+def test_admission_runs_on_a_no_op_update(fake_api: FakeApiServer, kube: Client) -> None:
+    """A real API server calls validating webhooks before it notices nothing changed, so a
+    stored object the webhook now refuses is denied even when re-applied unchanged."""
+    kube.apply(_cm({"10001": "ray/head:10001"}), field_manager="raygate")
+    rv = fake_api.resource_version
+    seen: list[str] = []
+    fake_api.admission = lambda obj, op: seen.append(op) or None
+    again = kube.apply(_cm({"10001": "ray/head:10001"}), field_manager="raygate")
+    assert seen == ["UPDATE"] and fake_api.resource_version == rv  # admitted, still a no-op
+    kube.replace(kube.get(ConfigMap, "tcp-services", namespace="ingress-nginx"))
+    assert seen == ["UPDATE", "UPDATE"] and fake_api.resource_version == rv
+    fake_api.admission = lambda obj, op: "tightened webhook" if op == "UPDATE" else None
+    for dry_run in (True, False):
+        with pytest.raises(ApiError) as e:
+            kube.apply(_cm({"10001": "ray/head:10001"}), field_manager="raygate", dry_run=dry_run)
+        assert e.value.status.code == 400 and e.value.status.message == "tightened webhook"
+    assert again.metadata.resourceVersion == str(rv)
+
+
 CONTROLLER = {
     "apiVersion": "apps/v1", "kind": "Deployment",
     "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},

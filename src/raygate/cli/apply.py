@@ -44,7 +44,7 @@ timed out or doctor errors, 2 invalid spec, unsafe request or unreachable cluste
               help="Take over fields another field manager owns (default: report conflicts).")
 @click.option("--prune", is_flag=True, help="Delete this gateway's raygate-managed objects that "
               "are no longer rendered.")
-@click.option("--timeout", type=float, default=120.0, show_default=True,
+@click.option("--timeout", type=click.FloatRange(min=0), default=120.0, show_default=True,
               help="Seconds to wait for the controller rollout and the endpoints.")
 @click.option("--no-wait", is_flag=True, help="Do not wait or run doctor after applying.")
 @click.option("--allow-unauthenticated", is_flag=True,
@@ -69,9 +69,10 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
         failed = bool(report.failed)
         if not dry_run and not no_wait and not failed:
             report.waiting = _wait(source, objects, timeout)
-            failed = failed or bool(report.waiting)
-            if not failed:
-                failed = _doctor(source) or failed
+            # Doctor runs even when the wait timed out: that is when the user needs the root
+            # cause (a head pod not ready, a selector mismatch), not just "not ready".
+            doctor_errors = _doctor(source)
+            failed = bool(report.waiting) or doctor_errors
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
@@ -99,10 +100,14 @@ def _wait(source: Any, objects: list[dict], timeout: float) -> list[str]:
     if not targets:
         return []
     console = Console(stderr=True)
+    # Off a terminal the live display is disabled (it would only leave a blank line); the
+    # state changes are printed as plain lines instead (see update()).
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=not console.is_terminal) as progress:
+                  console=console, disable=not console.is_terminal) as progress:
         tasks = {t.description: progress.add_task(f"waiting: {t.description}", total=1)
                  for t in targets}
+
+        shown: dict[str, str | None] = {}
 
         def update(target: Any, state: str | None) -> None:
             task = tasks[target.description]
@@ -110,6 +115,12 @@ def _wait(source: Any, objects: list[dict], timeout: float) -> list[str]:
                 progress.update(task, completed=1, description=f"ready: {target.description}")
             else:
                 progress.update(task, description=f"waiting: {target.description} ({state})")
+            # Not a terminal (CI logs, a pipe): no live display, so print each change once.
+            if not console.is_terminal and shown.get(target.description, "") != state:
+                shown[target.description] = state
+                word = "ready" if state is None else "waiting"
+                click.echo(f"raygate apply: {word}: {target.description}"
+                           + ("" if state is None else f" ({state})"), err=True)
 
         missing = apply_mod.wait(source, targets, timeout, on_update=update)
     for line in missing:

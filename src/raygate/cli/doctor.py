@@ -75,8 +75,10 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
             ipaddress.ip_address(ip)
         except ValueError:
             raise RaygateError(f"--expect-ip {ip!r} is not an IP address") from None
-    if snapshots and (context or kubeconfig):
-        raise RaygateError("--snapshot reads files; it cannot be combined with --context/--kubeconfig")
+    if snapshots and (context or kubeconfig or namespace):
+        raise RaygateError("--snapshot reads files; it cannot be combined with "
+                           "--context/--kubeconfig/--namespace (dump one namespace with "
+                           "`kubectl get ... -n NS` instead of -A)")
     selectors, ignores = _common.split_csv(select), _common.split_csv(ignore)
     unknown = CATALOG.unknown(selectors + ignores)
     if unknown:
@@ -107,8 +109,14 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
             _common.note(f"raygate: notice: {n}")
         broken = [lane for lane in diagnosis.lanes if lane.status == "fail"]
         routes = f", {len(broken)}/{len(diagnosis.lanes)} routes broken" if diagnosis.lanes else ""
-        requests = (f", {gathered.request_count} API requests"
-                    if gathered.request_count is not None else "")
+        # The read is what is bounded (<= 20); dry runs and log reads grow with the number of
+        # Ray Ingresses and controller pods, so they are counted apart.
+        requests = ""
+        if gathered.read_requests is not None:
+            requests = f", {gathered.read_requests} API requests to read"
+            extra = (gathered.request_count or 0) - gathered.read_requests
+            if extra > 0:
+                requests += f" (+{extra} for dry runs and logs)"
         _common.note(f"raygate: doctor ({gathered.where}): {report.summary(result)}{routes}{requests}")
     for p in result.problems:
         _common.note(f"raygate: error: {p}")

@@ -55,9 +55,13 @@ class Gathered:
     logs: dict[tuple[str, str], str] = field(default_factory=dict)
     logs_requested: bool = False
     admission: dict[tuple[str, str, str], str | None] = field(default_factory=dict)
+    #: Dry runs that could not be made: key -> (HTTP status or None, why).
+    dry_run_errors: dict[tuple[str, str, str], tuple[int | None, str]] = field(default_factory=dict)
     forbidden: dict[str, str] = field(default_factory=dict)
     listed: tuple[str, ...] | None = None
     request_count: int | None = None
+    #: Requests of the bounded read alone (discovery + LISTs), before dry runs and logs.
+    read_requests: int | None = None
     #: Seconds spent per phase ("load", "dry_runs", "logs"), for --verbose and benchmarks.
     timings: dict[str, float] = field(default_factory=dict)
     #: The indexed view of ``objects``, built once and reused by ``diagnose``.
@@ -152,22 +156,24 @@ def gather_live(*, kubeconfig: str | None = None, context: str | None = None,
     except Exception as e:
         raise ClusterError(f"cannot read the cluster: {type(e).__name__}: {e}") from None
     forbidden = dict(getattr(source, "forbidden", {}) or {})
-    where = f"cluster:{context}" if context else "cluster"
+    try:  # name the context actually used (the kubeconfig's current one when none was given)
+        where = f"cluster:{context or source.context_name}"
+    except Exception:
+        where = f"cluster:{context}" if context else "cluster"
     g = Gathered(list(loaded.objects), "live", where, files=list(loaded.files),
                  problems=list(loaded.problems), notices=list(loaded.notices),
                  forbidden=forbidden, logs_requested=logs, listed=_listed_kinds(source))
     g.timings["load"] = time.perf_counter() - started
+    g.read_requests = getattr(source, "request_count", None)
     with no_cyclic_gc():
         objects = g.object_set()
         candidates = ray_ingresses(objects)
 
-    def dry_run(ing: KubeObject) -> tuple[KubeObject, str | None, str | None]:
+    def dry_run(ing: KubeObject) -> tuple[KubeObject, str | None, Any]:
         try:
             return ing, source.dry_run(_for_dry_run(ing)), None
-        except RaygateError as e:
-            return ing, None, str(e)
         except Exception as e:
-            return ing, None, f"{type(e).__name__}: {e}"
+            return ing, None, e
 
     def read_logs(pod: KubeObject) -> tuple[KubeObject, str | None, str | None]:
         try:
@@ -179,10 +185,15 @@ def gather_live(*, kubeconfig: str | None = None, context: str | None = None,
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=8) as pool:
         for ing, denial, error in pool.map(dry_run, candidates):
+            key = ("Ingress", ing.namespace, ing.name)
             if error is None:
-                g.admission[("Ingress", ing.namespace, ing.name)] = denial
+                g.admission[key] = denial
             else:
-                g.notices.append(f"dry run of Ingress {ing.namespace}/{ing.name} failed: {error}")
+                text = str(error) if isinstance(error, RaygateError) else \
+                    f"{type(error).__name__}: {error}"
+                g.dry_run_errors[key] = (getattr(error, "status_code", None),
+                                         getattr(error, "status_message", None) or text)
+                g.notices.append(f"dry run of Ingress {ing.namespace}/{ing.name} failed: {text}")
         if logs:
             pods = [p for p in objects.of_kind("Pod") if rt.is_controller_pod(p)]
             for pod, text, error in pool.map(read_logs, pods):
@@ -249,15 +260,18 @@ def _diagnose(gathered: Gathered, *, expect_ips: Sequence[str], config: config_m
     result = engine.run(objects, runtime=state, config=config, select=select, ignore=ignore,
                         files=gathered.files, problems=gathered.problems,
                         notices=gathered.notices)
-    result.not_checked.update(_not_checked(result, objects, state))
+    result.not_checked.update(_not_checked(result, objects, state, gathered.dry_run_errors))
     lanes = lanes_mod.build_lanes(objects, result, state)
     result.lanes = lanes  # type: ignore[attr-defined]  # read by report/html.py
     return Diagnosis(result, lanes, state, objects)
 
 
-def _not_checked(result: Result, objects: ObjectSet, state: rt.RuntimeState) -> dict[str, str]:
+def _not_checked(result: Result, objects: ObjectSet, state: rt.RuntimeState,
+                 dry_run_errors: Mapping[tuple[str, str, str], tuple[int | None, str]] | None = None,
+                 ) -> dict[str, str]:
     """Rules that ran blind, and why: RBAC, a snapshot missing kinds, no dry run, no logs."""
     out: dict[str, str] = {}
+    dry_run_errors = dry_run_errors or {}
     for rule in result.rules:
         if rule.code in result.not_checked:
             continue
@@ -278,6 +292,13 @@ def _not_checked(result: Result, objects: ObjectSet, state: rt.RuntimeState) -> 
             else:
                 out[rule.code] = (f"not checked: the {state.source} has no {' or '.join(needs)} "
                                   "objects (see `raygate doctor --help` for the dump command)")
+        elif rule.code == "RG151" and dry_run_errors:
+            # A live cluster that refused (RBAC) or failed some dry runs: say which, and why.
+            (kind, ns, name), (code, why) = sorted(dry_run_errors.items())[0]
+            label = "not checked (forbidden)" if code == 403 else "not checked"
+            scope = "" if not state.admission else \
+                f" ({len(dry_run_errors)} of {len(dry_run_errors) + len(state.admission)} Ingresses)"
+            out[rule.code] = f"{label}{scope}: dry run of {kind} {ns}/{name} refused: {why}"
         elif rule.code == "RG151" and not state.admission and ray_ingresses(objects):
             out[rule.code] = ("not checked: a server-side dry run needs a live cluster "
                               "(or a DoctorCapture from `raygate doctor --save-snapshot`)")

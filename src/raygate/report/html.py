@@ -151,7 +151,7 @@ def _findings_html(result: Result) -> str:
             f'<tr data-code="{escape(f.code)}"><td class="sev-{f.severity.value}">{f.severity.value}</td>'
             f"<td><b>{escape(f.code)}</b><br>{escape(f.name)}</td>"
             f"<td>{escape(str(f.object))}<br><code>{escape(f.field)}</code><br>"
-            f'<span class="muted">{escape(f.file)}:{f.line}</span></td>'
+            f'<span class="muted">{escape(f.file if f.file.startswith("cluster:") else f"{f.file}:{f.line}")}</span></td>'
             f"<td>{(f'<span class=symptom>{escape(f.symptom)}</span><br>' if f.symptom else '')}"
             f"{escape(f.message)}</td><td>{escape(f.fix)}</td></tr>"
             for f in found)

@@ -145,12 +145,11 @@ class ClusterSource:
                 else:
                     kc = KubeConfig.from_env()
                 self._config = kc.get(context_name=self.context)
-            except ConfigError as e:
+            except Exception as e:
+                # lightkube lets PyYAML and dict errors through: turn every one into a single
+                # line that names the file, never a multi-line YAML dump or a traceback.
                 where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-                raise ClusterError(f"kubeconfig {where}: {e}") from None
-            except (OSError, ValueError, TypeError, KeyError) as e:
-                where = self.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-                raise ClusterError(f"kubeconfig {where}: cannot be read ({e})") from None
+                raise ClusterError(f"kubeconfig {where}: {_kubeconfig_problem(e)}") from None
         return self._config
 
     @property
@@ -192,7 +191,11 @@ class ClusterSource:
             if code == 401:
                 return ClusterError(f"{server}: {what}: 401 Unauthorized (the credentials of "
                                     f"context {self.context_name!r} were rejected)")
-            return ClusterError(f"{server}: {what}: {code} {reason or ''}: {e.status.message}")
+            err = ClusterError(f"{server}: {what}: {code} {reason or ''}: {e.status.message}")
+            # Callers tell RBAC refusals ("not checked (forbidden)") from real failures.
+            err.status_code = code  # type: ignore[attr-defined]
+            err.status_message = str(e.status.message)  # type: ignore[attr-defined]
+            return err
         if isinstance(e, httpx2.HTTPStatusError):
             code = e.response.status_code
             text = e.response.text.strip().splitlines()[0][:200] if e.response.text.strip() else ""
@@ -395,6 +398,26 @@ class ClusterSource:
                                            container=container))
         except httpx2.HTTPError as e:
             raise self.error(e, f"logs of pod {namespace}/{pod}") from None
+
+
+def _kubeconfig_problem(e: Exception) -> str:
+    """What is wrong with a kubeconfig, in one line."""
+    import yaml
+    from lightkube.core.exceptions import ConfigError
+    if isinstance(e, ConfigError):
+        return str(e)
+    if isinstance(e, yaml.YAMLError):
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or type(e).__name__
+        return f"invalid YAML{where}: {problem}"
+    if isinstance(e, KeyError):
+        return f"not a valid kubeconfig: no {e.args[0]!r} entry"
+    if isinstance(e, (AttributeError, TypeError)):
+        return "not a valid kubeconfig: expected a Config mapping with clusters, users and contexts"
+    if isinstance(e, OSError):
+        return f"cannot be read ({e.strerror or e})"
+    return f"cannot be read ({type(e).__name__}: {e})"
 
 
 def _gv(group: str, version: str) -> str:
