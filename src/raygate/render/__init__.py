@@ -1,7 +1,9 @@
 """Renderers: a frozen ``GatewaySpec`` in, Kubernetes objects out, in apply order.
 
 ``render`` is the contract other parts of raygate code against (apply, lab, tests): plain
-dicts, deterministic, each labelled ``app.kubernetes.io/managed-by: raygate``. ``build``
+dicts, deterministic. Objects raygate creates are labelled ``app.kubernetes.io/managed-by:
+raygate``; patches over objects another tool owns (the Node label, the upstream controller
+Deployment, ConfigMap and Service) carry no such label, so they never fight Helm. ``build``
 returns the same objects with what the CLI also needs: which step of the guide each object
 is, and the warnings and notes to print on stderr (GCS exposed, auth overridden, ...).
 

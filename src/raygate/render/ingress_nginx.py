@@ -41,9 +41,24 @@ UPSTREAM_ARGS = (
 
 
 def labels(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Labels of an object raygate creates and owns (``app.kubernetes.io/managed-by: raygate``)."""
     out = dict(extra or {})
     out.update(MANAGED_BY)
     return dict(sorted(out.items()))
+
+
+def patch_metadata(name: str, namespace: str | None = None,
+                   extra_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Metadata of a patch over an object another tool owns (the Node, the upstream controller
+    Deployment, ConfigMap and Service): no managed-by label. Claiming it would conflict with
+    Helm's ``managed-by: Helm`` on every server-side apply, and forcing it breaks ``helm
+    upgrade``; ``raygate apply`` follows the same rule."""
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    if extra_labels:
+        meta["labels"] = dict(sorted(extra_labels.items()))
+    return meta
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,8 +179,8 @@ def node_patch(spec: GatewaySpec) -> dict[str, Any] | None:
     return {
         "apiVersion": "v1",
         "kind": "Node",
-        "metadata": {"name": pinned.node_name,
-                     "labels": labels({pinned.label_key: pinned.label_value})},
+        "metadata": patch_metadata(pinned.node_name,
+                                   extra_labels={pinned.label_key: pinned.label_value}),
     }
 
 
@@ -263,8 +278,7 @@ def controller_configmap(spec: GatewaySpec) -> dict[str, Any] | None:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {"name": spec.controller.config_map, "namespace": spec.controller.namespace,
-                     "labels": labels()},
+        "metadata": patch_metadata(spec.controller.config_map, spec.controller.namespace),
         "data": dict(sorted(settings.items())),
     }
 
@@ -343,7 +357,7 @@ def controller_patch(spec: GatewaySpec, cluster: ObjectSet | None) -> dict[str, 
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": ctl.deployment, "namespace": ctl.namespace, "labels": labels()},
+        "metadata": patch_metadata(ctl.deployment, ctl.namespace),
         "spec": deployment_spec,
     }
 

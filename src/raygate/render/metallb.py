@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raygate.render.ingress_nginx import Target, labels, tcp_mappings
+from raygate.render.ingress_nginx import Target, labels, patch_metadata, tcp_mappings
 from raygate.spec import GatewaySpec
 
 API_VERSION = "metallb.io/v1beta1"
@@ -93,7 +93,7 @@ def controller_service(spec: GatewaySpec, target: Target) -> dict[str, Any] | No
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": ctl.service, "namespace": ctl.namespace, "labels": labels(),
+        "metadata": {**patch_metadata(ctl.service, ctl.namespace),
                      "annotations": dict(sorted(annotations.items()))},
         "spec": {
             "type": "LoadBalancer",

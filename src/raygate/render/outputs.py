@@ -77,9 +77,14 @@ def object_filename(index: int, obj: Mapping[str, Any]) -> str:
     return f"{index:02d}-{str(obj.get('kind')).lower()}-{meta.get('name')}.yaml"
 
 
+#: First line of every file ``--out`` writes: how a later render knows the file is its own
+#: (patches over other tools' objects carry no managed-by label to tell by).
+FILE_MARK = "# Rendered by raygate: re-rendering into this directory replaces this file.\n"
+
+
 def split_files(rendered: Rendered) -> dict[str, str]:
     """``--out DIR``: one file per object, numbered in apply order."""
-    return {object_filename(i, item.obj): _comment(item) + dump(item.obj)
+    return {object_filename(i, item.obj): FILE_MARK + _comment(item) + dump(item.obj)
             for i, item in enumerate(rendered.items, start=1)}
 
 
@@ -205,7 +210,7 @@ def kustomize_files(spec: GatewaySpec, rendered: Rendered,
         "gateway.yaml": yaml_stream(Rendered(new_objects)),
     }
     for path, obj in patches.items():
-        files[path] = dump(obj)
+        files[path] = FILE_MARK + dump(obj)
     return files
 
 
@@ -273,7 +278,8 @@ def write_files(files: Mapping[str, str], out_dir: str | Path, *, prune: bool = 
 
 
 #: File names only raygate's outputs use: ``NN-kind-name.yaml`` (yaml --out) and the
-#: kustomize patches. A file is only pruned when it also carries our managed-by label.
+#: kustomize patches. A file is only pruned when it also starts with ``FILE_MARK`` (or, as
+#: written by earlier versions, carries our managed-by label).
 _OWNED_NAME = re.compile(r"^(\d{2}-[a-z0-9]+-[a-z0-9.-]+\.yaml"
                          r"|patches/controller-(deployment|configmap|service)\.yaml)$")
 _OWNED_MARK = "app.kubernetes.io/managed-by: raygate"
@@ -287,7 +293,8 @@ def _stale_files(root: Path, keep: set[str]) -> list[Path]:
         if rel in keep or not _OWNED_NAME.match(rel) or not path.is_file():
             continue
         try:
-            if _OWNED_MARK in path.read_text(encoding="utf-8"):
+            text = path.read_text(encoding="utf-8")
+            if text.startswith(FILE_MARK) or _OWNED_MARK in text:
                 stale.append(path)
         except (OSError, UnicodeDecodeError):
             continue  # not ours to judge: leave it
