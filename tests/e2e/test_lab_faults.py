@@ -18,11 +18,11 @@ from raygate.sources.files import load_text
 # fault -> (probe options, failing check, words the cause must contain)
 EXPECTED: dict[str, tuple[dict[str, Any], str, str]] = {
     "no-tcp-map": ({"client": True}, "ray-client", "connection refused"),
-    "missing-slash-redirect": ({}, "slash-redirect", "redirect"),
+    "missing-slash-redirect": ({}, "slash-redirect", "answers 404"),
     "body-size-1m": ({"submit": True}, "job-upload", "413"),
     "no-websocket": ({"submit": True}, "job-logs", "WebSocket upgrade failed"),
     "short-read-timeout": ({"submit": True}, "job-logs", "idle timeout"),
-    "gcs-exposed": ({}, "gcs-closed", "GCS"),
+    "gcs-exposed": ({}, "gcs-closed", "is exposed on the gateway host"),
 }
 
 
@@ -70,6 +70,7 @@ def test_fault_is_named_by_probe_and_lint(fault: str, gateway: Any, ray_head: An
     others = [r.name for r in report.results if r.verdict is Verdict.FAIL and r.name != check]
     assert others == []
     rule = gw.FAULTS[fault][0]
+    assert result.rule == rule  # the probe names the same rule lint reports
     assert static_findings(built.objects, rule), f"{rule} does not fire for fault {fault}"
 
 

@@ -21,7 +21,8 @@ import yaml
 
 from raygate.lab import gateway as gw
 from raygate.lab import nginx as nginx_proc
-from raygate.lab.ray_head import LabError, RayHead, pid_alive, start_ray_head, stop_ray_head
+from raygate.lab.ray_head import (LabError, RayHead, is_ours, proc_start_time, start_ray_head,
+                                  stop_ray_head)
 from raygate.render.nginx_conf import NginxConf, render_nginx_conf
 
 DEFAULT_STATE_DIR = ".raygate-lab"
@@ -47,13 +48,22 @@ class LabState:
     #: gateway (external) port -> local listen port
     gateway_ports: dict[int, int] = field(default_factory=dict)
     objects_source: str = ""
+    #: The nginx master's start time: a reused pid is not our nginx (see ``is_ours``).
+    nginx_start_time: int | None = None
+
+    def nginx_running(self) -> bool:
+        return is_ours(self.nginx_pid, self.nginx_start_time)
+
+    def ray_running(self) -> bool:
+        return bool(self.ray and is_ours(self.ray.pid, self.ray.start_time))
 
     def to_json(self) -> str:
         return json.dumps({"ray": self.ray.to_dict() if self.ray else None,
                            "nginx_pid": self.nginx_pid, "fault": self.fault,
                            "http_port": self.http_port,
                            "gateway_ports": {str(k): v for k, v in self.gateway_ports.items()},
-                           "objects_source": self.objects_source}, indent=2)
+                           "objects_source": self.objects_source,
+                           "nginx_start_time": self.nginx_start_time}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "LabState":
@@ -61,7 +71,7 @@ class LabState:
         return cls(RayHead.from_dict(data["ray"]) if data.get("ray") else None,
                    data.get("nginx_pid"), data.get("fault"), data.get("http_port"),
                    {int(k): int(v) for k, v in (data.get("gateway_ports") or {}).items()},
-                   data.get("objects_source", ""))
+                   data.get("objects_source", ""), data.get("nginx_start_time"))
 
 
 @dataclass
@@ -237,7 +247,7 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
                          f"webhook would; the running lab is unchanged. Try: raygate lint {objects_file}")
 
     head = state.ray
-    if head is not None and (not pid_alive(head.pid) or head.auth != want_auth):
+    if head is not None and (not state.ray_running() or head.auth != want_auth):
         stop_ray_head(head)
         head = None
     if head is None:
@@ -249,10 +259,11 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
     built = build_gateway(head, fault, prefix, http_port=state.http_port,
                           gateway_ports=state.gateway_ports)
     wait = [built.http_port, *built.conf.stream_ports.values()]
-    if state.nginx_pid and pid_alive(state.nginx_pid):
+    if state.nginx_running():
         nginx_proc.reload_nginx(state.nginx_pid, prefix, built.conf.text, wait)
     else:
         state.nginx_pid = nginx_proc.start_nginx(prefix, built.conf.text, wait)
+        state.nginx_start_time = proc_start_time(state.nginx_pid)
     state.fault, state.http_port, state.gateway_ports = fault, built.http_port, built.gateway_ports
     state.objects_source = built.source
     save_state(state_dir, state)
@@ -263,13 +274,17 @@ def down(state_dir: Path) -> list[str]:
     """Stop what the lab started; return what was stopped."""
     state = load_state(state_dir)
     stopped = []
-    if state.nginx_pid and pid_alive(state.nginx_pid):
+    if state.nginx_running():
         nginx_proc.stop_nginx(state.nginx_pid)
         stopped.append(f"nginx (pid {state.nginx_pid})")
-    if state.ray and pid_alive(state.ray.pid):
+    if state.ray is not None:
+        was_running = state.ray_running()
+        # Also when the head's own process died: what is left of its session is still ours
+        # (stop_ray_head leaves a pid alone once the kernel has given it to someone else).
         stop_ray_head(state.ray)
-        stopped.append(f"Ray head (pid {state.ray.pid} and its process group)")
-    state.nginx_pid, state.ray = None, None
+        if was_running:
+            stopped.append(f"Ray head (pid {state.ray.pid} and its process group)")
+    state.nginx_pid, state.nginx_start_time, state.ray = None, None, None
     if state_path(state_dir).exists():
         save_state(state_dir, state)
     return stopped
@@ -277,6 +292,5 @@ def down(state_dir: Path) -> list[str]:
 
 def status(state_dir: Path) -> LabInfo:
     state = load_state(state_dir)
-    ray_ok = bool(state.ray and pid_alive(state.ray.pid))
-    nginx_ok = bool(state.nginx_pid and pid_alive(state.nginx_pid))
+    ray_ok, nginx_ok = state.ray_running(), state.nginx_running()
     return LabInfo(state_dir, state, ray_ok, nginx_ok)

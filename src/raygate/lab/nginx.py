@@ -39,6 +39,9 @@ def prepare_prefix(prefix: Path) -> None:
 
 def write_config(prefix: Path, text: str) -> Path:
     """Write and ``nginx -t`` the config; on failure the previous config stays in place."""
+    # nginx resolves a relative -c against -p, so a relative state dir (the default
+    # ``.raygate-lab``) would point it at <prefix>/<prefix>/nginx.conf: use absolute paths.
+    prefix = prefix.resolve()
     prepare_prefix(prefix)
     candidate = prefix / "nginx.conf.new"
     candidate.write_text(text)
@@ -55,6 +58,7 @@ def write_config(prefix: Path, text: str) -> Path:
 
 def start_nginx(prefix: Path, text: str, wait_ports: list[int], timeout: float = 10.0) -> int:
     """Start nginx with ``text`` as its config; return the master pid once it listens."""
+    prefix = prefix.resolve()
     conf = write_config(prefix, text)
     log = open(prefix / "logs" / "nginx.stderr", "ab")
     proc = subprocess.Popen([nginx_binary(), "-c", str(conf), "-p", str(prefix) + "/"],

@@ -73,6 +73,9 @@ class RayHead:
     auth: bool
     token_file: str | None = None
     serve_ready: bool = False
+    #: The head process's start time (``proc_start_time``), so a pid the kernel has reused
+    #: for someone else's process after a reboot or crash is never mistaken for ours.
+    start_time: int | None = None
 
     @property
     def token(self) -> str | None:
@@ -160,8 +163,11 @@ def start_ray_head(state_dir: Path, *, auth: bool = True, token: str | None = No
     token_file = None
     if auth:
         token_path = state_dir / "token"
-        token_path.write_text((token or new_token()) + "\n")
-        token_path.chmod(0o600)
+        token_path.unlink(missing_ok=True)
+        # Created 0600, never readable by others, not even between a write and a chmod.
+        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write((token or new_token()) + "\n")
         token_file = str(token_path.resolve())
     ports = {name: free_port() for name in ("gcs", "dashboard", "client", "serve", "agent")}
     temp_dir = _temp_dir(state_dir)
@@ -178,7 +184,8 @@ def start_ray_head(state_dir: Path, *, auth: bool = True, token: str | None = No
                             start_new_session=True, cwd=str(state_dir))
     log.close()
     head = RayHead(proc.pid, ports["gcs"], ports["dashboard"], ports["client"], ports["serve"],
-                   ports["agent"], temp_dir, str(home.resolve()), auth, token_file)
+                   ports["agent"], temp_dir, str(home.resolve()), auth, token_file,
+                   start_time=proc_start_time(proc.pid))
     try:
         _wait_dashboard(head, proc, timeout, state_dir / "ray-head.log")
         if serve:
@@ -240,7 +247,27 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def proc_start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def is_ours(pid: int | None, start_time: int | None) -> bool:
+    """``pid`` is alive and still the process the lab started (same start time). State
+    written before start times were recorded (``start_time`` None) trusts the pid alone."""
+    if not pid or not pid_alive(pid):
+        return False
+    return start_time is None or proc_start_time(pid) in (None, start_time)
+
+
 def _group_members(pgid: int) -> list[int]:
+    """Live processes in the head's process group *or session*: the head is started as a
+    session leader, and Ray puts some workers (Serve's controller, proxy and replicas) in
+    process groups of their own within that session."""
     members = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -248,7 +275,7 @@ def _group_members(pgid: int) -> list[int]:
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
+            if pgid in (int(fields[2]), int(fields[3])) and fields[0] != "Z":
                 members.append(int(entry))
         except (OSError, IndexError, ValueError):
             continue
@@ -256,8 +283,12 @@ def _group_members(pgid: int) -> list[int]:
 
 
 def stop_ray_head(head: RayHead, timeout: float = 20.0) -> None:
-    """Stop the head's process group (and nothing else); idempotent."""
+    """Stop the head's process group and session (and nothing else); idempotent."""
     pgid = head.pid
+    if pid_alive(head.pid) and not is_ours(head.pid, head.start_time):
+        # The pid was reused by another process: the kernel never reuses a pid while it
+        # still names a group or session, so nothing of ours is left to stop.
+        return
     if pid_alive(head.pid):
         try:
             os.kill(head.pid, signal.SIGTERM)

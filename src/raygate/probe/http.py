@@ -195,9 +195,28 @@ async def check_serve(client: httpx.AsyncClient, opts: ProbeOptions) -> CheckRes
 
 
 def _err(e: BaseException) -> str:
+    """An httpx failure in the user's terms: refused, timed out (connecting or waiting for
+    the answer) or closed, since each points at a different layer. httpx says "All connection
+    attempts failed" for a refusal; the ConnectionRefusedError is further down the chain."""
+    if isinstance(e, httpx.ConnectTimeout):
+        return "TCP connect timed out (a firewall drops the traffic or the address is wrong)"
+    if isinstance(e, httpx.TimeoutException):
+        return ("connected, but no answer in time (the gateway or its upstream hangs; "
+                "try a larger --timeout)")
+    if isinstance(e, httpx.RemoteProtocolError):
+        return "the server closed the connection without an HTTP answer"
+    cause: BaseException | None = e
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused (nothing listens on that host and port)"
+        cause = cause.__cause__ or cause.__context__
     text = str(e) or type(e).__name__
     return text.splitlines()[0][:200]
 
 
-__all__: list[Any] = ["asset_urls", "check_dashboard", "check_slash_redirect", "check_jobs_api",
-                      "check_auth_required", "check_serve"]
+__all__: list[Any] = ["asset_urls", "describe_error", "check_dashboard", "check_slash_redirect",
+                      "check_jobs_api", "check_auth_required", "check_serve"]
+
+
+#: For the other probe modules (``jobs``): one wording for HTTP failures everywhere.
+describe_error = _err

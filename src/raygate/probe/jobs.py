@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from raygate.probe.http import describe_error
 from raygate.probe.model import CheckResult, ProbeOptions, Verdict
 
 #: Just over ingress-nginx's 1m default, far under the Dashboard's own 100 MiB limit.
@@ -62,7 +63,7 @@ async def _upload(client: httpx.AsyncClient, opts: ProbeOptions) -> CheckResult:
                              timeout=opts.job_timeout)
     except httpx.HTTPError as e:
         return CheckResult(name, title, Verdict.FAIL, time.perf_counter() - start,
-                           cause=f"upload failed: {str(e) or type(e).__name__}")
+                           cause=f"upload failed: {describe_error(e)}")
     elapsed = time.perf_counter() - start
     size = f"{len(data) / 1e6:.2f} MB"
     if r.status_code == 200:
@@ -90,7 +91,7 @@ async def _run_job(client: httpx.AsyncClient, opts: ProbeOptions, package: str) 
                               headers=opts.auth_headers())
     except httpx.HTTPError as e:
         return CheckResult(name, title, Verdict.FAIL, time.perf_counter() - start,
-                           cause=f"job submission failed: {str(e) or type(e).__name__}")
+                           cause=f"job submission failed: {describe_error(e)}")
     if r.status_code != 200:
         return CheckResult(name, title, Verdict.FAIL, time.perf_counter() - start,
                            cause=f"job submission answered {r.status_code}: {r.text[:200]}")

@@ -11,22 +11,26 @@ _STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.WARN: "yellow
 
 
 def render_table(report: ProbeReport) -> Any:
+    from rich.markup import escape
     from rich.table import Table
 
     failed = sum(r.verdict is Verdict.FAIL for r in report.results)
     caption = (f"{'all checks passed' if report.ok else f'{failed} check(s) failed'} "
                f"in {report.seconds:.2f} s")
-    table = Table(title=f"raygate probe {report.target}", caption=caption, expand=False)
+    table = Table(title=f"raygate probe {escape(report.target)}", caption=caption, expand=False)
     table.add_column("check")
     table.add_column("verdict")
     table.add_column("time", justify="right")
     table.add_column("detail / cause", overflow="fold")
     for r in report.results:
-        text = r.detail
+        # Details and causes quote servers and Ray's stderr ("[repeated 2x across cluster]",
+        # "[/ray]"): escape them, or Rich reads them as markup and crashes or hides text.
+        text = escape(r.detail)
         if r.cause:
-            text = f"{text}\n[red]cause:[/red] {r.cause}" if text else f"[red]cause:[/red] {r.cause}"
+            cause = f"[red]cause:[/red] {escape(r.cause)}"
+            text = f"{text}\n{cause}" if text else cause
         if r.rule and r.verdict is Verdict.FAIL:
             text += f"\n[dim]static rule: {r.rule} (raygate explain {r.rule})[/dim]"
-        table.add_row(r.title, f"[{_STYLE[r.verdict]}]{r.verdict.value.upper()}[/]",
+        table.add_row(escape(r.title), f"[{_STYLE[r.verdict]}]{r.verdict.value.upper()}[/]",
                       f"{r.seconds:.2f}s", text)
     return table

@@ -85,6 +85,13 @@ async def check_ray_client(opts: ProbeOptions) -> CheckResult:
                            detail=f"{host}:{port} accepted then closed",
                            cause="the gateway accepted the connection but closed it: the stream "
                                  "proxy could not reach the Ray Client server (no endpoints)")
+    if pre == "silent":
+        # Connected, but no SETTINGS frame: a gRPC server answers the preface at once.
+        return CheckResult(name, title, Verdict.FAIL, time.perf_counter() - start,
+                           detail=f"{host}:{port} connected, no HTTP/2 answer",
+                           cause="connected, but nothing answered the HTTP/2 preface in time: "
+                                 "timed out (a stream proxy waiting on an unreachable upstream, "
+                                 "or a service that is not the Ray Client server)")
     if pre.startswith("error"):
         return CheckResult(name, title, Verdict.FAIL, time.perf_counter() - start,
                            cause=f"cannot connect to {host}:{port}: {pre[7:]}")

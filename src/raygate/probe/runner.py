@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import httpx
 
@@ -39,6 +39,7 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
     def record(items: CheckResult | list[CheckResult]) -> None:
         for r in items if isinstance(items, list) else [items]:
             r.detail, r.cause = opts.masked(r.detail), (opts.masked(r.cause) if r.cause else None)
+            r.data = _masked(r.data, opts)  # job log text, stderr lines: JSON prints them too
             results.append(r)
             if on_result:
                 on_result(r)
@@ -51,7 +52,8 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
             tcp.check_port_closed(opts, opts.gcs_port, "gcs-closed", f"GCS ({opts.gcs_port})",
                                   "gcs-port-exposed"),
             tcp.check_port_closed(opts, opts.agent_port, "agent-closed",
-                                  f"dashboard agent ({opts.agent_port})", None),
+                                  # RG105 flags the agent port as it flags GCS.
+                                  f"dashboard agent ({opts.agent_port})", "gcs-port-exposed"),
         ]
         if opts.client:
             tasks.append(ray_client.check_ray_client(opts))
@@ -71,6 +73,16 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
     order = {name: i for i, name in enumerate(planned_checks(opts))}
     results.sort(key=lambda r: order.get(r.name, len(order)))
     return ProbeReport(opts.url, results, time.perf_counter() - start)
+
+
+def _masked(value: Any, opts: ProbeOptions) -> Any:
+    if isinstance(value, str):
+        return opts.masked(value)
+    if isinstance(value, dict):
+        return {_masked(k, opts): _masked(v, opts) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_masked(v, opts) for v in value]
+    return value
 
 
 def probe(opts: ProbeOptions, on_result: OnResult | None = None) -> ProbeReport:
