@@ -94,6 +94,22 @@ class KubeObject:
     # The YAML node of this object (or None for JSON/live objects); used for field lines.
     node: Any = field(default=None, repr=False)
 
+    @classmethod
+    def listed(cls, raw: Mapping[str, Any], origin: Origin, kind: str,
+               api_version: str) -> "KubeObject":
+        """An object from a LIST of ``kind``: the identity is known, so it is stored rather
+        than recomputed (indexing tens of thousands of live objects is on doctor's hot path)."""
+        obj = cls(raw, origin)
+        cache = obj.__dict__
+        cache["kind"] = kind
+        cache["api_version"] = api_version
+        meta = raw.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+        cache["metadata"] = meta
+        name = meta.get("name")
+        cache["name"] = name if isinstance(name, str) else ""
+        return obj
+
     @cached_property
     def api_version(self) -> str:
         value = self.raw.get("apiVersion")

@@ -166,3 +166,15 @@ data:
     got = load_text(text, "a.yaml").objects[0].raw
     assert got == expected
     assert got["data"]["merged"] == {"k": "v", "n": 2}
+
+
+def test_listed_objects_answer_like_decoded_ones() -> None:
+    from raygate.objects import KubeObject, Origin
+
+    for raw in ({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "ray"}},
+                {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": 5}},
+                {"apiVersion": "v1", "kind": "Pod", "metadata": "oops"}):
+        plain, listed = KubeObject(raw, Origin("x")), KubeObject.listed(raw, Origin("x"), raw["kind"], "v1")
+        for attr in ("kind", "api_version", "name", "namespace", "metadata", "labels", "ref"):
+            assert getattr(listed, attr) == getattr(plain, attr), (raw, attr)

@@ -322,8 +322,11 @@ class ClusterSource:
                     seen.add(uid)
                 item.setdefault("kind", spec.kind)
                 item.setdefault("apiVersion", api_version)
-                result.objects.append(KubeObject(item, Origin(
-                    origin_file, uid=uid, resource_version=meta.get("resourceVersion"))))
+                origin = Origin(origin_file, uid=uid, resource_version=meta.get("resourceVersion"))
+                if item["kind"] == spec.kind and item["apiVersion"] == api_version:
+                    result.objects.append(KubeObject.listed(item, origin, spec.kind, api_version))
+                else:
+                    result.objects.append(KubeObject(item, origin))
         for kind in self.not_installed:
             result.notices.append(f"{origin_file}: {kind} not listed: its API group is not "
                                   "installed in this cluster")
