@@ -245,7 +245,7 @@ def main() -> None:
                                          for r in runs["doctor"])
     d = runs["doctor"][-1]
     print(json.dumps({"lists": runs["lists"][-1], "doctor": d}, indent=1))
-    print(f"\n| measure | value |\n|---|---|")
+    print("\n| measure | value |\n|---|---|")
     print(f"| cluster | {args.nodes:,} nodes, {args.pods:,} pods, {args.services:,} services "
           f"(+ {args.services:,} EndpointSlices), {args.rayclusters} RayClusters, "
           f"{args.ingresses} Ray Ingresses |")

@@ -508,7 +508,7 @@ class FakeApiServer:
                 "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete" if name else "deletecollection"}.get(method)
         if verb is None or (verb == "create" and name is not None):
-            raise ApiStatus(405, "MethodNotAllowed", f"the server does not allow this method on the requested resource")
+            raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         rec.verb, rec.kind = verb, t.kind
         self._check_rbac(t, verb, ns)
         if sub == "log":
@@ -886,8 +886,8 @@ class FakeApiServer:
                                     f"supported for custom resources ({_qualified(t)})")
                 patched = patches.strategic_merge(old.obj, body)
             else:
-                raise ApiStatus(415, "UnsupportedMediaType", f"the body of the request was in an "
-                                f"unknown format - accepted media types include: "
+                raise ApiStatus(415, "UnsupportedMediaType", "the body of the request was in an "
+                                "unknown format - accepted media types include: "
                                 "application/json-patch+json, application/merge-patch+json, "
                                 "application/apply-patch+yaml, application/strategic-merge-patch+json")
         except patches.PatchError as e:

@@ -112,9 +112,9 @@ def _svg(lane: Any, index: int) -> str:
     height = BOX_H + 2 * TOP
     out = [f'<svg class="path" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{escape(lane.role)} route {escape(lane.route)}">',
-           f'<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-           f'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/>'
-           f"</marker></defs>"]
+           '<defs><marker id="arrowhead" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
+           'markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#8c959f"/>'
+           "</marker></defs>"]
     for i, hop in enumerate(lane.hops):
         x = 1 + i * (BOX_W + GAP)
         tip = "; ".join(f"{f.code} " + (f"{f.symptom} -> " if f.symptom else "") + f.message

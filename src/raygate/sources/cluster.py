@@ -135,7 +135,6 @@ class ClusterSource:
     def config(self) -> Any:
         if self._config is None:
             from lightkube import KubeConfig
-            from lightkube.core.exceptions import ConfigError
             try:
                 if self.kubeconfig:
                     kc = KubeConfig.from_file(self.kubeconfig)
