@@ -197,3 +197,25 @@ def test_help_carries_the_dump_command():
 def test_docs_give_the_same_dump_command(doc):
     text = (Path(__file__).resolve().parents[2] / doc).read_text()
     assert core.DUMP_COMMAND in text and core.DUMP_RAY_COMMAND in text
+
+
+def test_doctor_honours_the_project_config(tmp_path: Path) -> None:
+    """.raygate.yaml means the same to doctor as to lint: suppressions and fail-on apply."""
+    import shutil
+
+    snap = tmp_path / "snap"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "doctor-snapshot", snap)
+    run = lambda *a: subprocess.run([sys.executable, "-m", "raygate", "doctor", "--snapshot",  # noqa: E731
+                                     str(snap), "-f", "json", *a], capture_output=True, text=True,
+                                    timeout=120)
+    before = {f["rule"] for f in json.loads(run().stdout)["findings"]}
+    assert "RG101" in before and "RG353" in before
+    (tmp_path / ".raygate.yaml").write_text(
+        "ignore: [node-ip-drift]\nsuppress:\n  - rules: [RG101]\n    kind: Ingress\n    reason: test\n")
+    proc = run()
+    after = {f["rule"] for f in json.loads(proc.stdout)["findings"]}
+    assert "RG353" not in after and "RG101" not in after and after, proc.stderr
+    assert "RG353" in {f["rule"] for f in json.loads(run("--no-config").stdout)["findings"]}
+    (tmp_path / ".raygate.yaml").write_text("ignore: [RG999]\n")
+    bad = run()
+    assert bad.returncode == 2 and "unknown rule selector(s): RG999" in bad.stderr

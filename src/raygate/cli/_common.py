@@ -6,7 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import click
 
@@ -49,3 +49,30 @@ def exit_code(result: Result, fail_on: str) -> int:
 
 def note(message: str) -> None:
     click.echo(message, err=True)
+
+
+def project_config(inputs: Iterable[str], config_path: str | None, no_config: bool) -> Any:
+    """The project's ``.raygate.yaml``: ``--config``, else the nearest one above the first
+    input (or the working directory), else an empty config. Shared by lint and doctor so a
+    project's select/ignore/suppress/fail-on mean the same to both."""
+    from raygate import config as config_mod
+
+    if no_config:
+        return config_mod.Config()
+    found = Path(config_path) if config_path else config_mod.find(list(inputs))
+    if config_path and not found.is_file():
+        raise RaygateError(f"config file {config_path} not found")
+    return config_mod.load(found) if found else config_mod.Config()
+
+
+def check_selectors(cfg: Any, selectors: list[str], ignores: list[str]) -> None:
+    """Refuse unknown rule selectors anywhere: a typo would check or suppress the wrong rules."""
+    from raygate.rules import CATALOG
+
+    suppress_rules = [r for s in cfg.suppress for r in s.rules]
+    unknown = CATALOG.unknown(selectors + ignores + list(cfg.select) + list(cfg.ignore)
+                              + suppress_rules)
+    if unknown:
+        where = f" (in {cfg.path} or the command line)" if cfg.path else ""
+        raise RaygateError(f"unknown rule selector(s): {', '.join(unknown)}{where} "
+                           "(see `raygate rules` for codes, names and layers)")

@@ -48,6 +48,10 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, input or cluster
 @click.option("-o", "--output", metavar="FILE", help="Write the report here (default stdout).")
 @click.option("--fail-on", type=click.Choice(_common.FAIL_ON), default=None,
               help="Lowest severity that makes the exit code 1. [default: error]")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Project config (default: the nearest .raygate.yaml above the snapshot, "
+                   "or the working directory).")
+@click.option("--no-config", is_flag=True, help="Ignore any .raygate.yaml.")
 @click.option("--select", multiple=True, metavar="RULES", help="Only these rules (codes, prefixes, names, layers).")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (same forms).")
 @click.option("--save-snapshot", metavar="FILE",
@@ -56,9 +60,9 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, input or cluster
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: on a TTY).")
 def command(context: str | None, kubeconfig: str | None, namespace: str | None,
             snapshots: tuple[str, ...], expect_ips: tuple[str, ...], logs: bool, tail: int,
-            fmt: str, output: str | None, fail_on: str | None, select: tuple[str, ...],
-            ignore: tuple[str, ...], save_snapshot: str | None, quiet: bool,
-            color: bool | None) -> None:
+            fmt: str, output: str | None, fail_on: str | None, config_path: str | None,
+            no_config: bool, select: tuple[str, ...], ignore: tuple[str, ...],
+            save_snapshot: str | None, quiet: bool, color: bool | None) -> None:
     """Run the whole catalog plus the runtime rules on a live cluster (or a snapshot) and
     report by the guide's three layers, each runtime finding as symptom -> cause -> fix:
     endpoints behind every tcp-services entry and Ray Ingress backend, controller placement
@@ -68,7 +72,6 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
 
     from raygate import doctor, report
     from raygate.errors import RaygateError
-    from raygate.rules import CATALOG
 
     for ip in expect_ips:
         try:
@@ -80,10 +83,10 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
                            "--context/--kubeconfig/--namespace (dump one namespace with "
                            "`kubectl get ... -n NS` instead of -A)")
     selectors, ignores = _common.split_csv(select), _common.split_csv(ignore)
-    unknown = CATALOG.unknown(selectors + ignores)
-    if unknown:
-        raise RaygateError(f"unknown rule selector(s): {', '.join(unknown)} "
-                           "(see `raygate rules` for codes, names and layers)")
+    # The project's .raygate.yaml means the same to doctor as to lint (select, ignore,
+    # suppress, fail-on).
+    cfg = _common.project_config(snapshots, config_path, no_config)
+    _common.check_selectors(cfg, selectors, ignores)
 
     if snapshots:
         gathered = doctor.gather_snapshot(snapshots, logs=logs)
@@ -93,7 +96,8 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
     if save_snapshot:
         from raygate.doctor.core import snapshot_text
         _common.write_output(snapshot_text(gathered, expect_ips), save_snapshot)
-    diagnosis = doctor.diagnose(gathered, expect_ips=expect_ips, select=selectors, ignore=ignores)
+    diagnosis = doctor.diagnose(gathered, expect_ips=expect_ips, config=cfg, select=selectors,
+                                ignore=ignores)
     result = diagnosis.result
     if fmt == "text":
         use_color = sys.stdout.isatty() if color is None else color
@@ -120,4 +124,4 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
         _common.note(f"raygate: doctor ({gathered.where}): {report.summary(result)}{routes}{requests}")
     for p in result.problems:
         _common.note(f"raygate: error: {p}")
-    sys.exit(_common.exit_code(result, fail_on or "error"))
+    sys.exit(_common.exit_code(result, fail_on or cfg.fail_on or "error"))

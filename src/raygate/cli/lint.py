@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
@@ -53,31 +52,17 @@ def command(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str |
     Findings are grouped by the guide's three layers (security, protocol, infrastructure),
     each with file:line, the object, the field, what the real system will say, and the fix.
     """
-    from raygate import config as config_mod
     from raygate import engine, report
     from raygate.errors import RaygateError
-    from raygate.rules import CATALOG
     from raygate.sources.files import load_paths
 
     if not paths:
         raise RaygateError("give files, directories, or - to read manifests from stdin "
                            "(see `raygate lint --help`)")
-    cfg = config_mod.Config()
-    if not no_config:
-        found = Path(config_path) if config_path else config_mod.find(paths)
-        if config_path and not found.is_file():
-            raise RaygateError(f"config file {config_path} not found")
-        if found:
-            cfg = config_mod.load(found)
+    cfg = _common.project_config(paths, config_path, no_config)
     selectors = _common.split_csv(select)
     ignores = _common.split_csv(ignore)
-    # A typo in any of them would silently check or suppress the wrong rules.
-    suppress_rules = [r for s in cfg.suppress for r in s.rules]
-    unknown = CATALOG.unknown(selectors + ignores + list(cfg.select) + list(cfg.ignore)
-                              + suppress_rules)
-    if unknown:
-        raise RaygateError(f"unknown rule selector(s): {', '.join(unknown)} "
-                           "(see `raygate rules` for codes, names and layers)")
+    _common.check_selectors(cfg, selectors, ignores)
     loaded = load_paths(paths, max_bytes=max_file_size)
     # The loaded objects live until exit; keep the cyclic GC from rescanning them (speed).
     import gc
