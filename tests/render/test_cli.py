@@ -639,3 +639,14 @@ def test_output_is_byte_identical_across_processes(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         outs.append(proc.stdout)
     assert outs[0] == outs[1]
+
+
+def test_upstream_without_kustomize_is_a_usage_error() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "raygate", "render", "--ray-cluster", "r",
+                           "--allow-unauthenticated", "--upstream", "deploy.yaml"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "--upstream only applies to --format kustomize" in proc.stderr
+    assert proc.stdout == ""

@@ -170,6 +170,10 @@ def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthen
     from raygate import spec as spec_mod
     from raygate.render import build, outputs
 
+    if upstream and fmt != "kustomize":
+        # Only the kustomization patches an upstream deploy.yaml; saying nothing would let a
+        # user believe their --upstream was used.
+        raise RenderError(f"--upstream only applies to --format kustomize (not {fmt})")
     overrides = overrides_from(options)
     if spec_file:
         gateway = spec_mod.load(spec_file, overrides)
