@@ -121,7 +121,14 @@ def load_state(state_dir: Path) -> LabState:
     try:
         return LabState.from_json(path.read_text())
     except (ValueError, KeyError, TypeError) as e:
-        raise LabError(f"{path}: unreadable lab state ({e}); remove the directory to start over") from e
+        # Removing the directory alone would orphan a running Ray head and nginx: say how to
+        # find them first (their command lines carry the state dir, or the temp dir under it).
+        where = state_dir.resolve()
+        raise LabError(
+            f"{path}: unreadable lab state ({e}). Stop what the lab may still run first "
+            f"(`pgrep -af {where}` lists its nginx and Ray processes; stop nginx with "
+            f"`kill -QUIT <pid>` and the Ray head's process group with `kill -TERM -<pgid>`), "
+            f"then remove {where} to start over") from e
 
 
 def save_state(state_dir: Path, state: LabState) -> None:
