@@ -435,6 +435,51 @@ class Tuning(_Model):
         return v
 
 
+#: TCPRoute apiVersions (gateway_api_metallb.md §1.2-1.3). v1alpha2 is what most released
+#: implementations still reconcile (Istio <= 1.30, NGINX Gateway Fabric 2.6.x, Envoy Gateway
+#: <= 1.8; experimental CRDs); v1 needs the v1.6 CRDs and Envoy Gateway >= 1.9 or Cilium 1.20.
+#: A v1alpha2 object on v1.6 standard CRDs fails loudly at apply time, while a v1 object on an
+#: implementation that only watches v1alpha2 is silently never attached: hence the default.
+TCP_ROUTE_VERSIONS = ("v1alpha2", "v1")
+
+
+class GatewayApi(_Model):
+    """The Gateway API backend (``backend: gateway-api``): Gateway, HTTPRoutes, TCPRoutes."""
+
+    #: The implementation's GatewayClass (``kubectl get gatewayclass``). Required when raygate
+    #: creates the Gateway: the class decides which controller runs it, so it is never guessed.
+    gateway_class_name: Optional[str] = None
+    #: The Gateway's name; default ``<name>-gateway``.
+    gateway_name: Optional[str] = None
+    #: The Gateway's namespace; default: the RayCluster's.
+    gateway_namespace: Optional[str] = None
+    #: Create the Gateway (true) or attach the routes to an existing one with that name.
+    create_gateway: bool = True
+    #: Where the routes live; default: the RayCluster's namespace (next to the head Service,
+    #: so no ReferenceGrant is needed). Elsewhere, a ReferenceGrant is rendered.
+    route_namespace: Optional[str] = None
+    tcp_route_api_version: Literal["v1alpha2", "v1"] = "v1alpha2"
+    http_port: int = 80
+    https_port: int = 443
+
+    @field_validator("gateway_class_name", "gateway_name")
+    @classmethod
+    def _names(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and len(v) > 63:
+            raise ValueError(f"{v!r} is longer than 63 characters")
+        return None if v is None else _check(_DNS1123_SUBDOMAIN, "object name (DNS-1123)", v)
+
+    @field_validator("gateway_namespace", "route_namespace")
+    @classmethod
+    def _ns(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else _check(_DNS1123_LABEL, "namespace (DNS-1123 label)", v)
+
+    @field_validator("http_port", "https_port")
+    @classmethod
+    def _p(cls, v: int) -> int:
+        return _port(v)
+
+
 class GatewaySpec(_Model):
     """The whole spec. Every field has a default except what a cluster must tell us."""
 
@@ -448,6 +493,9 @@ class GatewaySpec(_Model):
     exposures: Exposures = Field(default_factory=Exposures)
     security: Security = Field(default_factory=Security)
     tuning: Tuning = Field(default_factory=Tuning)
+    #: Which objects express the gateway: ingress-nginx (the guide) or Gateway API.
+    backend: Literal["ingress-nginx", "gateway-api"] = "ingress-nginx"
+    gateway_api: GatewayApi = Field(default_factory=GatewayApi)
 
     @field_validator("name")
     @classmethod
@@ -461,6 +509,27 @@ class GatewaySpec(_Model):
         if self.security.tls is not None and self.exposures.host is None:
             raise ValueError("security.tls needs exposures.host: the certificate is served "
                              "for a host name")
+        return self
+
+    @model_validator(mode="after")
+    def _gateway_api(self) -> "GatewaySpec":
+        if self.backend != "gateway-api":
+            return self
+        gw = self.gateway_api
+        if gw.create_gateway and gw.gateway_class_name is None:
+            raise ValueError("gatewayApi.gatewayClassName is required with backend gateway-api: "
+                             "name your implementation's GatewayClass (kubectl get "
+                             "gatewayclass; --gateway-class), or set "
+                             "gatewayApi.createGateway: false to attach to an existing Gateway")
+        if gw.http_port == gw.https_port:
+            raise ValueError(f"gatewayApi.httpsPort {gw.https_port} is also "
+                             "gatewayApi.httpPort; use distinct listener ports")
+        # Every listener is bound on every Gateway address (gateway_api_metallb.md §3.2), so
+        # a TCP port equal to an HTTP listener's port could never work.
+        for where, port in self.exposures.tcp_ports():
+            if port in (gw.http_port, gw.https_port):
+                raise ValueError(f"{where} {port} is also an HTTP listener port of the Gateway "
+                                 "(gatewayApi.httpPort/httpsPort); pick another port")
         return self
 
     @property
@@ -787,7 +856,38 @@ def commented(spec: GatewaySpec) -> str:
         f"  streamTimeout: {q(tun.stream_timeout)}",
         "",
     ]
+    if spec.backend != "ingress-nginx" or spec.gateway_api != GatewayApi():
+        lines += _commented_gateway_api(spec, q)
     return "\n".join(lines)
+
+
+def _commented_gateway_api(spec: GatewaySpec, q: Any) -> list[str]:
+    gw = spec.gateway_api
+
+    def opt(value: Optional[str]) -> str:
+        return q(value) if value is not None else "null"
+
+    return [
+        "# ingress-nginx (the guide, retired upstream in March 2026) or gateway-api.",
+        f"backend: {spec.backend}",
+        "gatewayApi:",
+        "  # Your implementation's GatewayClass (kubectl get gatewayclass); never guessed.",
+        f"  gatewayClassName: {opt(gw.gateway_class_name)}",
+        "  # null: <name>-gateway in the RayCluster's namespace.",
+        f"  gatewayName: {opt(gw.gateway_name)}",
+        f"  gatewayNamespace: {opt(gw.gateway_namespace)}",
+        "  # false: attach the routes to an existing Gateway of that name.",
+        f"  createGateway: {q(gw.create_gateway)}",
+        "  # Where the routes live (null: the RayCluster's namespace; elsewhere a",
+        "  # ReferenceGrant lets them reach the head Service).",
+        f"  routeNamespace: {opt(gw.route_namespace)}",
+        "  # v1alpha2: Istio <= 1.30, NGINX Gateway Fabric 2.6, Envoy Gateway <= 1.8",
+        "  # (experimental CRDs). v1: Gateway API v1.6 CRDs, Envoy Gateway >= 1.9, Cilium 1.20.",
+        f"  tcpRouteApiVersion: {gw.tcp_route_api_version}",
+        f"  httpPort: {gw.http_port}",
+        f"  httpsPort: {gw.https_port}",
+        "",
+    ]
 
 
 def _tcp_port_data(tp: TcpPort) -> Any:

@@ -498,6 +498,12 @@ ALL_FIELDS: dict[str, Any] = {
     "security": {"requireTokenAuth": False, "allowlist": ["10.0.0.0/8"],
                  "tls": {"secretName": "ray-tls"}},
     "tuning": {"bodySize": "1g", "readTimeout": 60, "sendTimeout": 61, "streamTimeout": "1h"},
+    # The default backend, so the command below renders Ingresses; the Gateway API backend's
+    # own command-line test is in test_gateway_api.py.
+    "backend": "ingress-nginx",
+    "gatewayApi": {"gatewayClassName": "eg", "gatewayName": "shared", "gatewayNamespace": "infra",
+                   "createGateway": False, "routeNamespace": "routes",
+                   "tcpRouteApiVersion": "v1", "httpPort": 8080, "httpsPort": 8444},
 }
 
 

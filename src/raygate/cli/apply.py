@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from raygate.errors import EXIT_FINDINGS, EXIT_OK
+from raygate.errors import EXIT_FINDINGS, EXIT_OK, RaygateError
 
 EPILOG = """\b
 Examples:
@@ -59,6 +59,12 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
     from raygate.sources.cluster import ClusterSource
 
     spec = spec_mod.load(spec_file)
+    if spec.backend != "ingress-nginx":
+        # Waiting, doctor and prune are built around the ingress-nginx objects; until they know
+        # Gateway API (ReferenceGrants, TCPRoute versions), refuse rather than half-apply.
+        raise RaygateError(
+            f"{spec_file}: raygate apply supports backend ingress-nginx; for {spec.backend} run "
+            "`raygate render -f ... | kubectl apply --server-side --field-manager=raygate -f -`")
     with ClusterSource(kubeconfig=kubeconfig, context=context) as source:
         live = apply_mod.load_live(source)
         objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated)

@@ -25,6 +25,7 @@ Examples:
   raygate render -f raygate.yaml --format kustomize --out gateway/ && kubectl apply -k gateway/
   raygate render -f raygate.yaml --format helm-values > values.yaml
   raygate render -f raygate.yaml --set tuning.bodySize=500m --set exposures.host=ray.example.com
+  raygate render -f raygate.yaml --backend gateway-api --gateway-class eg   # Gateway API
 
 \b
 Refused (exit 2): a RayCluster without token auth (fix: spec.authOptions.mode: token,
@@ -65,6 +66,12 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
         "ingress_class": "controller.ingressClass",
         "controller_namespace": "controller.namespace",
         "controller_deployment": "controller.deployment",
+        "backend": "backend", "gateway_class": "gatewayApi.gatewayClassName",
+        "gateway_name": "gatewayApi.gatewayName",
+        "gateway_namespace": "gatewayApi.gatewayNamespace",
+        "route_namespace": "gatewayApi.routeNamespace",
+        "tcp_route_api_version": "gatewayApi.tcpRouteApiVersion",
+        "http_port": "gatewayApi.httpPort", "https_port": "gatewayApi.httpsPort",
     }
     for option, path in simple.items():
         if options.get(option) is not None:
@@ -84,6 +91,8 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
         o["security.allowlist"] = list(options["allow_cidrs"])
     if options.get("tls_secret") is not None:
         o["security.tls"] = {"secretName": options["tls_secret"]}
+    if options.get("existing_gateway"):
+        o["gatewayApi.createGateway"] = False
     if options.get("timeout") is not None:
         o["tuning.readTimeout"] = o["tuning.sendTimeout"] = options["timeout"]
     for item in options.get("sets") or ():
@@ -157,6 +166,22 @@ def load_cluster(paths: list[str]) -> Any:
 @click.option("--controller-namespace", help="ingress-nginx namespace (default ingress-nginx).")
 @click.option("--controller-deployment",
               help="ingress-nginx controller Deployment (default ingress-nginx-controller).")
+@click.option("--backend", type=click.Choice(["ingress-nginx", "gateway-api"]),
+              help="Objects to render: ingress-nginx (default) or Gateway API.")
+@click.option("--gateway-class", help="gateway-api: your implementation's GatewayClass "
+                                      "(required unless --existing-gateway).")
+@click.option("--gateway-name", help="gateway-api: Gateway name (default <name>-gateway).")
+@click.option("--gateway-namespace",
+              help="gateway-api: Gateway namespace (default: the RayCluster's).")
+@click.option("--existing-gateway", is_flag=True,
+              help="gateway-api: attach the routes to an existing Gateway, do not create it.")
+@click.option("--route-namespace",
+              help="gateway-api: routes' namespace (default: the RayCluster's; elsewhere a "
+                   "ReferenceGrant is rendered).")
+@click.option("--tcp-route-api-version", type=click.Choice(["v1alpha2", "v1"]),
+              help="gateway-api: TCPRoute version (default v1alpha2; v1 needs the v1.6 CRDs).")
+@click.option("--http-port", type=int, help="gateway-api: HTTP listener port (default 80).")
+@click.option("--https-port", type=int, help="gateway-api: HTTPS listener port (default 443).")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
               help="Set any spec field, e.g. --set tuning.readTimeout=7200. Repeatable.")
 def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthenticated: bool,
@@ -182,6 +207,8 @@ def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthen
         gateway = spec_mod.from_dict({}, "command line", overrides=overrides)
         base_dir = Path.cwd()
     manifests = [str(base_dir / m) for m in gateway.ray_cluster.manifests] + list(cluster_manifests)
+    # Refused before anything is read or rendered: these formats patch ingress-nginx.
+    outputs.check_format(fmt, gateway.backend)
     cluster = load_cluster(manifests)
     rendered = build(gateway, cluster=cluster, allow_unauthenticated=allow_unauthenticated)
 

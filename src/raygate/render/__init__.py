@@ -27,6 +27,12 @@ STEPS = {
     2: "Step 2: protocol bridging: raw TCP ports through the tcp-services ConfigMap",
     3: "Step 3: hardened controller: placement, tcp-services flag, global settings",
     4: "Step 4: snippet-free Ingresses for the Dashboard (and Serve)",
+    # The Gateway API backend's steps (backend: gateway-api).
+    11: "Placement: the gateway's address from MetalLB",
+    12: "Cross-namespace references, granted explicitly (ReferenceGrant)",
+    13: "The Gateway: one listener per protocol and port",
+    14: "HTTPRoutes for the Dashboard (and Serve), no snippets",
+    15: "TCPRoutes: raw TCP ports, one route per listener",
 }
 
 
@@ -45,10 +51,16 @@ class Rendered:
     warnings: list[str] = field(default_factory=list)
     #: Things the user has to know to use the output (manual steps, SSA caveats).
     notes: list[str] = field(default_factory=list)
+    #: The spec's backend, so outputs can tell ingress-nginx objects from Gateway API ones.
+    backend: str = "ingress-nginx"
 
     @property
     def objects(self) -> list[dict[str, Any]]:
         return [i.obj for i in self.items]
+
+
+# Imported here, not at the top: gateway_api builds RenderedObjects, defined above.
+from raygate.render import gateway_api
 
 
 def render(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
@@ -71,6 +83,9 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
             f"GCS is exposed on gateway port {spec.exposures.gcs.port}: it is the cluster's "
             "control plane (ShadowRay-style attacks start there) and no HTTP allowlist covers "
             "it; keep it on a private network (exposures.gcs.enabled)")
+    if spec.backend == "gateway-api":
+        return Rendered(gateway_api.build_items(spec, target, notes), warnings, notes,
+                        spec.backend)
 
     items: list[RenderedObject] = []
 

@@ -66,8 +66,12 @@ def _comment(item: RenderedObject) -> str:
 
 def yaml_stream(rendered: Rendered) -> str:
     """All objects, in apply order, each preceded by the step it implements."""
-    header = ("# The Pinned Gateway, rendered by raygate. Apply in this order with server-side\n"
-              f"# apply (several objects are partial and rely on it):\n#   {APPLY_HINT}\n")
+    if rendered.backend == "gateway-api":
+        header = ("# The Ray gateway as Gateway API objects, rendered by raygate. Apply in this "
+                  f"order:\n#   {APPLY_HINT}\n")
+    else:
+        header = ("# The Pinned Gateway, rendered by raygate. Apply in this order with server-side\n"
+                  f"# apply (several objects are partial and rely on it):\n#   {APPLY_HINT}\n")
     docs = [_comment(i) + dump(i.obj) for i in rendered.items]
     return header + "".join("---\n" + d for d in docs)
 
@@ -307,9 +311,18 @@ def _umask() -> int:
     return current
 
 
+def check_format(fmt: str, backend: str) -> None:
+    """Helm values and the kustomization patch the ingress-nginx controller; Gateway API
+    objects have neither a chart nor an upstream manifest to patch."""
+    if backend == "gateway-api" and fmt in ("helm-values", "kustomize"):
+        raise RenderError(f"--format {fmt} is for the ingress-nginx controller; with backend "
+                          "gateway-api use the YAML stream (the default) or --out DIR")
+
+
 def files_for(fmt: str, spec: GatewaySpec, rendered: Rendered,
               upstream: str = UPSTREAM_DEPLOY) -> dict[str, str]:
     """The files ``--out DIR`` writes for ``fmt``."""
+    check_format(fmt, rendered.backend)
     if fmt == "yaml":
         return split_files(rendered)
     if fmt == "helm-values":
