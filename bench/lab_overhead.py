@@ -53,9 +53,15 @@ def dashboard_load(url: str) -> float:
 def task_rtts(address: str, head: lab.LabState, n: int) -> list[float]:
     env = ray_env(head.ray.home, head.ray.token)  # type: ignore[union-attr]
     env.update({"ADDR": f"ray://{address}", "N": str(n)})
-    out = subprocess.run([sys.executable, "-c", TASKS], env=env, capture_output=True, text=True,
-                         timeout=300)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    # Ray 2.60's head sometimes fails to start the per-client server of a new connection
+    # (a gRPC abort on the head); a new connection gets a fresh one, so try twice.
+    for attempt in (1, 2):
+        out = subprocess.run([sys.executable, "-c", TASKS], env=env, capture_output=True,
+                             text=True, timeout=300)
+        lines = out.stdout.strip().splitlines()
+        if out.returncode == 0 and lines:
+            return json.loads(lines[-1])
+    raise SystemExit(f"Ray Client through {address} failed twice:\n{out.stderr[-2000:]}")
 
 
 def main() -> None:
