@@ -4,8 +4,11 @@ Several rules ask the same question from different angles: is the Dashboard expo
 auth (RG104), is GCS exposed at all (RG105), is the Ray Client reachable when the Dashboard is
 (RG205)? This module answers it once per object set. An ``Exposure`` is one path in from
 outside: an Ingress backend (``http``), a tcp-services entry (``tcp``), or a head Service of
-type LoadBalancer/NodePort or with externalIPs (``service``). Each is resolved to the Ray port
-name it reaches (``dashboard``, ``client``, ``serve``, ``gcs-server``...) when the inputs allow.
+type LoadBalancer/NodePort or with externalIPs (``service``). Gateway API routes count too: an
+HTTPRoute backendRef is ``http`` and a TCPRoute backendRef is ``tcp`` (``via`` is the route),
+but only for a route with a ``parentRefs`` entry: a route attached to nothing is not reachable
+(facts: gateway_api_metallb.md §2, §3). Each is resolved to the Ray port name it reaches
+(``dashboard``, ``client``, ``serve``, ``gcs-server``...) when the inputs allow.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Exposure:
     ray_port: str | None  # dashboard / client / serve / gcs-server / ... when known
     ray: KubeObject | None  # the RayCluster/RayService/RayJob behind the Service, if known
     service_obj: KubeObject | None
+    #: tcp-services key, Service nodePort/port, or the TCPRoute's Gateway listener port.
     external_port: int | None = None
     path: str | None = None
     host: str | None = None
@@ -128,4 +132,95 @@ def _compute(objects: ObjectSet) -> list[Exposure]:
             found.append(Exposure(svc, ("spec", "ports", i), "service", svc.namespace, svc.name,
                                   port, _ray_port_name(objects, svc, ray, port), ray, svc,
                                   external_port=p.get("nodePort") or p.get("port")))
+    found.extend(_gateway_api_routes(objects))
     return found
+
+
+GATEWAY_GROUP = "gateway.networking.k8s.io"
+
+
+def _gateway_api_routes(objects: ObjectSet) -> list[Exposure]:
+    """HTTPRoute and TCPRoute backendRefs to Services, for routes attached to a parent."""
+    found: list[Exposure] = []
+    for route in objects.of_kind("HTTPRoute", "TCPRoute"):
+        if not route.api_version.startswith(GATEWAY_GROUP + "/"):
+            continue
+        parents = route.spec.get("parentRefs")
+        if not isinstance(parents, list) or not any(isinstance(p, dict) for p in parents):
+            continue  # attached to nothing: no listener routes traffic to it
+        http = route.kind == "HTTPRoute"
+        host = _first_hostname(route) if http else None
+        external = None if http else _listener_port(objects, route, parents)
+        rules = route.spec.get("rules")
+        for i, r in enumerate(rules if isinstance(rules, list) else []):
+            if not isinstance(r, dict):
+                continue
+            path = _rule_path(r) if http else None
+            refs = r.get("backendRefs")
+            for j, ref in enumerate(refs if isinstance(refs, list) else []):
+                if not isinstance(ref, dict) or ref.get("kind", "Service") != "Service" \
+                        or ref.get("group", "") not in ("", None):
+                    continue
+                name = ref.get("name")
+                if not isinstance(name, str) or not name:
+                    continue
+                ns = ref.get("namespace")
+                ns = ns if isinstance(ns, str) and ns else route.namespace
+                number = ref.get("port")
+                port = str(number) if isinstance(number, int) and not isinstance(number, bool) \
+                    else None
+                svc = objects.get("Service", ns, name)
+                ray = kuberay.owner_of_service(objects, ns, name)
+                found.append(Exposure(route, ("spec", "rules", i, "backendRefs", j),
+                                      "http" if http else "tcp", ns, name, port,
+                                      _ray_port_name(objects, svc, ray, port), ray, svc,
+                                      external_port=external, path=path, host=host))
+    return found
+
+
+def _first_hostname(route: KubeObject) -> str | None:
+    hostnames = route.spec.get("hostnames")
+    if isinstance(hostnames, list):
+        for h in hostnames:
+            if isinstance(h, str) and h:
+                return h
+    return None
+
+
+def _rule_path(rule: Mapping[str, Any]) -> str | None:
+    """The first PathPrefix/Exact match value; a rule without matches matches PathPrefix /."""
+    matches = rule.get("matches")
+    if not isinstance(matches, list) or not matches:
+        return "/"
+    for m in matches:
+        p = m.get("path") if isinstance(m, dict) else None
+        if p is None and isinstance(m, dict):
+            return "/"  # a match without a path matches every path (PathPrefix /)
+        if isinstance(p, dict) and p.get("type", "PathPrefix") in ("PathPrefix", "Exact"):
+            value = p.get("value", "/")
+            return value if isinstance(value, str) else None
+    return None
+
+
+def _listener_port(objects: ObjectSet, route: KubeObject, parents: list[Any]) -> int | None:
+    """The port of the Gateway listener a TCPRoute attaches to, when the Gateway is known."""
+    for ref in parents:
+        if not isinstance(ref, dict) or ref.get("kind", "Gateway") != "Gateway" \
+                or ref.get("group", GATEWAY_GROUP) != GATEWAY_GROUP:
+            continue
+        port = ref.get("port")
+        if isinstance(port, int) and not isinstance(port, bool):
+            return port
+        section = ref.get("sectionName")
+        name = ref.get("name")
+        if not isinstance(section, str) or not isinstance(name, str):
+            continue
+        ns = ref.get("namespace")
+        gw = objects.get("Gateway", ns if isinstance(ns, str) and ns else route.namespace, name)
+        listeners = gw.spec.get("listeners") if gw is not None else None
+        for listener in listeners if isinstance(listeners, list) else []:
+            if isinstance(listener, dict) and listener.get("name") == section:
+                number = listener.get("port")
+                if isinstance(number, int) and not isinstance(number, bool):
+                    return number
+    return None

@@ -231,7 +231,9 @@ def ray_ingresses(objects: ObjectSet) -> list[KubeObject]:
     """Ingresses with at least one backend reaching a Ray head (the ones worth a dry run)."""
     seen: dict[int, KubeObject] = {}
     for e in exposure.ray_exposures(objects):
-        if e.channel == "http":
+        # Only Ingresses go to the ingress-nginx webhook; HTTPRoutes are exposures too, but
+        # their admission is the Gateway implementation's, not this dry run's subject.
+        if e.channel == "http" and e.via.kind == "Ingress":
             seen.setdefault(id(e.via), e.via)
     return list(seen.values())
 

@@ -59,7 +59,10 @@ class Lane:
 
 def build_lanes(objects: ObjectSet, result: Result, state: rt.RuntimeState) -> list[Lane]:
     lanes: list[Lane] = []
-    exposed = [e for e in exposure.ray_exposures(objects) if e.channel in ("http", "tcp")]
+    # Lanes draw the ingress-nginx path (controller, tcp-services); Gateway API routes would
+    # be drawn through a controller they do not use, so they get no lane yet.
+    exposed = [e for e in exposure.ray_exposures(objects)
+               if e.channel in ("http", "tcp") and e.via.kind in ("Ingress", "ConfigMap")]
     for e in exposed:
         lanes.append(_lane(objects, result, state, e))
     lanes += _missing_client_lanes(objects, result, exposed)

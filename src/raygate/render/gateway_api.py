@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from raygate.render import RenderedObject, metallb
-from raygate.render.ingress_nginx import Target, labels, tcp_mappings
+from raygate.render.ingress_nginx import IGNORE_ANNOTATION, Target, labels, tcp_mappings
 from raygate.spec import GatewaySpec
 
 GROUP = "gateway.networking.k8s.io"
@@ -233,8 +233,13 @@ def dashboard_route(spec: GatewaySpec, target: Target) -> dict[str, Any]:
     # "0s" disables the timeout (or means "as long as possible"): the job log tail is a
     # WebSocket on this rule and must outlive any request timeout (§4.1, §4.2).
     strip = _strip_rule(base, _backend(lay, target, port), "0s")
-    return _http_route(spec, target, f"{spec.prefix}-dashboard", http_section(spec),
-                       [redirect, strip])
+    route_obj = _http_route(spec, target, f"{spec.prefix}-dashboard", http_section(spec),
+                            [redirect, strip])
+    if not spec.exposures.ray_client.enabled:
+        # As render/ingress_nginx.py does: record the user's choice where the catalog's
+        # ray-client-not-exposed rule would otherwise ask for a Ray Client path.
+        route_obj["metadata"]["annotations"] = {IGNORE_ANNOTATION: "ray-client-not-exposed"}
+    return route_obj
 
 
 def serve_route(spec: GatewaySpec, target: Target) -> dict[str, Any] | None:

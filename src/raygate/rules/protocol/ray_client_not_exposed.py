@@ -3,8 +3,9 @@
 The seed guide's second root cause: HTTP worked through the Ingress, but the Ray TCP ports were
 never mapped, so ``ray.init("ray://...")`` had nothing to talk to. The Ray Client is gRPC on the
 head Service's ``client`` port (10001 by default; facts: kuberay_ray.md §1.2, §6) and needs an L4
-path: a tcp-services entry (ingress_nginx.md §3.1) or a LoadBalancer/NodePort Service. An HTTP
-Ingress path does not count: gRPC cannot be path-routed (kuberay_ray.md §6; RG212 reports that).
+path: a tcp-services entry (ingress_nginx.md §3.1), a Gateway API TCPRoute (gateway_api_metallb.md
+§3) or a LoadBalancer/NodePort Service. An HTTP Ingress path or HTTPRoute does not count: gRPC
+cannot be path-routed (kuberay_ray.md §6; RG212 reports that for Ingresses).
 A dead address fails only after 30 s with ``ConnectionError: ray client connection timeout``
 (feasibility.md, "Ray Client timeouts").
 
@@ -34,19 +35,21 @@ CLIENT_TIMEOUT = "ConnectionError: ray client connection timeout"
     name="ray-client-not-exposed",
     layer="protocol",
     severity="warning",
-    kinds=("Ingress", "ConfigMap", "Service"),
+    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute"),
     title="Ray Dashboard is exposed but the Ray Client port is not",
     rationale="""
         The Ray Client (`ray.init("ray://host:port")`) speaks gRPC to the head Service's
         `client` port (10001). An HTTP Ingress carries the Dashboard and the Jobs API, but not
         the Ray Client: it needs a raw TCP path, which with ingress-nginx is a tcp-services
-        entry (or a LoadBalancer/NodePort Service). When only the Dashboard is exposed, users
+        entry, with Gateway API a TCP listener and a TCPRoute (or, with either, a
+        LoadBalancer/NodePort Service). When only the Dashboard is exposed, users
         who try the Ray Client wait 30 seconds and get `ConnectionError: ray client connection
         timeout`, with nothing in the controller logs because nothing listens. Expose the client
         port over TCP, or tell users to submit work through the Jobs API instead.
     """,
     fix=("Map the head Service's client port in the tcp-services ConfigMap the controller reads, "
-         "e.g. \"10001\": \"<namespace>/<head-svc>:client\"."),
+         "e.g. \"10001\": \"<namespace>/<head-svc>:client\" (with Gateway API: a TCP listener "
+         "and a TCPRoute to the head Service's port 10001)."),
     references=(
         "https://docs.ray.io/en/latest/cluster/running-applications/job-submission/ray-client.html",
         _tcp.TCP_DOC,
@@ -67,7 +70,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         if head in seen:
             continue  # one finding per head and exposing object
         seen.add(head)
-        http_only = any(keys & _keys(c) for c in _client_http(ctx.objects))
+        http_only = any(keys & _keys(c) for c in _client_http(ctx.objects)
+                        if c.via.kind == "Ingress")
         note = (" (an Ingress routes HTTP to the client port, but the Ray Client's gRPC cannot be "
                 "path-routed: see RG212)") if http_only else ""
         ray = e.ray or _cluster_by_selector(ctx.objects, e)
@@ -75,8 +79,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         yield ctx.finding(
             obj, e.field,
             f"the Dashboard of Ray head {e.namespace}/{head_svc} is exposed here, but its "
-            f"client port is not: no tcp-services entry or LoadBalancer/NodePort Service reaches "
-            f"it{note}, so ray.init(\"ray://<gateway>:10001\") fails with {CLIENT_TIMEOUT}",
+            f"client port is not: no tcp-services entry, TCPRoute or LoadBalancer/NodePort "
+            f"Service reaches it{note}, so ray.init(\"ray://<gateway>:10001\") fails with "
+            f"{CLIENT_TIMEOUT}",
             fix=_fix(ctx.objects, e))
 
 
@@ -143,6 +148,17 @@ def _fix(objects: ObjectSet, e: exp.Exposure) -> str:
     ray = e.ray or _cluster_by_selector(objects, e)
     service = kuberay.head_service_name(ray) if ray is not None else e.service
     backend = _tcp.backend_ports(objects, e.namespace, service)
+    if e.via.kind in ("HTTPRoute", "TCPRoute"):
+        # A TCPRoute backendRef takes a port number, not a name.
+        named = [_tcp.as_int(p.get("port")) for p in (backend.ports if backend else ())
+                 if p.get("name") == "client"]
+        number = next((n for n in named if n), None) or \
+            (kuberay.head_ports(ray).get("client") if ray is not None else None) or \
+            kuberay.DEFAULT_PORTS["client"]
+        return (f"Add a TCP listener (e.g. port 10001) to {_parent_gateway(e.via)} and a TCPRoute "
+                f"attached to it (parentRefs sectionName) with a backendRef to "
+                f"{e.namespace}/{service} port {number}, or point Ray Client users at the Jobs "
+                "API instead.")
     port = "client"
     if backend is not None and not any(p.get("name") == "client" for p in backend.ports):
         port = str(kuberay.DEFAULT_PORTS["client"])
@@ -150,3 +166,13 @@ def _fix(objects: ObjectSet, e: exp.Exposure) -> str:
     where = f"ConfigMap {maps[0]}" if maps else "the tcp-services ConfigMap the controller reads"
     return (f'Add "10001": "{e.namespace}/{service}:{port}" to {where}, or point Ray Client '
             "users at the Jobs API instead.")
+
+
+def _parent_gateway(route: KubeObject) -> str:
+    parents = route.spec.get("parentRefs")
+    for ref in parents if isinstance(parents, list) else []:
+        if isinstance(ref, dict) and isinstance(ref.get("name"), str) \
+                and ref.get("kind", "Gateway") == "Gateway":
+            ns = ref.get("namespace") if isinstance(ref.get("namespace"), str) else route.namespace
+            return f"Gateway {ns}/{ref['name']}"
+    return "the Gateway this route attaches to"

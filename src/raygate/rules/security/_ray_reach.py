@@ -1,7 +1,8 @@
 """Which Ray head ports outsiders can reach, as the security rules RG104-RG106 need it.
 
 ``raygate.exposure`` lists every path in (Ingress backend, tcp-services entry, exposed
-Service). The security rules need three refinements of it, shared here so they agree:
+Service, Gateway API HTTPRoute/TCPRoute). The security rules need three refinements of it,
+shared here so they agree:
 
 * the *role* of the reached port (dashboard, client, gcs-server, ...), also when the head
   container gives the port a custom name, by mapping the name back to its number;
@@ -75,7 +76,8 @@ def _group(objects: ObjectSet) -> dict[int, list[exposure_mod.Exposure]]:
     read = {c.tcp_services_ref for c in controllers if c.tcp_services_ref}
     grouped: dict[int, list[exposure_mod.Exposure]] = defaultdict(list)
     for e in exposure_mod.ray_exposures(objects):
-        if e.channel == "tcp" and controllers and f"{e.via.namespace}/{e.via.name}" not in read:
+        if e.channel == "tcp" and e.via.kind == "ConfigMap" and controllers \
+                and f"{e.via.namespace}/{e.via.name}" not in read:
             continue  # no controller in the inputs reads this map: it opens no port (RG204's job)
         grouped[id(e.via)].append(e)
     return dict(grouped)
@@ -87,6 +89,11 @@ def exposures_of(objects: ObjectSet, obj: KubeObject) -> list[exposure_mod.Expos
 
 def how(e: exposure_mod.Exposure) -> str:
     """A short description of the way in, for messages."""
+    if e.via.kind in ("HTTPRoute", "TCPRoute"):
+        if e.channel == "tcp":
+            listener = f"Gateway listener port {e.external_port}" if e.external_port else "Gateway"
+            return f"TCPRoute {e.via.name} ({listener}) -> {e.target}"
+        return f"HTTPRoute {e.via.name} path {e.host or '*'}{e.path or '/'} -> {e.target}"
     if e.channel == "tcp":
         return f"tcp-services port {e.external_port} -> {e.target}"
     if e.channel == "service":

@@ -6,7 +6,8 @@ adds attack surface (facts: kuberay_ray.md §6 "GCS 6379 note", §7 dangerous po
 "Never expose 6379, 52365, 8080 publicly"). The dashboard agent (52365, job-agent endpoints)
 and the metrics port (8080, an information leak) get a warning for the same reason. Exposures
 come from ``raygate.exposure`` (tcp-services entries, Ingress backends, LoadBalancer/NodePort
-Services) and from the Ray CR's own ``headGroupSpec.serviceType``.
+Services, Gateway API HTTPRoutes and TCPRoutes) and from the Ray CR's own
+``headGroupSpec.serviceType``.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ _WHY = {"gcs-server": "outside drivers cannot use it (they also need every rayle
     name="gcs-port-exposed",
     layer="security",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "RayCluster", "RayService", "RayJob"),
+    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "RayCluster",
+           "RayService", "RayJob"),
     title="Ray GCS port exposed outside the cluster",
     rationale="""
         The Global Control Service (GCS, port 6379, named `gcs-server` on the KubeRay head
         Service) is the Ray cluster's control plane: it holds cluster metadata, the function
-        table and job state. Exposing it through a tcp-services entry, an Ingress or a
-        LoadBalancer/NodePort Service does not give outside drivers a working path
+        table and job state. Exposing it through a tcp-services entry, an Ingress, a Gateway API
+        route or a LoadBalancer/NodePort Service does not give outside drivers a working path
         (`ray.init("host:6379")` also needs direct access to every raylet, object manager and
         worker port), so the only effect is attack surface, and without token auth a remote
         attacker can drive the cluster. External access belongs on the Jobs API (8265) or Ray
@@ -46,7 +48,7 @@ _WHY = {"gcs-server": "outside drivers cannot use it (they also need every rayle
         ports should not leave the cluster either (warning): the agent serves job endpoints and
         metrics reveal cluster internals.
     """,
-    fix=("Remove the external route to port 6379 (tcp-services entry, Service port or "
+    fix=("Remove the external route to port 6379 (tcp-services entry, TCPRoute, Service port or "
          "serviceType) and use the Jobs API or Ray Client, behind authentication, from outside."),
     references=(
         "https://docs.ray.io/en/latest/ray-security/index.html",

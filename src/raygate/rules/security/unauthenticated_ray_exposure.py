@@ -6,9 +6,10 @@ ports can execute arbitrary code on your Ray Cluster"). Unauthenticated job subm
 CVE-2023-48022, exploited in the wild as "ShadowRay". Since Ray 2.52 token auth closes that door,
 and KubeRay >= 1.5.1 turns it on with ``spec.authOptions.mode: token`` (§4.3); KubeRay clusters
 without it stay unauthenticated even on Ray 2.59 (§4.5). This rule reports the object that opens
-the path in (Ingress, tcp-services entry, LoadBalancer/NodePort Service, or the Ray CR's own
-``serviceType``/``enableIngress``), and only when the Ray CR behind it is in the inputs: without
-it, raygate cannot know whether auth is on. Serve (8000) is the data plane and needs no token.
+the path in (Ingress, tcp-services entry, LoadBalancer/NodePort Service, Gateway API HTTPRoute or
+TCPRoute, or the Ray CR's own ``serviceType``/``enableIngress``), and only when the Ray CR behind
+it is in the inputs: without it, raygate cannot know whether auth is on. Serve (8000) is the
+data plane and needs no token.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _fix(ray: KubeObject) -> str:
     name="unauthenticated-ray-exposure",
     layer="security",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "RayCluster", "RayService", "RayJob"),
+    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "RayCluster",
+           "RayService", "RayJob"),
     title="Ray head reachable from outside the cluster without token authentication",
     rationale="""
         Ray executes the code its callers send: a job submitted to the Dashboard's Jobs API
@@ -59,9 +61,10 @@ def _fix(ray: KubeObject) -> str:
         Ray 2.52 token authentication requires a bearer token on the Dashboard, Jobs API, Ray
         Client and GCS; KubeRay >= 1.5.1 enables it with `spec.authOptions.mode: token` and
         manages the Secret. KubeRay clusters without it stay open, also on newer Ray versions.
-        An Ingress, tcp-services entry or LoadBalancer/NodePort Service in front of such a
-        cluster hands remote code execution to anyone who can reach the gateway. Serve
-        applications (port 8000) are not covered: they are the data plane and need no token.
+        An Ingress, tcp-services entry, Gateway API HTTPRoute/TCPRoute or LoadBalancer/NodePort
+        Service in front of such a cluster hands remote code execution to anyone who can reach
+        the gateway. Serve applications (port 8000) are not covered: they are the data plane
+        and need no token.
     """,
     fix=("Set spec.authOptions.mode: token on the RayCluster (KubeRay >= 1.5.1, Ray >= 2.52) "
          "and keep gateway authentication in front of the Dashboard and Ray Client."),

@@ -1,0 +1,242 @@
+"""Gateway API routes in the exposure model, and the rules that report on them.
+
+An HTTPRoute or TCPRoute attached to a Gateway is a way into a Ray head like an Ingress or a
+tcp-services entry (facts: gateway_api_metallb.md §2, §3): RG104 reports an unauthenticated
+head behind one, RG105 a GCS route, RG205 a Dashboard route without a Ray Client path. The
+renderer's own Gateway API output must stay free of false positives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from raygate import engine, exposure
+from raygate.objects import ObjectSet
+from raygate.render import render
+from raygate.sources.files import load_text
+from tests.render import test_gateway_api as gw_render
+
+GW = "gateway.networking.k8s.io"
+
+OPEN_CLUSTER = """
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: open, namespace: ray}
+spec:
+  headGroupSpec:
+    rayStartParams: {}
+    template:
+      spec:
+        containers:
+        - name: ray-head
+          image: rayproject/ray:2.52.0
+"""
+
+GATEWAY = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ray-gateway, namespace: ray}
+spec:
+  gatewayClassName: eg
+  listeners:
+  - {name: http, protocol: HTTP, port: 80}
+  - {name: ray-client, protocol: TCP, port: 20001}
+  - {name: gcs, protocol: TCP, port: 6379}
+"""
+
+
+def http_route(name: str, service: str, port: int, *, parent: bool = True,
+               path: str = "/ray/", namespace: str = "ray") -> str:
+    parents = "  parentRefs: [{name: ray-gateway, sectionName: http}]\n" if parent else ""
+    return f"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+{parents}  hostnames: [ray.example.com]
+  rules:
+  - matches: [{{path: {{type: PathPrefix, value: {path}}}}}]
+    backendRefs: [{{name: {service}, port: {port}}}]
+"""
+
+
+def tcp_route(name: str, service: str, port: int, *, section: str = "ray-client",
+              version: str = "v1alpha2") -> str:
+    return f"""
+apiVersion: gateway.networking.k8s.io/{version}
+kind: TCPRoute
+metadata: {{name: {name}, namespace: ray}}
+spec:
+  parentRefs: [{{name: ray-gateway, sectionName: {section}}}]
+  rules:
+  - backendRefs: [{{name: {service}, port: {port}}}]
+"""
+
+
+def objects_of(*docs: str) -> ObjectSet:
+    loaded = load_text("---\n".join(docs), "<test>")
+    assert not loaded.problems and not loaded.notices, (loaded.problems, loaded.notices)
+    return ObjectSet(loaded.objects)
+
+
+def findings(objs: ObjectSet, *select: str) -> list[Any]:
+    result = engine.run(objs, select=list(select))
+    assert not result.not_checked, result.not_checked
+    return result.findings
+
+
+# ---------------------------------------------------------------------------------------------
+# The exposure model
+
+
+def test_httproute_backend_is_an_http_exposure() -> None:
+    objs = objects_of(OPEN_CLUSTER, GATEWAY, http_route("dash", "open-head-svc", 8265))
+    [e] = exposure.exposures(objs)
+    assert (e.via.kind, e.via.name, e.channel) == ("HTTPRoute", "dash", "http")
+    assert e.field == ("spec", "rules", 0, "backendRefs", 0)
+    assert (e.namespace, e.service, e.port, e.ray_port) == ("ray", "open-head-svc", "8265",
+                                                            "dashboard")
+    assert e.ray is not None and e.ray.name == "open"
+    assert (e.path, e.host, e.external_port) == ("/ray/", "ray.example.com", None)
+    assert exposure.ray_exposures(objs) == (e,)
+
+
+def test_tcproute_takes_its_listener_port_when_the_gateway_is_known() -> None:
+    for version in ("v1alpha2", "v1"):
+        objs = objects_of(GATEWAY, tcp_route("client", "open-head-svc", 10001, version=version))
+        [e] = exposure.exposures(objs)
+        assert (e.via.kind, e.channel, e.port, e.ray_port) == ("TCPRoute", "tcp", "10001", "client")
+        assert e.external_port == 20001 and e.path is None
+    # Without the Gateway in the inputs the outside port is unknown.
+    [e] = exposure.exposures(objects_of(tcp_route("client", "open-head-svc", 10001)))
+    assert e.external_port is None
+
+
+def test_unattached_routes_and_foreign_backends_are_not_exposures() -> None:
+    foreign = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: imported, namespace: ray}
+spec:
+  parentRefs: [{name: ray-gateway}]
+  rules:
+  - backendRefs: [{group: multicluster.x-k8s.io, kind: ServiceImport, name: open-head-svc, port: 8265}]
+"""
+    objs = objects_of(http_route("lonely", "open-head-svc", 8265, parent=False), foreign)
+    assert exposure.exposures(objs) == ()
+
+
+def test_backend_namespace_defaults_to_the_routes_and_can_be_set() -> None:
+    route = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r, namespace: routes}
+spec:
+  parentRefs: [{name: ray-gateway, namespace: ray}]
+  rules:
+  - backendRefs: [{name: a-head-svc, port: 8265}, {name: b-head-svc, namespace: ray, port: 8265}]
+"""
+    a, b = exposure.exposures(objects_of(route))
+    assert (a.namespace, b.namespace) == ("routes", "ray")
+    assert b.field == ("spec", "rules", 0, "backendRefs", 1)
+    assert a.path == "/"  # a rule without matches matches PathPrefix /
+
+
+# ---------------------------------------------------------------------------------------------
+# The rules
+
+
+def test_httproute_to_an_unauthenticated_dashboard_fires_rg104() -> None:
+    objs = objects_of(OPEN_CLUSTER, GATEWAY, http_route("dash", "open-head-svc", 8265))
+    [f] = findings(objs, "RG104")
+    assert (f.object.kind, f.object.name, f.field) == ("HTTPRoute", "dash",
+                                                       "spec.rules[0].backendRefs[0]")
+    assert "HTTPRoute dash path ray.example.com/ray/ -> ray/open-head-svc:8265" in f.message
+    assert "CVE-2023-48022" in f.message
+
+
+def test_tcproute_to_gcs_fires_rg105() -> None:
+    objs = objects_of(GATEWAY, tcp_route("gcs", "open-head-svc", 6379, section="gcs"))
+    [f] = findings(objs, "RG105")
+    assert (f.object.kind, f.object.name, f.severity.value) == ("TCPRoute", "gcs", "error")
+    assert "TCPRoute gcs (Gateway listener port 6379) -> ray/open-head-svc:6379" in f.message
+    assert "tcp-services" not in f.message
+
+
+def test_dashboard_httproute_without_a_tcproute_fires_rg205() -> None:
+    objs = objects_of(GATEWAY, http_route("dash", "open-head-svc", 8265))
+    [f] = findings(objs, "RG205")
+    assert (f.object.kind, f.object.name) == ("HTTPRoute", "dash")
+    assert "no tcp-services entry, TCPRoute or LoadBalancer/NodePort Service" in f.message
+    # The fix speaks Gateway API, not tcp-services.
+    assert "TCP listener" in f.fix and "Gateway ray/ray-gateway" in f.fix
+    assert "open-head-svc port 10001" in f.fix and "tcp-services" not in f.fix
+    # A TCPRoute to the same head's client port is the Ray Client path.
+    with_client = objects_of(GATEWAY, http_route("dash", "open-head-svc", 8265),
+                             tcp_route("client", "open-head-svc", 10001))
+    assert findings(with_client, "RG205") == []
+
+
+def test_unattached_routes_fire_nothing() -> None:
+    objs = objects_of(OPEN_CLUSTER, http_route("dash", "open-head-svc", 8265, parent=False))
+    assert findings(objs) == []
+
+
+def test_ingress_nginx_controller_does_not_hide_tcproutes() -> None:
+    """A controller that reads no tcp-services map silences tcp-services entries, not TCPRoutes."""
+    controller = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-nginx-controller, namespace: ingress-nginx}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: ingress-nginx}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: ingress-nginx}}
+    spec:
+      containers:
+      - name: controller
+        image: registry.k8s.io/ingress-nginx/controller:v1.15.1
+        args: [/nginx-ingress-controller]
+"""
+    objs = objects_of(controller, GATEWAY, tcp_route("gcs", "open-head-svc", 6379, section="gcs"))
+    assert [f.code for f in findings(objs, "RG105")] == ["RG105"]
+
+
+# ---------------------------------------------------------------------------------------------
+# The renderer's Gateway API output
+
+
+def _rendered(name: str, *extra: str) -> ObjectSet:
+    return objects_of(*extra, *(yaml.safe_dump(o) for o in render(gw_render.spec_for(name))))
+
+
+#: What the catalog may report on each rendered case; everything else is a false positive.
+EXPECTED: dict[str, set[tuple[str, str, str]]] = {
+    "gcs-enabled": {("RG105", "TCPRoute", "ray-cluster-kuberay-gcs")},
+}
+
+
+@pytest.mark.parametrize("name", gw_render.NAMES)
+def test_rendered_gateway_api_output_has_no_false_positives(name: str) -> None:
+    got = {(f.code, f.object.kind, f.object.name) for f in findings(_rendered(name))}
+    assert got == EXPECTED.get(name, set()), got
+
+
+def test_rendered_gcs_listener_fires_rg105_on_its_tcproute() -> None:
+    [f] = [f for f in findings(_rendered("gcs-enabled")) if f.code == "RG105"]
+    assert "(Gateway listener port 6379) -> raycluster/ray-cluster-kuberay-head-svc:6379" \
+        in f.message
+
+
+def test_rendered_routes_to_an_unauthenticated_cluster_fire_rg104() -> None:
+    """The renderer refuses an unauthenticated cluster; if one gets there anyway (another
+    tool, a later edit), its routes are what the catalog reports."""
+    cluster = OPEN_CLUSTER.replace("name: open, namespace: ray",
+                                   "name: ray-cluster-kuberay, namespace: raycluster")
+    got = {(f.object.kind, f.object.name)
+           for f in findings(_rendered("pinned", cluster), "RG104")}
+    assert got == {("HTTPRoute", "ray-cluster-kuberay-dashboard"),
+                   ("TCPRoute", "ray-cluster-kuberay-ray-client")}
