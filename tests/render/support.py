@@ -88,3 +88,16 @@ def as_objects(rendered_objects: list[dict[str, Any]], file: str = "rendered.yam
     result = load_text(text, file)
     assert not result.problems, result.problems
     return result.objects
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the real entry point (with its error handling) in-process: (exit code, out, err)."""
+    from raygate.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err

@@ -13,21 +13,10 @@ import yaml
 from click.testing import CliRunner
 
 from raygate import spec as spec_mod
-from raygate.cli import app, main
-from tests.render.support import CORPUS, REPO, needs_corpus
+from raygate.cli import app
+from tests.render.support import CORPUS, REPO, needs_corpus, run_cli as run
 
 BIN = Path(sys.executable).parent
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the real entry point (with its error handling) in-process."""
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def kinds(stream: str) -> list[str]:

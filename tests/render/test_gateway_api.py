@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from raygate import spec as spec_mod
-from raygate.cli import main
 from raygate.errors import RenderError, SpecError
 from raygate.render import build, gateway_api, outputs, render
+from tests.render.support import run_cli as run
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -78,16 +78,6 @@ def objects(name: str) -> list[dict[str, Any]]:
 
 def by_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objs if o["kind"] == kind]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------------------------------------

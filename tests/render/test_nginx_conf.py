@@ -187,7 +187,7 @@ def test_lab_objects_behave_in_real_nginx(fault: str | None, echo: int, tmp_path
     from raygate.lab.control import pick_port, worker_user
 
     spec = gw.LabSpec()
-    objects, _ = gw.lab_objects(spec, fault)
+    objects = gw.lab_objects(spec, fault)
     upstreams = gw.upstream_map(objects, spec, {"dashboard": echo, "serve": echo, "client": echo,
                                                 "gcs": echo, "agent": echo})
     port = pick_port(set())

@@ -47,7 +47,7 @@ def up(state_dir: str, fault: str | None) -> None:
     info = lab.up(Path(state_dir), fault)
     st = info.state
     click.echo(f"lab up{' with fault ' + fault if fault else ''} "
-               f"(objects from {st.objects_source}; Ray auth "
+               f"(objects from raygate render; Ray auth "
                f"{'token' if st.ray and st.ray.auth else 'disabled'})")
     click.echo(f"  Dashboard   {info.dashboard_url}")
     click.echo(f"  Jobs API    {info.dashboard_url}api/jobs/")

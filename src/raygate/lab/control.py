@@ -47,7 +47,6 @@ class LabState:
     http_port: int | None = None
     #: gateway (external) port -> local listen port
     gateway_ports: dict[int, int] = field(default_factory=dict)
-    objects_source: str = ""
     #: The nginx master's start time: a reused pid is not our nginx (see ``is_ours``).
     nginx_start_time: int | None = None
 
@@ -62,7 +61,6 @@ class LabState:
                            "nginx_pid": self.nginx_pid, "fault": self.fault,
                            "http_port": self.http_port,
                            "gateway_ports": {str(k): v for k, v in self.gateway_ports.items()},
-                           "objects_source": self.objects_source,
                            "nginx_start_time": self.nginx_start_time}, indent=2)
 
     @classmethod
@@ -71,7 +69,7 @@ class LabState:
         return cls(RayHead.from_dict(data["ray"]) if data.get("ray") else None,
                    data.get("nginx_pid"), data.get("fault"), data.get("http_port"),
                    {int(k): int(v) for k, v in (data.get("gateway_ports") or {}).items()},
-                   data.get("objects_source", ""), data.get("nginx_start_time"))
+                   data.get("nginx_start_time"))
 
 
 @dataclass
@@ -164,8 +162,8 @@ def pick_port(taken: set[int]) -> int:
     raise LabError(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[1]} on 127.0.0.1")
 
 
-def objects_yaml(objects: list[dict[str, Any]], fault: str | None, source: str) -> str:
-    header = (f"# raygate lab objects (source: {source}; fault: {fault or 'none'}).\n"
+def objects_yaml(objects: list[dict[str, Any]], fault: str | None) -> str:
+    header = (f"# raygate lab objects (rendered by raygate render; fault: {fault or 'none'}).\n"
               "# Lint them with: raygate lint <this file>\n")
     return header + yaml.dump_all(objects, Dumper=_NoAliasDumper, sort_keys=False)
 
@@ -198,7 +196,6 @@ class Gateway:
     """The gateway half of a lab: objects, the rendered config and where nginx listens."""
 
     objects: list[dict[str, Any]]
-    source: str
     conf: NginxConf
     http_port: int
     gateway_ports: dict[int, int]
@@ -216,9 +213,12 @@ def worker_user() -> str | None:
 
 def build_gateway(head: RayHead, fault: str | None, prefix: Path, *, http_port: int | None = None,
                   gateway_ports: dict[int, int] | None = None,
-                  spec: gw.LabSpec = gw.LabSpec()) -> Gateway:
-    """Objects for ``fault`` rendered into nginx.conf for ``head`` (pure apart from port picks)."""
-    objects, source = gw.lab_objects(spec, fault)
+                  spec: gw.LabSpec = gw.LabSpec(),
+                  objects: list[dict[str, Any]] | None = None) -> Gateway:
+    """Objects for ``fault`` (or the given ``objects``, already built for it) rendered into
+    nginx.conf for ``head`` (pure apart from port picks)."""
+    if objects is None:
+        objects = gw.lab_objects(spec, fault)
     ports = dict(gateway_ports or {})
     taken = set(ports.values()) | ({http_port} if http_port else set())
     http = http_port or pick_port(taken)
@@ -231,7 +231,7 @@ def build_gateway(head: RayHead, fault: str | None, prefix: Path, *, http_port: 
     upstreams = gw.upstream_map(objects, spec, head.local_ports())
     conf = render_nginx_conf(objects, upstreams, http_port=http, tcp_ports=ports,
                              prefix=str(prefix.resolve()), user=worker_user())
-    return Gateway(objects, source, conf, http, ports)
+    return Gateway(objects, conf, http, ports)
 
 
 def up(state_dir: Path, fault: str | None = None) -> LabInfo:
@@ -245,9 +245,9 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
     want_auth = fault != "no-auth"
 
     # Objects first: a refused fault must change nothing that runs.
-    objects, source = gw.lab_objects(gw.LabSpec(), fault)
+    objects = gw.lab_objects(gw.LabSpec(), fault)
     objects_file = state_dir / "objects.yaml"
-    atomic_write(objects_file, objects_yaml(objects, fault, source))
+    atomic_write(objects_file, objects_yaml(objects, fault))
     denial = refusal(objects_file)
     if denial:
         raise LabRefused(denial + "\nThe lab refuses to load these objects, as the admission "
@@ -264,7 +264,7 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
 
     prefix = state_dir / "nginx"
     built = build_gateway(head, fault, prefix, http_port=state.http_port,
-                          gateway_ports=state.gateway_ports)
+                          gateway_ports=state.gateway_ports, objects=objects)
     wait = [built.http_port, *built.conf.stream_ports.values()]
     if state.nginx_running():
         nginx_proc.reload_nginx(state.nginx_pid, prefix, built.conf.text, wait)
@@ -272,7 +272,6 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
         state.nginx_pid = nginx_proc.start_nginx(prefix, built.conf.text, wait)
         state.nginx_start_time = proc_start_time(state.nginx_pid)
     state.fault, state.http_port, state.gateway_ports = fault, built.http_port, built.gateway_ports
-    state.objects_source = built.source
     save_state(state_dir, state)
     return LabInfo(state_dir, state, True, True, built.conf.log)
 

@@ -1,10 +1,8 @@
 """The lab's gateway objects: what ``raygate render`` produces for the lab spec, plus faults.
 
 The lab must run the same objects a user would apply, so it asks the real renderer
-(``raygate.spec.from_dict`` + ``raygate.render.render``) for them. Until that renderer is
-importable it falls back to hand-written objects of the same shape (the seed guide's Pinned
-Gateway, fixed: snippet-free ``/ray/`` rewrite, an Exact ``/ray`` -> ``/ray/`` redirect, a
-tcp-services map for the Ray Client, 100m bodies and one-hour timeouts).
+(``raygate.spec.from_dict`` + ``raygate.render.render``) for them; there is no second,
+hand-written copy that could drift from it.
 
 A fault mutates those objects the way a user mistake would, so ``raygate lint`` on
 ``<state-dir>/objects.yaml`` and ``raygate probe`` on the running lab see the same mistake.
@@ -105,80 +103,17 @@ def cluster_objects(spec: LabSpec, *, auth: bool) -> list[dict[str, Any]]:
 
 
 def rendered_objects(spec: LabSpec, *, allow_unauthenticated: bool = False,
-                     cluster: list[dict[str, Any]] | None = None) -> tuple[list[dict[str, Any]], str]:
-    """Gateway objects for the lab and where they came from (``render()`` or ``fallback``)."""
-    try:
-        from raygate import render as render_mod  # written by the render engineer
-        from raygate import spec as spec_mod
-        render_fn = getattr(render_mod, "render")
-        from_dict = getattr(spec_mod, "from_dict")
-    except (ImportError, AttributeError):
-        return fallback_objects(spec), "fallback"
+                     cluster: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The gateway objects ``raygate render`` produces for the lab spec."""
+    from raygate import render
+    from raygate import spec as spec_mod
     from raygate.objects import KubeObject, ObjectSet, Origin
 
     known = ObjectSet([KubeObject(c, Origin("<lab cluster>")) for c in cluster or []])
-    objs = render_fn(from_dict(spec.as_dict(), "<lab spec>"), cluster=known,
-                     allow_unauthenticated=allow_unauthenticated)
-    return [copy.deepcopy(dict(o)) for o in objs], "raygate render"
+    objs = render.render(spec_mod.from_dict(spec.as_dict(), "<lab spec>"), cluster=known,
+                         allow_unauthenticated=allow_unauthenticated)
+    return [copy.deepcopy(dict(o)) for o in objs]
 
-
-def fallback_objects(spec: LabSpec) -> list[dict[str, Any]]:
-    """Hand-written objects in ``render()``'s shape and apply order (used until it lands)."""
-    ns, svc = spec.namespace, spec.head_service
-    common = {"nginx.ingress.kubernetes.io/proxy-body-size": "100m",
-              "nginx.ingress.kubernetes.io/proxy-read-timeout": "3600",
-              "nginx.ingress.kubernetes.io/proxy-send-timeout": "3600"}
-
-    def backend(port: int) -> dict[str, Any]:
-        return {"service": {"name": svc, "port": {"number": port}}}
-
-    return [
-        {"apiVersion": "v1", "kind": "Node",
-         "metadata": {"name": "lab-node", "labels": {"ingress-ready": "true"}}},
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "tcp-services", "namespace": CONTROLLER_NS},
-         "data": {"10001": f"{ns}/{svc}:10001"}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "ingress-nginx-controller", "namespace": CONTROLLER_NS},
-         "spec": {"template": {"spec": {
-             "hostNetwork": True, "dnsPolicy": "ClusterFirstWithHostNet",
-             "nodeSelector": {"ingress-ready": "true"},
-             "containers": [{"name": "controller",
-                             "image": "registry.k8s.io/ingress-nginx/controller:v1.15.1",
-                             "args": ["/nginx-ingress-controller",
-                                      "--configmap=$(POD_NAMESPACE)/ingress-nginx-controller",
-                                      "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services"],
-                             "ports": [{"name": "http", "containerPort": 80},
-                                       {"name": "10001-tcp", "containerPort": 10001}]}]}}}},
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": {"name": "ingress-nginx-controller", "namespace": CONTROLLER_NS},
-         "data": {"allow-snippet-annotations": "false", "annotations-risk-level": "High"}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-         "metadata": {"name": f"{spec.cluster}-dashboard", "namespace": ns,
-                      "annotations": {"nginx.ingress.kubernetes.io/use-regex": "true",
-                                      "nginx.ingress.kubernetes.io/rewrite-target": "/$1",
-                                      **common}},
-         "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [
-             {"path": f"{spec.prefix}/(.*)", "pathType": "ImplementationSpecific",
-              "backend": backend(8265)}]}}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-         "metadata": {"name": f"{spec.cluster}-dashboard-redirect", "namespace": ns,
-                      "annotations": {"nginx.ingress.kubernetes.io/permanent-redirect": f"{spec.prefix}/"}},
-         "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [
-             {"path": spec.prefix, "pathType": "Exact", "backend": backend(8265)}]}}]}},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-         "metadata": {"name": f"{spec.cluster}-serve", "namespace": ns,
-                      "annotations": {"nginx.ingress.kubernetes.io/use-regex": "true",
-                                      "nginx.ingress.kubernetes.io/rewrite-target": "/$1",
-                                      **common}},
-         "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [
-             {"path": f"{spec.serve_prefix}/(.*)", "pathType": "ImplementationSpecific",
-              "backend": backend(8000)}]}}]}},
-    ]
-
-
-# ------------------------------------------------------------------------------------------
-# Faults: each mutates a deep copy of the objects the way a user mistake would.
 
 def _ingresses(objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [o for o in objs if o.get("kind") == "Ingress"]
@@ -293,15 +228,15 @@ def apply_fault(objs: Iterable[Mapping[str, Any]], fault: str | None,
     return result
 
 
-def lab_objects(spec: LabSpec = LabSpec(), fault: str | None = None) -> tuple[list[dict[str, Any]], str]:
+def lab_objects(spec: LabSpec = LabSpec(), fault: str | None = None) -> list[dict[str, Any]]:
     """Everything the lab runs: gateway objects (rendered, then faulted) plus the cluster's
-    RayCluster and head Service. Returns the objects and their source."""
+    RayCluster and head Service."""
     auth = fault != "no-auth"
     cluster = cluster_objects(spec, auth=auth)
-    gateway, source = rendered_objects(spec, allow_unauthenticated=not auth, cluster=cluster)
+    gateway = rendered_objects(spec, allow_unauthenticated=not auth, cluster=cluster)
     names = {(o.get("kind"), (o.get("metadata") or {}).get("name")) for o in gateway}
     extra = [c for c in cluster if (c["kind"], c["metadata"]["name"]) not in names]
-    return apply_fault(gateway, fault, spec) + extra, source
+    return apply_fault(gateway, fault, spec) + extra
 
 
 def upstream_map(objs: Iterable[Mapping[str, Any]], spec: LabSpec,
