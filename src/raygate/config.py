@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import yaml
 
 from raygate.errors import ConfigError
+from raygate.rules import Rule, matches_any
 
 FILENAME = ".raygate.yaml"
 FAIL_ON = ("error", "warning", "info", "never")
@@ -123,11 +124,10 @@ def _suppression(path: Path, index: int, item: Any) -> Suppression:
                        item.get("name"), item.get("file"), str(item.get("reason") or ""))
 
 
-def suppressed(s: Suppression, code: str, name: str, kind: str, namespace: str, obj_name: str,
-               file: str, layer: str = "") -> bool:
-    # The same forms as select/ignore: all, a code, a code prefix (RG2), a name or a layer.
-    if not any(r in ("all", code, name) or (r.upper().startswith("RG") and code.startswith(r.upper()))
-               or (layer and r.lower() == layer) for r in s.rules):
+def suppressed(s: Suppression, rule: Rule, kind: str, namespace: str, obj_name: str,
+               file: str) -> bool:
+    # The same forms as select/ignore (rules.matches_any): all, code, code prefix, name, layer.
+    if not matches_any(rule, s.rules):
         return False
     return ((s.kind is None or s.kind == kind) and
             (s.namespace is None or fnmatch(namespace, s.namespace)) and

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Sequence
 from raygate import config as config_mod
 from raygate.findings import Finding, Result
 from raygate.objects import KubeObject, ObjectSet
-from raygate.rules import CATALOG, Context, Registry, Rule
+from raygate.rules import CATALOG, Context, Registry, Rule, matches_any
 
 IGNORE_ANNOTATION = "raygate.io/ignore"
 
@@ -23,8 +23,7 @@ def ignored_by_annotation(obj: KubeObject, rule: Rule) -> bool:
     value = obj.annotations.get(IGNORE_ANNOTATION)
     if not isinstance(value, str):
         return False
-    keys = {v.strip() for v in value.split(",") if v.strip()}
-    return bool(keys & {"all", rule.code, rule.name}) or any(rule.code.startswith(k.upper()) and k.upper().startswith("RG") for k in keys)
+    return matches_any(rule, value.split(","))
 
 
 def run(objects: Iterable[KubeObject] | ObjectSet, *, rules: Sequence[Rule] | None = None,
@@ -50,14 +49,15 @@ def run(objects: Iterable[KubeObject] | ObjectSet, *, rules: Sequence[Rule] | No
             except Exception as e:  # a bug in a rule must not hide every other finding
                 not_checked[rule.code] = f"internal error on {obj.ref}: {type(e).__name__}: {e}"
                 continue
-            for f in produced:
-                if ignored_by_annotation(obj, rule) or any(
-                        config_mod.suppressed(s, rule.code, rule.name, obj.kind, obj.namespace,
-                                              obj.name, obj.origin.file, rule.layer.value)
-                        for s in cfg.suppress):
-                    suppressed += 1
-                else:
-                    findings.append(f)
+            if not produced:
+                continue
+            # Suppression depends on the object and the rule only: decide once per object.
+            if ignored_by_annotation(obj, rule) or any(
+                    config_mod.suppressed(s, rule, obj.kind, obj.namespace, obj.name,
+                                          obj.origin.file) for s in cfg.suppress):
+                suppressed += len(produced)
+            else:
+                findings.extend(produced)
     findings.sort(key=Finding.sort_key)
     notices = list(notices) + _unknown_ignores(objset, list(registry))
     return Result(findings=findings, rules=list(rules), objects=len(objset), files=list(files),
@@ -78,9 +78,7 @@ def _unknown_ignores(objects: ObjectSet, catalog: Sequence[Rule]) -> list[str]:
             continue
         for key in (v.strip() for v in value.split(",")):
             if key and key not in known:
-                known[key] = key == "all" or any(
-                    key in (r.code, r.name) or (key.upper().startswith("RG") and
-                                                r.code.startswith(key.upper())) for r in catalog)
+                known[key] = any(matches_any(r, [key]) for r in catalog)
             if key and not known[key]:
                 out.append(f"{obj.origin}: {obj.ref}: {IGNORE_ANNOTATION} names no rule "
                            f"{key!r} (use codes like RG101 or names from `raygate rules`)")

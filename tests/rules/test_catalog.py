@@ -112,3 +112,26 @@ def test_rule_metadata_is_complete(rule: Rule) -> None:
 def test_catalog_codes_and_names_are_unique() -> None:
     assert len({r.code for r in RULES}) == len(RULES)
     assert len({r.name for r in RULES}) == len(RULES)
+
+
+def test_selectors_mean_the_same_everywhere() -> None:
+    """--select/--ignore, .raygate.yaml and raygate.io/ignore share rules.matches_any."""
+    from raygate import config as config_mod
+    from raygate.engine import ignored_by_annotation
+    from raygate.objects import KubeObject, Origin
+    from raygate.rules import matches_any
+
+    rg101 = CATALOG.find("RG101")
+    assert rg101 is not None
+    for selector in ("RG101", "rg1", "RG", "snippet-annotation", "security", "all"):
+        assert matches_any(rg101, [selector]), selector
+    for selector in ("R", "1", "RG2", "protocol", ""):
+        assert not matches_any(rg101, [selector]), selector
+    assert CATALOG.unknown(["R", "RG1", "protocol"]) == ["R"]
+    ingress = KubeObject({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                          "metadata": {"name": "x", "annotations": {"raygate.io/ignore": "security"}}},
+                         Origin("x.yaml"))
+    assert ignored_by_annotation(ingress, rg101)
+    entry = config_mod.Suppression(rules=("RG1",), kind="Ingress")
+    assert config_mod.suppressed(entry, rg101, "Ingress", "default", "x", "x.yaml")
+    assert not config_mod.suppressed(entry, rg101, "Service", "default", "x", "x.yaml")

@@ -145,11 +145,17 @@ class Registry:
 
 
 def matches_any(r: Rule, selectors: Iterable[str]) -> bool:
+    """Whether any selector names ``r``: ``all``, its code, a code prefix (``RG2``), its name or
+    its layer. The one definition behind --select/--ignore, .raygate.yaml and the
+    ``raygate.io/ignore`` annotation, so they all mean the same thing."""
     for s in selectors:
         s = s.strip()
         if not s:
             continue
-        if s.lower() in ("all", r.name, r.layer.value) or r.code.startswith(s.upper()):
+        upper = s.upper()
+        # A prefix must look like a code: "R" or "2" would otherwise select every rule.
+        if s.lower() in ("all", r.name, r.layer.value) or (
+                upper.startswith("RG") and r.code.startswith(upper)):
             return True
     return False
 
