@@ -193,7 +193,10 @@ def _run_client(env: dict[str, str], home: str, limit: float) -> tuple[str | Non
         if proc.stdout is not None:
             proc.stdout.close()
     if result is not None and not timed_out.is_set():
-        _DISCONNECTING.append(proc)  # it removes its HOME itself once disconnected
+        # Keep it referenced while it disconnects (it removes its HOME itself); forget the ones
+        # that finished, so a long-lived caller probing repeatedly does not accumulate them.
+        _DISCONNECTING[:] = [p for p in _DISCONNECTING if p.poll() is None]
+        _DISCONNECTING.append(proc)
         return result, "", False
     try:
         proc.wait(timeout=10)
