@@ -31,11 +31,9 @@ def fixture_files(rule: Rule) -> list[Path]:
 
 
 def runtime_for(objects: ObjectSet) -> object:
-    """Runtime state for runtime rules: what doctor builds from a snapshot."""
-    try:
-        from raygate.doctor import runtime_from_objects  # type: ignore[attr-defined]
-    except ImportError:
-        return {"source": "snapshot"}
+    """Runtime state for runtime rules: exactly what doctor builds from a snapshot."""
+    from raygate.runtime import runtime_from_objects
+
     return runtime_from_objects(objects)
 
 

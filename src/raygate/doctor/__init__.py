@@ -9,7 +9,7 @@ rule fixtures use, so runtime rules are tested on exactly the state doctor build
 
 from __future__ import annotations
 
-from raygate.doctor.runtime import RuntimeState, runtime_from_objects
+from raygate.runtime import RuntimeState, runtime_from_objects
 
 __all__ = ["RuntimeState", "runtime_from_objects", "diagnose", "Diagnosis", "gather_snapshot",
            "gather_live"]

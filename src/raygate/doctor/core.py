@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 from raygate import config as config_mod
 from raygate import engine, exposure
 from raygate.doctor import lanes as lanes_mod
-from raygate.doctor import runtime as rt
+from raygate import runtime as rt
 from raygate.errors import ClusterError, InputError, RaygateError
 from raygate.findings import Result
 from raygate.objects import KubeObject, ObjectSet

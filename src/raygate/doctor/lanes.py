@@ -13,7 +13,7 @@ from typing import Iterable
 
 from raygate import exposure
 from raygate import ingress_nginx as nginx
-from raygate.doctor import runtime as rt
+from raygate import runtime as rt
 from raygate.findings import Finding, Result, Severity
 from raygate.objects import KubeObject, ObjectSet, format_path
 

@@ -7,7 +7,9 @@ give (a server-side dry-run's denial text, controller logs, the address users we
 in ``RuntimeState`` beside the objects. A snapshot can carry those too, in a
 ``raygate.io/v1alpha1 DoctorCapture`` document that ``raygate doctor --save-snapshot`` writes.
 
-Everything here is pure: functions of an ``ObjectSet`` and a ``RuntimeState``.
+Everything here is pure: functions of an ``ObjectSet`` and a ``RuntimeState``. That is why it
+lives in the core beside ``exposure`` and not in ``doctor/``: the runtime rules depend on it,
+and rules must not depend on an edge package.
 """
 
 from __future__ import annotations
