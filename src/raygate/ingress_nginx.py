@@ -406,8 +406,3 @@ def backend_service(path_entry: Mapping[str, Any]) -> tuple[str | None, str | No
 def annotation(ingress: KubeObject, name: str) -> str | None:
     value = ingress.annotations.get(PREFIX + name)
     return None if value is None else str(value)
-
-
-def uses_regex(ingress: KubeObject) -> bool:
-    rt = annotation(ingress, "rewrite-target")
-    return (annotation(ingress, "use-regex") or "").lower() == "true" or bool(rt)

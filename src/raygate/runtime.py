@@ -284,12 +284,6 @@ class EndpointCheck:
         return bool(self.ready)
 
 
-def is_ray_service(objects: ObjectSet, svc: KubeObject) -> bool:
-    selector = svc.spec.get("selector") if isinstance(svc.spec.get("selector"), dict) else {}
-    return (kuberay.is_head_service(objects, svc) or "ray.io/cluster" in selector
-            or any(k.startswith("ray.io/") for k in svc.labels))
-
-
 def check_endpoints(objects: ObjectSet, state: RuntimeState, svc: KubeObject,
                     port: str) -> EndpointCheck:
     """Whether ``svc``'s port ``port`` (number or name, as a reference writes it) has a ready
