@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from raygate import exposure
 from raygate import ingress_nginx as nginx
@@ -221,10 +221,13 @@ def _ingress_locations(ing: KubeObject) -> Iterable[tuple[str, Location]]:
                                        use_regex, redirect, "/")
 
 
-def _top_level_alternation(path: str) -> bool:
-    depth, i, in_class = 0, 0, False
-    while i < len(path):
-        c = path[i]
+def _outside_classes(pattern: str) -> Iterator[tuple[int, str]]:
+    """``(index, char)`` of every character outside escapes and character classes: the only
+    places where ``(``, ``)`` and ``|`` are structure. Shared by the alternation and group
+    scanners so both read classes the same way."""
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
         if c == "\\":
             i += 2
             continue
@@ -232,13 +235,25 @@ def _top_level_alternation(path: str) -> bool:
             in_class = c != "]"
         elif c == "[":
             in_class = True
-        elif c == "(":
+            # A "]" right after "[" or "[^" is a literal member of the class.
+            if pattern[i + 1:i + 2] == "^":
+                i += 1
+            if pattern[i + 1:i + 2] == "]":
+                i += 1
+        else:
+            yield i, c
+        i += 1
+
+
+def _top_level_alternation(path: str) -> bool:
+    depth = 0
+    for _, c in _outside_classes(path):
+        if c == "(":
             depth += 1
         elif c == ")":
             depth = max(0, depth - 1)
         elif c == "|" and depth == 0:
             return True
-        i += 1
     return False
 
 
@@ -431,27 +446,14 @@ def capture_groups(pattern: str) -> int:
 
 
 def _scan_groups(pattern: str) -> int:
-    count, i, in_class = 0, 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
+    count = 0
+    for i, c in _outside_classes(pattern):
+        if c != "(":
             continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            # A "]" right after "[" or "[^" is a literal member of the class.
-            if pattern[i + 1:i + 2] == "^":
-                i += 1
-            if pattern[i + 1:i + 2] == "]":
-                i += 1
-        elif c == "(":
-            rest = pattern[i + 1:i + 4]
-            if rest.startswith("?"):
-                named = rest.startswith(("?P<", "?'")) or (rest.startswith("?<") and rest[2:3] not in ("=", "!"))
-                count += 1 if named else 0
-            elif not rest.startswith("*"):
-                count += 1
-        i += 1
+        rest = pattern[i + 1:i + 4]
+        if rest.startswith("?"):
+            named = rest.startswith(("?P<", "?'")) or (rest.startswith("?<") and rest[2:3] not in ("=", "!"))
+            count += 1 if named else 0
+        elif not rest.startswith("*"):
+            count += 1
     return count
