@@ -11,7 +11,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raygate import engine, ingress_nginx, report
+from raygate import engine, report
+from raygate.backends import ingress_nginx
 from raygate.objects import ObjectSet
 from raygate.sources.files import load_text
 

@@ -16,7 +16,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "raygate"
 EDGES = ("raygate.sources", "raygate.probe", "raygate.lab", "raygate.doctor", "raygate.apply",
          "raygate.cli")
-CORE = ["objects.py", "ingress_nginx.py", "kuberay.py", "exposure.py", "runtime.py",
+CORE = ["objects.py", "backends", "model", "kuberay.py", "runtime.py",
         "findings.py", "engine.py", "catalog_docs.py", "config.py", "spec.py", "errors.py",
         "rules", "report", "render"]
 

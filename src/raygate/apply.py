@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate.sources.cluster import FIELD_MANAGER, ClusterSource
 
 MANAGED_BY = "app.kubernetes.io/managed-by"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.objects import KubeObject, ObjectSet, matches_label_selector, matches_selector
 

@@ -11,7 +11,7 @@ Whether to deny is decided by running raygate's own rules (RG207, RG101, RG102, 
 object in the context of the stored controller objects. So a dry-run in a doctor test shows
 the denial a real cluster would give, and if a rule drifts from the webhook the tests notice.
 A check whose rule is not in the catalog falls back to the controller model in
-``raygate.ingress_nginx`` so the hook still behaves like the webhook.
+``raygate.backends.ingress_nginx`` so the hook still behaves like the webhook.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from raygate import engine
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate.objects import KubeObject, ObjectSet, Origin
 from raygate.rules import CATALOG
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from raygate import engine
-from raygate import ingress_nginx as ingress_model
+from raygate.backends import ingress_nginx as ingress_model
 from raygate.findings import Severity
 from raygate.objects import ObjectSet
 from raygate.render import build, outputs, render

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from raygate import engine, exposure
+from raygate import engine
+from raygate.model import exposure
 from raygate.objects import ObjectSet
 from raygate.render import render
 from raygate.sources.files import load_text

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from raygate import config as config_mod
-from raygate import engine, exposure
+from raygate import engine
+from raygate.model import exposure
 from raygate.doctor import lanes as lanes_mod
 from raygate import runtime as rt
 from raygate.errors import ClusterError, InputError, RaygateError

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from raygate import exposure
-from raygate import ingress_nginx as nginx
+from raygate.model import exposure
+from raygate.backends import ingress_nginx as nginx
 from raygate import runtime as rt
 from raygate.findings import Finding, Result, Severity
 from raygate.objects import KubeObject, ObjectSet, format_path

@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from raygate import ingress_nginx as ingx
+from raygate.backends import ingress_nginx as ingx
 
 NAMESPACE = "raylab"
 CLUSTER = "lab"

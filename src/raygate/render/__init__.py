@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from raygate.objects import ObjectSet
-from raygate.render import ingress_nginx as nginx
+from raygate.render import ingress_nginx_manifests as nginx
 from raygate.render import metallb
 from raygate.spec import GatewaySpec
 

@@ -1,7 +1,7 @@
 """The same exposure as Gateway API objects: a Gateway, HTTPRoutes and TCPRoutes.
 
 ingress-nginx was retired in March 2026; Gateway API is where the ecosystem went. The objects
-here express what ``ingress_nginx.py`` expresses, with the differences that the API forces:
+here express what ``ingress_nginx_manifests.py`` expresses, with the differences that the API forces:
 
 * the ``/ray`` -> ``/ray/`` redirect and the prefix strip are two HTTPRoute rules (a redirect
   and a rewrite may not share a rule, and ``ReplacePrefixMatch`` needs exactly one
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from raygate.render import RenderedObject, metallb
-from raygate.render.ingress_nginx import IGNORE_ANNOTATION, Target, labels, tcp_mappings
+from raygate.render.ingress_nginx_manifests import IGNORE_ANNOTATION, Target, labels, tcp_mappings
 from raygate.spec import GatewaySpec
 
 GROUP = "gateway.networking.k8s.io"
@@ -236,7 +236,7 @@ def dashboard_route(spec: GatewaySpec, target: Target) -> dict[str, Any]:
     route_obj = _http_route(spec, target, f"{spec.prefix}-dashboard", http_section(spec),
                             [redirect, strip])
     if not spec.exposures.ray_client.enabled:
-        # As render/ingress_nginx.py does: record the user's choice where the catalog's
+        # As render/ingress_nginx_manifests.py does: record the user's choice where the catalog's
         # ray-client-not-exposed rule would otherwise ask for a Ray Client path.
         route_obj["metadata"]["annotations"] = {IGNORE_ANNOTATION: "ray-client-not-exposed"}
     return route_obj

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raygate.render.ingress_nginx import Target, labels, patch_metadata, tcp_mappings
+from raygate.render.ingress_nginx_manifests import Target, labels, patch_metadata, tcp_mappings
 from raygate.spec import GatewaySpec
 
 API_VERSION = "metallb.io/v1beta1"

@@ -55,7 +55,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from raygate import ingress_nginx as ingx
+from raygate.backends import ingress_nginx as ingx
 from raygate.objects import KubeObject, ObjectSet, Origin
 
 #: Debian's nginx builds the stream module as a dynamic module (feasibility.md §B).

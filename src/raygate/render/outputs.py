@@ -19,7 +19,7 @@ import yaml
 
 from raygate.errors import RenderError
 from raygate.render import STEPS, Rendered, RenderedObject
-from raygate.render import ingress_nginx as nginx
+from raygate.render import ingress_nginx_manifests as nginx
 from raygate.render import metallb
 from raygate.spec import GatewaySpec
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate.objects import KubeObject, ObjectSet
 
 #: Labels every real Node carries; a selector on them alone does not pin anything. Hand-written

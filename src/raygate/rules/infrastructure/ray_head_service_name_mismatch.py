@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from raygate import kuberay
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from raygate import exposure
-from raygate import ingress_nginx as nginx
+from raygate.model import exposure
+from raygate.backends import ingress_nginx as nginx
 from raygate.objects import FieldPath, KubeObject, ObjectSet
 
 # Validators (facts §2.2). ``fullmatch`` because Go's ``$`` never matches before a newline.

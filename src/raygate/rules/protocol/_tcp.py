@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.objects import KubeObject, ObjectSet
 

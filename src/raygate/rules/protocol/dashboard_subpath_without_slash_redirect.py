@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate.exposure import Exposure
+from raygate.model.exposure import Exposure
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate import exposure
+from raygate.model import exposure
 from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate import exposure as exp
-from raygate import ingress_nginx as nginx
+from raygate.model import exposure as exp
+from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate import ingress_nginx as nginx
-from raygate.exposure import Exposure
+from raygate.backends import ingress_nginx as nginx
+from raygate.model.exposure import Exposure
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule

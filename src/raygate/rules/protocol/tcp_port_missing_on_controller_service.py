@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet, matches_selector
 from raygate.rules import Context, rule

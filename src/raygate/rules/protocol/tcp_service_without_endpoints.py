@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
-from raygate.exposure import WELL_KNOWN
+from raygate.model.exposure import WELL_KNOWN
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule

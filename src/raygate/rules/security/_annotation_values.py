@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 
 # Character classes of validators.go (facts §2.2).
 _ALNUM = r"\-._~a-zA-Z0-9/:"

@@ -1,6 +1,6 @@
 """Which Ray head ports outsiders can reach, as the security rules RG104-RG106 need it.
 
-``raygate.exposure`` lists every path in (Ingress backend, tcp-services entry, exposed
+``raygate.model.exposure`` lists every path in (Ingress backend, tcp-services entry, exposed
 Service, Gateway API HTTPRoute/TCPRoute). The security rules need three refinements of it,
 shared here so they agree:
 
@@ -20,8 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from raygate import exposure as exposure_mod
-from raygate import ingress_nginx as nginx
+from raygate.model import exposure as exposure_mod
+from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.objects import KubeObject, ObjectSet
 

@@ -124,7 +124,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _controller_container(pod: KubeObject) -> int:
-    from raygate import ingress_nginx as nginx
+    from raygate.backends import ingress_nginx as nginx
     for i, c in enumerate(rt.as_list(pod.spec.get("containers"))):
         if isinstance(c, dict) and nginx.is_controller_container(c):
             return i

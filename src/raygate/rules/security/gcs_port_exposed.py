@@ -5,7 +5,7 @@ external driver also needs to reach every raylet, object manager and worker port
 adds attack surface (facts: kuberay_ray.md §6 "GCS 6379 note", §7 dangerous ports, §10 item 5:
 "Never expose 6379, 52365, 8080 publicly"). The dashboard agent (52365, job-agent endpoints)
 and the metrics port (8080, an information leak) get a warning for the same reason. Exposures
-come from ``raygate.exposure`` (tcp-services entries, Ingress backends, LoadBalancer/NodePort
+come from ``raygate.model.exposure`` (tcp-services entries, Ingress backends, LoadBalancer/NodePort
 Services, Gateway API HTTPRoutes and TCPRoutes) and from the Ray CR's own
 ``headGroupSpec.serviceType``.
 """

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterable
 
-from raygate import ingress_nginx as nginx
+from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule

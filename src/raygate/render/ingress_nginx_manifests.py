@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from raygate import kuberay
 from raygate.engine import IGNORE_ANNOTATION
 from raygate.errors import RenderError, SpecError
-from raygate.ingress_nginx import PREFIX
+from raygate.backends.ingress_nginx import PREFIX
 from raygate.objects import KubeObject, ObjectSet
 from raygate.spec import GatewaySpec
 
