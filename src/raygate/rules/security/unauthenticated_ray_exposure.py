@@ -18,6 +18,7 @@ from typing import Iterable
 
 from raygate import kuberay
 from raygate.findings import Finding
+from raygate.model import protections
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _ray_reach as reach
@@ -64,7 +65,11 @@ def _fix(ray: KubeObject) -> str:
         An Ingress, tcp-services entry, Gateway API HTTPRoute/TCPRoute or LoadBalancer/NodePort
         Service in front of such a cluster hands remote code execution to anyone who can reach
         the gateway. Serve applications (port 8000) are not covered: they are the data plane
-        and need no token.
+        and need no token. Ray's mutual TLS (`RAY_USE_TLS` with a CA) protects the Ray Client
+        and GCS gRPC ports, not the Dashboard. When the gateway itself authenticates the route
+        (oauth2-proxy via `auth-url`, basic auth, client certificates, ALB Cognito/OIDC, an
+        Envoy Gateway SecurityPolicy) the finding is information only, and a source allowlist
+        alone makes it a warning.
     """,
     fix=("Set spec.authOptions.mode: token on the RayCluster (KubeRay >= 1.5.1, Ray >= 2.52) "
          "and keep gateway authentication in front of the Dashboard and Ray Client."),
@@ -80,23 +85,64 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         if ray is None:
             continue  # the Ray CR is not in the inputs: whether auth is on cannot be known
         role = reach.port_role(e, ray)
-        if role not in reach.TOKEN_GUARDED or kuberay.auth_mode(ray) == "token":
+        if role not in reach.TOKEN_GUARDED:
             continue
-        yield ctx.finding(
-            obj, e.field,
-            f"{reach.how(e)} reaches the {_WHAT[role]} of {ray.kind} "
-            f"{ray.namespace}/{ray.name}, which has no token auth ({_auth_state(ray)}): "
-            "anybody who can reach it can execute arbitrary code on the cluster (CVE-2023-48022)",
-            fix=_fix(ray), port=role)
-    if kuberay.is_ray(obj) and kuberay.auth_mode(obj) != "token":
+        guards = protections.for_exposure(ctx.objects, e, ray).guarding(role)
+        if any(g.kind in RAY_SIDE for g in guards):
+            continue  # Ray itself checks every caller (token, or client certificates on gRPC)
+        finding = _judge(ctx, obj, e.field, f"{reach.how(e)} reaches the {_WHAT[role]} of "
+                         f"{ray.kind} {ray.namespace}/{ray.name}", ray, guards, role=role)
+        yield finding
+    if kuberay.is_ray(obj):
+        own = protections.cluster_protections(obj)
         for cr in reach.cr_exposures(ctx.objects, obj):
-            open_roles = [r for r in reach.TOKEN_GUARDED if r in cr.roles]
+            open_roles = [r for r in reach.TOKEN_GUARDED if r in cr.roles
+                          and not any(p.guards_role(r) for p in own)]
             if not open_roles:
                 continue
             ports = ", ".join(f"{r} {cr.roles[r]}" for r in open_roles)
-            yield ctx.finding(
-                obj, cr.field,
-                f"KubeRay publishes {cr.description} ({ports}) outside the cluster while "
-                f"{_auth_state(obj)}: anybody who can reach it can execute arbitrary code on the "
-                "cluster (CVE-2023-48022)",
-                fix=_fix(obj), ports=open_roles)
+            gateway = protections.built_in_ingress_protections(obj) \
+                if cr.field[-1] == "enableIngress" else ()
+            yield _judge(ctx, obj, cr.field,
+                         f"KubeRay publishes {cr.description} ({ports}) outside the cluster "
+                         f"while {_auth_state(obj)}", obj, gateway, stated=True,
+                         ports=open_roles)
+
+
+#: Protections enforced by Ray itself, which every way in meets.
+RAY_SIDE = ("ray-token", "k8s-token", "ray-tls")
+
+
+def _judge(ctx: Context, obj: KubeObject, field: tuple, what: str, ray: KubeObject,
+           guards: Iterable[protections.Protection], stated: bool = False,
+           **extra: object) -> Finding:
+    """Error when nothing guards the port; warning when only a source allowlist does; info when
+    the gateway authenticates (Ray's token would still be the defence in depth)."""
+    guards = tuple(guards)
+    auth = [g for g in guards if g.kind == "gateway-auth"]
+    allow = [g for g in guards if g.kind == "allowlist"]
+    # ``what`` may already say why the cluster is open ("... while spec.authOptions.mode is
+    # disabled"); otherwise say it here.
+    what = what if stated else f"{what}, which has no token auth ({_auth_state(ray)})"
+    if auth:
+        return ctx.finding(
+            obj, field,
+            f"{what}; it relies on the gateway's "
+            f"{auth[0].describe()}: anything that reaches the head Service without passing the "
+            "gateway (another pod, a second route) can still execute arbitrary code",
+            severity="info",
+            fix=(f"Keep the gateway authentication and also set spec.authOptions.mode: token on "
+                 f"{ray.kind} {ray.namespace}/{ray.name} (KubeRay >= 1.5.1, Ray >= 2.52) as "
+                 "defence in depth."), protected_by=auth[0].kind, **extra)
+    if allow:
+        return ctx.finding(
+            obj, field,
+            f"{what}; only a {allow[0].describe()} limits "
+            "who can reach it: anybody inside those networks can execute arbitrary code on the "
+            "cluster (CVE-2023-48022)",
+            severity="warning", fix=_fix(ray), protected_by="allowlist", **extra)
+    return ctx.finding(
+        obj, field,
+        f"{what}: anybody who can reach it can execute "
+        "arbitrary code on the cluster (CVE-2023-48022)",
+        fix=_fix(ray), **extra)
