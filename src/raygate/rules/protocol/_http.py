@@ -177,6 +177,23 @@ def regex_literal(path: str) -> str:
     return "".join(out).lower()
 
 
+_PREFIX_STOP = set("()[]{}*+?|^$\\")
+
+
+def bare_prefix(path: object) -> str:
+    """The literal URL prefix a user types for a route: ``/ray(/|$)(.*)`` -> ``/ray``."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return ""
+    literal = []
+    for c in path:
+        if c in _PREFIX_STOP:
+            if c in _OPTIONAL_PREVIOUS and literal:
+                literal.pop()  # the character before "*" / "?" / "{n}" is optional
+            break
+        literal.append(c)
+    return "".join(literal).rstrip("/")
+
+
 def rewritten_uri(loc: Location, uri: str) -> str:
     """The URI the backend receives from ``loc`` for ``uri`` (``rewrite "(?i)<path>" <target>``)."""
     if not loc.needs_rewrite or loc.rewrite is None:

@@ -1,0 +1,214 @@
+"""RG225 dashboard-prefix-not-stripped: a Dashboard route under ``/<prefix>/`` that keeps the prefix.
+
+The Ray Dashboard serves its index at ``/``, its assets under ``/static/`` and its REST API
+under ``/api/``; it has no setting for a URL prefix (ray ``python/ray/dashboard/
+http_server_head.py`` at Ray 2.60.0: ``@routes.get("/")``, ``routes.static("/static", ...)``, and
+nothing reads a prefix or ``X-Forwarded-Prefix``). So a route that serves it under ``/ray/``
+works only if something removes ``/ray`` before the request reaches it (facts: kuberay_ray.md
+§5.1, Ray's "Running behind a reverse proxy": the Traefik example strips the prefix). When
+nothing does, every request arrives as ``/ray/...`` and aiohttp answers ``404 Not Found`` (with
+token auth on, ``401`` first for a caller without a token, since only ``/``, ``/static/`` and a
+few health paths are public).
+
+The rule judges what happens to the request, not the pathType:
+
+* ingress-nginx: it replays the location that answers ``<prefix>/api/version`` on the route's
+  host (``rules/protocol/_http.py``: regex enforcement per host, longest path first) and the URI
+  its ``rewrite`` hands the backend; a location that redirects is not a Dashboard route;
+* controllers that cannot rewrite at all (AWS ALB, GKE, Contour, Istio's Ingress support:
+  ``backends/ingress_classes.Profile.can_rewrite``) always pass the prefix on;
+* Traefik, Kong and HAProxy rewrite only when their own knob is on the Ingress (a
+  ``router.middlewares`` reference, ``konghq.com/strip-path: "true"``, ``haproxy.org/path-rewrite``);
+* a Gateway API HTTPRoute rule forwards the path unchanged unless it has a ``URLRewrite``
+  filter (Gateway API HTTPRoute spec), whatever implementation serves it.
+
+An Ingress whose controller is unknown is left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from raygate.findings import Finding
+from raygate.model import dataplane
+from raygate.model import exposure as exp
+from raygate.objects import KubeObject
+from raygate.rules import Context, rule
+from raygate.rules.protocol import _http
+
+#: A Dashboard URL whose answer tells whether the prefix was removed.
+PROBE = "/api/version"
+#: Annotations with which controllers that can rewrite do so on an Ingress; without them the
+#: path reaches the backend unchanged. Kong's strip-path defaults to false.
+REWRITE_ANNOTATIONS: Mapping[str, tuple[str, str | None]] = {
+    "traefik": ("traefik.ingress.kubernetes.io/router.middlewares", None),
+    "kong": ("konghq.com/strip-path", "true"),
+    "haproxy": ("haproxy.org/path-rewrite", None),
+}
+SYMPTOM = ("404 Not Found on every request (401 first when token auth is on and no token is "
+           "sent)")
+
+
+@rule(
+    code="RG225",
+    name="dashboard-prefix-not-stripped",
+    layer="protocol",
+    severity="error",
+    kinds=("Ingress", "HTTPRoute"),
+    title="Dashboard served under a path prefix that nothing removes",
+    rationale="""
+        The Ray Dashboard answers at `/`, `/static/...` and `/api/...` and has no option for a
+        URL prefix. Routing it under `/ray/` only works when the gateway removes `/ray` before
+        the request reaches the head: ingress-nginx with a regex path and `rewrite-target`,
+        Gateway API with a `URLRewrite` filter, Traefik with a StripPrefix middleware. Without
+        that the Dashboard receives `/ray/`, `/ray/static/...` and `/ray/api/jobs/`, none of
+        which it serves, and answers 404 Not Found to the browser, to `ray job submit` and to
+        every health probe, while the route itself looks valid to Kubernetes and to the
+        controller. Some controllers cannot rewrite at all (AWS ALB, GKE Ingress): there the
+        Dashboard needs a host of its own, served at `/`. Changing `pathType` alone does not
+        help: what matters is the URI the Dashboard receives.
+    """,
+    fix=("Strip the prefix before the Dashboard: with ingress-nginx use path /ray/(.*), "
+         "pathType ImplementationSpecific and rewrite-target /$1 (plus an Exact /ray redirect to "
+         "/ray/); with Gateway API add a URLRewrite filter with ReplacePrefixMatch /; with a "
+         "controller that cannot rewrite, serve the Dashboard at / on a host of its own."),
+    references=(
+        "https://docs.ray.io/en/latest/cluster/configure-manage-dashboard.html",
+        "https://kubernetes.github.io/ingress-nginx/examples/rewrite/",
+        "https://gateway-api.sigs.k8s.io/guides/http-redirect-rewrite/",
+        "https://github.com/ray-project/ray/blob/master/python/ray/dashboard/http_server_head.py",
+    ),
+    errors=("404: Not Found",),
+)
+def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    if obj.kind == "HTTPRoute":
+        yield from _check_route(obj, ctx)
+        return
+    plane = dataplane.for_ingress(ctx.objects, obj)
+    seen: set[tuple[str, str]] = set()
+    for route in _http.ray_routes(ctx.objects, obj, "dashboard"):
+        prefix = _http.bare_prefix(route.path)
+        if not prefix or (str(route.host), prefix) in seen:
+            continue
+        seen.add((str(route.host), prefix))
+        if plane.is_ingress_nginx:
+            finding = _judge_nginx(ctx, obj, route, prefix)
+        elif plane.profile is not None:
+            finding = _judge_profile(ctx, obj, route, prefix, plane)
+        else:
+            finding = None  # who serves it is unknown: its rewriting cannot be judged
+        if finding is not None:
+            yield finding
+
+
+def _judge_nginx(ctx: Context, obj: KubeObject, route: exp.Exposure,
+                 prefix: str) -> Finding | None:
+    found = _http.route_location(ctx.objects, obj, route)
+    if found is None:
+        return None
+    server, own = found
+    url = prefix + PROBE
+    if own.redirect:
+        return None
+    hit = server.match(url)
+    if hit is None and not server.regex and prefix != own.original_path.rstrip("/"):
+        # A regex path on a host without use-regex or rewrite-target is a literal prefix that
+        # no URL starts with: the webhook admits it, nothing ever reaches the Dashboard.
+        return ctx.finding(
+            obj, _http.path_field(route),
+            f"the Dashboard route {_http.describe_route(route)} is a regex, but nothing on this "
+            f"host sets use-regex or rewrite-target, so nginx matches it as a literal prefix: "
+            f"{url} matches no location and the default backend answers 404 Not Found",
+            fix=(f"Add nginx.ingress.kubernetes.io/rewrite-target: /$"
+                 f"{max(_http.capture_groups(own.original_path), 1)} (capturing the rest of the "
+                 f"path after {prefix}/) so the path is matched as a regex and the Dashboard "
+                 f"receives paths without {prefix}."),
+            symptom="404 Not Found from the default backend", assumption=server.controller.assumed)
+    if hit is not own:
+        return None  # another location (or a redirect) answers it: not this route's request
+    received = _http.rewritten_uri(own, url)
+    if not received.lower().startswith(prefix.lower() + "/"):
+        return None
+    why = ("no rewrite-target" if not own.rewrite else
+           f"rewrite-target {own.rewrite} keeps it")
+    return ctx.finding(
+        obj, _http.path_field(route),
+        f"the Dashboard route {_http.describe_route(route)} passes the prefix on ({why}): a "
+        f"request for {url} reaches the Dashboard as {received}, and the Dashboard only serves "
+        f"/, /static/ and /api/, so every page, asset and Jobs API call gets {SYMPTOM}",
+        fix=(f"Use path {prefix}/(.*) with pathType ImplementationSpecific and "
+             f"nginx.ingress.kubernetes.io/rewrite-target: /$1, and redirect {prefix} to "
+             f"{prefix}/ with an Exact {prefix} Ingress carrying "
+             f"nginx.ingress.kubernetes.io/permanent-redirect: {prefix}/."),
+        symptom=SYMPTOM, assumption=server.controller.assumed)
+
+
+def _judge_profile(ctx: Context, obj: KubeObject, route: exp.Exposure, prefix: str,
+                   plane: dataplane.DataPlane) -> Finding | None:
+    profile = plane.profile
+    assert profile is not None
+    if profile.can_rewrite:
+        knob = REWRITE_ANNOTATIONS.get(profile.key)
+        if knob is None:
+            return None  # a rewriting controller whose knob raygate does not know
+        key, wanted = knob
+        value = obj.annotations.get(key)
+        if value is not None and (wanted is None or str(value).strip().lower() == wanted):
+            return None
+        how = f"no {key}" + (f': "{wanted}"' if wanted else "") + " on this Ingress"
+        fix = (f"Strip {prefix} with {profile.rewrite_knob}, or serve the Dashboard at / on a "
+               "host of its own.")
+    else:
+        how = f"{profile.title} cannot rewrite paths"
+        fix = (f"Serve the Dashboard at / on a host of its own (for example "
+               f"dashboard.<domain> with path /), since {profile.title} cannot remove {prefix}.")
+    return ctx.finding(
+        obj, _http.path_field(route),
+        f"the Dashboard route {_http.describe_route(route)} is served by {profile.title} "
+        f"({plane.reason}) and {how}: requests reach the Dashboard as {prefix}/..., which it "
+        f"does not serve, so every request gets {SYMPTOM}",
+        fix=fix, symptom=SYMPTOM, assumption=plane.reason if plane.assumed else None)
+
+
+def _check_route(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    seen: set[int] = set()
+    for e in exp.ray_exposures(ctx.objects):
+        if e.via is not obj or e.ray_port != "dashboard" or len(e.field) < 3:
+            continue
+        index = e.field[2]
+        rules = obj.spec.get("rules")
+        if not isinstance(index, int) or not isinstance(rules, list) or index in seen:
+            continue
+        seen.add(index)
+        prefix = (e.path or "/").rstrip("/")
+        if not prefix:
+            continue
+        r = rules[index] if isinstance(rules[index], dict) else {}
+        if _rewrites(r.get("filters")) or any(
+                isinstance(ref, dict) and _rewrites(ref.get("filters"))
+                for ref in (r.get("backendRefs") or [])):
+            continue
+        yield ctx.finding(
+            obj, ("spec", "rules", index),
+            f"HTTPRoute rule {index} matches {prefix} and forwards to the Dashboard "
+            f"{e.target} without a URLRewrite filter: the Dashboard receives {prefix}/..., "
+            f"which it does not serve, so every request gets {SYMPTOM}",
+            fix=(f"Add to rule {index} filters: [{{type: URLRewrite, urlRewrite: {{path: "
+                 "{type: ReplacePrefixMatch, replacePrefixMatch: /}}}], and a rule matching "
+                 f"Exact {prefix} with a RequestRedirect to {prefix}/."),
+            symptom=SYMPTOM)
+
+
+def _rewrites(filters: Any) -> bool:
+    """Whether a filter list rewrites the path (a RequestRedirect answers without proxying,
+    which also means the Dashboard never sees the prefix)."""
+    for f in filters if isinstance(filters, list) else []:
+        if not isinstance(f, dict):
+            continue
+        if f.get("type") == "RequestRedirect":
+            return True
+        rewrite = f.get("urlRewrite")
+        if f.get("type") == "URLRewrite" and isinstance(rewrite, dict) and \
+                isinstance(rewrite.get("path"), dict):
+            return True
+    return False

@@ -1,0 +1,91 @@
+"""Severities and fixes of the rules that read what protects and what reaches a Ray head.
+
+The fixtures show each rule firing or not; these tests pin what the fixtures cannot: the
+severity (what happens to the user), and that a fix, once applied, yields a working route.
+"""
+
+from __future__ import annotations
+
+from raygate import engine
+from raygate.objects import ObjectSet
+from raygate.rules import CATALOG
+from raygate.sources.files import load_text
+
+
+def run(text: str, code: str) -> list:
+    loaded = load_text(text, "t.yaml")
+    assert not loaded.problems, loaded.problems
+    rule = CATALOG.find(code)
+    assert rule is not None
+    result = engine.run(ObjectSet(loaded.objects), rules=[rule])
+    assert not result.not_checked, result.not_checked
+    return list(result.findings)
+
+
+OPEN = """
+apiVersion: ray.io/v1
+kind: RayCluster
+metadata: {name: rc, namespace: ray}
+spec:
+  headGroupSpec:
+    rayStartParams: {}
+    template:
+      spec:
+        containers: [{name: ray-head, image: "rayproject/ray:2.52.0"}]
+"""
+
+
+def dashboard_ingress(annotations: str = "{}", path: str = "/", ptype: str = "Prefix") -> str:
+    return f"""
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {{name: dash, namespace: ray, annotations: {annotations}}}
+spec:
+  ingressClassName: nginx
+  rules:
+  - http:
+      paths:
+      - path: "{path}"
+        pathType: {ptype}
+        backend: {{service: {{name: rc-head-svc, port: {{number: 8265}}}}}}
+"""
+
+
+def severities(findings: list) -> list[str]:
+    return sorted(f.severity.value for f in findings)
+
+
+def test_rg104_severity_follows_the_protection() -> None:
+    assert severities(run(OPEN + dashboard_ingress(), "RG104")) == ["error"]
+    auth = "{nginx.ingress.kubernetes.io/auth-url: 'http://oauth2-proxy.auth.svc/oauth2/auth'}"
+    assert severities(run(OPEN + dashboard_ingress(auth), "RG104")) == ["info"]
+    allow = "{nginx.ingress.kubernetes.io/allowlist-source-range: 10.0.0.0/8}"
+    assert severities(run(OPEN + dashboard_ingress(allow), "RG104")) == ["warning"]
+
+
+def test_rg104_fix_for_gateway_auth_keeps_it_and_adds_token() -> None:
+    auth = "{nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: b}"
+    [finding] = run(OPEN + dashboard_ingress(auth), "RG104")
+    assert "defence in depth" in finding.fix and "authOptions.mode: token" in finding.fix
+
+
+def test_rg207_fix_yields_a_working_dashboard_route() -> None:
+    """Following RG207's advice must not leave RG225 (prefix kept) or RG207 firing."""
+    broken = OPEN + dashboard_ingress(path="/ray(/|$)(.*)")
+    [finding] = run(broken, "RG207")
+    assert "rewrite-target: /$2" in finding.fix
+    fixed = OPEN + dashboard_ingress("{nginx.ingress.kubernetes.io/rewrite-target: /$2}",
+                                     path="/ray(/|$)(.*)", ptype="ImplementationSpecific")
+    assert run(fixed, "RG207") == [] and run(fixed, "RG225") == []
+    # The old advice (pathType only) leaves the route broken, and RG225 says so.
+    old = OPEN + dashboard_ingress(path="/ray(/|$)(.*)", ptype="ImplementationSpecific")
+    assert run(old, "RG207") == []
+    [stale] = run(old, "RG225")
+    assert stale.severity.value == "error" and "literal prefix" in stale.message
+
+
+def test_rg225_prefix_without_rewrite_is_an_error() -> None:
+    findings = run(OPEN + dashboard_ingress(path="/ray"), "RG225")
+    assert severities(findings) == ["error"]
+    assert "/ray/api/version" in findings[0].message
