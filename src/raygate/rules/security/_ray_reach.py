@@ -22,6 +22,7 @@ from typing import Any
 
 from raygate.model import exposure as exposure_mod
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate import kuberay
 from raygate.objects import KubeObject, ObjectSet
 
@@ -79,6 +80,9 @@ def _group(objects: ObjectSet) -> dict[int, list[exposure_mod.Exposure]]:
         if e.channel == "tcp" and e.via.kind == "ConfigMap" and controllers \
                 and f"{e.via.namespace}/{e.via.name}" not in read:
             continue  # no controller in the inputs reads this map: it opens no port (RG204's job)
+        if e.via.kind == "Ingress" and nginx.redirect_target(e.via) is not None \
+                and dataplane.for_ingress(objects, e.via).is_ingress_nginx:
+            continue  # a redirect-only Ingress answers every request itself
         grouped[id(e.via)].append(e)
     return dict(grouped)
 
