@@ -89,3 +89,27 @@ def test_rg225_prefix_without_rewrite_is_an_error() -> None:
     findings = run(OPEN + dashboard_ingress(path="/ray"), "RG225")
     assert severities(findings) == ["error"]
     assert "/ray/api/version" in findings[0].message
+
+
+def test_rg105_unread_gcs_entry_is_a_warning_and_read_one_an_error() -> None:
+    controller = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-nginx-controller, namespace: ingress-nginx}
+spec:
+  template:
+    spec:
+      containers:
+      - name: controller
+        image: registry.k8s.io/ingress-nginx/controller:v1.15.1
+        args: [/nginx-ingress-controller%s]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: tcp-services, namespace: ingress-nginx}
+data: {"6379": "ray/rc-head-svc:6379"}
+"""
+    unread = run(controller % "", "RG105")
+    assert severities(unread) == ["warning"]
+    read = run(controller % ", --tcp-services-configmap=ingress-nginx/tcp-services", "RG105")
+    assert severities(read) == ["error"]
