@@ -113,3 +113,23 @@ data: {"6379": "ray/rc-head-svc:6379"}
     assert severities(unread) == ["warning"]
     read = run(controller % ", --tcp-services-configmap=ingress-nginx/tcp-services", "RG105")
     assert severities(read) == ["error"]
+
+
+def test_rg205_is_information_without_ray_client_use() -> None:
+    findings = run(OPEN + dashboard_ingress(), "RG205")
+    assert severities(findings) == ["info"]
+    assert "Ray recommends the Jobs API" in findings[0].message
+    driver = """
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: notebook, namespace: ray}
+spec:
+  template:
+    spec:
+      containers:
+      - name: jupyter
+        image: rayproject/ray:2.52.0
+        env: [{name: RAY_ADDRESS, value: "ray://rc-head-svc.ray:10001"}]
+"""
+    assert severities(run(OPEN + dashboard_ingress() + driver, "RG205")) == ["warning"]

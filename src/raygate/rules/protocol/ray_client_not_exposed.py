@@ -10,8 +10,15 @@ A dead address fails only after 30 s with ``ConnectionError: ray client connecti
 (feasibility.md, "Ray Client timeouts").
 
 A head whose Service (or Ray CR) has no ``client`` port at all is left alone: there is nothing to
-expose, and leaving it out is a deliberate choice. This is a warning because many teams use only
-the Jobs API, which Ray recommends over the Ray Client for long-running work.
+expose, and leaving it out is a deliberate choice.
+
+Severity follows what happens to the user. Ray documents the Jobs API as the way to submit work
+and marks the Ray Client as limited ("not actively maintained" in KubeRay's docs; facts:
+kuberay_ray.md §6), so most Dashboard exposures never need it: information only. It is a warning
+when the inputs show the Ray Client in use: a route to some head's ``client`` port (an HTTP one
+counts, RG212 explains why it fails), ``ray://`` in a container command, args or env of a Pod,
+Job, CronJob, Deployment, StatefulSet, DaemonSet or ReplicaSet, or in a RayJob's entrypoint or
+submitter, or a raygate ``RayGateway`` spec with ``exposures.rayClient.enabled``.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ CLIENT_TIMEOUT = "ConnectionError: ray client connection timeout"
     code="RG205",
     name="ray-client-not-exposed",
     layer="protocol",
-    severity="warning",
+    severity="info",
     kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute"),
     title="Ray Dashboard is exposed but the Ray Client port is not",
     rationale="""
@@ -45,7 +52,10 @@ CLIENT_TIMEOUT = "ConnectionError: ray client connection timeout"
         LoadBalancer/NodePort Service). When only the Dashboard is exposed, users
         who try the Ray Client wait 30 seconds and get `ConnectionError: ray client connection
         timeout`, with nothing in the controller logs because nothing listens. Expose the client
-        port over TCP, or tell users to submit work through the Jobs API instead.
+        port over TCP, or tell users to submit work through the Jobs API instead. Ray
+        recommends the Jobs API, so this is information unless the inputs show the Ray Client
+        in use (a client port route, `ray://` in a workload or RayJob, a raygate spec asking
+        for it); then it is a warning.
     """,
     fix=("Map the head Service's client port in the tcp-services ConfigMap the controller reads, "
          "e.g. \"10001\": \"<namespace>/<head-svc>:client\" (with Gateway API: a TCP listener "
@@ -76,13 +86,19 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                 "path-routed: see RG212)") if http_only else ""
         ray = e.ray or _cluster_by_selector(ctx.objects, e)
         head_svc = kuberay.head_service_name(ray) if ray is not None else e.service
+        evidence = "an Ingress routes HTTP to its client port" if http_only else \
+            _client_use(ctx.objects)
+        use = (f"; the inputs show Ray Client use ({evidence})" if evidence else
+               "; nothing in the inputs uses the Ray Client (Ray recommends the Jobs API, "
+               "which this route serves)")
         yield ctx.finding(
             obj, e.field,
             f"the Dashboard of Ray head {e.namespace}/{head_svc} is exposed here, but its "
             f"client port is not: no tcp-services entry, TCPRoute or LoadBalancer/NodePort "
             f"Service reaches it{note}, so ray.init(\"ray://<gateway>:10001\") fails with "
-            f"{CLIENT_TIMEOUT}",
-            fix=_fix(ctx.objects, e))
+            f"{CLIENT_TIMEOUT}{use}",
+            fix=_fix(ctx.objects, e), severity="warning" if evidence else "info",
+            client_use=evidence)
 
 
 def _dashboards_by_via(objects: ObjectSet) -> dict[int, list[exp.Exposure]]:
@@ -176,3 +192,57 @@ def _parent_gateway(route: KubeObject) -> str:
             ns = ref.get("namespace") if isinstance(ref.get("namespace"), str) else route.namespace
             return f"Gateway {ns}/{ref['name']}"
     return "the Gateway this route attaches to"
+
+
+#: Workload kinds whose containers may run a Ray Client driver, and where their pod spec is.
+_POD_SPECS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "Job": ("spec", "template", "spec"),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "RayJob": ("spec", "submitterPodTemplate", "spec"),
+}
+RAY_CLIENT_SCHEME = "ray://"
+
+
+def _client_use(objects: ObjectSet) -> str | None:
+    """What in the inputs shows the Ray Client in use, or None (memoised per set)."""
+    return objects.memo("rg205-client-use", lambda: _find_client_use(objects))
+
+
+def _find_client_use(objects: ObjectSet) -> str | None:
+    for e in exp.ray_exposures(objects):
+        if e.ray_port == "client":
+            return f"{e.via.kind} {e.via.namespace}/{e.via.name} routes to a client port"
+    for obj in objects.of_kind(*_POD_SPECS):
+        if obj.kind == "RayJob" and RAY_CLIENT_SCHEME in str(obj.spec.get("entrypoint") or ""):
+            return f"RayJob {obj.namespace}/{obj.name} entrypoint uses ray://"
+        pod = obj.get(*_POD_SPECS[obj.kind])
+        if isinstance(pod, dict) and _pod_uses_client(pod):
+            return f"{obj.kind} {obj.namespace}/{obj.name} connects with ray://"
+    for gw in objects.of_kind("RayGateway"):
+        exposures = gw.spec.get("exposures")
+        client = exposures.get("rayClient", exposures.get("ray_client")) \
+            if isinstance(exposures, dict) else None
+        if not isinstance(client, dict) or client.get("enabled", True) is not False:
+            return f"RayGateway {gw.namespace}/{gw.name} asks for the Ray Client"
+    return None
+
+
+def _pod_uses_client(pod: dict) -> bool:
+    for key in ("containers", "initContainers"):
+        containers = pod.get(key)
+        for c in containers if isinstance(containers, list) else []:
+            if not isinstance(c, dict):
+                continue
+            words = [w for k in ("command", "args") for w in (c.get(k) or [])
+                     if isinstance(c.get(k), list)]
+            envs = c.get("env")
+            words += [env.get("value") for env in (envs if isinstance(envs, list) else [])
+                      if isinstance(env, dict)]
+            if any(isinstance(w, str) and RAY_CLIENT_SCHEME in w for w in words):
+                return True
+    return False
