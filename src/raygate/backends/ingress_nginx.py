@@ -421,3 +421,10 @@ def redirect_target(ingress: KubeObject) -> str | None:
         if value and value.strip():
             return value.strip()
     return None
+
+
+def annotation_prefix(controller: Controller) -> str:
+    """The annotation prefix a controller reads (``--annotations-prefix``), with a trailing
+    slash."""
+    prefix = controller.flags.get("--annotations-prefix", "").strip().strip("/")
+    return (prefix + "/") if prefix else PREFIX

@@ -177,8 +177,7 @@ def cluster_protections(ray: KubeObject) -> tuple[Protection, ...]:
 
 def nginx_prefix(controller: nginx.Controller) -> str:
     """The annotation prefix the controller reads (``--annotations-prefix``)."""
-    prefix = controller.flags.get("--annotations-prefix", "").strip().strip("/")
-    return (prefix + "/") if prefix else nginx.PREFIX
+    return nginx.annotation_prefix(controller)
 
 
 def tls_covers(tls: Any, host: str | None) -> bool:
