@@ -345,3 +345,24 @@ data: {"10001": "ray/rc-head-svc:10001"}
     objs = objects(text)
     e = only(objs, "ConfigMap")
     assert [p.kind for p in protections.for_exposure(objs, e).items] == ["ray-token"]
+
+
+def test_load_balancer_source_ranges_are_an_allowlist_but_not_on_nodeport() -> None:
+    svc = """
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: rc-head-lb, namespace: ray}}
+spec:
+  type: {type}
+  selector: {{ray.io/cluster: rc, ray.io/node-type: head}}
+  loadBalancerSourceRanges: [10.0.0.0/8]
+  ports: [{{name: dashboard, port: 8265}}]
+"""
+    lb = objects(cluster() + svc.format(type="LoadBalancer"))
+    e = only(lb, "Service")
+    assert kinds(protections.for_exposure(lb, e, lb.of_kind("RayCluster")[0]), "dashboard") == \
+        {"allowlist"}
+    nodeport = objects(cluster() + svc.format(type="NodePort"))
+    e = only(nodeport, "Service")
+    assert not protections.for_exposure(nodeport, e).guarding("dashboard")

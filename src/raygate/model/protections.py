@@ -37,6 +37,8 @@ each protection guards only some ports:
     A source restriction: ingress-nginx ``allowlist-source-range`` (alias
     ``whitelist-source-range``) or the ConfigMap default ``whitelist-source-range``; ALB
     ``inbound-cidrs`` and an internal ALB (``scheme: internal``, the controller's default);
+    ``spec.loadBalancerSourceRanges`` on a LoadBalancer Service (applied by the cloud provider;
+    a NodePort stays open on every node);
     Envoy Gateway ``authorization`` whose rules admit client CIDRs. It limits who, not what.
 ``tls``
     The gateway serves the host over TLS (``spec.tls`` covering it). It guards no port; it keeps
@@ -370,6 +372,14 @@ def gateway_protections(objects: ObjectSet, e: Exposure) -> tuple[Protection, ..
     via = e.via
     if via.kind == "HTTPRoute":
         return tuple(_security_policies(objects, via))
+    if e.channel == "service":
+        ranges = via.spec.get("loadBalancerSourceRanges")
+        if via.spec.get("type") == "LoadBalancer" and isinstance(ranges, list) and \
+                any(isinstance(r, str) and r.strip() not in ("0.0.0.0/0", "::/0") for r in ranges):
+            return (Protection("allowlist", frozenset({"*"}),
+                               f"Service {via.namespace}/{via.name} spec.loadBalancerSourceRanges",
+                               "load balancer source ranges " + ",".join(map(str, ranges))),)
+        return ()
     if via.kind != "Ingress" or e.channel != "http":
         return ()
     plane = dataplane.for_ingress(objects, via)
