@@ -19,6 +19,10 @@ The rule judges what happens to the request, not the pathType:
   ``backends/ingress_classes.Profile.can_rewrite``) always pass the prefix on;
 * Traefik, Kong and HAProxy rewrite only when their own knob is on the Ingress (a
   ``router.middlewares`` reference, ``konghq.com/strip-path: "true"``, ``haproxy.org/path-rewrite``);
+* KubeRay v1.7's built-in Ingress (``headGroupSpec.enableIngress`` with
+  ``ingressOptions.path``; ``common/ingress.go: BuildIngressForHeadService`` copies every
+  RayCluster annotation onto it and takes the class from ``kubernetes.io/ingress.class``) is
+  judged from the RayCluster when the Ingress itself is not in the inputs;
 * a Gateway API HTTPRoute rule forwards the path unchanged unless it has a ``URLRewrite``
   filter (Gateway API HTTPRoute spec), whatever implementation serves it.
 
@@ -29,6 +33,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from raygate import kuberay
+from raygate.backends import ingress_classes
 from raygate.findings import Finding
 from raygate.model import dataplane
 from raygate.model import exposure as exp
@@ -54,7 +60,7 @@ SYMPTOM = ("404 Not Found on every request (401 first when token auth is on and 
     name="dashboard-prefix-not-stripped",
     layer="protocol",
     severity="error",
-    kinds=("Ingress", "HTTPRoute"),
+    kinds=("Ingress", "HTTPRoute", "RayCluster"),
     title="Dashboard served under a path prefix that nothing removes",
     rationale="""
         The Ray Dashboard answers at `/`, `/static/...` and `/api/...` and has no option for a
@@ -83,6 +89,11 @@ SYMPTOM = ("404 Not Found on every request (401 first when token auth is on and 
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if obj.kind == "HTTPRoute":
         yield from _check_route(obj, ctx)
+        return
+    if obj.kind == "RayCluster":
+        finding = _check_built_in(obj, ctx)
+        if finding is not None:
+            yield finding
         return
     plane = dataplane.for_ingress(ctx.objects, obj)
     seen: set[tuple[str, str]] = set()
@@ -212,3 +223,59 @@ def _rewrites(filters: Any) -> bool:
                 isinstance(rewrite.get("path"), dict):
             return True
     return False
+
+
+def _check_built_in(rc: KubeObject, ctx: Context) -> Finding | None:
+    """The Ingress KubeRay v1.7 builds for ``enableIngress``, judged from the RayCluster."""
+    if not kuberay.is_ray(rc):
+        return None
+    head = rc.spec.get("headGroupSpec")
+    if not isinstance(head, dict) or head.get("enableIngress") is not True:
+        return None
+    if ctx.objects.get("Ingress", rc.namespace, f"{rc.name}-head-ingress") is not None:
+        return None  # the real Ingress is in the inputs and judged as such
+    options = head.get("ingressOptions") if isinstance(head.get("ingressOptions"), dict) else {}
+    path = options.get("path") if isinstance(options.get("path"), str) else "/"
+    prefix = _http.bare_prefix(path)
+    if not prefix:
+        return None
+    field = ("spec", "headGroupSpec", "ingressOptions", "path")
+    class_name = rc.annotations.get("kubernetes.io/ingress.class")
+    profile = ingress_classes.by_class_name(class_name) if isinstance(class_name, str) else None
+    what = f"the Ingress KubeRay builds for {rc.namespace}/{rc.name} (ingressOptions.path {path})"
+    if profile is not None and not profile.can_rewrite:
+        return ctx.finding(
+            rc, field,
+            f"{what} is served by {profile.title}, which cannot rewrite paths: the Dashboard "
+            f"receives {prefix}/..., which it does not serve, so every request gets {SYMPTOM}",
+            fix=f"Set headGroupSpec.ingressOptions.path: / and give the Dashboard a host of its "
+                "own (ingressOptions.host).", symptom=SYMPTOM)
+    if profile is not None:
+        return None  # a rewriting controller: its knob may be among the copied annotations
+    exact = options.get("pathType") == "Exact"
+    loc = _http.Location(rc, field, path, exact, _http.rewrite_target(rc),
+                         _http.go_bool(_http.annotation(rc, "use-regex")),
+                         _http.redirect_target(rc), path)
+    if loc.redirect:
+        return None
+    url = prefix + PROBE
+    if loc.needs_rewrite or loc.use_regex:
+        pattern = loc.regex
+        if pattern is None or not pattern.match(url):
+            return None
+        received = _http.rewritten_uri(loc, url)
+    elif prefix != path.rstrip("/") or exact:
+        return None  # a literal regex or an Exact path: nothing reaches the Dashboard at all
+    else:
+        received = url
+    if not received.lower().startswith(prefix.lower() + "/"):
+        return None
+    return ctx.finding(
+        rc, field,
+        f"{what} forwards {url} to the Dashboard as {received}: no rewrite-target among the "
+        f"RayCluster's annotations (KubeRay copies them onto the Ingress) removes {prefix}, "
+        f"and the Dashboard only serves /, /static/ and /api/, so every request gets {SYMPTOM}",
+        fix=(f"Set headGroupSpec.ingressOptions.path: {prefix}/(.*) with pathType "
+             "ImplementationSpecific and annotate the RayCluster with "
+             "nginx.ingress.kubernetes.io/rewrite-target: /$1, or keep path / on a host of its "
+             "own."), symptom=SYMPTOM)
