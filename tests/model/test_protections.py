@@ -366,3 +366,11 @@ spec:
     nodeport = objects(cluster() + svc.format(type="NodePort"))
     e = only(nodeport, "Service")
     assert not protections.for_exposure(nodeport, e).guarding("dashboard")
+
+
+def test_alb_open_inbound_cidrs_are_no_allowlist() -> None:
+    base = "alb.ingress.kubernetes.io/scheme: internet-facing, alb.ingress.kubernetes.io/inbound-cidrs"
+    open_ = objects(cluster() + alb("{" + base + ": '0.0.0.0/0, ::/0'}"))
+    assert not protections.for_exposure(open_, only(open_)).guarding("dashboard")
+    office = objects(cluster() + alb("{" + base + ": '203.0.113.0/24'}"))
+    assert kinds(protections.for_exposure(office, only(office)), "dashboard") == {"allowlist"}

@@ -278,8 +278,13 @@ def _alb_listen_protocols(ing: KubeObject) -> set[str]:
     return {"HTTP"}
 
 
-def _alb_protections(ing: KubeObject) -> list[Protection]:
-    ann = ing.annotations
+def _alb_protections(ing: KubeObject, svc: KubeObject | None) -> list[Protection]:
+    # Auth annotations may sit on the backend Service too, and win there (ALB annotation docs:
+    # "Annotations applied to Service have higher priority over annotations applied to Ingress").
+    ann = dict(ing.annotations)
+    if svc is not None:
+        ann.update({k: v for k, v in svc.annotations.items()
+                    if isinstance(k, str) and k.startswith(ALB_PREFIX + "auth-")})
     where = f"Ingress {ing.namespace}/{ing.name}"
     anyone = frozenset({"*"})
     found: list[Protection] = []
@@ -299,7 +304,7 @@ def _alb_protections(ing: KubeObject) -> list[Protection]:
     if scheme != "internet-facing":
         found.append(Protection("allowlist", anyone, f"{where} {ALB_PREFIX}scheme",
                                 "internal ALB (reachable only inside the VPC)"))
-    elif cidrs and cidrs not in ("0.0.0.0/0", "0.0.0.0/0,::/0"):
+    elif cidrs and {c.strip() for c in cidrs.split(",") if c.strip()} - {"0.0.0.0/0", "::/0"}:
         found.append(Protection("allowlist", anyone, f"{where} {ALB_PREFIX}inbound-cidrs",
                                 f"ALB inbound CIDRs {cidrs}"))
     return found
@@ -389,7 +394,7 @@ def gateway_protections(objects: ObjectSet, e: Exposure) -> tuple[Protection, ..
             return ()  # nginx only forwards the TLS stream: no other annotation applies
         found.extend(_nginx_protections(objects, via, plane.controller, e.host))
     elif plane.kind == "aws-alb":
-        found.extend(_alb_protections(via))
+        found.extend(_alb_protections(via, e.service_obj))
     if tls_covers(via.spec.get("tls"), e.host):
         found.append(Protection("tls", frozenset(), f"Ingress {via.namespace}/{via.name} spec.tls",
                                 "TLS at the gateway"))
