@@ -90,9 +90,14 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         guards = protections.for_exposure(ctx.objects, e, ray).guarding(role)
         if any(g.kind in RAY_SIDE for g in guards):
             continue  # Ray itself checks every caller (token, or client certificates on gRPC)
-        finding = _judge(ctx, obj, e.field, f"{reach.how(e)} reaches the {_WHAT[role]} of "
-                         f"{ray.kind} {ray.namespace}/{ray.name}", ray, guards, role=role)
-        yield finding
+        what = f"{reach.how(e)} reaches the {_WHAT[role]} of {ray.kind} {ray.namespace}/{ray.name}"
+        if any(p.kind == "ray-tls" for p in protections.cluster_protections(ray)):
+            # Ray's TLS is on its gRPC servers only: say why it does not count here.
+            what += (" (its Ray TLS guards only the gRPC ports, Ray Client and GCS, not the "
+                     "Dashboard's HTTP)" if role == "dashboard" else
+                     " (its Ray TLS is bypassed: the Ingress re-opens TLS to Ray with its own "
+                     "client certificate, proxy-ssl-secret)")
+        yield _judge(ctx, obj, e.field, what, ray, guards, role=role)
     if kuberay.is_ray(obj):
         own = protections.cluster_protections(obj)
         for cr in reach.cr_exposures(ctx.objects, obj):
