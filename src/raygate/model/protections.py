@@ -17,7 +17,9 @@ each protection guards only some ports:
 ``ray-tls``
     Ray's own mutual TLS: ``RAY_USE_TLS`` ``1``/``true`` on the head with ``RAY_TLS_SERVER_CERT``,
     ``RAY_TLS_SERVER_KEY`` and ``RAY_TLS_CA_CERT`` (KubeRay sample ``ray-cluster.tls.yaml``), or
-    KubeRay v1.7's alpha ``spec.tlsOptions.enabled`` (cert-manager PKI; facts §1.6). Ray puts it
+    KubeRay v1.7's alpha ``spec.tlsOptions.enabled`` (cert-manager PKI; facts §1.6;
+    without the ``RayClusterMTLS`` gate KubeRay refuses the spec, ``utils/validation.go``, so the
+    cluster never runs unprotected). Ray puts it
     on its gRPC servers only, with ``require_client_auth`` whenever a CA is configured (ray
     ``python/ray/_common/tls_utils.py: add_port_to_grpc_server``, Ray 2.60.0): it guards the Ray
     Client and GCS, never the Dashboard's HTTP port (aiohttp in ``dashboard/http_server_head.py``
