@@ -15,10 +15,12 @@ The rule judges what happens to the request, not the pathType:
 * ingress-nginx: it replays the location that answers ``<prefix>/api/version`` on the route's
   host (``rules/protocol/_http.py``: regex enforcement per host, longest path first) and the URI
   its ``rewrite`` hands the backend; a location that redirects is not a Dashboard route;
-* controllers that cannot rewrite at all (AWS ALB, GKE, Contour, Istio's Ingress support:
-  ``backends/ingress_classes.Profile.can_rewrite``) always pass the prefix on;
-* Traefik, Kong and HAProxy rewrite only when their own knob is on the Ingress (a
-  ``router.middlewares`` reference, ``konghq.com/strip-path: "true"``, ``haproxy.org/path-rewrite``);
+* controllers that cannot rewrite an Ingress's path at all (GKE, Contour, Istio's Ingress
+  support: ``backends/ingress_classes.Profile.can_rewrite``) always pass the prefix on;
+* Traefik, Kong, HAProxy and the AWS Load Balancer Controller rewrite only when their own knob
+  is on the Ingress (a ``router.middlewares`` reference, ``konghq.com/strip-path: "true"``,
+  ``haproxy.org/path-rewrite``, ``alb.ingress.kubernetes.io/transforms.<service>`` since
+  v2.14.1);
 * KubeRay v1.7's built-in Ingress (``headGroupSpec.enableIngress`` with
   ``ingressOptions.path``; ``common/ingress.go: BuildIngressForHeadService`` copies every
   RayCluster annotation onto it and takes the class from ``kubernetes.io/ingress.class``) is
@@ -44,12 +46,19 @@ from raygate.rules.protocol import _http
 
 #: A Dashboard URL whose answer tells whether the prefix was removed.
 PROBE = "/api/version"
-#: Annotations with which controllers that can rewrite do so on an Ingress; without them the
-#: path reaches the backend unchanged. Kong's strip-path defaults to false.
-REWRITE_ANNOTATIONS: Mapping[str, tuple[str, str | None]] = {
-    "traefik": ("traefik.ingress.kubernetes.io/router.middlewares", None),
-    "kong": ("konghq.com/strip-path", "true"),
-    "haproxy": ("haproxy.org/path-rewrite", None),
+#: Annotations with which controllers rewrite on an Ingress (``{service}``: the backend
+#: Service's name); without them the path reaches the backend unchanged. Kong's strip-path
+#: defaults to false; the AWS Load Balancer Controller rewrites through
+#: ``transforms.<service-name>`` since v2.14.1 (its annotations guide, "transforms").
+REWRITE_ANNOTATIONS: Mapping[str, tuple[str, str | None, str]] = {
+    "traefik": ("traefik.ingress.kubernetes.io/router.middlewares", None,
+                "a StripPrefix Middleware referenced by "
+                "traefik.ingress.kubernetes.io/router.middlewares"),
+    "kong": ("konghq.com/strip-path", "true", 'konghq.com/strip-path: "true"'),
+    "haproxy": ("haproxy.org/path-rewrite", None, "haproxy.org/path-rewrite"),
+    "aws-alb": ("alb.ingress.kubernetes.io/transforms.{service}", None,
+                "alb.ingress.kubernetes.io/transforms.{service} with a url-rewrite transform "
+                "(AWS Load Balancer Controller v2.14.1 or later)"),
 }
 SYMPTOM = ("404 Not Found on every request (401 first when token auth is on and no token is "
            "sent)")
@@ -70,8 +79,8 @@ SYMPTOM = ("404 Not Found on every request (401 first when token auth is on and 
         that the Dashboard receives `/ray/`, `/ray/static/...` and `/ray/api/jobs/`, none of
         which it serves, and answers 404 Not Found to the browser, to `ray job submit` and to
         every health probe, while the route itself looks valid to Kubernetes and to the
-        controller. Some controllers cannot rewrite at all (AWS ALB, GKE Ingress): there the
-        Dashboard needs a host of its own, served at `/`. Changing `pathType` alone does not
+        controller. Some controllers cannot rewrite an Ingress's path at all (GKE Ingress,
+        Contour): there the Dashboard needs a host of its own, served at `/`. Changing `pathType` alone does not
         help: what matters is the URI the Dashboard receives.
     """,
     fix=("Strip the prefix before the Dashboard: with ingress-nginx use path /ray/(.*), "
@@ -158,17 +167,18 @@ def _judge_profile(ctx: Context, obj: KubeObject, route: exp.Exposure, prefix: s
                    plane: dataplane.DataPlane) -> Finding | None:
     profile = plane.profile
     assert profile is not None
-    if profile.can_rewrite:
-        knob = REWRITE_ANNOTATIONS.get(profile.key)
-        if knob is None:
-            return None  # a rewriting controller whose knob raygate does not know
-        key, wanted = knob
+    knob = REWRITE_ANNOTATIONS.get(profile.key)
+    if knob is not None:
+        template, wanted, how_to = knob
+        key = template.format(service=route.service)
         value = obj.annotations.get(key)
         if value is not None and (wanted is None or str(value).strip().lower() == wanted):
-            return None
+            return None  # the controller's own rewrite is configured; its details are its own
         how = f"no {key}" + (f': "{wanted}"' if wanted else "") + " on this Ingress"
-        fix = (f"Strip {prefix} with {profile.rewrite_knob}, or serve the Dashboard at / on a "
-               "host of its own.")
+        fix = (f"Strip {prefix} with {how_to.format(service=route.service)}, or serve the "
+               "Dashboard at / on a host of its own.")
+    elif profile.can_rewrite:
+        return None  # a rewriting controller whose knob raygate does not know
     else:
         how = f"{profile.title} cannot rewrite paths"
         fix = (f"Serve the Dashboard at / on a host of its own (for example "
@@ -243,15 +253,23 @@ def _check_built_in(rc: KubeObject, ctx: Context) -> Finding | None:
     class_name = rc.annotations.get("kubernetes.io/ingress.class")
     profile = ingress_classes.by_class_name(class_name) if isinstance(class_name, str) else None
     what = f"the Ingress KubeRay builds for {rc.namespace}/{rc.name} (ingressOptions.path {path})"
-    if profile is not None and not profile.can_rewrite:
+    if profile is not None:
+        knob = REWRITE_ANNOTATIONS.get(profile.key)
+        if knob is not None:
+            template, wanted, _how = knob
+            value = rc.annotations.get(template.format(service=kuberay.head_service_name(rc)))
+            if value is not None and (wanted is None or str(value).strip().lower() == wanted):
+                return None  # the copied annotations configure the controller's own rewrite
+        elif profile.can_rewrite:
+            return None  # a rewriting controller whose knob raygate does not know
         return ctx.finding(
             rc, field,
-            f"{what} is served by {profile.title}, which cannot rewrite paths: the Dashboard "
-            f"receives {prefix}/..., which it does not serve, so every request gets {SYMPTOM}",
-            fix=f"Set headGroupSpec.ingressOptions.path: / and give the Dashboard a host of its "
+            f"{what} is served by {profile.title}, and nothing among the RayCluster's "
+            f"annotations (KubeRay copies them onto the Ingress) makes it remove {prefix}: the "
+            f"Dashboard receives {prefix}/..., which it does not serve, so every request gets "
+            f"{SYMPTOM}",
+            fix="Set headGroupSpec.ingressOptions.path: / and give the Dashboard a host of its "
                 "own (ingressOptions.host).", symptom=SYMPTOM)
-    if profile is not None:
-        return None  # a rewriting controller: its knob may be among the copied annotations
     exact = options.get("pathType") == "Exact"
     loc = _http.Location(rc, field, path, exact, _http.rewrite_target(rc),
                          _http.go_bool(_http.annotation(rc, "use-regex")),
