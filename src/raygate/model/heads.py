@@ -164,6 +164,8 @@ class Declared:
     description: str
     roles: dict[str, int]  # role -> port
     kind: str  # "service" | "ingress"
+    host: str | None = None  # the generated Ingress's host (ingressOptions.host)
+    path: str | None = None  # and path (ingressOptions.path, default /)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,11 +239,10 @@ def declared_exposures(objects: ObjectSet, cr: KubeObject) -> list[Declared]:
             "Ingress", cr.namespace, ingress.name) is None):
         rule = ingress.spec["rules"][0]
         path = rule["http"]["paths"][0]
-        where = f"{rule.get('host') or '*'}{path['path']}"
         found.append(Declared(base + ("enableIngress",),
-                              f"the KubeRay-built Ingress {cr.namespace}/{ingress.name} "
-                              f"({where})", {"dashboard": path["backend"]["service"]["port"][
-                                  "number"]}, "ingress"))
+                              f"the KubeRay-built Ingress {cr.namespace}/{ingress.name}",
+                              {"dashboard": path["backend"]["service"]["port"]["number"]},
+                              "ingress", host=rule.get("host"), path=path["path"]))
     return found
 
 
@@ -290,6 +291,20 @@ def generated_ingress(cr: KubeObject) -> KubeObject | None:
                                    "app.kubernetes.io/created-by": "kuberay-operator"}},
            "spec": spec}
     return KubeObject(raw, cr.origin)
+
+
+def ingress_for_annotations(obj: KubeObject) -> tuple[KubeObject | None, str]:
+    """The Ingress whose annotations the admission webhook will judge for ``obj``, and a note
+    for messages: ``obj`` itself when it is an Ingress, the Ingress KubeRay builds when ``obj``
+    is a Ray CR with ``enableIngress`` (its annotations are copied onto it), else None."""
+    if obj.kind == "Ingress":
+        return obj, ""
+    ingress = generated_ingress(obj)
+    if ingress is None:
+        return None, ""
+    return ingress, (f" (on the Ingress {ingress.namespace}/{ingress.name} that KubeRay builds "
+                     f"for headGroupSpec.enableIngress: it copies every annotation of the "
+                     f"{obj.kind} onto it)")
 
 
 def head_group_path(obj: KubeObject) -> FieldPath:
