@@ -607,23 +607,41 @@ def _command_head(obj: KubeObject) -> Head | None:
 
 
 def _container_auth(container: Mapping[str, Any]) -> tuple[str, str]:
-    """Token auth as far as the container shows it: RAY_AUTH_MODE, else the image's Ray version
-    (token auth exists from 2.52 on; an older Ray has none)."""
-    for env in _list(container.get("env")):
-        if isinstance(env, dict) and env.get("name") == "RAY_AUTH_MODE":
-            value = str(env.get("value") or "").strip().lower()
-            if value == "token":
-                return "token", "RAY_AUTH_MODE=token"
-            if "valueFrom" in env:
-                return "unknown", "RAY_AUTH_MODE comes from a reference raygate cannot read"
-            return "disabled", f"RAY_AUTH_MODE is {value or 'empty'!r}"
+    """Token auth of a ``ray start --head`` container, as far as the inputs show it.
+
+    ``RAY_AUTH_MODE`` always wins. Otherwise it follows the image's Ray version (facts:
+    kuberay_ray.md §4.5): none before 2.52; off by default for ``ray start`` up to 2.58; in 2.59
+    and 2.60 on only when a token is already present (``RAY_AUTH_TOKEN``/``RAY_AUTH_TOKEN_PATH``);
+    from 2.61, or when the version or the environment cannot be read, unknown."""
+    envs = {str(e.get("name")): e for e in _list(container.get("env")) if isinstance(e, dict)}
+    mode = envs.get("RAY_AUTH_MODE")
+    if mode is not None:
+        value = str(mode.get("value") or "").strip().lower()
+        if value == "token":
+            return "token", "RAY_AUTH_MODE=token"
+        if "valueFrom" in mode:
+            return "unknown", "RAY_AUTH_MODE comes from a reference raygate cannot read"
+        return "disabled", f"RAY_AUTH_MODE is {value or 'empty'!r}"
+    if container.get("envFrom"):
+        return "unknown", "its environment comes partly from envFrom, which raygate cannot read"
     image = container.get("image")
     version = _ray_version(image) if isinstance(image, str) else None
-    if version is not None and version < TOKEN_AUTH_SINCE:
-        return "disabled", (f"image {image} is Ray {'.'.join(map(str, version))}, older than "
-                            "token auth (2.52)")
-    return "unknown", ("no RAY_AUTH_MODE is set and the image's Ray version does not tell "
-                       "whether token auth is on")
+    if version is None:
+        return "unknown", (f"no RAY_AUTH_MODE is set and the image {image!s} does not name a Ray "
+                           "release")
+    shown = ".".join(map(str, version))
+    if version < TOKEN_AUTH_SINCE:
+        return "disabled", f"image {image} is Ray {shown}, older than token auth (2.52)"
+    if version < (2, 59):
+        return "disabled", (f"image {image} is Ray {shown}, where token auth is off unless "
+                            "RAY_AUTH_MODE=token")
+    if version < (2, 61):
+        if "RAY_AUTH_TOKEN" in envs or "RAY_AUTH_TOKEN_PATH" in envs:
+            return "token", f"Ray {shown} turns token auth on for `ray start` when a token is set"
+        return "disabled", (f"image {image} is Ray {shown}: `ray start --head` enables token "
+                            "auth only when a token is already present, and none is set")
+    return "unknown", (f"image {image} is Ray {shown}, whose token-auth default for `ray start` "
+                       "raygate does not know")
 
 
 def _ray_version(image: str) -> tuple[int, int] | None:
