@@ -582,8 +582,8 @@ def _pod_labels(obj: KubeObject) -> Mapping[str, Any]:
 
 
 def _command_head(obj: KubeObject) -> Head | None:
-    if obj.kind == "Pod" and obj.metadata.get("ownerReferences"):
-        return None  # its controller (Deployment, StatefulSet...) speaks for it
+    if obj.metadata.get("ownerReferences"):
+        return None  # its owner (a Deployment, a StatefulSet, KubeRay's RayCluster) speaks for it
     for container in _list(_pod_spec(obj).get("containers")):
         if not isinstance(container, dict):
             continue
