@@ -368,3 +368,23 @@ def test_rg205_and_rg104_agree_on_kuberay_service_type() -> None:
     rg205 = {f.object.name for f in result.findings if f.rule.code == "RG205"}
     assert not rg205 & {"dont-fire-dashboard-of-lb-cluster",
                         "dont-fire-dashboard-of-nodeport-head-service"}
+
+
+@pytest.mark.parametrize(("command", "host"), [
+    ("ray start --head --block", None),
+    ("ray start --head --dashboard-host=0.0.0.0", "0.0.0.0"),
+    ("ray start --head --dashboard-host 127.0.0.1 --port 6380", "127.0.0.1"),
+    ("ray start --address=head:6379 --dashboard-host=0.0.0.0", None),  # a worker: no head
+])
+def test_ray_start_dashboard_host(command: str, host: str | None) -> None:
+    assert heads.ray_start_flag(command, "--dashboard-host") == host
+
+
+def test_command_heads_default_to_rays_loopback_dashboard() -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "h", "namespace": "ml"},
+           "spec": {"containers": [{"name": "ray", "image": "rayproject/ray:2.40.0",
+                                    "command": ["ray", "start", "--head"]}]}}
+    (head,) = heads.heads(of(pod))
+    assert head.dashboard_host == "127.0.0.1"
+    (kuberay_head,) = heads.heads(of(ray_cluster("c")))
+    assert kuberay_head.dashboard_host is None  # KubeRay forces 0.0.0.0

@@ -79,6 +79,9 @@ class Head:
     auth: str  # "token" | "disabled" | "unknown"
     auth_reason: str
     container_ports: Mapping[str, int] = field(default_factory=dict)  # name -> containerPort
+    #: ``--dashboard-host`` of a ``ray start --head`` command (Ray's default is 127.0.0.1);
+    #: None when the head is not started by a command raygate read (KubeRay forces 0.0.0.0).
+    dashboard_host: str | None = None
 
     @property
     def label(self) -> str:
@@ -319,6 +322,17 @@ def ray_start_ports(command: str) -> dict[str, int] | None:
 
     Flags accept ``--flag=value`` and ``--flag value`` (Ray's CLI is click); unset ports keep
     Ray's defaults, and ``--include-dashboard=false`` drops the Dashboard."""
+    values = _head_flags(command)
+    return None if values is None else _flags_to_ports(values)
+
+
+def ray_start_flag(command: str, flag: str) -> str | None:
+    """The value of ``flag`` on the ``ray start --head`` of a command line, if given."""
+    values = _head_flags(command)
+    return values.get(flag) if values is not None else None
+
+
+def _head_flags(command: str) -> dict[str, str] | None:
     for segment in re.split(r"&&|\|\||;|\n|\|", command):
         try:
             words = shlex.split(segment, posix=True)
@@ -330,7 +344,7 @@ def ray_start_ports(command: str) -> dict[str, int] | None:
                 flags = words[i + 2:]
                 if "--head" not in flags and not any(f.startswith("--head=") for f in flags):
                     continue
-                return _flags_to_ports(flags)
+                return _flag_values(flags)
     return None
 
 
@@ -595,6 +609,7 @@ def _command_head(obj: KubeObject) -> Head | None:
         ports = ray_start_ports(text)
         if ports is None:
             continue
+        host = ray_start_flag(text, "--dashboard-host") or "127.0.0.1"
         named = {str(p["name"]): p["containerPort"] for p in _list(container.get("ports"))
                  if isinstance(p, dict) and isinstance(p.get("name"), str)
                  and isinstance(p.get("containerPort"), int)}
@@ -602,7 +617,7 @@ def _command_head(obj: KubeObject) -> Head | None:
         flags = ", ".join(f"{role} {n}" for role, n in sorted(ports.items()))
         return Head(obj.namespace, obj, None, LIKELY,
                     f"{obj.kind} {obj.namespace}/{obj.name} runs `ray start --head` ({flags})",
-                    ports, auth, reason, named)
+                    ports, auth, reason, named, dashboard_host=host)
     return None
 
 
@@ -652,8 +667,7 @@ def _ray_version(image: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
-def _flags_to_ports(flags: list[str]) -> dict[str, int]:
-    ports = dict(RAY_START_DEFAULTS)
+def _flag_values(flags: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     i = 0
     while i < len(flags):
@@ -665,6 +679,11 @@ def _flags_to_ports(flags: list[str]) -> dict[str, int]:
             values[word] = flags[i + 1]
             i += 1
         i += 1
+    return values
+
+
+def _flags_to_ports(values: Mapping[str, str]) -> dict[str, int]:
+    ports = dict(RAY_START_DEFAULTS)
     for flag, role in _START_FLAGS.items():
         number = _int(values.get(flag))
         if number is not None:
