@@ -200,9 +200,14 @@ def ray_of_service(objects: ObjectSet, namespace: str, service: str) -> KubeObje
 
 
 def is_known_kuberay_service(objects: ObjectSet, namespace: str, service: str) -> bool:
-    """Whether KubeRay creates (or created) ``namespace/service`` for a CR in the inputs."""
+    """Whether an operator creates ``namespace/service`` for a head whose object is in the
+    inputs: KubeRay for a CR (and its children), or the old Ray operator for a
+    ``cluster.ray.io`` RayCluster. A name that merely looks like a head Service does not count."""
     found = for_service(objects, namespace, service)
-    return found is not None and found.certain and found.ray is not None
+    if found is None or found.confidence == POSSIBLE:
+        return False
+    return found.ray is not None or (found.head.source is not None
+                                     and found.head.source.kind == "RayCluster")
 
 
 def declared_exposures(objects: ObjectSet, cr: KubeObject) -> list[Declared]:

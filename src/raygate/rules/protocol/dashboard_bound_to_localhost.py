@@ -49,7 +49,7 @@ LOOPBACK = ("localhost", "::1", "[::1]")
         "https://docs.ray.io/en/latest/cluster/configure-manage-dashboard.html",
         "https://github.com/ray-project/ray/issues/35271",
     ),
-    errors=(REFUSED, "502 Bad Gateway"),
+    errors=(REFUSED,),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     seen: set[int] = set()
