@@ -133,3 +133,45 @@ spec:
         env: [{name: RAY_ADDRESS, value: "ray://rc-head-svc.ray:10001"}]
 """
     assert severities(run(OPEN + dashboard_ingress() + driver, "RG205")) == ["warning"]
+
+
+PLAIN_HEAD = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ray-head, namespace: ray}
+spec:
+  selector: {matchLabels: {app: ray-head}}
+  template:
+    metadata: {labels: {app: ray-head}}
+    spec:
+      containers:
+      - name: ray-head
+        image: rayproject/ray:2.52.0
+        command: [ray, start, --head, --dashboard-host=0.0.0.0, --block]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ray-head, namespace: ray}
+spec:
+  selector: {app: ray-head}
+  ports: [{name: dashboard, port: 8265}]
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: dash, namespace: ray, annotations: %s}
+spec:
+  ingressClassName: nginx
+  rules:
+  - http:
+      paths:
+      - path: /
+        pathType: Prefix
+        backend: {service: {name: ray-head, port: {number: 8265}}}
+"""
+
+
+def test_rg104_plain_head_behind_gateway_auth_is_information() -> None:
+    assert severities(run(PLAIN_HEAD % "{}", "RG104")) == ["error"]
+    auth = "{nginx.ingress.kubernetes.io/auth-url: 'http://oauth2-proxy.auth.svc/oauth2/auth'}"
+    [finding] = run(PLAIN_HEAD % auth, "RG104")
+    assert finding.severity.value == "info" and "RAY_AUTH_MODE=token" in finding.fix
