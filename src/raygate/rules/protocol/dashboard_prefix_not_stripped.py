@@ -35,10 +35,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from raygate import kuberay
 from raygate.backends import ingress_classes
+from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
-from raygate.model import dataplane
+from raygate.model import dataplane, heads
 from raygate.model import exposure as exp
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -69,7 +69,7 @@ SYMPTOM = ("404 Not Found on every request (401 first when token auth is on and 
     name="dashboard-prefix-not-stripped",
     layer="protocol",
     severity="error",
-    kinds=("Ingress", "HTTPRoute", "RayCluster"),
+    kinds=("Ingress", "HTTPRoute", "RayCluster", "RayService", "RayJob"),
     title="Dashboard served under a path prefix that nothing removes",
     rationale="""
         The Ray Dashboard answers at `/`, `/static/...` and `/api/...` and has no option for a
@@ -99,7 +99,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if obj.kind == "HTTPRoute":
         yield from _check_route(obj, ctx)
         return
-    if obj.kind == "RayCluster":
+    if obj.kind in ("RayCluster", "RayService", "RayJob"):
         finding = _check_built_in(obj, ctx)
         if finding is not None:
             yield finding
@@ -236,44 +236,47 @@ def _rewrites(filters: Any) -> bool:
 
 
 def _check_built_in(rc: KubeObject, ctx: Context) -> Finding | None:
-    """The Ingress KubeRay v1.7 builds for ``enableIngress``, judged from the RayCluster."""
-    if not kuberay.is_ray(rc):
+    """The Ingress KubeRay v1.7 builds for ``enableIngress`` (``heads.generated_ingress``: the
+    CR's annotations, class, ``ingressOptions`` path and pathType), judged from the CR."""
+    ingress = heads.generated_ingress(rc)
+    if ingress is None or ctx.objects.get("Ingress", ingress.namespace, ingress.name) is not None:
+        return None  # no built-in Ingress, or the real one is in the inputs and judged as such
+    entries = list(nginx.ingress_paths(ingress))
+    if not entries:
         return None
-    head = rc.spec.get("headGroupSpec")
-    if not isinstance(head, dict) or head.get("enableIngress") is not True:
-        return None
-    if ctx.objects.get("Ingress", rc.namespace, f"{rc.name}-head-ingress") is not None:
-        return None  # the real Ingress is in the inputs and judged as such
-    options = head.get("ingressOptions") if isinstance(head.get("ingressOptions"), dict) else {}
-    path = options.get("path") if isinstance(options.get("path"), str) else "/"
+    _field, entry, _host = entries[0]
+    path = entry.get("path") if isinstance(entry.get("path"), str) else "/"
+    options_path = heads.head_group_path(rc) + ("ingressOptions",)
     prefix = _http.bare_prefix(path)
     if not prefix:
         return None
-    field = ("spec", "headGroupSpec", "ingressOptions", "path")
-    class_name = rc.annotations.get("kubernetes.io/ingress.class")
+    field = options_path + ("path",)
+    where = ".".join(map(str, options_path))
+    class_name = ingress.spec.get("ingressClassName")
     profile = ingress_classes.by_class_name(class_name) if isinstance(class_name, str) else None
+    service, _port = nginx.backend_service(entry)
     what = f"the Ingress KubeRay builds for {rc.namespace}/{rc.name} (ingressOptions.path {path})"
     if profile is not None:
         knob = REWRITE_ANNOTATIONS.get(profile.key)
         if knob is not None:
             template, wanted, _how = knob
-            value = rc.annotations.get(template.format(service=kuberay.head_service_name(rc)))
+            value = ingress.annotations.get(template.format(service=service))
             if value is not None and (wanted is None or str(value).strip().lower() == wanted):
                 return None  # the copied annotations configure the controller's own rewrite
         elif profile.can_rewrite:
             return None  # a rewriting controller whose knob raygate does not know
         return ctx.finding(
             rc, field,
-            f"{what} is served by {profile.title}, and nothing among the RayCluster's "
+            f"{what} is served by {profile.title}, and nothing among the {rc.kind}'s "
             f"annotations (KubeRay copies them onto the Ingress) makes it remove {prefix}: the "
             f"Dashboard receives {prefix}/..., which it does not serve, so every request gets "
             f"{SYMPTOM}",
-            fix="Set headGroupSpec.ingressOptions.path: / and give the Dashboard a host of its "
-                "own (ingressOptions.host).", symptom=SYMPTOM)
-    exact = options.get("pathType") == "Exact"
-    loc = _http.Location(rc, field, path, exact, _http.rewrite_target(rc),
-                         _http.go_bool(_http.annotation(rc, "use-regex")),
-                         _http.redirect_target(rc), path)
+            fix=f"Set {where}.path: / and give the Dashboard a host of its own "
+                f"({where}.host).", symptom=SYMPTOM)
+    exact = entry.get("pathType") == "Exact"
+    loc = _http.Location(ingress, field, path, exact, _http.rewrite_target(ingress),
+                         _http.go_bool(_http.annotation(ingress, "use-regex")),
+                         _http.redirect_target(ingress), path)
     if loc.redirect:
         return None
     url = prefix + PROBE
@@ -291,9 +294,9 @@ def _check_built_in(rc: KubeObject, ctx: Context) -> Finding | None:
     return ctx.finding(
         rc, field,
         f"{what} forwards {url} to the Dashboard as {received}: no rewrite-target among the "
-        f"RayCluster's annotations (KubeRay copies them onto the Ingress) removes {prefix}, "
+        f"{rc.kind}'s annotations (KubeRay copies them onto the Ingress) removes {prefix}, "
         f"and the Dashboard only serves /, /static/ and /api/, so every request gets {SYMPTOM}",
-        fix=(f"Set headGroupSpec.ingressOptions.path: {prefix}/(.*) with pathType "
-             "ImplementationSpecific and annotate the RayCluster with "
+        fix=(f"Set {where}.path: {prefix}/(.*) with pathType "
+             f"ImplementationSpecific and annotate the {rc.kind} with "
              "nginx.ingress.kubernetes.io/rewrite-target: /$1, or keep path / on a host of its "
              "own."), symptom=SYMPTOM)
