@@ -374,3 +374,22 @@ def test_alb_open_inbound_cidrs_are_no_allowlist() -> None:
     assert not protections.for_exposure(open_, only(open_)).guarding("dashboard")
     office = objects(cluster() + alb("{" + base + ": '203.0.113.0/24'}"))
     assert kinds(protections.for_exposure(office, only(office)), "dashboard") == {"allowlist"}
+
+
+def test_built_in_ingress_carries_the_clusters_auth_annotations() -> None:
+    text = cluster(extra_spec="") .replace(
+        "metadata: {name: rc, namespace: ray}",
+        "metadata:\n  name: rc\n  namespace: ray\n  annotations:\n"
+        "    kubernetes.io/ingress.class: nginx\n"
+        "    nginx.ingress.kubernetes.io/auth-type: basic\n"
+        "    nginx.ingress.kubernetes.io/auth-secret: ray-users").replace(
+        "  headGroupSpec:\n", "  headGroupSpec:\n    enableIngress: true\n")
+    objs = objects(text)
+    rc = objs.of_kind("RayCluster")[0]
+    found = protections.built_in_ingress_protections(objs, rc)
+    assert [p.kind for p in found] == ["gateway-auth"]
+    alb = objects(text.replace("kubernetes.io/ingress.class: nginx",
+                               "kubernetes.io/ingress.class: alb"))
+    # nginx annotations do nothing on an ALB; the ALB default scheme (internal) does.
+    assert [p.kind for p in protections.built_in_ingress_protections(
+        alb, alb.of_kind("RayCluster")[0])] == ["allowlist"]

@@ -60,7 +60,7 @@ from typing import Any, Iterable, Mapping
 
 from raygate import kuberay
 from raygate.backends import ingress_nginx as nginx
-from raygate.model import dataplane
+from raygate.model import dataplane, heads
 from raygate.model.exposure import Exposure
 from raygate.objects import KubeObject, ObjectSet
 
@@ -434,23 +434,24 @@ def for_exposure(objects: ObjectSet, e: Exposure, ray: KubeObject | None = None)
     return cache[key]
 
 
-def built_in_ingress_protections(ray: KubeObject) -> tuple[Protection, ...]:
-    """Gateway protections on the Ingress KubeRay builds for ``enableIngress``: it copies every
-    RayCluster annotation onto it (facts: kuberay_ray.md §3), so nginx auth annotations on the
-    RayCluster protect it. The class's controller is not known here; nginx defaults are used."""
-    ann = ray.annotations
-    where = f"{ray.kind} {ray.namespace}/{ray.name} annotation"
-    anyone = frozenset({"*"})
-    found: list[Protection] = []
-    if str(ann.get(nginx.PREFIX + "auth-url", "")).strip():
-        found.append(Protection("gateway-auth", anyone, f"{where} {nginx.PREFIX}auth-url",
-                                "external authentication"))
-    if str(ann.get(nginx.PREFIX + "auth-type", "")).strip().lower() in ("basic", "digest"):
-        found.append(Protection("gateway-auth", anyone, f"{where} {nginx.PREFIX}auth-type",
-                                "HTTP basic authentication"))
-    for key in ("allowlist-source-range", "whitelist-source-range"):
-        if str(ann.get(nginx.PREFIX + key, "")).strip():
-            found.append(Protection("allowlist", anyone, f"{where} {nginx.PREFIX}{key}",
-                                    "source allowlist"))
-            break
-    return tuple(found)
+def built_in_ingress_protections(objects: ObjectSet, cr: KubeObject) -> tuple[Protection, ...]:
+    """Gateway protections on the Ingress KubeRay builds for ``enableIngress``
+    (``heads.generated_ingress``: every CR annotation but the class is copied onto it, facts:
+    kuberay_ray.md §3), judged by the data plane its class resolves to."""
+    cache = objects.memo("protections-built-in-ingress", dict)
+    if id(cr) not in cache:
+        # Keep the generated Ingress alive with its answer: data-plane lookups are memoised by
+        # object identity.
+        ingress = heads.generated_ingress(cr)
+        found: tuple[Protection, ...] = ()
+        if ingress is not None:
+            rules = ingress.spec.get("rules") or [{}]
+            host = rules[0].get("host") if isinstance(rules[0], dict) else None
+            plane = dataplane.for_ingress(objects, ingress)
+            if plane.is_ingress_nginx and plane.controller is not None:
+                if not ssl_passthrough(objects, ingress):
+                    found = tuple(_nginx_protections(objects, ingress, plane.controller, host))
+            elif plane.kind == "aws-alb":
+                found = tuple(_alb_protections(ingress, None))
+        cache[id(cr)] = (ingress, found)
+    return cache[id(cr)][1]

@@ -160,7 +160,7 @@ def _declared(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             if not open_roles:
                 continue
             ports = ", ".join(f"{r} {cr.roles[r]}" for r in open_roles)
-            gateway = protections.built_in_ingress_protections(obj) \
+            gateway = protections.built_in_ingress_protections(ctx.objects, obj) \
                 if cr.field[-1] == "enableIngress" else ()
             yield _judge(ctx, obj, cr.field,
                          f"KubeRay publishes {cr.description} ({ports}) outside the cluster "
