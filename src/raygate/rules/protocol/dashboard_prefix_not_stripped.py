@@ -40,7 +40,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.model import dataplane, heads
 from raygate.model import exposure as exp
-from raygate.objects import KubeObject
+from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _http
 
@@ -106,7 +106,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         return
     plane = dataplane.for_ingress(ctx.objects, obj)
     seen: set[tuple[str, str]] = set()
-    for route in _http.ray_routes(ctx.objects, obj, "dashboard"):
+    for route in _dashboard_routes(ctx.objects).get(id(obj), ()):
         prefix = _http.bare_prefix(route.path)
         if not prefix or (str(route.host), prefix) in seen:
             continue
@@ -119,6 +119,22 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             finding = None  # who serves it is unknown: its rewriting cannot be judged
         if finding is not None:
             yield finding
+
+
+def _dashboard_routes(objects: ObjectSet) -> dict[int, list[exp.Exposure]]:
+    """Dashboard routes of every Ingress, whatever controller serves it (``_http.ray_routes``
+    is about ingress-nginx's locations); an Ingress that only redirects proxies nothing."""
+    def compute() -> dict[int, list[exp.Exposure]]:
+        found: dict[int, list[exp.Exposure]] = {}
+        for e in exp.ray_exposures(objects):
+            if e.via.kind != "Ingress" or e.channel != "http" or e.ray_port != "dashboard":
+                continue
+            if _http.redirect_target(e.via) is not None and \
+                    dataplane.for_ingress(objects, e.via).is_ingress_nginx:
+                continue
+            found.setdefault(id(e.via), []).append(e)
+        return found
+    return objects.memo("rg225-dashboard-routes", compute)
 
 
 def _judge_nginx(ctx: Context, obj: KubeObject, route: exp.Exposure,
