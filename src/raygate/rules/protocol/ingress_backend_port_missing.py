@@ -119,6 +119,14 @@ def _ports(objects: ObjectSet, namespace: str,
     if ray is None:
         return None
     ports = [{"name": n, "port": v, "targetPort": v} for n, v in kuberay.head_ports(ray).items()]
+    if name.endswith("-serve-svc"):
+        # KubeRay's Serve Service carries the head container's ports named serve or serve-*
+        # (facts: kuberay_ray.md §1.5); a custom spec.serveService may differ: not judged.
+        if ray.kind == "RayService" and ray.spec.get("serveService") is not None:
+            return None
+        serve = [p for p in ports if p["name"] == "serve" or str(p["name"]).startswith("serve-")]
+        return (serve, f"the Serve Service KubeRay creates for {ray.kind} {namespace}/{ray.name}") \
+            if serve else None
     head = kuberay.cluster_spec(ray).get("headGroupSpec")
     custom = head.get("headService") if isinstance(head, dict) else None
     spec = custom.get("spec") if isinstance(custom, dict) else None
