@@ -175,3 +175,27 @@ def test_rg104_plain_head_behind_gateway_auth_is_information() -> None:
     auth = "{nginx.ingress.kubernetes.io/auth-url: 'http://oauth2-proxy.auth.svc/oauth2/auth'}"
     [finding] = run(PLAIN_HEAD % auth, "RG104")
     assert finding.severity.value == "info" and "RAY_AUTH_MODE=token" in finding.fix
+
+
+def test_rg205_evidence_must_concern_this_head() -> None:
+    def driver(namespace: str, address: str) -> str:
+        return f"""
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {{name: driver, namespace: {namespace}}}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: driver
+        image: rayproject/ray:2.52.0
+        command: [python, -c, "import ray; ray.init('{address}')"]
+"""
+    other = run(OPEN + dashboard_ingress() + driver("elsewhere", "ray://other-head-svc:10001"),
+                "RG205")
+    assert severities(other) == ["info"]
+    named = run(OPEN + dashboard_ingress() + driver("elsewhere", "ray://rc-head-svc.ray:10001"),
+                "RG205")
+    assert severities(named) == ["warning"]

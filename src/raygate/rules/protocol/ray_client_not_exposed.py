@@ -21,14 +21,18 @@ expose, and leaving it out is a deliberate choice.
 Severity follows what happens to the user. Ray documents the Jobs API as the way to submit work
 and marks the Ray Client as limited ("not actively maintained" in KubeRay's docs; facts:
 kuberay_ray.md §6), so most Dashboard exposures never need it: information only. It is a warning
-when the inputs show the Ray Client in use: a route to some head's ``client`` port (an HTTP one
-counts, RG212 explains why it fails), ``ray://`` in a container command, args or env of a Pod,
-Job, CronJob, Deployment, StatefulSet, DaemonSet or ReplicaSet, or in a RayJob's entrypoint or
-submitter, or a raygate ``RayGateway`` spec with ``exposures.rayClient.enabled``.
+when the inputs show the Ray Client in use for this head: a route to its ``client`` port (an
+HTTP one, or one through another gateway: RG212 explains why HTTP fails), ``ray://`` in a container command, args or env of a
+Pod, Job, CronJob, Deployment, StatefulSet, DaemonSet or ReplicaSet, or in a RayJob's entrypoint
+or submitter, or a raygate ``RayGateway`` spec with ``exposures.rayClient.enabled``; a workload
+or spec counts when it is in the head's namespace or its ``ray://`` address names the head
+Service or the route's host (a client route of another cluster says nothing about this one).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Iterable
 
 from raygate.model import exposure as exp
@@ -94,7 +98,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         ray = e.ray or _cluster_by_selector(ctx.objects, e)
         head_svc = kuberay.head_service_name(ray) if ray is not None else e.service
         evidence = "an Ingress routes HTTP to its client port" if http_only else \
-            _client_use(ctx.objects)
+            _client_use(ctx.objects, e, head_svc)
         use = (f"; the inputs show Ray Client use ({evidence})" if evidence else
                "; nothing in the inputs uses the Ray Client (Ray recommends the Jobs API, "
                "which this route serves)")
@@ -238,41 +242,84 @@ _POD_SPECS: dict[str, tuple[str, ...]] = {
 RAY_CLIENT_SCHEME = "ray://"
 
 
-def _client_use(objects: ObjectSet) -> str | None:
-    """What in the inputs shows the Ray Client in use, or None (memoised per set)."""
-    return objects.memo("rg205-client-use", lambda: _find_client_use(objects))
+@dataclass(frozen=True)
+class _Use:
+    """One sign of Ray Client use: where it is, and the ``ray://`` addresses it names."""
+
+    namespace: str
+    text: str
+    addresses: tuple[str, ...] = ()
+    #: For a route to a client port: the head it reaches (see ``_keys``).
+    head: frozenset[Key] = frozenset()
+
+    def concerns(self, e: exp.Exposure, head_svc: str) -> bool:
+        """Whether it is about this head: a client route to the same head; a workload in its
+        namespace, or whose ``ray://`` address names the head Service or the route's host."""
+        if self.head:
+            return bool(self.head & _keys(e))
+        if self.namespace == e.namespace:
+            return True
+        names = {head_svc, e.service} | ({e.host} if isinstance(e.host, str) and e.host else set())
+        return any(name in a for a in self.addresses for name in names)
 
 
-def _find_client_use(objects: ObjectSet) -> str | None:
+def _client_use(objects: ObjectSet, e: exp.Exposure, head_svc: str) -> str | None:
+    """What in the inputs shows the Ray Client in use for this head, or None."""
+    uses = objects.memo("rg205-client-uses", lambda: tuple(_find_client_uses(objects)))
+    return next((u.text for u in uses if u.concerns(e, head_svc)), None)
+
+
+def _find_client_uses(objects: ObjectSet) -> Iterable[_Use]:
     for e in exp.ray_exposures(objects):
         if e.ray_port == "client":
-            return f"{e.via.kind} {e.via.namespace}/{e.via.name} routes to a client port"
+            yield _Use(e.namespace, f"{e.via.kind} {e.via.namespace}/{e.via.name} routes to "
+                                    f"the client port of {e.namespace}/{e.service}",
+                       head=_keys(e))
     for obj in objects.of_kind(*_POD_SPECS):
-        if obj.kind == "RayJob" and RAY_CLIENT_SCHEME in str(obj.spec.get("entrypoint") or ""):
-            return f"RayJob {obj.namespace}/{obj.name} entrypoint uses ray://"
+        if obj.kind == "RayJob":
+            entry = str(obj.spec.get("entrypoint") or "")
+            if RAY_CLIENT_SCHEME in entry:
+                yield _Use(obj.namespace, f"RayJob {obj.namespace}/{obj.name} entrypoint uses "
+                                          "ray://", _addresses([entry]))
         pod = obj.get(*_POD_SPECS[obj.kind])
-        if isinstance(pod, dict) and _pod_uses_client(pod):
-            return f"{obj.kind} {obj.namespace}/{obj.name} connects with ray://"
+        words = _pod_words(pod) if isinstance(pod, dict) else []
+        addresses = _addresses(words)
+        if addresses:
+            yield _Use(obj.namespace, f"{obj.kind} {obj.namespace}/{obj.name} connects with "
+                                      "ray://", addresses)
     for gw in objects.of_kind("RayGateway"):
         exposures = gw.spec.get("exposures")
         client = exposures.get("rayClient", exposures.get("ray_client")) \
             if isinstance(exposures, dict) else None
         if not isinstance(client, dict) or client.get("enabled", True) is not False:
-            return f"RayGateway {gw.namespace}/{gw.name} asks for the Ray Client"
-    return None
+            cluster = gw.spec.get("rayCluster")
+            ns = cluster.get("namespace") if isinstance(cluster, dict) else None
+            yield _Use(ns if isinstance(ns, str) else gw.namespace,
+                       f"RayGateway {gw.namespace}/{gw.name} asks for the Ray Client")
 
 
-def _pod_uses_client(pod: dict) -> bool:
+def _addresses(words: Iterable[object]) -> tuple[str, ...]:
+    """Every ``ray://...`` address in the words (up to the next space or quote)."""
+    found: list[str] = []
+    for w in words:
+        if not isinstance(w, str):
+            continue
+        for part in w.split(RAY_CLIENT_SCHEME)[1:]:
+            found.append(RAY_CLIENT_SCHEME + re.split(r"[\s'\"]", part, maxsplit=1)[0])
+    return tuple(found)
+
+
+def _pod_words(pod: dict) -> list[object]:
+    words: list[object] = []
     for key in ("containers", "initContainers"):
         containers = pod.get(key)
         for c in containers if isinstance(containers, list) else []:
             if not isinstance(c, dict):
                 continue
-            words = [w for k in ("command", "args") for w in (c.get(k) or [])
-                     if isinstance(c.get(k), list)]
+            for k in ("command", "args"):
+                if isinstance(c.get(k), list):
+                    words.extend(c[k])
             envs = c.get("env")
             words += [env.get("value") for env in (envs if isinstance(envs, list) else [])
                       if isinstance(env, dict)]
-            if any(isinstance(w, str) and RAY_CLIENT_SCHEME in w for w in words):
-                return True
-    return False
+    return words
