@@ -199,3 +199,12 @@ spec:
     named = run(OPEN + dashboard_ingress() + driver("elsewhere", "ray://rc-head-svc.ray:10001"),
                 "RG205")
     assert severities(named) == ["warning"]
+
+
+def test_explain_finds_the_new_rules_from_real_messages() -> None:
+    """The Dashboard's aiohttp 404 body and the controller's service-upstream log line."""
+    assert CATALOG.find("RG225").matches_error("404: Not Found")
+    line = ('Failed to determine a suitable ClusterIP Endpoint for Service "ray/rc-head-svc": '
+            'service "rc-head-svc" does not have a port named "dashbord"')
+    assert CATALOG.find("RG226").matches_error(line)
+    assert not CATALOG.find("RG225").matches_error(line)
