@@ -393,3 +393,10 @@ def test_built_in_ingress_carries_the_clusters_auth_annotations() -> None:
     # nginx annotations do nothing on an ALB; the ALB default scheme (internal) does.
     assert [p.kind for p in protections.built_in_ingress_protections(
         alb, alb.of_kind("RayCluster")[0])] == ["allowlist"]
+
+
+def test_ray_auth_mode_on_a_ray_older_than_token_auth_guards_nothing() -> None:
+    old = cluster(env="          env: [{name: RAY_AUTH_MODE, value: token}]").replace(
+        "rayproject/ray:2.55.0", "rayproject/ray:2.9.3")
+    rc = objects(old).of_kind("RayCluster")[0]
+    assert protections.cluster_protections(rc) == ()

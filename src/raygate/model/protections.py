@@ -6,8 +6,8 @@ each protection guards only some ports:
 
 ``ray-token``
     Ray token authentication (Ray >= 2.52): KubeRay ``spec.authOptions`` (mode defaults to
-    ``token`` when the block is present, KubeRay >= 1.5.1) or ``RAY_AUTH_MODE=token`` on the head
-    container. Guards the Dashboard/Jobs API, the Ray Client and GCS (facts: kuberay_ray.md
+    ``token`` when the block is present, KubeRay >= 1.5.1; it refuses a ``rayVersion`` below 2.52)
+    or ``RAY_AUTH_MODE=token`` on the head container (ignored by a head image older than 2.52). Guards the Dashboard/Jobs API, the Ray Client and GCS (facts: kuberay_ray.md
     §4.1-§4.3, §7). Serve is the data plane and is never guarded by it.
 ``k8s-token``
     The same token check delegated to Kubernetes RBAC (Ray >= 2.55): KubeRay v1.6+
@@ -148,6 +148,10 @@ def cluster_protections(ray: KubeObject) -> tuple[Protection, ...]:
     env = _env(kuberay.head_container(ray))
     options = spec.get("authOptions")
     token = kuberay.auth_mode(ray) == "token"
+    version = heads.ray_version(kuberay.head_container(ray).get("image"))
+    if token and not isinstance(options, dict) and version is not None \
+            and version < heads.TOKEN_AUTH_SINCE:
+        token = False  # RAY_AUTH_MODE means nothing to a Ray older than token auth (2.52)
     if token:
         k8s = False
         if isinstance(options, dict):

@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from raygate import kuberay
 from raygate.findings import Finding
-from raygate.model import protections
+from raygate.model import heads, protections
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _ray_reach as reach
@@ -39,6 +39,11 @@ def _auth_state(ray: KubeObject) -> str:
     envs = kuberay.head_container(ray).get("env")
     for env in envs if isinstance(envs, list) else []:
         if isinstance(env, dict) and env.get("name") == "RAY_AUTH_MODE":
+            version = heads.ray_version(kuberay.head_container(ray).get("image"))
+            if str(env.get("value")).lower() == "token" and version is not None \
+                    and version < heads.TOKEN_AUTH_SINCE:
+                return (f"RAY_AUTH_MODE is 'token' on the head, but its image is Ray "
+                        f"{version[0]}.{version[1]}, older than token auth (2.52)")
             return f"RAY_AUTH_MODE is {env.get('value')!r} on the head"
     return "it has no spec.authOptions and no RAY_AUTH_MODE=token on the head"
 
