@@ -142,7 +142,7 @@ def run_catalog(objects: ObjectSet | list, *, runtime: bool, files: list[str] | 
     if runtime:
         from raygate import runtime as rt
         state = rt.runtime_from_objects(objset, source="snapshot", where="thread corpus")
-    return engine.run(objset, runtime=state, files=files)
+    return engine.run(objset, runtime=state, files=files or [])
 
 
 def lint_setup(verdict: ThreadVerdict):
