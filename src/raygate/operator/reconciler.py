@@ -1,0 +1,391 @@
+"""The operator's writes: one pass turns the cluster's state into what ``desired`` asks for.
+
+A pass is level-based, not event-based: it lists the Ray clusters, the port allocations and the
+operator's routes (three LISTs, whatever the number of clusters), decides with the pure
+functions of ``desired`` and ``allocations``, and writes only what differs. So a restart, a
+crash between two writes or a lost watch event costs one pass, never a lost or duplicated port:
+every write is idempotent and every decision is re-derived from what the API server holds.
+
+Shared objects are written once per pass (the tcp-services ConfigMap, with the entries of every
+exposed cluster, by server-side apply under the operator's own field manager, so entries other
+tools wrote stay), per-cluster objects once per cluster that changed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+from raygate.operator import allocations as alloc
+from raygate.operator import desired
+from raygate.operator.settings import OperatorSettings
+
+FIELD_MANAGER = "raygate-operator"
+RAY_KINDS = (("ray.io/v1", "RayCluster"), ("ray.io/v1", "RayService"), ("ray.io/v1", "RayJob"))
+ROUTE_KINDS = (("networking.k8s.io/v1", "Ingress"), ("gateway.networking.k8s.io/v1", "HTTPRoute"))
+
+
+@dataclass
+class PassReport:
+    """What one pass did (for logs, Events, metrics and tests)."""
+
+    clusters: int = 0
+    exposed: int = 0
+    allocated: list[alloc.Allocation] = field(default_factory=list)
+    released: list[tuple[alloc.Allocation, str]] = field(default_factory=list)
+    routes_written: int = 0
+    routes_deleted: int = 0
+    annotated: int = 0
+    writes: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: cluster -> seconds from its creationTimestamp to its routes written (when seen in a pass).
+    latencies: dict[str, float] = field(default_factory=dict)
+
+
+class Api:
+    """The few API calls a pass needs, over the lightkube client of a ``ClusterSource``.
+
+    Kept small and explicit so that what the operator may do is what its RBAC grants
+    (charts/raygate-operator/templates/rbac.yaml lists exactly these verbs)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self.writes = 0
+
+    @property
+    def client(self) -> Any:
+        return self.source.client
+
+    def _res(self, api_version: str, kind: str) -> Any:
+        return self.source.resource_for({"apiVersion": api_version, "kind": kind})
+
+    def installed(self, api_version: str) -> bool:
+        group, _, version = api_version.rpartition("/")
+        return version in self.source.discover().get(group, [])
+
+    def list(self, api_version: str, kind: str, *, namespace: str = "*",
+             labels: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        res = self._res(api_version, kind)
+        out = []
+        for o in self.client.list(res, namespace=namespace, labels=labels or None):
+            d = o.to_dict() if hasattr(o, "to_dict") else dict(o)
+            d.setdefault("apiVersion", api_version)
+            d.setdefault("kind", kind)
+            out.append(d)
+        return out
+
+    def create(self, obj: dict[str, Any]) -> bool:
+        """Create; False when the name is taken (409 AlreadyExists)."""
+        from lightkube.core.exceptions import ApiError
+        res = self.source.resource_for(obj)
+        self.writes += 1
+        try:
+            self.client.create(res(obj), namespace=obj["metadata"].get("namespace"))
+        except ApiError as e:
+            if e.status.code == 409:
+                return False
+            raise
+        return True
+
+    def apply(self, obj: dict[str, Any], *, force: bool = False) -> None:
+        res = self.source.resource_for(obj)
+        self.writes += 1
+        self.client.apply(res(obj), namespace=obj["metadata"].get("namespace"),
+                          field_manager=FIELD_MANAGER, force=force)
+
+    def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
+                    patch: dict[str, Any]) -> None:
+        from lightkube.types import PatchType
+        self.writes += 1
+        self.client.patch(self._res(api_version, kind), name, patch, namespace=namespace,
+                          patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        from lightkube.core.exceptions import ApiError
+        self.writes += 1
+        try:
+            self.client.delete(self._res(api_version, kind), name, namespace=namespace)
+        except ApiError as e:
+            if e.status.code != 404:
+                raise
+
+    def event(self, cluster: Mapping[str, Any], reason: str, message: str,
+              type_: str = "Normal") -> None:
+        """A core/v1 Event on the cluster, where ``kubectl describe`` shows it."""
+        ns, name, uid, kind = desired.cluster_ref(cluster)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.create({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": f"{name}.", "namespace": ns},
+            "involvedObject": {"apiVersion": cluster.get("apiVersion", "ray.io/v1"),
+                               "kind": kind, "name": name, "namespace": ns, "uid": uid},
+            "reason": reason, "message": message[:1024], "type": type_,
+            "source": {"component": FIELD_MANAGER},
+            "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+        })
+
+
+class Reconciler:
+    def __init__(self, api: Api, settings: OperatorSettings, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.api = api
+        self.settings = settings
+        self.clock = clock
+        #: The tcp-services entries last written: unchanged entries are not written again.
+        self._tcp_written: dict[str, str] | None = None
+
+    # ------------------------------------------------------------------ reading
+
+    def _clusters(self) -> list[dict[str, Any]]:
+        out = []
+        for api_version, kind in RAY_KINDS:
+            if not self.api.installed(api_version):
+                continue
+            for c in self.api.list(api_version, kind):
+                ns = (c.get("metadata") or {}).get("namespace") or ""
+                if self.settings.watches(ns):
+                    out.append(c)
+        return out
+
+    def _allocations(self) -> list[alloc.Allocation]:
+        records = self.api.list("v1", "ConfigMap", namespace=self.settings.namespace,
+                                labels={alloc.ALLOCATION_LABEL: "true"})
+        return [a for a in (alloc.from_object(r) for r in records) if a is not None]
+
+    def _routes(self) -> list[dict[str, Any]]:
+        out = []
+        for api_version, kind in ROUTE_KINDS:
+            if self.api.installed(api_version):
+                out += self.api.list(api_version, kind,
+                                     labels={"app.kubernetes.io/managed-by": FIELD_MANAGER})
+        return out
+
+    # ------------------------------------------------------------------ one pass
+
+    def run_pass(self) -> PassReport:
+        report = PassReport()
+        start_writes = self.api.writes
+        clusters = self._clusters()
+        report.clusters = len(clusters)
+        plans: dict[str, desired.Plan] = {}
+        objs: dict[str, dict[str, Any]] = {}
+        for c in clusters:
+            p = desired.plan(c, self.settings)
+            if p.request is None and p.refused is None and not _has_finalizer(c):
+                continue
+            plans[p.cluster] = p
+            objs[p.cluster] = c
+
+        # Allocations: free leaks and duplicates first, then give each purpose a port.
+        held = self._allocations()
+        live = {k: p.uid for k, p in plans.items() if p.exposed}
+        wanted = {k: set(p.tcp_targets) for k, p in plans.items() if p.exposed}
+        repair = alloc.repair(held, live, wanted)
+        for a, why in repair.release:
+            self.api.delete("v1", "ConfigMap", self.settings.namespace, a.name)
+            report.released.append((a, why))
+        released = {a for a, _ in repair.release}
+        holdings: dict[str, dict[str, int]] = {}
+        for a in held:
+            if a not in released:
+                holdings.setdefault(a.cluster, {})[a.purpose] = a.port
+        taken = {a.port for a in held if a not in released}
+        for key in sorted(plans):
+            p = plans[key]
+            if not p.exposed:
+                continue
+            for purpose in sorted(p.tcp_targets):
+                if purpose in holdings.get(key, {}):
+                    continue
+                port = self._claim(p, purpose, taken)
+                if port is None:
+                    report.errors.append(f"{key}: no free port left in "
+                                         f"{self.settings.port_range.first}-"
+                                         f"{self.settings.port_range.last} for {purpose}")
+                    self._event(objs[key], "PortRangeExhausted", report.errors[-1], "Warning")
+                    continue
+                holdings.setdefault(key, {})[purpose] = port
+                report.allocated.append(alloc.Allocation(port, key, p.uid, p.kind, purpose))
+
+        # Shared: one tcp-services map for every exposed cluster, written once per pass.
+        self._write_tcp_services(holdings, plans)
+
+        # Per cluster: routes, then what users are told.
+        live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
+                       for r in self._routes()}
+        wanted_routes: set[tuple[str, str, str]] = set()
+        for key, p in sorted(plans.items()):
+            for route in p.routes if p.exposed else []:
+                rkey = (route["kind"], route["metadata"]["namespace"], route["metadata"]["name"])
+                wanted_routes.add(rkey)
+                if not _same(live_routes.get(rkey), route):
+                    self.api.apply(route)
+                    report.routes_written += 1
+        for rkey, route in live_routes.items():
+            if rkey not in wanted_routes:
+                self.api.delete(route["apiVersion"], route["kind"], rkey[1], rkey[2])
+                report.routes_deleted += 1
+
+        warning = desired.shared_cookie_warning(plans, self.settings)
+        if warning:
+            report.warnings.append(warning)
+        now = self.clock()
+        for key, p in sorted(plans.items()):
+            c = objs[key]
+            self._tell(c, p, holdings.get(key, {}), report)
+            if p.exposed:
+                report.exposed += 1
+                created = _timestamp((c.get("metadata") or {}).get("creationTimestamp"))
+                if created is not None:
+                    report.latencies[key] = max(0.0, now - created)
+        report.writes = self.api.writes - start_writes
+        return report
+
+    def _claim(self, p: desired.Plan, purpose: str, taken: set[int]) -> int | None:
+        """The lowest free port, claimed by creating its record; a 409 means another writer
+        (a second replica, or our own earlier life) holds it: try the next."""
+        for port in alloc.free_ports(taken, self.settings.port_range):
+            taken.add(port)
+            a = alloc.Allocation(port, p.cluster, p.uid, p.kind, purpose)
+            if self.api.create(alloc.to_object(a, self.settings.namespace)):
+                return port
+        return None
+
+    def _write_tcp_services(self, holdings: Mapping[str, Mapping[str, int]],
+                            plans: Mapping[str, desired.Plan]) -> None:
+        data = desired.tcp_services_data(holdings, plans)
+        ctl = self.settings.controller
+        if self.settings.backend != "ingress-nginx" or data == self._tcp_written:
+            return
+        self.api.apply({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ctl.tcp_services_config_map, "namespace": ctl.namespace},
+            "data": data,
+        })
+        self._tcp_written = data
+
+    def _tell(self, cluster: Mapping[str, Any], p: desired.Plan, ports: Mapping[str, int],
+              report: PassReport) -> None:
+        """Annotations and finalizer on the cluster, changed only when they differ."""
+        meta = cluster.get("metadata") or {}
+        current = meta.get("annotations") or {}
+        finalizers = list(meta.get("finalizers") or [])
+        managed = (desired.STATUS, desired.DASHBOARD_URL, desired.CLIENT_ADDRESS)
+        if p.request is None and p.refused is None:
+            # Unannotated or being deleted: everything of ours is gone above; let it go.
+            patch: dict[str, Any] = {"annotations": {k: None for k in managed if k in current}}
+            if desired.FINALIZER in finalizers:
+                patch["finalizers"] = [f for f in finalizers if f != desired.FINALIZER]
+                patch["resourceVersion"] = meta.get("resourceVersion")
+            if patch["annotations"] or "finalizers" in patch:
+                self._patch_cluster(cluster, patch, report)
+                if "finalizers" in patch:
+                    self._event(cluster, "Unexposed", "routes removed and ports released")
+            return
+        want = desired.annotations_for(p, self.settings, ports)
+        changes: dict[str, Any] = {k: v for k, v in want.items() if current.get(k) != v}
+        changes.update({k: None for k in managed if k in current and k not in want})
+        patch = {"annotations": changes} if changes else {}
+        if p.exposed and desired.FINALIZER not in finalizers:
+            patch["finalizers"] = finalizers + [desired.FINALIZER]
+            patch["resourceVersion"] = meta.get("resourceVersion")
+        if patch:
+            self._patch_cluster(cluster, patch, report)
+            if p.refused:
+                self._event(cluster, "NotExposed", p.refused, "Warning")
+            elif changes:
+                self._event(cluster, "Exposed", ", ".join(f"{k}={v}" for k, v in want.items()
+                                                          if k != desired.STATUS))
+
+    def _patch_cluster(self, cluster: Mapping[str, Any], metadata_patch: dict[str, Any],
+                       report: PassReport) -> None:
+        ns, name, _, kind = desired.cluster_ref(cluster)
+        self.api.merge_patch(str(cluster.get("apiVersion") or "ray.io/v1"), kind, ns, name,
+                             {"metadata": metadata_patch})
+        report.annotated += 1
+
+    def _event(self, cluster: Mapping[str, Any], reason: str, message: str,
+               type_: str = "Normal") -> None:
+        try:
+            self.api.event(cluster, reason, message, type_)
+        except Exception:  # noqa: BLE001 - an Event is best effort, never a failed pass
+            pass
+
+
+def _has_finalizer(cluster: Mapping[str, Any]) -> bool:
+    return desired.FINALIZER in ((cluster.get("metadata") or {}).get("finalizers") or [])
+
+
+def _same(live: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> bool:
+    """Whether the live route already has what we would apply (labels, annotations, spec)."""
+    if live is None:
+        return False
+    lm, wm = live.get("metadata") or {}, wanted.get("metadata") or {}
+    for key in ("labels", "annotations"):
+        have = lm.get(key) or {}
+        if any(have.get(k) != v for k, v in (wm.get(key) or {}).items()):
+            return False
+    return _subset(wanted.get("spec"), live.get("spec"))
+
+
+def _subset(want: Any, have: Any) -> bool:
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(_subset(v, have.get(k)) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and \
+            all(_subset(w, h) for w, h in zip(want, have))
+    return want == have
+
+
+def _timestamp(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    import calendar
+    try:
+        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def exposed_clusters(objs: Iterable[Mapping[str, Any]]) -> list[str]:
+    return sorted(f"{(o.get('metadata') or {}).get('namespace')}/{(o.get('metadata') or {}).get('name')}"
+                  for o in objs if desired.EXPOSE in ((o.get("metadata") or {}).get("annotations") or {}))
+
+
+class DryRunApi(Api):
+    """Reads the cluster, writes nothing: every write is recorded as a line of the plan."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        self.planned: list[str] = []
+
+    def create(self, obj: dict[str, Any]) -> bool:
+        self.writes += 1
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") != "Event":
+            self.planned.append(f"create {obj.get('kind')} {meta.get('namespace')}/"
+                                f"{meta.get('name') or meta.get('generateName')}")
+        return True
+
+    def apply(self, obj: dict[str, Any], *, force: bool = False) -> None:
+        self.writes += 1
+        meta = obj.get("metadata") or {}
+        extra = ""
+        if obj.get("kind") == "ConfigMap" and "data" in obj:
+            extra = " (" + ", ".join(f"{k} -> {v}" for k, v in obj["data"].items()) + ")"
+        self.planned.append(f"apply {obj.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
+                            + extra)
+
+    def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
+                    patch: dict[str, Any]) -> None:
+        self.writes += 1
+        meta = patch.get("metadata") or {}
+        notes = ", ".join(f"{k}={v}" for k, v in (meta.get("annotations") or {}).items())
+        self.planned.append(f"annotate {kind} {namespace}/{name}: {notes}"
+                            + (" (+finalizer)" if "finalizers" in meta else ""))
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        self.writes += 1
+        self.planned.append(f"delete {kind} {namespace}/{name}")

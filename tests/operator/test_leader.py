@@ -1,0 +1,127 @@
+"""Lease-based leader election against the fake API server (real lightkube client): one
+leader at a time, failover after the lease duration, never two writers."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+from typing import Iterator
+
+import pytest
+
+from raygate.operator.leader import LeaseElector, LightkubeLeaseApi
+from raygate.operator.loop import Backoff, Operator
+from raygate.operator.metrics import Metrics, serve
+from raygate.operator.reconciler import Api, Reconciler
+from raygate.operator import settings
+from raygate.sources.cluster import ClusterSource
+from tests.fakeapi.server import FakeApiServer
+from tests.operator.test_pure import ray_cluster
+
+NS = "raygate-system"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def sources(fake_api: FakeApiServer) -> Iterator[tuple[ClusterSource, ClusterSource]]:
+    fake_api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    with ClusterSource(fake_api.kubeconfig_path) as a, ClusterSource(fake_api.kubeconfig_path) as b:
+        yield a, b
+
+
+def electors(sources: tuple[ClusterSource, ClusterSource], clock: Clock) -> tuple[LeaseElector, LeaseElector]:
+    return tuple(LeaseElector(LightkubeLeaseApi(s.client), NS, "raygate-operator", who,
+                              lease_duration=15, renew_deadline=10, retry_period=2, clock=clock)
+                 for s, who in zip(sources, ("replica-a", "replica-b")))  # type: ignore[return-value]
+
+
+def test_one_leader_and_failover_after_the_lease_duration(fake_api: FakeApiServer, sources) -> None:
+    clock = Clock()
+    a, b = electors(sources, clock)
+    assert a.try_acquire_or_renew() and a.is_leader
+    assert not b.try_acquire_or_renew() and not b.is_leader
+    lease = fake_api.get("Lease", NS, "raygate-operator")
+    assert lease["spec"]["holderIdentity"] == "replica-a"
+    assert lease["spec"]["leaseDurationSeconds"] == 15
+
+    # a keeps renewing: b never takes over, however long it waits.
+    for _ in range(10):
+        clock.now += 2
+        assert a.try_acquire_or_renew()
+        assert not b.try_acquire_or_renew()
+
+    # a dies (stops renewing). a's own view expires after renew_deadline, before anyone
+    # else may take over (lease_duration, by b's clock from when b last saw a change).
+    clock.now += 10
+    assert not a.is_leader
+    clock.now += 4
+    assert not b.try_acquire_or_renew()  # only 14 s since b observed the last renewal
+    clock.now += 2
+    assert b.try_acquire_or_renew() and b.is_leader
+    lease = fake_api.get("Lease", NS, "raygate-operator")
+    assert lease["spec"]["holderIdentity"] == "replica-b"
+    assert lease["spec"]["leaseTransitions"] == 1
+
+
+def test_simultaneous_takeover_has_one_winner(fake_api: FakeApiServer, sources) -> None:
+    clock = Clock()
+    a, b = electors(sources, clock)
+    results: list[bool] = []
+    barrier = threading.Barrier(2)
+
+    def go(e: LeaseElector) -> None:
+        barrier.wait()
+        results.append(e.try_acquire_or_renew())
+
+    threads = [threading.Thread(target=go, args=(e,)) for e in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False, True]
+
+
+def test_release_lets_a_standby_take_over_at_once(fake_api: FakeApiServer, sources) -> None:
+    clock = Clock()
+    a, b = electors(sources, clock)
+    assert a.try_acquire_or_renew()
+    a.release()
+    assert not a.is_leader
+    # An empty holder is free to take (as client-go): no waiting out the 15 s lease.
+    assert b.try_acquire_or_renew() and b.is_leader
+    assert fake_api.get("Lease", NS, "raygate-operator")["spec"]["holderIdentity"] == "replica-b"
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    b = Backoff(base=0.5, cap=4, rand=lambda: 1.0)
+    assert [b.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    b.reset()
+    assert b.next_delay() == 0.5
+
+
+def test_operator_runs_a_pass_as_leader_and_serves_metrics(fake_api: FakeApiServer, sources) -> None:
+    fake_api.add(ray_cluster("a", "t", "ua"))
+    src, _ = sources
+    metrics = Metrics()
+    server = serve(metrics, "127.0.0.1", 0)
+    try:
+        elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only")
+        op = Operator(Reconciler(Api(src), settings.OperatorSettings()), elector, metrics)
+        op.run(max_passes=1)
+        assert op.last_report is not None and op.last_report.exposed == 1
+        port = server.server_port
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        assert "raygate_operator_reconciles_total 1" in text
+        assert "raygate_operator_allocations_total 1" in text
+        assert urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz").status == 200
+    finally:
+        server.shutdown()
+    # run() released the lease on the way out.
+    assert fake_api.get("Lease", NS, "raygate-operator")["spec"].get("holderIdentity") is None
