@@ -125,3 +125,35 @@ def test_operator_runs_a_pass_as_leader_and_serves_metrics(fake_api: FakeApiServ
         server.shutdown()
     # run() released the lease on the way out.
     assert fake_api.get("Lease", NS, "raygate-operator")["spec"].get("holderIdentity") is None
+
+
+def test_cli_dry_run_prints_the_plan_and_writes_nothing(fake_api: FakeApiServer, sources,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from raygate.cli import main
+    fake_api.add(ray_cluster("a", "t", "ua"))
+    fake_api.add(ray_cluster("open", "t", "uo", auth=None))
+    before = fake_api.resource_version
+    main(["operator", "--dry-run", "--kubeconfig", str(fake_api.kubeconfig_path),
+          "--port-range", "31000-31010"])
+    out, err = capsys.readouterr()
+    assert "create ConfigMap raygate-system/raygate-port-31000" in out
+    assert "apply ConfigMap ingress-nginx/tcp-services (31000 -> t/a-head-svc:10001)" in out
+    assert "apply Ingress t/raygate-a-dashboard" in out
+    assert "annotate RayCluster t/open: raygate.io/status=not exposed" in out
+    assert "2 Ray cluster(s), 1 to expose" in err and "nothing written" in err
+    assert fake_api.resource_version == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--port-range", "30000"], "expected FIRST-LAST"),
+    (["--port-range", "31000-30000"], "portRange"),
+    (["--routing", "host"], "routing.domain"),
+])
+def test_cli_bad_settings_exit_2_with_one_line(args: list[str], message: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from raygate.cli import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["operator", "--dry-run", *args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

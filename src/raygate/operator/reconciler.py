@@ -13,9 +13,10 @@ tools wrote stay), per-cluster objects once per cluster that changed.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from raygate.operator import allocations as alloc
 from raygate.operator import desired
@@ -52,7 +53,21 @@ class Api:
 
     def __init__(self, source: Any) -> None:
         self.source = source
-        self.writes = 0
+        self._writes = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def writes(self) -> int:
+        return self._writes
+
+    @writes.setter
+    def writes(self, value: int) -> None:
+        with self._count_lock:
+            self._writes = value
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self._writes += 1
 
     @property
     def client(self) -> Any:
@@ -80,7 +95,7 @@ class Api:
         """Create; False when the name is taken (409 AlreadyExists)."""
         from lightkube.core.exceptions import ApiError
         res = self.source.resource_for(obj)
-        self.writes += 1
+        self._count()
         try:
             self.client.create(res(obj), namespace=obj["metadata"].get("namespace"))
         except ApiError as e:
@@ -91,20 +106,20 @@ class Api:
 
     def apply(self, obj: dict[str, Any], *, force: bool = False) -> None:
         res = self.source.resource_for(obj)
-        self.writes += 1
+        self._count()
         self.client.apply(res(obj), namespace=obj["metadata"].get("namespace"),
                           field_manager=FIELD_MANAGER, force=force)
 
     def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
                     patch: dict[str, Any]) -> None:
         from lightkube.types import PatchType
-        self.writes += 1
+        self._count()
         self.client.patch(self._res(api_version, kind), name, patch, namespace=namespace,
                           patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
         from lightkube.core.exceptions import ApiError
-        self.writes += 1
+        self._count()
         try:
             self.client.delete(self._res(api_version, kind), name, namespace=namespace)
         except ApiError as e:
@@ -129,8 +144,10 @@ class Api:
 
 class Reconciler:
     def __init__(self, api: Api, settings: OperatorSettings, *,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, workers: int = 16) -> None:
         self.api = api
+        self.workers = workers
+        self._report_lock = threading.Lock()
         self.settings = settings
         self.clock = clock
         #: The tcp-services entries last written: unchanged entries are not written again.
@@ -156,7 +173,9 @@ class Reconciler:
 
     def _routes(self) -> list[dict[str, Any]]:
         out = []
-        for api_version, kind in ROUTE_KINDS:
+        # Only the backend's own route kinds: what RBAC grants (charts/raygate-operator).
+        kinds = ROUTE_KINDS[:1] if self.settings.backend == "ingress-nginx" else ROUTE_KINDS[1:]
+        for api_version, kind in kinds:
             if self.api.installed(api_version):
                 out += self.api.list(api_version, kind,
                                      labels={"app.kubernetes.io/managed-by": FIELD_MANAGER})
@@ -183,31 +202,35 @@ class Reconciler:
         live = {k: p.uid for k, p in plans.items() if p.exposed}
         wanted = {k: set(p.tcp_targets) for k, p in plans.items() if p.exposed}
         repair = alloc.repair(held, live, wanted)
-        for a, why in repair.release:
-            self.api.delete("v1", "ConfigMap", self.settings.namespace, a.name)
-            report.released.append((a, why))
+        self._parallel(lambda item: self.api.delete("v1", "ConfigMap", self.settings.namespace,
+                                                    item[0].name), repair.release)
+        report.released.extend(repair.release)
         released = {a for a, _ in repair.release}
         holdings: dict[str, dict[str, int]] = {}
         for a in held:
             if a not in released:
                 holdings.setdefault(a.cluster, {})[a.purpose] = a.port
         taken = {a.port for a in held if a not in released}
-        for key in sorted(plans):
-            p = plans[key]
-            if not p.exposed:
+        needs = [(key, purpose) for key in sorted(plans) if plans[key].exposed
+                 for purpose in sorted(plans[key].tcp_targets)
+                 if purpose not in holdings.get(key, {})]
+        candidates = alloc.free_ports(taken, self.settings.port_range)
+        lock = threading.Lock()
+
+        def claim(need: tuple[str, str]) -> tuple[str, str, int | None]:
+            key, purpose = need
+            return key, purpose, self._claim(plans[key], purpose, candidates, lock)
+
+        for key, purpose, port in self._parallel(claim, needs):
+            if port is None:
+                report.errors.append(f"{key}: no free port left in "
+                                     f"{self.settings.port_range.first}-"
+                                     f"{self.settings.port_range.last} for {purpose}")
+                self._event(objs[key], "PortRangeExhausted", report.errors[-1], "Warning")
                 continue
-            for purpose in sorted(p.tcp_targets):
-                if purpose in holdings.get(key, {}):
-                    continue
-                port = self._claim(p, purpose, taken)
-                if port is None:
-                    report.errors.append(f"{key}: no free port left in "
-                                         f"{self.settings.port_range.first}-"
-                                         f"{self.settings.port_range.last} for {purpose}")
-                    self._event(objs[key], "PortRangeExhausted", report.errors[-1], "Warning")
-                    continue
-                holdings.setdefault(key, {})[purpose] = port
-                report.allocated.append(alloc.Allocation(port, key, p.uid, p.kind, purpose))
+            holdings.setdefault(key, {})[purpose] = port
+            report.allocated.append(alloc.Allocation(port, key, plans[key].uid,
+                                                     plans[key].kind, purpose))
 
         # Shared: one tcp-services map for every exposed cluster, written once per pass.
         self._write_tcp_services(holdings, plans)
@@ -216,42 +239,61 @@ class Reconciler:
         live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
                        for r in self._routes()}
         wanted_routes: set[tuple[str, str, str]] = set()
+        to_apply = []
         for key, p in sorted(plans.items()):
             for route in p.routes if p.exposed else []:
                 rkey = (route["kind"], route["metadata"]["namespace"], route["metadata"]["name"])
                 wanted_routes.add(rkey)
                 if not _same(live_routes.get(rkey), route):
-                    self.api.apply(route)
-                    report.routes_written += 1
-        for rkey, route in live_routes.items():
-            if rkey not in wanted_routes:
-                self.api.delete(route["apiVersion"], route["kind"], rkey[1], rkey[2])
-                report.routes_deleted += 1
+                    to_apply.append(route)
+        stale = [(rk, r) for rk, r in live_routes.items() if rk not in wanted_routes]
+        self._parallel(self.api.apply, to_apply)
+        self._parallel(lambda item: self.api.delete(item[1]["apiVersion"], item[0][0],
+                                                    item[0][1], item[0][2]), stale)
+        report.routes_written, report.routes_deleted = len(to_apply), len(stale)
 
         warning = desired.shared_cookie_warning(plans, self.settings)
         if warning:
             report.warnings.append(warning)
+        self._parallel(lambda key: self._tell(objs[key], plans[key], holdings.get(key, {}),
+                                              report), sorted(plans))
         now = self.clock()
         for key, p in sorted(plans.items()):
-            c = objs[key]
-            self._tell(c, p, holdings.get(key, {}), report)
             if p.exposed:
                 report.exposed += 1
-                created = _timestamp((c.get("metadata") or {}).get("creationTimestamp"))
+                created = _timestamp((objs[key].get("metadata") or {}).get("creationTimestamp"))
                 if created is not None:
                     report.latencies[key] = max(0.0, now - created)
         report.writes = self.api.writes - start_writes
         return report
 
-    def _claim(self, p: desired.Plan, purpose: str, taken: set[int]) -> int | None:
+    def _parallel(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """Run independent writes concurrently (the API server serves them in parallel; one at
+        a time, a pass over 500 new clusters took seconds). The first failure is raised once
+        all have finished, so the pass is retried with everything else already written."""
+        items = list(items)
+        if len(items) <= 1 or self.workers <= 1:
+            return [fn(i) for i in items]
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            futures = [pool.submit(fn, i) for i in items]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+        return [f.result() for f in futures]
+
+    def _claim(self, p: desired.Plan, purpose: str, candidates: Iterator[int],
+               lock: threading.Lock) -> int | None:
         """The lowest free port, claimed by creating its record; a 409 means another writer
         (a second replica, or our own earlier life) holds it: try the next."""
-        for port in alloc.free_ports(taken, self.settings.port_range):
-            taken.add(port)
+        while True:
+            with lock:
+                port = next(candidates, None)
+            if port is None:
+                return None
             a = alloc.Allocation(port, p.cluster, p.uid, p.kind, purpose)
             if self.api.create(alloc.to_object(a, self.settings.namespace)):
                 return port
-        return None
 
     def _write_tcp_services(self, holdings: Mapping[str, Mapping[str, int]],
                             plans: Mapping[str, desired.Plan]) -> None:
@@ -304,7 +346,8 @@ class Reconciler:
         ns, name, _, kind = desired.cluster_ref(cluster)
         self.api.merge_patch(str(cluster.get("apiVersion") or "ray.io/v1"), kind, ns, name,
                              {"metadata": metadata_patch})
-        report.annotated += 1
+        with self._report_lock:
+            report.annotated += 1
 
     def _event(self, cluster: Mapping[str, Any], reason: str, message: str,
                type_: str = "Normal") -> None:
@@ -362,7 +405,7 @@ class DryRunApi(Api):
         self.planned: list[str] = []
 
     def create(self, obj: dict[str, Any]) -> bool:
-        self.writes += 1
+        self._count()
         meta = obj.get("metadata") or {}
         if obj.get("kind") != "Event":
             self.planned.append(f"create {obj.get('kind')} {meta.get('namespace')}/"
@@ -370,7 +413,7 @@ class DryRunApi(Api):
         return True
 
     def apply(self, obj: dict[str, Any], *, force: bool = False) -> None:
-        self.writes += 1
+        self._count()
         meta = obj.get("metadata") or {}
         extra = ""
         if obj.get("kind") == "ConfigMap" and "data" in obj:
@@ -380,12 +423,12 @@ class DryRunApi(Api):
 
     def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
                     patch: dict[str, Any]) -> None:
-        self.writes += 1
+        self._count()
         meta = patch.get("metadata") or {}
         notes = ", ".join(f"{k}={v}" for k, v in (meta.get("annotations") or {}).items())
         self.planned.append(f"annotate {kind} {namespace}/{name}: {notes}"
                             + (" (+finalizer)" if "finalizers" in meta else ""))
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
-        self.writes += 1
+        self._count()
         self.planned.append(f"delete {kind} {namespace}/{name}")
