@@ -95,7 +95,9 @@ def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer
                        service, job])
     fake_api.reset_requests()
     with ClusterSource(fake_api.kubeconfig_path) as source:
-        s = settings.load(None, {"namespace": NS, "leaseName": "raygate"})
+        s = settings.load(None, {"namespace": NS, "leaseName": "raygate",
+                                 "gatewayAddress": "127.0.0.1:9", "probe": {"enabled": True,
+                                                                            "timeoutSeconds": 1}})
         elector = LeaseElector(LightkubeLeaseApi(source.client), NS, "raygate", "me")
         assert elector.try_acquire_or_renew() and elector.try_acquire_or_renew()
         r = Reconciler(Api(source), s)

@@ -150,3 +150,33 @@ def test_tcp_services_data_maps_each_held_port_to_the_head_service() -> None:
              "t/b": desired.plan(ray_cluster("b", "t", auth=None), s)}  # refused
     data = desired.tcp_services_data({"t/a": {"client": 30002}, "t/b": {"client": 30001}}, plans)
     assert data == {"30002": "t/a-head-svc:10001"}
+
+
+def node(name: str, ip: str, ready: bool = True, **labels: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}],
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def test_placement_decisions() -> None:
+    from raygate.operator import placement
+    gw = {"ingress-ready": "true"}
+    cand = {"raygate.io/gateway-candidate": "true"}
+    ok = placement.decide([node("a", "10.0.0.1", **gw), node("b", "10.0.0.2", **cand)],
+                          "ingress-ready=true", "raygate.io/gateway-candidate=true")
+    assert (ok.state, ok.current, ok.address) == ("ok", "a", "10.0.0.1")
+    down = [node("a", "10.0.0.1", ready=False, **gw), node("c", "10.0.0.3", ready=False, **cand),
+            node("b", "10.0.0.2", **cand)]
+    move = placement.decide(down, "ingress-ready=true", "raygate.io/gateway-candidate=true")
+    assert (move.state, move.current, move.target, move.address) == ("move", "a", "b", "10.0.0.2")
+    assert "NotReady" in move.reason
+    assert placement.relabel_patches(move, "ingress-ready=true") == [
+        ("a", {"metadata": {"labels": {"ingress-ready": None}}}),
+        ("b", {"metadata": {"labels": {"ingress-ready": "true"}}})]
+    lost = placement.decide(down, "ingress-ready=true", None)
+    assert lost.state == "lost" and "no failover label" in lost.reason
+    gone = placement.decide([node("b", "10.0.0.2", **cand)], "ingress-ready=true", "raygate.io/gateway-candidate")
+    assert gone.state == "move" and gone.current is None and "no node carries" in gone.reason
+    two = placement.decide([node("a", "1.1.1.1", **gw), node("b", "1.1.1.2", **gw)],
+                           "ingress-ready=true", None)
+    assert two.state == "lost" and "2 nodes carry" in two.reason

@@ -211,3 +211,77 @@ def test_ray_service_is_exposed_through_its_stable_head_service(api_server: Fake
     reconciler(source).run_pass()
     port = held(api_server)[0].port
     assert tcp_data(api_server)[str(port)] == "t/svc-head-svc:10001"
+
+
+def test_gateway_node_failover_moves_the_label_and_the_addresses(api_server: FakeApiServer,
+                                                                  source: ClusterSource) -> None:
+    from tests.operator.test_pure import node
+    api_server.add(node("gw-1", "192.168.1.33", **{"raygate.io/gateway": "true"}))
+    api_server.add(node("gw-2", "192.168.1.34", **{"raygate.io/gateway-candidate": "true"}))
+    api_server.add(ray_cluster("a", "t", "ua"))
+    r = reconciler(source, placement={"mode": "pinned-node", "label": "raygate.io/gateway=true",
+                                      "failoverLabel": "raygate.io/gateway-candidate=true"})
+    first = r.run_pass()
+    assert first.placement is not None and first.placement.state == "ok"
+    port = held(api_server)[0].port
+    live = api_server.get("RayCluster", "t", "a")
+    assert live["metadata"]["annotations"][desired.CLIENT_ADDRESS] == f"ray://192.168.1.33:{port}"
+
+    # The gateway node goes NotReady: the label moves, users are told the new address.
+    api_server.add(node("gw-1", "192.168.1.33", ready=False, **{"raygate.io/gateway": "true"}))
+    moved = r.run_pass()
+    assert moved.placement is not None and moved.placement.state == "move"
+    assert "raygate.io/gateway" not in api_server.get("Node", "", "gw-1")["metadata"]["labels"]
+    assert api_server.get("Node", "", "gw-2")["metadata"]["labels"]["raygate.io/gateway"] == "true"
+    live = api_server.get("RayCluster", "t", "a")
+    assert live["metadata"]["annotations"][desired.CLIENT_ADDRESS] == f"ray://192.168.1.34:{port}"
+    assert held(api_server)[0].port == port  # the port never moves
+    reasons = [e["reason"] for e in api_server.objects("Event", "default")]
+    assert reasons == ["GatewayMoved"]
+    assert r.run_pass().placement.state == "ok"  # type: ignore[union-attr]
+
+
+def test_probe_results_are_written_where_users_look(api_server: FakeApiServer,
+                                                    source: ClusterSource) -> None:
+    import base64
+    import dataclasses
+    from http.server import ThreadingHTTPServer
+
+    from raygate.operator import probing
+    from raygate.probe import probe
+    from tests.probe.test_probe_units import TOKEN, FakeDashboard, closed_port
+
+    class Gateway(FakeDashboard):
+        """The gateway as the operator's routes make it: the Dashboard under /ray/t/a/."""
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/ray/t/a":
+                return self._send(301, headers={"Location": "/ray/t/a/"})
+            if self.path.startswith("/ray/t/a/"):
+                self.path = "/ray/" + self.path[len("/ray/t/a/"):]
+            return super().do_GET()
+
+    handler = type("H", (Gateway,), {"mode": "healthy"})
+    gateway = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=gateway.serve_forever, daemon=True).start()
+    try:
+        api_server.add(ray_cluster("a", "t", "ua", expose="dashboard,jobs"))
+        api_server.add({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "a", "namespace": "t"},
+                        "data": {"auth_token": base64.b64encode(TOKEN.encode()).decode()}})
+        address = f"127.0.0.1:{gateway.server_address[1]}"
+        r = reconciler(source, gatewayAddress=address, probe={"enabled": True})
+        ports = {"gcs_port": closed_port(), "agent_port": closed_port()}
+        r.probe_fn = lambda opts: probe(dataclasses.replace(opts, **ports))
+        first = r.run_pass()
+        assert first.probes["t/a"] == (True, "ok (6 checks)")
+        notes = api_server.get("RayCluster", "t", "a")["metadata"]["annotations"]
+        assert notes[probing.PROBE_RESULT] == "ok (6 checks)" and probing.PROBE_TIME in notes
+
+        handler.mode = "broken-assets"  # the blank page, after the next interval
+        r.clock = lambda: 10 ** 10
+        second = r.run_pass()
+        ok, text = second.probes["t/a"]
+        assert not ok and text.startswith("failed: dashboard:") and "blank page" in text
+        reasons = [e["reason"] for e in api_server.objects("Event", "t")]
+        assert reasons.count("ProbeFailed") == 1 and reasons.count("ProbeSucceeded") == 1
+    finally:
+        gateway.shutdown()

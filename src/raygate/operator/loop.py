@@ -158,6 +158,11 @@ class Operator:
         m.inc("raygate_operator_releases_total", len(report.released))
         m.inc("raygate_operator_api_writes_total", report.writes)
         m.set("raygate_operator_exposed_clusters", report.exposed)
+        m.inc("raygate_operator_probes_total", len(report.probes))
+        m.inc("raygate_operator_probe_failures_total",
+              sum(1 for ok, _ in report.probes.values() if not ok))
+        if report.placement is not None and report.placement.state in ("move", "lost"):
+            m.inc("raygate_operator_drift_events_total")
         m.ready = True
         for e in report.errors:
             log.warning("%s", e)

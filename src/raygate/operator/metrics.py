@@ -18,6 +18,7 @@ _HELP = {
     "raygate_operator_releases_total": ("counter", "Ports released (leaks, duplicates, deletions)."),
     "raygate_operator_exposed_clusters": ("gauge", "Ray clusters currently exposed."),
     "raygate_operator_drift_events_total": ("counter", "Gateway placement drift events."),
+    "raygate_operator_probes_total": ("counter", "Probes run (after changes and periodically)."),
     "raygate_operator_probe_failures_total": ("counter", "Probes that failed."),
     "raygate_operator_is_leader": ("gauge", "1 on the replica that holds the Lease."),
     "raygate_operator_api_writes_total": ("counter", "API writes made by reconcile passes."),

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from raygate.operator import allocations as alloc
-from raygate.operator import desired
+from raygate.operator import desired, placement, probing
 from raygate.operator.settings import OperatorSettings
 
 FIELD_MANAGER = "raygate-operator"
@@ -43,6 +43,10 @@ class PassReport:
     warnings: list[str] = field(default_factory=list)
     #: cluster -> seconds from its creationTimestamp to its routes written (when seen in a pass).
     latencies: dict[str, float] = field(default_factory=dict)
+    #: The gateway placement check (pinned-node mode), when it ran.
+    placement: placement.Decision | None = None
+    #: cluster -> (ok, summary) of the probes run in this pass.
+    probes: dict[str, tuple[bool, str]] = field(default_factory=dict)
 
 
 class Api:
@@ -82,9 +86,11 @@ class Api:
 
     def list(self, api_version: str, kind: str, *, namespace: str = "*",
              labels: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        from lightkube.core import resource as r
         res = self._res(api_version, kind)
+        scope = {"namespace": namespace} if issubclass(res, r.NamespacedResource) else {}
         out = []
-        for o in self.client.list(res, namespace=namespace, labels=labels or None):
+        for o in self.client.list(res, labels=labels or None, **scope):
             d = o.to_dict() if hasattr(o, "to_dict") else dict(o)
             d.setdefault("apiVersion", api_version)
             d.setdefault("kind", kind)
@@ -114,7 +120,7 @@ class Api:
                     patch: dict[str, Any]) -> None:
         from lightkube.types import PatchType
         self._count()
-        self.client.patch(self._res(api_version, kind), name, patch, namespace=namespace,
+        self.client.patch(self._res(api_version, kind), name, patch, namespace=namespace or None,
                           patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
@@ -126,9 +132,20 @@ class Api:
             if e.status.code != 404:
                 raise
 
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        from lightkube.core.exceptions import ApiError
+        try:
+            o = self.client.get(self._res(api_version, kind), name, namespace=namespace)
+        except ApiError as e:
+            if e.status.code in (403, 404):
+                return None
+            raise
+        return o.to_dict() if hasattr(o, "to_dict") else dict(o)
+
     def event(self, cluster: Mapping[str, Any], reason: str, message: str,
               type_: str = "Normal") -> None:
-        """A core/v1 Event on the cluster, where ``kubectl describe`` shows it."""
+        """A core/v1 Event on the object, where ``kubectl describe`` shows it (cluster-scoped
+        objects such as Nodes get theirs in ``default``, as the kubelet's are)."""
         ns, name, uid, kind = desired.cluster_ref(cluster)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.create({
@@ -148,6 +165,10 @@ class Reconciler:
         self.api = api
         self.workers = workers
         self._report_lock = threading.Lock()
+        #: cluster -> (when probed, what was probed): re-probed on change or after the interval.
+        self._probed: dict[str, tuple[float, Any]] = {}
+        #: The probe runner (``raygate.probe.probe``); tests may point it at a local server.
+        self.probe_fn: Callable[..., Any] | None = None
         self.settings = settings
         self.clock = clock
         #: The tcp-services entries last written: unchanged entries are not written again.
@@ -235,6 +256,9 @@ class Reconciler:
         # Shared: one tcp-services map for every exposed cluster, written once per pass.
         self._write_tcp_services(holdings, plans)
 
+        # Where the gateway runs: a pinned node that went away moves (or is reported).
+        address = self._placement(report)
+
         # Per cluster: routes, then what users are told.
         live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
                        for r in self._routes()}
@@ -256,7 +280,9 @@ class Reconciler:
         if warning:
             report.warnings.append(warning)
         self._parallel(lambda key: self._tell(objs[key], plans[key], holdings.get(key, {}),
-                                              report), sorted(plans))
+                                              report, address), sorted(plans))
+        if self.settings.probe.enabled:
+            self._probe(objs, plans, holdings, address, report)
         now = self.clock()
         for key, p in sorted(plans.items()):
             if p.exposed:
@@ -308,8 +334,76 @@ class Reconciler:
         })
         self._tcp_written = data
 
+    def _probe(self, objs: Mapping[str, Mapping[str, Any]], plans: Mapping[str, desired.Plan],
+               holdings: Mapping[str, Mapping[str, int]], address: str | None,
+               report: PassReport) -> None:
+        """Probe clusters whose routes changed, or whose last probe is older than the interval."""
+        now = self.clock()
+        due = []
+        for key, p in sorted(plans.items()):
+            if not p.exposed:
+                continue
+            last = self._probed.get(key)
+            if last is None or now - last[0] >= self.settings.probe.interval_seconds \
+                    or last[1] != (address, tuple(sorted(holdings.get(key, {}).items()))):
+                due.append(key)
+
+        def one(key: str) -> None:
+            c, p = objs[key], plans[key]
+            settings = self.settings.model_copy(update={"gateway_address": address}) \
+                if address else self.settings
+            notes = desired.annotations_for(p, settings, holdings.get(key, {}))
+            url = notes.get(desired.DASHBOARD_URL)
+            if not url or "GATEWAY" in url:
+                result = (False, "not probed: no gateway address known (set gatewayAddress)")
+            else:
+                ns = key.partition("/")[0]
+                secret = self.api.get("v1", "Secret", ns, probing.token_secret_name(c))
+                result = probing.run(url, notes.get(desired.CLIENT_ADDRESS),
+                                     probing.decode_token(secret),
+                                     timeout=self.settings.probe.timeout_seconds,
+                                     probe_fn=self.probe_fn)
+            with self._report_lock:
+                report.probes[key] = result
+                self._probed[key] = (now, (address, tuple(sorted(holdings.get(key, {}).items()))))
+            previous = ((c.get("metadata") or {}).get("annotations") or {}).get(probing.PROBE_RESULT)
+            ns, name, _, kind = desired.cluster_ref(c)
+            self.api.merge_patch(str(c.get("apiVersion") or "ray.io/v1"), kind, ns, name,
+                                 {"metadata": {"annotations": {
+                                     probing.PROBE_RESULT: result[1],
+                                     probing.PROBE_TIME: probing.stamp(now)}}})
+            if previous is None or previous.startswith("ok") != result[0]:
+                self._event(c, "ProbeSucceeded" if result[0] else "ProbeFailed", result[1],
+                            "Normal" if result[0] else "Warning")
+
+        self._parallel(one, due)
+
+    def _placement(self, report: PassReport) -> str | None:
+        """Check the pinned gateway node; move the label on failover. Returns the address
+        users should be told (the configured one wins)."""
+        cfg = self.settings.placement
+        if cfg.mode != "pinned-node":
+            return self.settings.gateway_address
+        nodes = self.api.list("v1", "Node")
+        decision = placement.decide(nodes, cfg.label, cfg.failover_label)
+        report.placement = decision
+        changed = decision.state != getattr(self, "_last_placement", "ok")
+        self._last_placement = decision.state
+        by_name = {(n.get("metadata") or {}).get("name"): n for n in nodes}
+        if decision.state == "move":
+            for node, patch in placement.relabel_patches(decision, cfg.label):
+                self.api.merge_patch("v1", "Node", "", node, patch)
+            subject = by_name.get(decision.target) or {}
+            self._event(_cluster_scoped(subject), "GatewayMoved", decision.reason, "Warning")
+        elif decision.state == "lost" and changed:
+            subject = by_name.get(decision.current) or {"apiVersion": "v1", "kind": "Node",
+                                                        "metadata": {"name": "unknown"}}
+            self._event(_cluster_scoped(subject), "GatewayUnreachable", decision.reason,
+                        "Warning")
+        return self.settings.gateway_address or decision.address
+
     def _tell(self, cluster: Mapping[str, Any], p: desired.Plan, ports: Mapping[str, int],
-              report: PassReport) -> None:
+              report: PassReport, address: str | None = None) -> None:
         """Annotations and finalizer on the cluster, changed only when they differ."""
         meta = cluster.get("metadata") or {}
         current = meta.get("annotations") or {}
@@ -326,7 +420,10 @@ class Reconciler:
                 if "finalizers" in patch:
                     self._event(cluster, "Unexposed", "routes removed and ports released")
             return
-        want = desired.annotations_for(p, self.settings, ports)
+        settings = self.settings
+        if address and address != settings.gateway_address:
+            settings = settings.model_copy(update={"gateway_address": address})
+        want = desired.annotations_for(p, settings, ports)
         changes: dict[str, Any] = {k: v for k, v in want.items() if current.get(k) != v}
         changes.update({k: None for k in managed if k in current and k not in want})
         patch = {"annotations": changes} if changes else {}
@@ -355,6 +452,13 @@ class Reconciler:
             self.api.event(cluster, reason, message, type_)
         except Exception:  # noqa: BLE001 - an Event is best effort, never a failed pass
             pass
+
+
+def _cluster_scoped(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A cluster-scoped object as an Event subject: its Events live in ``default``."""
+    meta = dict(obj.get("metadata") or {})
+    meta["namespace"] = "default"
+    return {**obj, "metadata": meta}
 
 
 def _has_finalizer(cluster: Mapping[str, Any]) -> bool:

@@ -76,6 +76,32 @@ class Routing(_Model):
         return self
 
 
+class Placement(_Model):
+    """Where the gateway runs. ``pinned-node``: the controller runs on the node carrying
+    ``label`` (the guide); the operator watches that node and, with ``failoverLabel``, moves the
+    label to a Ready candidate when it goes away. ``metallb``: the address moves with the
+    Service; ``none``: not watched."""
+
+    mode: Literal["none", "pinned-node", "metallb"] = "none"
+    label: str = "ingress-ready=true"
+    failover_label: Optional[str] = None
+
+    @field_validator("label", "failover_label")
+    @classmethod
+    def _selector(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.match(r"^[A-Za-z0-9./_-]+(=[A-Za-z0-9._-]*)?$", v):
+            raise ValueError(f"{v!r} must be a label selector key=value (or key)")
+        return v
+
+
+class Probe(_Model):
+    """Probe each exposed cluster's path after a change and every ``intervalSeconds``."""
+
+    enabled: bool = False
+    interval_seconds: int = 300
+    timeout_seconds: float = 10
+
+
 class OperatorSettings(_Model):
     backend: Literal["ingress-nginx", "gateway-api"] = "ingress-nginx"
     #: Namespace holding the operator's own records (port allocations, the Lease).
@@ -85,6 +111,8 @@ class OperatorSettings(_Model):
     port_range: PortRange = Field(default_factory=PortRange)
     routing: Routing = Field(default_factory=Routing)
     controller: ControllerRef = Field(default_factory=ControllerRef)
+    placement: Placement = Field(default_factory=Placement)
+    probe: Probe = Field(default_factory=Probe)
     #: The address users reach the gateway at (for the URLs written on each cluster).
     gateway_address: Optional[str] = None
     #: Expose clusters without token auth (off: they get an Event and a refusal annotation).
