@@ -123,6 +123,7 @@ class FakeApiServer:
         self._rv = 1
         self._history: collections.deque = collections.deque(maxlen=history)
         self._watchers: dict[tuple[str, str], list[_Watcher]] = collections.defaultdict(list)
+        self._faults: list[list[Any]] = []
         self._forbidden: dict[str, set[str] | None] = {}
         self._disabled_groups: set[str] = set()
         self._logs: dict[tuple[str, str, str | None], str] = {}
@@ -511,6 +512,7 @@ class FakeApiServer:
             raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         rec.verb, rec.kind = verb, t.kind
         self._check_rbac(t, verb, ns)
+        self._injected_fault(t, verb)
         if sub == "log":
             return self._pod_log(t, ns or "", name or "", q)
         if verb == "list":
@@ -543,6 +545,21 @@ class FakeApiServer:
                                q["fieldManager"], q.get("force") == "true")
         return self._patch(t, ns or "", name or "", self._decode(body, ctype), ctype, dry_run,
                            manager, sub)
+
+    def fail_next(self, verb: str, kind: str, code: int = 500, times: int = 1) -> None:
+        """Answer the next ``times`` requests of ``verb`` on ``kind`` with ``code`` (500
+        InternalError, 503, 410 Gone on a watch, 409 Conflict...), as a real server under load
+        or mid-upgrade does; the requests are recorded but change nothing."""
+        self._faults.append([verb, kind, code, times])
+
+    def _injected_fault(self, t: ResourceType, verb: str) -> None:
+        for fault in self._faults:
+            if fault[0] == verb and fault[1] == t.kind and fault[3] > 0:
+                fault[3] -= 1
+                code = fault[2]
+                reason = {409: "Conflict", 410: "Expired", 429: "TooManyRequests",
+                          503: "ServiceUnavailable"}.get(code, "InternalError")
+                raise ApiStatus(code, reason, f"injected {code} on {verb} {t.plural}")
 
     def _check_rbac(self, t: ResourceType, verb: str, ns: str | None) -> None:
         if t.kind not in self._forbidden:

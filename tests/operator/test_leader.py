@@ -157,3 +157,46 @@ def test_cli_bad_settings_exit_2_with_one_line(args: list[str], message: str,
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_server_errors_and_conflicts_are_retried_until_the_pass_converges(
+        fake_api: FakeApiServer, sources) -> None:
+    from tests.cluster import world
+    world.install(fake_api)
+    fake_api.add_many([ray_cluster(n, "t", f"u{n}") for n in ("a", "b")])
+    src, _ = sources
+    fake_api.fail_next("list", "RayCluster", 500)
+    fake_api.fail_next("patch", "Ingress", 503, times=2)
+    fake_api.fail_next("patch", "RayCluster", 409)
+    metrics = Metrics()
+    elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only")
+    op = Operator(Reconciler(Api(src), settings.OperatorSettings()), elector, metrics)
+    op.backoff = Backoff(base=0.01, cap=0.05)
+    op.run(max_passes=1)
+    assert metrics.get("raygate_operator_reconcile_errors_total") == 3
+    assert op.last_report is not None and op.last_report.exposed == 2
+    for name in ("a", "b"):
+        notes = fake_api.get("RayCluster", "t", name)["metadata"]["annotations"]
+        assert notes["raygate.io/status"] == "exposed"
+        assert fake_api.get("Ingress", "t", f"raygate-{name}-dashboard") is not None
+
+
+def test_a_watch_that_gets_410_gone_restarts_and_keeps_reporting(fake_api: FakeApiServer,
+                                                                  sources) -> None:
+    from raygate.operator.loop import lightkube_watch
+    src, _ = sources
+    fake_api.add(ray_cluster("a", "t", "ua"))
+    fake_api.fail_next("watch", "RayCluster", 410)
+    pokes: list[int] = []
+    stop = threading.Event()
+    t = threading.Thread(target=lightkube_watch(src), daemon=True,
+                         args=("ray.io/v1", "RayCluster", lambda: pokes.append(1), stop))
+    t.start()
+    for i in range(200):  # the 410 pokes once; the restarted watch sees the changes
+        if len(pokes) >= 3:
+            break
+        fake_api.patch("RayCluster", "t", "a", {"metadata": {"labels": {"n": str(i)}}})
+        stop.wait(0.05)
+    stop.set()
+    assert len(pokes) >= 3
+    assert [r.status for r in fake_api.requests if r.verb == "watch"][0] == 410
