@@ -285,3 +285,13 @@ def test_probe_results_are_written_where_users_look(api_server: FakeApiServer,
         assert reasons.count("ProbeFailed") == 1 and reasons.count("ProbeSucceeded") == 1
     finally:
         gateway.shutdown()
+
+
+def test_ports_another_tool_maps_are_never_claimed(api_server: FakeApiServer,
+                                                   source: ClusterSource) -> None:
+    api_server.patch("ConfigMap", world.CTRL_NS, "tcp-services",
+                     {"data": {"30001": "db/other:5432"}})
+    api_server.add(ray_cluster("a", "t", "ua"))
+    reconciler(source).run_pass()
+    assert [a.port for a in held(api_server)] == [30002]
+    assert tcp_data(api_server)["30001"] == "db/other:5432"

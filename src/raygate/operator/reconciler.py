@@ -232,6 +232,9 @@ class Reconciler:
             if a not in released:
                 holdings.setdefault(a.cluster, {})[a.purpose] = a.port
         taken = {a.port for a in held if a not in released}
+        # Ports another tool maps in tcp-services are theirs: claiming one would make our apply
+        # conflict with its manager on every pass.
+        taken |= self._foreign_tcp_ports({a.port for a in held})
         needs = [(key, purpose) for key in sorted(plans) if plans[key].exposed
                  for purpose in sorted(plans[key].tcp_targets)
                  if purpose not in holdings.get(key, {})]
@@ -320,6 +323,14 @@ class Reconciler:
             a = alloc.Allocation(port, p.cluster, p.uid, p.kind, purpose)
             if self.api.create(alloc.to_object(a, self.settings.namespace)):
                 return port
+
+    def _foreign_tcp_ports(self, ours: set[int]) -> set[int]:
+        if self.settings.backend != "ingress-nginx":
+            return set()
+        ctl = self.settings.controller
+        live = self.api.get("v1", "ConfigMap", ctl.namespace, ctl.tcp_services_config_map)
+        keys = ((live or {}).get("data") or {}).keys()
+        return {int(k) for k in keys if str(k).isdigit() and int(k) not in ours}
 
     def _write_tcp_services(self, holdings: Mapping[str, Mapping[str, int]],
                             plans: Mapping[str, desired.Plan]) -> None:
