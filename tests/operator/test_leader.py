@@ -200,3 +200,37 @@ def test_a_watch_that_gets_410_gone_restarts_and_keeps_reporting(fake_api: FakeA
     stop.set()
     assert len(pokes) >= 3
     assert [r.status for r in fake_api.requests if r.verb == "watch"][0] == 410
+
+
+def test_two_operator_replicas_one_writer(fake_api: FakeApiServer) -> None:
+    """Both replicas run their loops at once: only the Lease holder ever writes."""
+    from tests.cluster import world
+    world.install(fake_api)
+    fake_api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    fake_api.add_many([ray_cluster(f"c{i}", "t", f"u{i}") for i in range(20)])
+    ops, srcs = [], []
+    for who in ("replica-a", "replica-b"):
+        src = ClusterSource(fake_api.kubeconfig_path)
+        srcs.append(src)
+        elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", who,
+                               lease_duration=3, renew_deadline=2, retry_period=0.1)
+        ops.append(Operator(Reconciler(Api(src), settings.OperatorSettings()), elector, Metrics()))
+    threads = [threading.Thread(target=op.run, daemon=True) for op in ops]
+    for t in threads:
+        t.start()
+    for _ in range(100):
+        if any(op.last_report is not None for op in ops):
+            break
+        threading.Event().wait(0.05)
+    threading.Event().wait(0.5)
+    for op in ops:
+        op.stop()
+    for t in threads:
+        t.join(10)
+    writers = [op for op in ops if op.last_report is not None]
+    assert len(writers) == 1  # the standby never ran a pass
+    assert writers[0].metrics.get("raygate_operator_is_leader") == 1
+    ports = [o["metadata"]["name"] for o in fake_api.objects("ConfigMap", NS)]
+    assert len(ports) == 20 == len(set(ports))
+    for src in srcs:
+        src.close()
