@@ -283,6 +283,11 @@ def controller_configmap(spec: GatewaySpec) -> dict[str, Any] | None:
     }
 
 
+#: Every flag ``added_args`` may set: ``raygate apply`` changes only these in the live args.
+RAYGATE_FLAG_NAMES = ("--tcp-services-configmap", "--report-node-internal-ip-address",
+                      "--publish-service")
+
+
 def added_args(spec: GatewaySpec) -> list[str]:
     """The controller flags this gateway needs on top of the upstream ones."""
     ctl = spec.controller
