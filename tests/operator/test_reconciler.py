@@ -163,11 +163,14 @@ def test_unannotating_and_deleting_leave_nothing_behind(api_server: FakeApiServe
     # a: the annotation is removed.
     api_server.patch("RayCluster", "t", "a", {"metadata": {"annotations": {desired.EXPOSE: None}}})
     # b: deleted while we hold a finalizer: the API server marks it and waits for us.
-    b = api_server.get("RayCluster", "t", "b")
-    b["metadata"]["deletionTimestamp"] = "2026-12-07T00:00:00Z"
-    api_server.add(b)
+    # (through the API, as kubectl delete does: finalizers hold it)
+    source.client.delete(source.resource_for({"apiVersion": "ray.io/v1", "kind": "RayCluster"}),
+                         "b", namespace="t")
+    assert api_server.get("RayCluster", "t", "b")["metadata"]["deletionTimestamp"]
     # c: vanished while the operator was down (its finalizer was removed by hand).
+    api_server.patch("RayCluster", "t", "c", {"metadata": {"finalizers": None}})
     api_server.delete("RayCluster", "t", "c")
+    assert api_server.get("RayCluster", "t", "c") is None
     report = r.run_pass()
     assert sorted(a.cluster for a, _ in report.released) == ["t/a", "t/b", "t/c"]
     assert held(api_server) == []
@@ -176,8 +179,8 @@ def test_unannotating_and_deleting_leave_nothing_behind(api_server: FakeApiServe
     a = api_server.get("RayCluster", "t", "a")
     assert desired.FINALIZER not in (a["metadata"].get("finalizers") or [])
     assert desired.CLIENT_ADDRESS not in a["metadata"]["annotations"]
-    assert desired.FINALIZER not in (api_server.get("RayCluster", "t", "b")["metadata"]
-                                     .get("finalizers") or [])
+    # Our finalizer was the last one: the API server finished deleting b.
+    assert api_server.get("RayCluster", "t", "b") is None
 
 
 def test_unauthenticated_cluster_is_refused_with_an_event(api_server: FakeApiServer,
