@@ -388,3 +388,11 @@ def test_command_heads_default_to_rays_loopback_dashboard() -> None:
     assert head.dashboard_host == "127.0.0.1"
     (kuberay_head,) = heads.heads(of(ray_cluster("c")))
     assert kuberay_head.dashboard_host is None  # KubeRay forces 0.0.0.0
+
+
+def test_ray_start_reads_the_web_ui_flag_names_of_ray_before_0_8_6() -> None:
+    # ray-project/ray#8999 renamed --webui-host to --dashboard-host (June 2020).
+    old = "ray start --head --redis-port=6379 --webui-host 0.0.0.0 --block"
+    assert heads.ray_start_flag(old, "--dashboard-host") == "0.0.0.0"
+    assert heads.ray_start_flag("ray start --head --block", "--dashboard-host") is None
+    assert "dashboard" not in (heads.ray_start_ports("ray start --head --include-webui=false") or {})

@@ -672,6 +672,12 @@ def _ray_version(image: str) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+#: Older names of ``ray start`` flags: Ray called the Dashboard the "web UI" until
+#: ray-project/ray#8999 (June 2020, Ray 0.8.6) renamed ``--webui-host``/``--include-webui`` to
+#: ``--dashboard-host``/``--include-dashboard``; heads started by such commands still run.
+_FLAG_ALIASES = {"--webui-host": "--dashboard-host", "--include-webui": "--include-dashboard"}
+
+
 def _flag_values(flags: list[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     i = 0
@@ -679,9 +685,9 @@ def _flag_values(flags: list[str]) -> dict[str, str]:
         word = flags[i]
         if word.startswith("--") and "=" in word:
             key, _, value = word.partition("=")
-            values[key] = value
+            values[_FLAG_ALIASES.get(key, key)] = value
         elif word.startswith("--") and i + 1 < len(flags) and not flags[i + 1].startswith("--"):
-            values[word] = flags[i + 1]
+            values[_FLAG_ALIASES.get(word, word)] = flags[i + 1]
             i += 1
         i += 1
     return values
