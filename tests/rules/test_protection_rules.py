@@ -208,3 +208,35 @@ def test_explain_finds_the_new_rules_from_real_messages() -> None:
             'service "rc-head-svc" does not have a port named "dashbord"')
     assert CATALOG.find("RG226").matches_error(line)
     assert not CATALOG.find("RG225").matches_error(line)
+
+
+def test_rg225_legacy_built_in_ingress_severity_follows_what_is_known() -> None:
+    cr = """
+apiVersion: %s
+kind: RayCluster
+metadata:
+  name: rc
+  namespace: ray
+  annotations: {kubernetes.io/ingress.class: nginx}
+spec:
+  headGroupSpec:
+    enableIngress: true
+    rayStartParams: {}
+    template:
+      spec:
+        containers: [{name: ray-head, image: "rayproject/ray:2.46.0"}]
+"""
+    operator = """
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: kuberay-operator, namespace: kuberay}
+spec:
+  template:
+    spec:
+      containers: [{name: op, image: "quay.io/kuberay/operator:%s"}]
+"""
+    assert severities(run(cr % "ray.io/v1", "RG225")) == ["info"]
+    assert severities(run(cr % "ray.io/v1alpha1", "RG225")) == ["warning"]
+    assert severities(run(cr % "ray.io/v1" + operator % "v1.5.1", "RG225")) == ["error"]
+    assert run(cr % "ray.io/v1" + operator % "v1.7.0", "RG225") == []

@@ -21,6 +21,10 @@ The rule judges what happens to the request, not the pathType:
   is on the Ingress (a ``router.middlewares`` reference, ``konghq.com/strip-path: "true"``,
   ``haproxy.org/path-rewrite``, ``alb.ingress.kubernetes.io/transforms.<service>`` since
   v2.14.1);
+* the Ingress KubeRay before v1.7 builds for ``enableIngress`` (``/<cluster>/(.*)``, pathType
+  Exact, no rewrite: 404 unless the RayCluster carries a rewrite-target KubeRay copies over):
+  an error when the kuberay-operator Deployment in the inputs is older than v1.7, a warning for
+  a ``ray.io/v1alpha1`` manifest, information otherwise;
 * KubeRay v1.7's built-in Ingress (``headGroupSpec.enableIngress`` with
   ``ingressOptions.path``; ``common/ingress.go: BuildIngressForHeadService`` copies every
   RayCluster annotation onto it and takes the class from ``kubernetes.io/ingress.class``) is
@@ -33,8 +37,10 @@ An Ingress whose controller is unknown is left alone.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Mapping
 
+from raygate import kuberay
 from raygate.backends import ingress_classes
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
@@ -257,6 +263,12 @@ def _check_built_in(rc: KubeObject, ctx: Context) -> Finding | None:
     ingress = heads.generated_ingress(rc)
     if ingress is None or ctx.objects.get("Ingress", ingress.namespace, ingress.name) is not None:
         return None  # no built-in Ingress, or the real one is in the inputs and judged as such
+    head = kuberay.cluster_spec(rc).get("headGroupSpec")
+    if rc.kind == "RayCluster" and isinstance(head, dict) \
+            and not isinstance(head.get("ingressOptions"), dict):
+        legacy = _legacy_built_in(ctx, rc, ingress)
+        if legacy is not None:
+            return legacy
     entries = list(nginx.ingress_paths(ingress))
     if not entries:
         return None
@@ -316,3 +328,73 @@ def _check_built_in(rc: KubeObject, ctx: Context) -> Finding | None:
              f"ImplementationSpecific and annotate the {rc.kind} with "
              "nginx.ingress.kubernetes.io/rewrite-target: /$1, or keep path / on a host of its "
              "own."), symptom=SYMPTOM)
+
+
+#: KubeRay releases before v1.7.0 generate ``/<cluster>/(.*)`` with pathType Exact and no
+#: rewrite (``common/ingress.go: BuildIngressForHeadService`` from v0.4 to v1.6.2); v1.7.0
+#: generates ``ingressOptions.path``, default ``/``.
+INGRESS_OPTIONS_SINCE = (1, 7, 0)
+_OPERATOR_IMAGE = re.compile(r"kuberay/operator:v?(\d+)\.(\d+)\.(\d+)")
+
+
+def _operator_version(objects: ObjectSet) -> tuple[int, int, int] | None:
+    """The KubeRay operator's version, when its Deployment is in the inputs."""
+    def find() -> tuple[int, int, int] | None:
+        for d in objects.of_kind("Deployment"):
+            containers = d.get("spec", "template", "spec", "containers")
+            for c in containers if isinstance(containers, list) else []:
+                m = _OPERATOR_IMAGE.search(str(c.get("image", ""))) if isinstance(c, dict) else None
+                if m:
+                    return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return None
+    return objects.memo("rg225-kuberay-operator-version", find)
+
+
+def _legacy_built_in(ctx: Context, rc: KubeObject, v17: KubeObject) -> Finding | None:
+    """The Ingress a KubeRay operator older than v1.7 builds: ``/<cluster>/(.*)``, Exact."""
+    version = _operator_version(ctx.objects)
+    if version is not None and version >= INGRESS_OPTIONS_SINCE:
+        return None  # v1.7 semantics: judged by the caller
+    path = f"/{rc.name}/(.*)"
+    loc = _http.Location(v17, ("spec",), path, True, _http.rewrite_target(v17),
+                         _http.go_bool(_http.annotation(v17, "use-regex")),
+                         _http.redirect_target(v17), path)
+    class_name = v17.spec.get("ingressClassName")
+    profile = ingress_classes.by_class_name(class_name) if isinstance(class_name, str) else None
+    if loc.redirect or (isinstance(class_name, str) and class_name != "nginx" and profile is None):
+        return None  # an unknown controller: its matching cannot be judged
+    url = f"/{rc.name}{PROBE}"
+    if profile is not None:
+        what = (f"{profile.title} matches an Exact path literally, so no URL equals {path} and "
+                "every request gets the load balancer's 404; a prefix path would still reach "
+                f"the Dashboard as /{rc.name}/..., which it does not serve")
+    elif loc.needs_rewrite or loc.use_regex:
+        pattern = loc.regex
+        received = _http.rewritten_uri(loc, url) if pattern and pattern.match(url) else None
+        if received is None or not received.lower().startswith(f"/{rc.name}/".lower()):
+            return None  # the copied rewrite-target strips the prefix (the documented fix)
+        what = (f"it reaches the Dashboard as {received}, which the Dashboard does not serve: "
+                f"{SYMPTOM}")
+    else:
+        what = (f"nginx renders the Exact path as location = {path}, which no URL equals, so "
+                "every request gets 404 Not Found from the default backend (and a controller "
+                ">= v1.12 with strict-validate-path-type denies the regex in an Exact path "
+                "outright)")
+    if version is not None:
+        era, severity = f"the KubeRay operator in the inputs is v{'.'.join(map(str, version))}", \
+            "error"
+    elif rc.api_version == "ray.io/v1alpha1":
+        era, severity = ("no KubeRay operator is in the inputs and this ray.io/v1alpha1 manifest "
+                         "dates from KubeRay before v1.0"), "warning"
+    else:
+        era, severity = ("no KubeRay operator is in the inputs; KubeRay v1.7 generates path / "
+                         "instead, which works"), "info"
+    return ctx.finding(
+        rc, heads.head_group_path(rc) + ("enableIngress",),
+        f"KubeRay before v1.7 builds the Dashboard Ingress for {rc.namespace}/{rc.name} with "
+        f"path {path} (pathType Exact) and no rewrite: {what} ({era})",
+        severity=severity, symptom=SYMPTOM,
+        fix=("Upgrade the KubeRay operator to v1.7 (path / by default, or "
+             "headGroupSpec.ingressOptions), or annotate the RayCluster with "
+             "nginx.ingress.kubernetes.io/rewrite-target: /$1 so the generated path is a regex "
+             "that strips the prefix (KubeRay copies the annotation onto the Ingress)."))
