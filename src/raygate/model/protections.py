@@ -68,7 +68,6 @@ from raygate.objects import KubeObject, ObjectSet
 #: they sit on, whatever it is; ``tls`` guards nothing by itself.
 RAY_GUARDED = ("dashboard", "client", "gcs-server")
 GRPC_ROLES = ("client", "gcs-server")
-GATEWAY_KINDS = ("gateway-auth", "allowlist")
 
 ALB_PREFIX = "alb.ingress.kubernetes.io/"
 _TRUE = {"1", "t", "true"}
