@@ -730,3 +730,8 @@ def _int(value: Any) -> int | None:
 def iter_services(objects: ObjectSet) -> Iterable[HeadService]:
     """Every Service (in the inputs or named by a KubeRay CR) known to reach a head."""
     return _index(objects).services.values()
+
+
+def ray_version(image: object) -> tuple[int, int] | None:
+    """The Ray release an image names (``rayproject/ray:2.52.0-py310`` -> (2, 52)), or None."""
+    return _ray_version(image) if isinstance(image, str) else None

@@ -22,6 +22,7 @@ from collections import defaultdict
 from raygate.model import exposure as exposure_mod
 from raygate.model import heads
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate import kuberay
 from raygate.objects import KubeObject, ObjectSet
 
@@ -60,19 +61,33 @@ def port_role(e: exposure_mod.Exposure, ray: KubeObject | None = None) -> str | 
 
 def by_via(objects: ObjectSet) -> dict[int, list[exposure_mod.Exposure]]:
     """Exposures that really reach a Ray head, grouped by the exposing object (by identity)."""
-    return objects.memo("security-ray-exposures-by-via", lambda: _group(objects))
+    return objects.memo("security-ray-exposures-by-via", lambda: _group(objects)[0])
 
 
-def _group(objects: ObjectSet) -> dict[int, list[exposure_mod.Exposure]]:
+def dormant_of(objects: ObjectSet, obj: KubeObject) -> list[exposure_mod.Exposure]:
+    """tcp-services entries of ``obj`` that no controller in the inputs reads yet: no exposure
+    today, one as soon as a controller is pointed at the map (RG204's fix)."""
+    dormant = objects.memo("security-ray-dormant-by-via", lambda: _group(objects)[1])
+    return dormant.get(id(obj), [])
+
+
+def _group(objects: ObjectSet) -> tuple[dict[int, list[exposure_mod.Exposure]],
+                                        dict[int, list[exposure_mod.Exposure]]]:
     controllers = nginx.find_controllers(objects)
     read = {c.tcp_services_ref for c in controllers if c.tcp_services_ref}
     grouped: dict[int, list[exposure_mod.Exposure]] = defaultdict(list)
+    dormant: dict[int, list[exposure_mod.Exposure]] = defaultdict(list)
     for e in exposure_mod.ray_exposures(objects):
         if e.channel == "tcp" and e.via.kind == "ConfigMap" and controllers \
                 and f"{e.via.namespace}/{e.via.name}" not in read:
-            continue  # no controller in the inputs reads this map: it opens no port (RG204's job)
+            # No controller in the inputs reads this map: it opens no port (RG204's job), yet.
+            dormant[id(e.via)].append(e)
+            continue
+        if e.via.kind == "Ingress" and nginx.redirect_target(e.via) is not None \
+                and dataplane.for_ingress(objects, e.via).is_ingress_nginx:
+            continue  # a redirect-only Ingress answers every request itself
         grouped[id(e.via)].append(e)
-    return dict(grouped)
+    return dict(grouped), dict(dormant)
 
 
 def exposures_of(objects: ObjectSet, obj: KubeObject) -> list[exposure_mod.Exposure]:
