@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from raygate import engine
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate.objects import KubeObject, ObjectSet, Origin
 from raygate.rules import CATALOG
 
@@ -108,7 +109,7 @@ def _strip_explanation(text: str) -> str:
 
 
 def _model_check(code: str, objects: ObjectSet, ingress: KubeObject) -> str | None:
-    controller = nginx.controller_for_ingress(objects, ingress)
+    controller = dataplane.controller_of(objects, ingress) or nginx.controller_for_class(objects, None)
     if code == "RG207":
         if not controller.strict_path_type:
             return None

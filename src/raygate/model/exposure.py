@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate import kuberay
 from raygate.objects import FieldPath, KubeObject, ObjectSet
 
@@ -40,6 +41,8 @@ class Exposure:
     external_port: int | None = None
     path: str | None = None
     host: str | None = None
+    #: For Ingress exposures: the data plane that serves the route (``model.dataplane``).
+    data_plane: "dataplane.DataPlane | None" = None
 
     @property
     def target(self) -> str:
@@ -101,6 +104,7 @@ def _compute(objects: ObjectSet) -> list[Exposure]:
         default = ing.spec.get("defaultBackend") or ing.spec.get("backend")
         if isinstance(default, dict):
             entries.append((("spec", "defaultBackend"), {"backend": default, "path": "/"}, None))
+        plane = dataplane.for_ingress(objects, ing)
         for field, entry, host in entries:
             name, port = nginx.backend_service(entry)
             if not isinstance(name, str):
@@ -109,7 +113,7 @@ def _compute(objects: ObjectSet) -> list[Exposure]:
             ray = kuberay.owner_of_service(objects, ing.namespace, name)
             found.append(Exposure(ing, field + ("backend",), "http", ing.namespace, name, port,
                                   _ray_port_name(objects, svc, ray, port), ray, svc,
-                                  path=entry.get("path"), host=host))
+                                  path=entry.get("path"), host=host, data_plane=plane))
     for cm in nginx.tcp_services_configmaps(objects):
         for entry in nginx.tcp_entries(cm):
             if entry.error or entry.namespace is None or entry.service is None:

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from raygate.backends import ingress_nginx as ingx
+from raygate.model import dataplane
 from raygate.objects import KubeObject, ObjectSet, Origin
 
 #: Debian's nginx builds the stream module as a dynamic module (feasibility.md §B).
@@ -329,7 +330,7 @@ def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
                 continue
             seen.add(key)
             if not loc.default_backend:
-                controller = ingx.controller_for_ingress(objset, loc.ingress)
+                controller = dataplane.controller_of(objset, loc.ingress) or first_controller
             lines += ["        " + text for text in _location_block(loc, enforce, controller)]
         lines.append("    }")
     lines.append("}")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from raygate.model import exposure
+from raygate.model import dataplane, exposure
 from raygate.backends import ingress_nginx as nginx
 from raygate.objects import FieldPath, KubeObject, ObjectSet
 
@@ -201,9 +201,17 @@ def servers(objects: ObjectSet) -> dict[tuple[int, str], Server]:
     return objects.memo("protocol-http-servers", lambda: _build_servers(objects))
 
 
+def controller(objects: ObjectSet, ingress: KubeObject) -> nginx.Controller | None:
+    """The ingress-nginx controller serving ``ingress`` (found or assumed); None when another
+    controller, or none, serves it (``raygate.model.dataplane``)."""
+    return dataplane.controller_of(objects, ingress)
+
+
 def server_for(objects: ObjectSet, ingress: KubeObject, host: Any) -> Server | None:
-    controller = nginx.controller_for_ingress(objects, ingress)
-    return servers(objects).get((id(controller), host_key(host)))
+    served_by = controller(objects, ingress)
+    if served_by is None:
+        return None
+    return servers(objects).get((id(served_by), host_key(host)))
 
 
 def _ingress_locations(ing: KubeObject) -> Iterable[tuple[str, Location]]:
@@ -262,11 +270,13 @@ def _build_servers(objects: ObjectSet) -> dict[tuple[int, str], Server]:
     for ing in objects.of_kind("Ingress"):
         if not nginx.is_ingress(ing):
             continue
-        controller = nginx.controller_for_ingress(objects, ing)
+        served_by = controller(objects, ing)
+        if served_by is None:
+            continue  # another controller's Ingress is not an nginx location
         for host, loc in _ingress_locations(ing):
-            grouped.setdefault((id(controller), host), (controller, []))[1].append(loc)
+            grouped.setdefault((id(served_by), host), (served_by, []))[1].append(loc)
     result = {}
-    for (cid, host), (controller, locs) in grouped.items():
+    for (cid, host), (served_by, locs) in grouped.items():
         regex = any(loc.needs_rewrite or loc.use_regex for loc in locs)
         ordered = sorted(locs, key=lambda loc: loc.path, reverse=True)
         ordered = sorted(ordered, key=lambda loc: len(loc.path), reverse=True)
@@ -277,7 +287,7 @@ def _build_servers(objects: ObjectSet) -> dict[tuple[int, str], Server]:
         entries: dict[tuple[int, FieldPath], Location] = {}
         for loc in rendered:
             entries.setdefault((id(loc.ingress), loc.field), loc)
-        result[(cid, host)] = Server(controller, host, rendered, regex,
+        result[(cid, host)] = Server(served_by, host, rendered, regex,
                                      {k: tuple(v) for k, v in index.items()}, entries)
     return result
 
@@ -322,8 +332,14 @@ def _is_serve_service(e: exposure.Exposure) -> bool:
     return svc is not None and ("ray.io/serve" in svc.labels or "ray.io/originated-from-crd" in svc.labels)
 
 
-def ray_routes(objects: ObjectSet, ingress: KubeObject, *ports: str) -> list[exposure.Exposure]:
-    """This Ingress's paths that reach one of the Ray ``ports`` (dashboard, serve, client...)."""
+def ray_routes(objects: ObjectSet, ingress: KubeObject, *ports: str,
+               any_controller: bool = False) -> list[exposure.Exposure]:
+    """This Ingress's paths that reach one of the Ray ``ports`` (dashboard, serve, client...).
+
+    Only where ingress-nginx serves the Ingress, unless ``any_controller``: the rules built on
+    this module judge nginx locations and settings, which another controller does not have."""
+    if not any_controller and controller(objects, ingress) is None:
+        return []
     return [e for e in _http_exposures(objects).get(id(ingress), []) if e.ray_port in ports]
 
 
@@ -393,22 +409,22 @@ def effective(objects: ObjectSet, ingress: KubeObject, key: str,
               valid: Callable[[str], bool]) -> Setting:
     """Annotation if valid, else the controller ConfigMap, else the default (facts §5, §2.3:
     every proxy-* parser falls back to the ConfigMap value on any error)."""
-    controller = nginx.controller_for_ingress(objects, ingress)
+    served_by = controller(objects, ingress) or nginx.controller_for_class(objects, None)
     raw = annotation(ingress, key)
     refused = False
     if raw is not None and raw.strip():
         if valid(raw):
             return Setting(key, raw.replace(" ", ""), "annotation", raw, False, None)
         refused = True
-    value = controller.setting(key)
-    from_configmap = key in controller.config and controller.configmap is not None
+    value = served_by.setting(key)
+    from_configmap = key in served_by.config and served_by.configmap is not None
     if from_configmap:
-        source = controller.setting_source(key)
-    elif controller.workload is None:
-        source = f"ingress-nginx default, {controller.assumption}"
+        source = served_by.setting_source(key)
+    elif served_by.workload is None:
+        source = f"ingress-nginx default, {served_by.assumption}"
     else:
-        source = f"ingress-nginx default of {controller.workload.namespace}/{controller.workload.name}"
-    assumption = controller.assumed if not from_configmap else None
+        source = f"ingress-nginx default of {served_by.workload.namespace}/{served_by.workload.name}"
+    assumption = served_by.assumed if not from_configmap else None
     return Setting(key, value, source, raw, refused, assumption)
 
 

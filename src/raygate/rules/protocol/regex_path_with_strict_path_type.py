@@ -18,6 +18,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
+from raygate.rules.protocol import _http
 
 DENIED = "ingress contains invalid paths: path {path} cannot be used with pathType {ptype}"
 #: Strict path-type validation (and its warning) arrived in controller v1.8.0.
@@ -55,6 +56,8 @@ FIRST_VERSION = (1, 8, 0)
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    if _http.controller(ctx.objects, obj) is None:
+        return  # strict path-type validation is ingress-nginx's webhook
     controller = None
     for field, entry, _host in nginx.ingress_paths(obj):
         path, ptype = entry.get("path"), entry.get("pathType")
@@ -64,7 +67,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if nginx.VALID_PATH_TYPE_RE.match(path):
             continue
-        controller = controller or nginx.controller_for_ingress(ctx.objects, obj)
+        controller = controller or _http.controller(ctx.objects, obj)
         if controller.version_known and controller.version < FIRST_VERSION:
             continue
         text = DENIED.format(path=path, ptype=ptype)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -68,7 +69,9 @@ def aliases_risk_checked(version: tuple[int, int, int]) -> bool:
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not nginx.is_ingress(obj):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
+    if controller is None:
+        return  # not served by ingress-nginx: its annotations mean nothing there
     if controller.version_known and controller.version < (1, 9, 0):
         return  # no risk model before v1.9
     risks = nginx.annotation_risks()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate import kuberay
 from raygate.findings import Finding
 from raygate.objects import KubeObject
@@ -82,8 +83,10 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         return
     if not nginx.is_ingress(obj):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
-    if _has_allowlist(obj.annotations, values.annotation_prefix(controller)):
+    controller = dataplane.controller_of(ctx.objects, obj)
+    # The allowlist annotation is ingress-nginx's; on another controller only TLS is judged.
+    if controller is not None and _has_allowlist(obj.annotations,
+                                                 values.annotation_prefix(controller)):
         return
     tls = obj.spec.get("tls")
     for e in reach.exposures_of(ctx.objects, obj):

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -54,7 +55,9 @@ RISKY = ('admission webhook "{webhook}" denied the request: annotation group {gr
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
+    if controller is None:
+        return  # not served by ingress-nginx: its annotations mean nothing there
     risks = nginx.annotation_risks()
     for key in sorted(obj.annotations):
         if not key.endswith("-snippet"):
