@@ -49,6 +49,10 @@ class Timeout:
     #: or None when the inputs do not set it.
     read: Callable[[ObjectSet, KubeObject, KubeObject | None, str | None],
                    tuple[float | None, str] | None] | None = None
+    #: What it does to an upgraded WebSocket (the Jobs log tail): "idle" (closed after that
+    #: long without a frame), "lifetime" (closed after that long whatever flows: GKE),
+    #: "spared" (another timeout applies: HAProxy's ``timeout tunnel``), None (not cited).
+    websocket: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,8 @@ class Profile:
     #: How to carry raw TCP (Ray Client 10001, never through an HTTP Ingress path).
     tcp_knob: str | None = None
     timeout: Timeout | None = None
+    #: How to let a route upgrade to WebSocket, when the controller does not by default.
+    websocket_knob: str | None = None
     auth_knob: str | None = None
     #: Does it honour ``spec.ingressClassName`` (False: only the class annotation)?
     reads_ingress_class_name: bool = True
@@ -195,7 +201,7 @@ PROFILES: tuple[Profile, ...] = (
             "alb.ingress.kubernetes.io/load-balancer-attributes: "
             "idle_timeout.timeout_seconds=3600 (or IngressClassParams "
             "spec.loadBalancerAttributes)",
-            _alb_idle),
+            _alb_idle, websocket="idle"),
         auth_knob="alb.ingress.kubernetes.io/auth-type: cognito or oidc; the default "
                   "alb.ingress.kubernetes.io/scheme is internal",
         references=(
@@ -213,7 +219,7 @@ PROFILES: tuple[Profile, ...] = (
             30, "response",
             "a BackendConfig with spec.timeoutSec: 3600, referenced by the Service's "
             "cloud.google.com/backend-config annotation",
-            _gke_backend_timeout),
+            _gke_backend_timeout, websocket="lifetime"),
         auth_knob="a BackendConfig with spec.iap (Identity-Aware Proxy)",
         reads_ingress_class_name=False, matches_controller=False,
         references=(
@@ -238,7 +244,8 @@ PROFILES: tuple[Profile, ...] = (
         tcp_knob="the controller's --configmap-tcp-services ConfigMap",
         # `timeout server 50000` in the shipped haproxy.cfg; upgraded WebSockets use
         # `timeout tunnel 3600000` instead.
-        timeout=Timeout(50, "idle", "haproxy.org/timeout-server: 3600s", _haproxy_server),
+        timeout=Timeout(50, "idle", "haproxy.org/timeout-server: 3600s", _haproxy_server,
+                        websocket="spared"),
         references=(
             "https://github.com/haproxytech/kubernetes-ingress/blob/master/documentation/annotations.md",
             "https://github.com/haproxytech/kubernetes-ingress/blob/master/documentation/ingressclass.md",
@@ -252,6 +259,8 @@ PROFILES: tuple[Profile, ...] = (
         tcp_knob="an HTTPProxy with spec.tcpproxy",
         timeout=Timeout(15, "response", "projectcontour.io/response-timeout: infinity",
                         _contour_response),
+        # Envoy's use_websocket is off unless the route is listed.
+        websocket_knob="projectcontour.io/websocket-routes",
         matches_controller=False,
         references=("https://projectcontour.io/docs/main/config/annotations/",),
     ),
@@ -262,7 +271,7 @@ PROFILES: tuple[Profile, ...] = (
         tcp_knob="a TCPIngress on a stream listener",
         timeout=Timeout(60, "idle",
                         "konghq.com/read-timeout: \"3600000\" (milliseconds) on the backend "
-                        "Service", _kong_read),
+                        "Service", _kong_read, websocket="idle"),
         references=(
             "https://developer.konghq.com/kubernetes-ingress-controller/reference/annotations/",
             "https://github.com/Kong/kubernetes-ingress-controller/blob/main/internal/dataplane/translator/translate_vars.go",

@@ -179,7 +179,7 @@ def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
         return DataPlane(profile.key, class_name, profile=profile, class_source=source,
                          assumed=ic is None,
                          reason=via if ic is not None else
-                         f"class name {class_name}, created by {profile.title}'s installers")
+                         f"{via}, a class name of {profile.title}")
 
     nginx_class = (wanted is not None and wanted.startswith(ingress_classes.INGRESS_NGINX_CONTROLLER)) \
         or (wanted is None and (class_name is None or "nginx" in class_name))
