@@ -161,3 +161,32 @@ def test_kuberay_alb_sample_gets_no_nginx_findings_next_to_an_nginx_controller()
     codes = {f.code for f in result.findings if f.object is sample}
     assert not codes & NGINX_ONLY, codes
     assert "RG306" not in codes
+
+
+def test_unwatched_nginx_class_is_not_judged_with_the_present_controllers_settings() -> None:
+    """Class nginx-internal belongs to a second ingress-nginx install that is not in the inputs:
+    the present controller's snippet/risk settings say nothing about it; RG306 says why."""
+    internal = ingress(class_name="nginx-internal", **{
+        "nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers x;"})
+    objects = ObjectSet([controller(), ingress_class("nginx", "k8s.io/ingress-nginx"),
+                         ingress_class("nginx-internal", "k8s.io/ingress-nginx-internal"), internal])
+    codes = {f.code for f in engine.run(objects).findings if f.object.name == internal.name}
+    assert not codes & NGINX_ONLY, codes
+    assert "RG306" in codes
+
+
+def test_same_ingress_is_judged_when_its_controller_is_present() -> None:
+    internal = ingress(class_name="nginx-internal", **{
+        "nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers x;"})
+    objects = ObjectSet([controller("--controller-class=k8s.io/ingress-nginx-internal",
+                                    "--ingress-class=nginx-internal"),
+                         ingress_class("nginx-internal", "k8s.io/ingress-nginx-internal"), internal])
+    codes = {f.code for f in engine.run(objects).findings if f.object.name == internal.name}
+    assert "RG101" in codes and "RG306" not in codes
+
+
+def test_ray_client_fix_uses_the_serving_controllers_own_tcp_knob() -> None:
+    sample = ingress(class_name="alb")
+    objects = ObjectSet([controller(), ingress_class("alb", "ingress.k8s.aws/alb"), sample])
+    fixes = [f.fix for f in engine.run(objects, select=["RG205"]).findings]
+    assert fixes and all("tcp-services" not in fix and "NLB" in fix for fix in fixes), fixes

@@ -94,6 +94,18 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if _tls_covers(tls, e.host if isinstance(e.host, str) else None):
             continue
+        if controller is None:
+            # Another controller: TLS is judged, its own source restriction is its knob.
+            plane = dataplane.for_ingress(ctx.objects, obj)
+            knob = plane.profile.auth_knob if plane.profile is not None else None
+            yield ctx.finding(
+                obj, e.field,
+                f"{reach.how(e)} serves the Ray Dashboard over plain HTTP ({plane.describe()}): "
+                "no spec.tls for this host, so Ray tokens and cookies cross the network in "
+                "clear text",
+                fix="Serve the Dashboard host with spec.tls"
+                    + (f" and restrict who reaches it ({knob})." if knob else "."))
+            return
         yield ctx.finding(
             obj, e.field,
             f"{reach.how(e)} serves the Ray Dashboard over plain HTTP to any source address: no "
