@@ -190,3 +190,9 @@ def test_ray_client_fix_uses_the_serving_controllers_own_tcp_knob() -> None:
     objects = ObjectSet([controller(), ingress_class("alb", "ingress.k8s.aws/alb"), sample])
     fixes = [f.fix for f in engine.run(objects, select=["RG205"]).findings]
     assert fixes and all("tcp-services" not in fix and "NLB" in fix for fix in fixes), fixes
+
+
+def test_a_second_ingress_nginx_class_without_its_controller_assumes_ingress_nginx() -> None:
+    got = plane(ingress_class("nginx-internal", "k8s.io/ingress-nginx-internal"),
+                ingress(class_name="nginx-internal"))
+    assert got.is_ingress_nginx and got.assumed

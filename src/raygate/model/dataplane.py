@@ -183,8 +183,9 @@ def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
 
     nginx_class = (wanted is not None and wanted.startswith(ingress_classes.INGRESS_NGINX_CONTROLLER)) \
         or (wanted is None and (class_name is None or "nginx" in class_name))
-    # 3. ingress-nginx's class, and no controller in the inputs: judge the assumed defaults.
-    if not controllers and nginx_class and (wanted in (None, ingress_classes.INGRESS_NGINX_CONTROLLER)):
+    # 3. ingress-nginx's class (its IngressClass names a k8s.io/ingress-nginx* controller, or
+    # the name says nginx), and no controller in the inputs: judge the assumed defaults.
+    if not controllers and nginx_class:
         return DataPlane("ingress-nginx", class_name,
                          controller=nginx.controller_for_class(objects, class_name),
                          assumed=True, class_source=source,

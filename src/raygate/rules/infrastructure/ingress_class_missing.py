@@ -9,7 +9,10 @@ and the Dashboard route never exists (facts: ingress_nginx.md §3.3). The Defaul
 admission plugin fills the class in on creation when exactly one IngressClass is marked default
 (facts: gateway_api_metallb.md §9.5). The API itself rejects an Ingress whose annotation and
 ``ingressClassName`` disagree (facts: gateway_api_metallb.md §9.2, ingress_nginx.md §3.3). The
-seed guide's best practices ask for ``ingressClassName`` over the annotation.
+seed guide's best practices ask for ``ingressClassName`` over the annotation. Who serves the
+Ingress is decided once, in ``raygate.model.dataplane`` (store.go ``GetIngressClass`` and
+``watchedNamespace`` at controller-v1.15.1): another controller's class is its business, and an
+ingress-nginx class that no controller in the inputs takes is reported with the reason.
 """
 
 from __future__ import annotations
