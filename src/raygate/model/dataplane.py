@@ -80,7 +80,12 @@ def default_classes(objects: ObjectSet) -> list[KubeObject]:
         if str(c.annotations.get(DEFAULT_CLASS_ANNOTATION, "")).strip().lower() == "true"])
 
 
-def class_of(objects: ObjectSet, ingress: KubeObject) -> tuple[str | None, str]:
+def class_of(objects: ObjectSet, ingress: KubeObject) -> str | None:
+    """The IngressClass name an Ingress asks for, the default class when it names none."""
+    return class_and_source(objects, ingress)[0]
+
+
+def class_and_source(objects: ObjectSet, ingress: KubeObject) -> tuple[str | None, str]:
     """The class an Ingress asks for and where it comes from (ingressClassName, the
     annotation, or the one default IngressClass the admission plugin would write in)."""
     name = ingress.spec.get("ingressClassName")
@@ -132,7 +137,7 @@ def _claims_class(c: nginx.Controller, objects: ObjectSet, class_name: str | Non
 
 
 def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
-    class_name, source = class_of(objects, ingress)
+    class_name, source = class_and_source(objects, ingress)
     controllers = nginx.find_controllers(objects)
     ic = objects.get("IngressClass", "", class_name) if class_name else None
     wanted = ic.spec.get("controller") if ic is not None else None
