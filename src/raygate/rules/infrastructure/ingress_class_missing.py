@@ -65,6 +65,13 @@ WRONG_ANNOTATION_LOG = "ingress class annotation is not equal to the expected by
         "Ignoring ingress because of error while validating ingress class",
         "must match `ingressClassName` when both are specified",
         "ingress class annotation is not equal to the expected by Ingress Controller",
+        # ingressClassName names an IngressClass this controller does not keep (another
+        # --controller-class): store.go NotExistsError, then the update handler's log line.
+        'no object matching key "<class>" in local store',
+        "removing ingress because of unknown ingressclass",
+        "ignoring ingressclass as the spec.controller is not the same of this ingress",
+        # The admission webhook skips an Ingress outside --watch-namespace (controller.go).
+        "ignoring ingress <name> in namespace <namespace> different from the namespace watched <namespace>",
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
