@@ -275,6 +275,9 @@ PROFILES: tuple[Profile, ...] = (
         references=(
             "https://developer.konghq.com/kubernetes-ingress-controller/reference/annotations/",
             "https://github.com/Kong/kubernetes-ingress-controller/blob/main/internal/dataplane/translator/translate_vars.go",
+            # Kong proxies with nginx, whose upgraded connections close after proxy_read_timeout
+            # without data.
+            "https://nginx.org/en/docs/http/websocket.html",
         ),
     ),
     Profile(

@@ -6,7 +6,9 @@ The lab rehearses the real data plane on one machine. Instead of hand-writing an
 and Deployment patch) and turns them into nginx.conf the way the ingress-nginx controller's
 template does, so a mistake in the objects shows up as the same failure a user would see.
 
-Fidelity, against ``shared/facts/ingress_nginx.md`` section 4 (and sections 3 and 5):
+Fidelity, against ``shared/facts/ingress_nginx.md`` section 4 (and sections 3 and 5). Servers,
+locations, their order and Prefix normalisation come from the one location model the rules use,
+``raygate.backends.ingress_nginx_locations``; this module only writes them out as text.
 
 Mirrored
   * one ``server`` per host (``server_name _`` for rules without a host, the default server);
