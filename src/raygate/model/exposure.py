@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
-from raygate.model import heads
+from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane, heads
 from raygate.objects import FieldPath, KubeObject, ObjectSet
 
 #: Well-known Ray head ports, used when neither the Service nor the RayCluster is in the inputs.
@@ -43,6 +43,8 @@ class Exposure:
     host: str | None = None
     #: The Ray head the Service reaches, with the confidence and evidence (model/heads.py).
     head: heads.HeadService | None = None
+    #: For Ingress exposures: the data plane that serves the route (``model.dataplane``).
+    data_plane: "dataplane.DataPlane | None" = None
 
     @property
     def target(self) -> str:
@@ -113,6 +115,7 @@ def _compute(objects: ObjectSet) -> list[Exposure]:
         default = ing.spec.get("defaultBackend") or ing.spec.get("backend")
         if isinstance(default, dict):
             entries.append((("spec", "defaultBackend"), {"backend": default, "path": "/"}, None))
+        plane = dataplane.for_ingress(objects, ing)
         for field, entry, host in entries:
             name, port = nginx.backend_service(entry)
             if not isinstance(name, str):
@@ -121,7 +124,7 @@ def _compute(objects: ObjectSet) -> list[Exposure]:
             ray = kuberay.owner_of_service(objects, ing.namespace, name)
             found.append(Exposure(ing, field + ("backend",), "http", ing.namespace, name, port,
                                   _ray_port_name(objects, svc, ray, port), ray, svc,
-                                  path=entry.get("path"), host=host))
+                                  path=entry.get("path"), host=host, data_plane=plane))
     for cm in nginx.tcp_services_configmaps(objects):
         for entry in nginx.tcp_entries(cm):
             if entry.error or entry.namespace is None or entry.service is None:

@@ -12,7 +12,6 @@ check it against a real nginx.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -524,28 +523,3 @@ def serve_ingress(spec: GatewaySpec, target: Target) -> dict[str, Any] | None:
         PREFIX + "use-regex": "true",
         **_proxy_annotations(spec),
     })
-
-
-# ---------------------------------------------------------------------------------------------
-# The routing model
-
-
-def route(paths: Iterable[str], uri: str) -> str | None:
-    """Which Ingress path serves ``uri`` on a host with regex enforcement, or None (404).
-
-    Locations are ``~* "^<path>"``, tried longest path first, first match wins
-    (ingress_nginx.md §4.1). Python's ``sorted`` is stable, so equal lengths keep input order;
-    the spec keeps our sub-paths disjoint so that never decides anything.
-    """
-    for path in sorted(paths, key=len, reverse=True):
-        if re.match(path, uri, flags=re.IGNORECASE):
-            return path
-    return None
-
-
-def rewrite(path: str, target: str, uri: str) -> str:
-    """The URI the backend sees after ``rewrite "(?i)<path>" <target> break;``."""
-    m = re.search(path, uri, flags=re.IGNORECASE)
-    if m is None:
-        return uri
-    return re.sub(r"\$(\d)", lambda g: m.group(int(g.group(1))) or "", target)

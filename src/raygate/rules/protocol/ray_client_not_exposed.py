@@ -209,6 +209,12 @@ def _fix(objects: ObjectSet, e: exp.Exposure) -> str:
                 f"attached to it (parentRefs sectionName) with a backendRef to "
                 f"{e.namespace}/{service} port {number}, or point Ray Client users at the Jobs "
                 "API instead.")
+    plane = e.data_plane
+    if plane is not None and not plane.is_ingress_nginx and plane.profile is not None \
+            and plane.profile.tcp_knob:
+        # Another controller serves the Dashboard route: its own way to carry TCP.
+        return (f"Expose {e.namespace}/{service} port 10001 over TCP with "
+                f"{plane.profile.tcp_knob}, or point Ray Client users at the Jobs API instead.")
     port = "client"
     if backend is not None and not any(p.get("name") == "client" for p in backend.ports):
         port = str(kuberay.DEFAULT_PORTS["client"])

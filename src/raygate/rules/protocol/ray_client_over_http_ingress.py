@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate.model.exposure import Exposure
 from raygate.findings import Finding
 from raygate.objects import KubeObject
@@ -70,7 +71,11 @@ TCP_FIX = ("Expose the Ray Client port through the tcp-services ConfigMap "
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    for route in _http.ray_routes(ctx.objects, obj, "client"):
+    for route in _http.ray_routes(ctx.objects, obj, "client", any_controller=True):
+        plane = dataplane.for_ingress(ctx.objects, obj)
+        if not plane.is_ingress_nginx:
+            yield from _elsewhere(ctx, obj, route, plane)
+            continue
         problem = _problem(ctx, obj, route)
         if problem is not None:
             message, fix, assumption = problem
@@ -85,8 +90,32 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                               severity=severity)
 
 
+def _elsewhere(ctx: Context, obj: KubeObject, route: Exposure,
+               plane: dataplane.DataPlane) -> Iterable[Finding]:
+    """Another controller (or an unknown one): only what holds on any HTTP proxy is judged."""
+    path = route.path if isinstance(route.path, str) and route.path else "/"
+    knob = plane.profile.tcp_knob if plane.profile is not None and plane.profile.tcp_knob else \
+        "a TCP entry point (a LoadBalancer Service or the controller's TCP routing)"
+    fix = f"Expose the Ray Client port 10001 over TCP: {knob}; connect with ray://<address>:10001."
+    if path.rstrip("/") not in ("", "/"):
+        yield ctx.finding(
+            obj, _http.path_field(route),
+            f"Ray Client route {_http.describe_route(route)} ({plane.describe()}): Ray Client is "
+            f"gRPC with fixed method paths such as {GRPC_PROBE_PATH} and no path-prefix option, "
+            f"so under {path} no call reaches it and the client fails with \"{TIMEOUT}\"",
+            fix=fix)
+        return
+    yield ctx.finding(
+        obj, _http.path_field(route),
+        f"Ray Client route {_http.describe_route(route)} ({plane.describe()}): Ray Client is gRPC "
+        "over HTTP/2 and works through an HTTP Ingress only if the proxy speaks HTTP/2 gRPC to "
+        "the head and passes its client_id metadata; an HTTP/1.1 hop fails with "
+        f"\"{TIMEOUT}\"", severity="warning", fix=fix)
+
+
 def _problem(ctx: Context, obj: KubeObject, route: Exposure) -> tuple[str, str, str | None] | None:
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = _http.controller(ctx.objects, obj)
+    assert controller is not None  # check() sends only ingress-nginx routes here
     assumption = controller.assumed
     path = route.path if isinstance(route.path, str) and route.path else "/"
     host = route.host if isinstance(route.host, str) and route.host else None

@@ -59,6 +59,8 @@ FIRST_VERSION = (1, 8, 0)
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    if _http.controller(ctx.objects, obj) is None:
+        return  # strict path-type validation is ingress-nginx's webhook
     controller = None
     for field, entry, host in nginx.ingress_paths(obj):
         path, ptype = entry.get("path"), entry.get("pathType")
@@ -68,7 +70,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if nginx.VALID_PATH_TYPE_RE.match(path):
             continue
-        controller = controller or nginx.controller_for_ingress(ctx.objects, obj)
+        controller = controller or _http.controller(ctx.objects, obj)
         if controller.version_known and controller.version < FIRST_VERSION:
             continue
         text = DENIED.format(path=path, ptype=ptype)

@@ -18,7 +18,7 @@ from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
-from raygate.model import heads
+from raygate.model import dataplane, heads
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
@@ -76,7 +76,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = nginx.controller_for_ingress(ctx.objects, ingress)
+    controller = dataplane.controller_of(ctx.objects, ingress)
+    if controller is None:
+        return  # not served by ingress-nginx: its annotations mean nothing there
     if controller.version_known and controller.version < (1, 9, 0):
         return  # no risk model before v1.9
     risks = nginx.annotation_risks()

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate import kuberay
 from raygate.findings import Finding
 from raygate.model import protections
@@ -64,8 +65,10 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         return
     if not nginx.is_ingress(obj):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
-    if _has_allowlist(obj.annotations, values.annotation_prefix(controller)):
+    controller = dataplane.controller_of(ctx.objects, obj)
+    # The allowlist annotation is ingress-nginx's; on another controller only TLS is judged.
+    if controller is not None and _has_allowlist(obj.annotations,
+                                                 values.annotation_prefix(controller)):
         return
     tls = obj.spec.get("tls")
     for e in reach.exposures_of(ctx.objects, obj):
@@ -73,6 +76,18 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if protections.tls_covers(tls, e.host if isinstance(e.host, str) else None):
             continue
+        if controller is None:
+            # Another controller: TLS is judged, its own source restriction is its knob.
+            plane = dataplane.for_ingress(ctx.objects, obj)
+            knob = plane.profile.auth_knob if plane.profile is not None else None
+            yield ctx.finding(
+                obj, e.field,
+                f"{reach.how(e)} serves the Ray Dashboard over plain HTTP ({plane.describe()}): "
+                "no spec.tls for this host, so Ray tokens and cookies cross the network in "
+                "clear text",
+                fix="Serve the Dashboard host with spec.tls"
+                    + (f" and restrict who reaches it ({knob})." if knob else "."))
+            return
         yield ctx.finding(
             obj, e.field,
             f"{reach.how(e)} serves the Ray Dashboard over plain HTTP to any source address: no "

@@ -15,7 +15,7 @@ from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
-from raygate.model import heads
+from raygate.model import dataplane, heads
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 
@@ -64,7 +64,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = nginx.controller_for_ingress(ctx.objects, ingress)
+    controller = dataplane.controller_of(ctx.objects, ingress)
+    if controller is None:
+        return  # not served by ingress-nginx: its annotations mean nothing there
     risks = nginx.annotation_risks()
     for key in sorted(ingress.annotations):
         if not key.endswith("-snippet"):
