@@ -102,10 +102,12 @@ def class_and_source(objects: ObjectSet, ingress: KubeObject) -> tuple[str | Non
 
 def for_ingress(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
     cache = objects.memo("dataplane-by-ingress", dict)
-    key = id(ingress)
-    if key not in cache:
-        cache[key] = _resolve(objects, ingress)
-    return cache[key]
+    # Keyed by identity, and the object is kept with its answer: an Ingress built on the fly
+    # (KubeRay's enableIngress one) could otherwise be freed and its id reused by another.
+    hit = cache.get(id(ingress))
+    if hit is None or hit[0] is not ingress:
+        hit = cache[id(ingress)] = (ingress, _resolve(objects, ingress))
+    return hit[1]
 
 
 def controller_of(objects: ObjectSet, ingress: KubeObject) -> nginx.Controller | None:
