@@ -6,7 +6,10 @@ when ``strict-validate-path-type`` is on, the default since controller v1.12.0: 
 Exact path outside ``^/[[:alnum:]._\\-/]*$`` is denied with ``ingress contains invalid paths:
 path <path> cannot be used with pathType <type>``. With the setting off (or before v1.12) the
 same text comes back as an admission warning and the Ingress is accepted
-(facts: ingress_nginx.md §1.2, §1.3 item 7, §4.2). Old guides and the seed guide's own
+(facts: ingress_nginx.md §1.2, §1.3 item 7, §4.2). A controller without ``--validating-webhook``
+never runs ``ValidatePathType`` (controller.go CheckIngress is its only caller at
+controller-v1.15.1): the path is served, as a regex only if the host enforces regex. Go's ``$``
+matches only at the end of the text, so ``"/ray\n"`` fails the check too. Old guides and the seed guide's own
 manifest that omit ``pathType: ImplementationSpecific`` hit this on a current controller.
 """
 
@@ -18,6 +21,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
+from raygate.rules.protocol import _http
 
 DENIED = "ingress contains invalid paths: path {path} cannot be used with pathType {ptype}"
 #: Strict path-type validation (and its warning) arrived in controller v1.8.0.
@@ -71,7 +75,21 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         source = controller.setting_source("strict-validate-path-type")
         assumption = controller.assumed
         fix = f"Change pathType: {ptype} to pathType: ImplementationSpecific for path {path}."
-        if controller.strict_path_type:
+        if not controller.admission_webhook:
+            # ValidatePathType runs only in CheckIngress; the store never applies it.
+            server = _http.server_for(ctx.objects, obj, _host)
+            how = ("as a regex location, because a path of this host uses rewrite-target or "
+                   "use-regex, so it routes; a controller that runs the webhook will deny it"
+                   if server is not None and server.regex else
+                   "as a plain prefix location that matches only the literal text "
+                   f"{path}, so requests to it get 404")
+            yield ctx.finding(
+                obj, field + ("pathType",),
+                f"path {path} cannot be used with pathType {ptype} under "
+                f"strict-validate-path-type, but {controller.no_webhook}: the controller "
+                f"serves it {how}",
+                fix=fix, severity="warning", assumption=assumption)
+        elif controller.strict_path_type:
             yield ctx.finding(
                 obj, field + ("pathType",),
                 f'admission webhook "{nginx.WEBHOOK_NAME}" denied the request: {text} '

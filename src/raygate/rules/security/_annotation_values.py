@@ -109,9 +109,6 @@ CHECKS: dict[str, Check] = {
                            remove_spaces=True),
     "satisfy": Check("options", UNVERIFIED, options=("any", "all"), remove_spaces=True),
     "auth-type": Check("options", UNVERIFIED, options=("basic", "digest"), remove_spaces=True),
-    "allowlist-source-range": Check("cidrs", UNVERIFIED, parser_checks=True),
-    "whitelist-source-range": Check("cidrs", UNVERIFIED, parser_checks=True),
-    "denylist-source-range": Check("cidrs", UNVERIFIED, parser_checks=True),
     "limit-allowlist": Check("cidrs", UNVERIFIED, parser_checks=True),
     "limit-whitelist": Check("cidrs", UNVERIFIED, parser_checks=True),
     "auth-signin-redirect-param": Check("url", UNVERIFIED, remove_spaces=True),
@@ -134,6 +131,10 @@ for _name in ("canary", "auth-tls-pass-certificate-to-upstream", "cors-allow-cre
               "session-cookie-change-on-failure", "session-cookie-conditional-samesite-none",
               "session-cookie-secure", "upstream-hash-by-subset", "use-port-in-redirects"):
     CHECKS[_name] = Check("bool", UNVERIFIED, parser_checks=True)
+
+#: Allow/deny lists: every failure becomes a LocationDeniedError (ipallowlist/ipdenylist main.go
+#: at controller-v1.15.1), the Ingress is admitted and its locations answer 503; RG125 says so.
+LOCATION_DENIED = frozenset({nginx.ALLOWLIST, nginx.ALLOWLIST_ALIAS, nginx.DENYLIST})
 
 #: Annotations whose validator accepts CR/LF (snippets: ValidateNull; options: trimmed first).
 _CRLF_EXEMPT_SUFFIX = "-snippet"

@@ -102,9 +102,12 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                      if controller.configmap is not None else "the controller ConfigMap")
             fix = (f"Remove {key}, or set annotations-risk-level: {needed} in {where} if the "
                    "cluster accepts that risk.")
+        text = RISKY.format(webhook=nginx.WEBHOOK_NAME, group=group)
+        if not controller.admission_webhook:
+            text = (f"{controller.no_webhook}, but {nginx.SKIPPED_BY_SYNC} (log: annotation "
+                    f"group {group} contains risky annotation based on ingress configuration)")
         yield ctx.finding(
             obj, ("metadata", "annotations", key),
-            RISKY.format(webhook=nginx.WEBHOOK_NAME, group=group)
-            + f" ({suffix} is {needed}{alias_note}; {level_note})",
+            text + f" ({suffix} is {needed}{alias_note}; {level_note})",
             fix=fix,
             assumption=controller.assumed)
