@@ -216,6 +216,11 @@ class Controller:
         value = self.flags.get("--watch-namespace", "").strip()
         return value or None
 
+    def watches(self, namespace: str) -> bool:
+        """``--watch-namespace`` (one namespace, default all). ``--watch-namespace-selector``
+        needs Namespace labels and is not judged here: such controllers count as watching."""
+        return self.watch_namespace is None or self.watch_namespace == namespace
+
     def setting_source(self, key: str) -> str:
         """Where ``setting(key)`` came from, for messages."""
         if key in self.config and self.configmap is not None:

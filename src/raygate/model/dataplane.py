@@ -128,3 +128,17 @@ def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
                          controller=nginx.controller_for_class(objects, None), assumed=True,
                          reason="no class and no controller in the inputs")
     return DataPlane("unknown", None, reason="no class and several controllers in the inputs")
+
+
+def ingress_nginx_controller(objects: ObjectSet, ingress: KubeObject) -> nginx.Controller | None:
+    """The ingress-nginx controller that processes ``ingress`` (its webhook and its store), or
+    None when another or no controller serves its class, or the controller's
+    ``--watch-namespace`` excludes the Ingress's namespace (CheckIngress then admits it
+    untouched and the store never sees it: controller.go@controller-v1.15.1)."""
+    plane = for_ingress(objects, ingress)
+    if not plane.is_ingress_nginx or plane.controller is None:
+        return None
+    controller = plane.controller
+    if not controller.watches(ingress.namespace):
+        return None
+    return controller

@@ -49,10 +49,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if obj.kind == "ConfigMap":
         yield from _configmap(obj, ctx)
         return
-    plane = dataplane.for_ingress(ctx.objects, obj)
-    if not plane.is_ingress_nginx or plane.controller is None:
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
         return
-    controller = plane.controller
     key = controller.annotations_prefix + KEY
     raw = obj.annotations.get(key)
     if not isinstance(raw, str) or raw == "":

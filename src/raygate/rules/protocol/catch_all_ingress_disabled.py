@@ -48,10 +48,9 @@ DENIAL = ("this deployment is trying to create a catch-all ingress while Disable
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not isinstance(obj.spec.get("defaultBackend"), dict):
         return
-    plane = dataplane.for_ingress(ctx.objects, obj)
-    if not plane.is_ingress_nginx or plane.controller is None:
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
         return
-    controller = plane.controller
     if not controller.disable_catch_all:
         return
     if controller.admission_webhook and nginx.has_behaviour(controller, "catch-all-denial"):

@@ -53,8 +53,7 @@ from raygate.rules import Context, rule
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     for overlap in _overlaps(ctx.objects).get(id(obj), ()):
-        plane = dataplane.for_ingress(ctx.objects, obj)
-        controller = plane.controller
+        controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
         assert controller is not None
         existing = f"{overlap.existing.namespace}/{overlap.existing.name}"
         if controller.admission_webhook and nginx.has_behaviour(controller, "overlap-denial"):
@@ -81,11 +80,11 @@ def _compute(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
     for index, ing in enumerate(objects.of_kind("Ingress")):
         if not nginx.is_ingress(ing):
             continue
-        plane = dataplane.for_ingress(objects, ing)
-        if not plane.is_ingress_nginx or plane.controller is None:
+        controller = dataplane.ingress_nginx_controller(objects, ing)
+        if controller is None:
             continue
         created = ing.get("metadata", "creationTimestamp")
-        entry = groups.setdefault(id(plane.controller), (plane.controller, []))
+        entry = groups.setdefault(id(controller), (controller, []))
         entry[1].append((str(created) if created else "", index, ing))
     found: dict[int, list[nginx.Overlap]] = {}
     for controller, members in groups.values():

@@ -52,10 +52,9 @@ from raygate.rules import Context, rule
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    plane = dataplane.for_ingress(ctx.objects, obj)
-    if not plane.is_ingress_nginx or plane.controller is None:
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
         return
-    controller = plane.controller
     prefix = controller.annotations_prefix
     checked = controller.annotation_validation
 

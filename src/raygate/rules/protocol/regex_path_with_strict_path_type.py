@@ -19,6 +19,7 @@ from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
+from raygate.model import dataplane
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _http
@@ -68,7 +69,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if nginx.VALID_PATH_TYPE_RE.match(path):
             continue
-        controller = controller or nginx.controller_for_ingress(ctx.objects, obj)
+        controller = controller or dataplane.ingress_nginx_controller(ctx.objects, obj)
+        if controller is None:
+            return
         if controller.version_known and controller.version < FIRST_VERSION:
             continue
         text = DENIED.format(path=path, ptype=ptype)

@@ -53,10 +53,9 @@ from raygate.rules import Context, rule
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    plane = dataplane.for_ingress(ctx.objects, obj)
-    if not plane.is_ingress_nginx or plane.controller is None:
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
         return
-    controller = plane.controller
     prefix = controller.annotations_prefix
     for name, alias in ((nginx.ALLOWLIST, nginx.ALLOWLIST_ALIAS), (nginx.DENYLIST, None)):
         denied = nginx.source_range_denial(obj.annotations, name, prefix, alias)

@@ -17,6 +17,7 @@ from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
+from raygate.model import dataplane
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
@@ -68,7 +69,9 @@ def aliases_risk_checked(version: tuple[int, int, int]) -> bool:
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not nginx.is_ingress(obj):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
+        return
     if controller.version_known and controller.version < (1, 9, 0):
         return  # no risk model before v1.9
     risks = nginx.annotation_risks()

@@ -50,10 +50,9 @@ KEY = "annotation-value-word-blocklist"
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    plane = dataplane.for_ingress(ctx.objects, obj)
-    if not plane.is_ingress_nginx or plane.controller is None:
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
         return
-    controller = plane.controller
     if not nginx.has_behaviour(controller, "word-blocklist"):
         return
     blocklist = controller.setting(KEY)

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
+from raygate.model import dataplane
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
@@ -76,7 +77,9 @@ DECODE = ('error: unable to decode "{file}": json: cannot unmarshal {json_type} 
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not nginx.is_ingress(obj):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
+        return
     assumption = controller.assumed
     prefix = values.annotation_prefix(controller)
     for key in sorted(obj.annotations, key=str):

@@ -14,6 +14,7 @@ from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
+from raygate.model import dataplane
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 
@@ -57,7 +58,9 @@ RISKY = ('admission webhook "{webhook}" denied the request: annotation group {gr
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    if controller is None:
+        return  # another class, or outside --watch-namespace: the webhook admits it untouched
     risks = nginx.annotation_risks()
     for key in sorted(obj.annotations):
         if not key.endswith("-snippet"):
