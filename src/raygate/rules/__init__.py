@@ -62,8 +62,8 @@ class Rule:
         failed with status code 413: Maximum request body size ...") names Ray's limit and not
         the gateway's generic "Request failed with status code 413"."""
         norm = _normalise(text)
-        best = max((sum(map(len, _literal_parts(e))) for e in self.errors
-                    if _error_regex(e).search(norm)), default=0)
+        best = max((_specific_chars(e) for e in self.errors if _error_regex(e).search(norm)),
+                   default=0)
         if best:
             return best
         # Users paste part of a message ("ray client connection timeout" without its
@@ -88,6 +88,18 @@ def _normalise(text: str) -> str:
 
 def _literal_parts(template: str) -> list[str]:
     return [p for i, p in enumerate(_PLACEHOLDER.split(_normalise(template))) if i % 2 == 0]
+
+
+#: Text every admission denial carries (kubectl's and the API server's wrapper): it says that
+#: something was denied, not why, so it does not make a template more specific.
+_WRAPPER_TEXT = ("error from server (badrequest):", "admission webhook", "denied the request:")
+
+
+def _specific_chars(template: str) -> int:
+    literal = sum(map(len, _literal_parts(template)))
+    norm = _normalise(template)
+    wrapper = sum(len(w) for w in _WRAPPER_TEXT if w in norm)
+    return max(literal - wrapper, 1)
 
 
 def _error_regex(template: str) -> re.Pattern[str]:

@@ -45,7 +45,9 @@ from raygate.rules import Context, rule
         "https://github.com/kubernetes/ingress-nginx/blob/controller-v1.15.1/rootfs/etc/nginx/template/nginx.tmpl",
     ),
     errors=(
-        "Error parsing annotations: annotation <key> contains invalid value",
+        "Error parsing annotations: annotation nginx.ingress.kubernetes.io/allowlist-source-range contains invalid value",
+        "Error parsing annotations: annotation nginx.ingress.kubernetes.io/whitelist-source-range contains invalid value",
+        "Error parsing annotations: annotation nginx.ingress.kubernetes.io/denylist-source-range contains invalid value",
         "the annotation does not contain a valid IP address or network: <reason>",
         "the annotation nginx.ingress.kubernetes.io/allowlist-source-range does not contain a valid value ()",
         "# Location denied. Reason: <reason>",
