@@ -24,8 +24,11 @@ from raygate.objects import KubeObject, ObjectSet, Origin
 from raygate.rules import CATALOG
 
 PREFIX = f'admission webhook "{nginx.WEBHOOK_NAME}" denied the request: '
-#: The webhook's check order (CheckIngress): path type, snippets, risk, value validation.
-WEBHOOK_RULES = ("RG207", "RG101", "RG102", "RG103")
+#: The webhook's check order (controller.go CheckIngress at controller-v1.15.1): deep
+#: inspection, catch-all, path type, the per-annotation loop (custom prefix, word blocklist,
+#: snippets), Extract (risk, value validation), host/path overlap.
+WEBHOOK_RULES = ("RG128", "RG234", "RG207", "RG127", "RG126", "RG101", "RG102", "RG103",
+                 "RG235")
 _CONTEXT_KINDS = ("Deployment", "DaemonSet", "ConfigMap", "IngressClass")
 
 
@@ -38,9 +41,16 @@ def ingress_nginx_admission(server: Any) -> Callable[[dict, str], "str | None"]:
         context = [KubeObject(o, Origin("cluster:fake")) for kind in _CONTEXT_KINDS
                    for o in server.objects(kind)]
         ingress = KubeObject(obj, Origin("cluster:fake"))
-        objects = ObjectSet(context + [ingress])
+        # The other Ingresses the controller already has (checkOverlap); an update replaces
+        # the stored version of the same object.
+        others = [KubeObject(o, Origin("cluster:fake")) for o in server.objects("Ingress")
+                  if (o.get("metadata") or {}).get("name") != ingress.name
+                  or (o.get("metadata") or {}).get("namespace") != ingress.namespace]
+        objects = ObjectSet(context + others + [ingress])
         if not _served(objects, ingress):
             return None  # class not handled by this controller: the webhook allows it
+        if not nginx.controller_for_ingress(objects, ingress).admission_webhook:
+            return None  # no --validating-webhook: nothing is denied
         message = webhook_message(objects, ingress)
         return PREFIX + message if message else None
 

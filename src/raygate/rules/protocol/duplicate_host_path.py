@@ -11,7 +11,8 @@ annotation at all. Prefix paths are normalised first (``/ray`` becomes ``/ray/``
 Without the webhook both are admitted and the store orders Ingresses by creationTimestamp
 (store.go ``sortIngressSlice``): the older keeps the location ("Location ... already configured
 for server ..."), the newer's path is never served. raygate orders by creationTimestamp when
-present, else by the order of the inputs (the order they would be applied in).
+present (existing objects first), else by the order of the inputs (the order they would be
+applied in).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def _overlaps(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
 
 
 def _compute(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
-    groups: dict[int, tuple[nginx.Controller, list[tuple[str, int, KubeObject]]]] = {}
+    groups: dict[int, tuple[nginx.Controller, list[tuple[tuple[int, str], int, KubeObject]]]] = {}
     for index, ing in enumerate(objects.of_kind("Ingress")):
         if not nginx.is_ingress(ing):
             continue
@@ -85,7 +86,9 @@ def _compute(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
             continue
         created = ing.get("metadata", "creationTimestamp")
         entry = groups.setdefault(id(controller), (controller, []))
-        entry[1].append((str(created) if created else "", index, ing))
+        # Objects that exist (a creationTimestamp) came first; manifests not yet applied
+        # follow in the order of the inputs.
+        entry[1].append(((0, str(created)) if created else (1, ""), index, ing))
     found: dict[int, list[nginx.Overlap]] = {}
     for controller, members in groups.values():
         if len(members) < 2:
