@@ -224,7 +224,11 @@ class Controller:
     def setting_source(self, key: str) -> str:
         """Where ``setting(key)`` came from, for messages."""
         if key in self.config and self.configmap is not None:
-            return f"ConfigMap {self.configmap.namespace}/{self.configmap.name}"
+            where = f"ConfigMap {self.configmap.namespace}/{self.configmap.name}"
+            raw = str(self.config[key])
+            if decode_config_value(key, raw).error is not None:
+                return f"the default: {where} has \"{raw}\", which the controller cannot decode"
+            return where
         return self.assumption
 
     @property
