@@ -963,10 +963,12 @@ def host_locations(ingresses: Iterable[KubeObject], host: str,
     (controller.go, location.go @controller-v1.15.1), for Ingresses in store order.
 
     The first Ingress to claim a path with a given path type keeps it ("Location ... already
-    configured"); the same path with another type is added next to it. Then a Prefix path
-    without rewrite/regex becomes "<path>/" plus an exact "<path>", unless an Exact location
-    of that path exists already."""
+    configured"); the same path with another type is added next to it (getBackendServers
+    compares only with the *first* location of that path). Then a Prefix path without
+    rewrite/regex becomes "<path>/" plus an exact "<path>", unless an Exact location of that
+    path exists already."""
     locations = [_Loc("/", "Prefix", None, False)]
+    first_by_path: dict[str, _Loc] = {"/": locations[0]}
     for ing in ingresses:
         for _field, entry, rule_host in ingress_paths(ing):
             if (rule_host if isinstance(rule_host, str) and rule_host else "_") != host:
@@ -978,19 +980,15 @@ def host_locations(ingresses: Iterable[KubeObject], host: str,
             raw = entry.get("path")
             path = raw if isinstance(raw, str) and raw else "/"
             ptype = _nginx_path_type(entry)
-            add = True
-            for loc in locations:
-                if loc.path != path:
-                    continue
-                if loc.path_type != ptype:
-                    break
-                add = False
-                if loc.ingress is None:   # "Replacing location" of the default backend
-                    loc.ingress = ing
-                    loc.keep_as_is = _keeps_path(ing, path, prefix)
-                break
-            if add:
-                locations.append(_Loc(path, ptype, ing, _keeps_path(ing, path, prefix)))
+            first = first_by_path.get(path)
+            if first is not None and first.path_type == ptype:
+                if first.ingress is None:   # "Replacing location" of the default backend
+                    first.ingress = ing
+                    first.keep_as_is = _keeps_path(ing, path, prefix)
+                continue
+            loc = _Loc(path, ptype, ing, _keeps_path(ing, path, prefix))
+            locations.append(loc)
+            first_by_path.setdefault(path, loc)
     exact = {loc.path for loc in locations if loc.path_type == "Exact"}
     result: list[_Loc] = []
     for loc in locations:
@@ -1022,25 +1020,31 @@ class Overlap:
 def overlaps(ingresses_in_order: list[KubeObject], prefix: str = PREFIX) -> list[Overlap]:
     """checkOverlap for each Ingress as if applied after those before it (same controller).
 
-    Only hosts where two Ingresses claim the same path, or the same path up to a trailing
-    slash (Prefix normalisation), are simulated, so large sets stay linear."""
+    Only Ingresses that claim the same path on a host as another one, up to a trailing slash
+    (Prefix normalisation), take part; each host is replayed once with them all, and a path
+    conflicts only with a location owned by an *earlier* Ingress (the first claimant owns a
+    location, so the later ones cannot change it). Linear in the number of paths."""
     claims: dict[str, dict[str, set[int]]] = {}
     for i, ing in enumerate(ingresses_in_order):
         for _f, host, path in host_path_claims(ing):
             claims.setdefault(host, {}).setdefault(path.rstrip("/") or "/", set()).add(i)
     found: list[Overlap] = []
-    for host, by_path in claims.items():
-        contested = sorted({i for owners in by_path.values() if len(owners) > 1 for i in owners})
-        for n in contested[1:]:
-            ing = ingresses_in_order[n]
-            before = [ingresses_in_order[i] for i in contested if i < n]
-            locations = host_locations([*before, ing], host, prefix)
+    for host, by_key in claims.items():
+        contested = sorted({i for owners in by_key.values() if len(owners) > 1 for i in owners})
+        if not contested:
+            continue
+        members = [ingresses_in_order[i] for i in contested]
+        rank = {id(ing): k for k, ing in enumerate(members)}
+        by_path: dict[str, list[_Loc]] = {}
+        for loc in host_locations(members, host, prefix):
+            by_path.setdefault(loc.path, []).append(loc)
+        for k, ing in enumerate(members):
             for field, claim_host, path in host_path_claims(ing):
                 if claim_host != host:
                     continue
-                for loc in locations:
+                for loc in by_path.get(path, ()):
                     other = loc.ingress
-                    if loc.path != path or other is None or _same_object(other, ing):
+                    if other is None or _same_object(other, ing) or rank[id(other)] > k:
                         continue
                     if paths_conflict(ing, other, prefix):
                         found.append(Overlap(ing, field, host, path, other))
