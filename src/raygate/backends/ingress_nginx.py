@@ -741,7 +741,8 @@ def _go_ip_or_cidr(spec: str) -> bool:
 
 
 def source_range_denial(annotations: Mapping[str, Any], name: str, prefix: str = PREFIX,
-                        alias: str | None = None) -> tuple[str, str] | None:
+                        alias: str | None = None,
+                        validated: bool = True) -> tuple[str, str] | None:
     """``(key, reason)`` when an allow/deny list annotation makes the controller deny every
     location of the Ingress (``return 503``), else None.
 
@@ -760,7 +761,11 @@ def source_range_denial(annotations: Mapping[str, Any], name: str, prefix: str =
         return key, f"the annotation {prefix}{name} does not contain a valid value ()"
     for item in value.split(","):
         if not _go_ip_or_cidr(item.strip()):
-            return key, f"annotation {key} contains invalid value"
+            if validated:   # ValidateCIDRs failed: the ValidationError is the reason
+                return key, f"annotation {key} contains invalid value"
+            # --enable-annotation-validation=false: the parser's own ParseIPNets error
+            return key, ("the annotation does not contain a valid IP address or network: "
+                         f"invalid CIDR address: {item.strip()}")
     return None
 
 

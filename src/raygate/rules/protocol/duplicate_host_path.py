@@ -77,7 +77,7 @@ def _overlaps(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
 
 
 def _compute(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
-    groups: dict[int, tuple[nginx.Controller, list[tuple[tuple[int, str], int, KubeObject]]]] = {}
+    groups: dict[int, tuple[nginx.Controller, list[tuple[tuple[int, tuple], int, KubeObject]]]] = {}
     for index, ing in enumerate(objects.of_kind("Ingress")):
         if not nginx.is_ingress(ing):
             continue
@@ -86,14 +86,15 @@ def _compute(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
             continue
         created = ing.get("metadata", "creationTimestamp")
         entry = groups.setdefault(id(controller), (controller, []))
-        # Objects that exist (a creationTimestamp) came first; manifests not yet applied
-        # follow in the order of the inputs.
-        entry[1].append(((0, str(created)) if created else (1, ""), index, ing))
+        # Objects that exist (a creationTimestamp) come first, in the store's order; manifests
+        # not yet applied follow in the order of the inputs (the order they will be created).
+        key = (0, nginx.sort_key(ing)) if created else (1, (index,))
+        entry[1].append((key, index, ing))
     found: dict[int, list[nginx.Overlap]] = {}
     for controller, members in groups.values():
         if len(members) < 2:
             continue
-        ordered = [ing for _ts, _i, ing in sorted(members, key=lambda m: (m[0], m[1]))]
+        ordered = [ing for _key, _i, ing in sorted(members, key=lambda m: (m[0], m[1]))]
         for overlap in nginx.overlaps(ordered, controller.annotations_prefix):
             found.setdefault(id(overlap.ingress), []).append(overlap)
     return found

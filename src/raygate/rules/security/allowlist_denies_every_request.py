@@ -60,7 +60,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         return
     prefix = controller.annotations_prefix
     for name, alias in ((nginx.ALLOWLIST, nginx.ALLOWLIST_ALIAS), (nginx.DENYLIST, None)):
-        denied = nginx.source_range_denial(obj.annotations, name, prefix, alias)
+        denied = nginx.source_range_denial(obj.annotations, name, prefix, alias,
+                                           validated=controller.annotation_validation)
         if denied is None:
             continue
         key, reason = denied
