@@ -85,6 +85,16 @@ MESSAGES = [
     # controller.go getStreamServices: reserved ports
     ("Port 443 cannot be used for TCP stream services. It is reserved for the Ingress controller.",
      "RG203"),
+    # CheckIngress: klog.Warningf("ignoring ingress %v in namespace %v different from the namespace watched %s", ...)
+    ("W0101 00:00:00.000000       7 controller.go:357] ignoring ingress ray-dashboard in namespace "
+     "ray different from the namespace watched team-a", "RG325"),
+    # store.go: klog.InfoS("Ignoring add for catch-all ingress because of --disable-catch-all", "ingress", klog.KObj(ing))
+    ('I0101 00:00:00.000000       7 store.go:410] "Ignoring add for catch-all ingress because of '
+     '--disable-catch-all" ingress="ray/ray-dashboard"', "RG234"),
+    # store.go: klog.ErrorS(err, "received invalid ingress", "ingress", klog.KObj(ing))
+    ('E0101 00:00:00.000000       7 store.go:447] "received invalid ingress" err="invalid rule in '
+     'ingress ray/ray-dashboard: invalid http path: invalid value found: /etc/nginx" '
+     'ingress="ray/ray-dashboard"', "RG128"),
     # Ray's own limit (aiohttp HTTPRequestEntityTooLarge on the Dashboard), not nginx's.
     ("RuntimeError: Request failed with status code 413: Maximum request body size 104857600 "
      "exceeded.", "RG236"),
