@@ -37,6 +37,11 @@ CONFIG_DEFAULTS = {
     "enable-underscores-in-headers": "false",
     "annotation-value-word-blocklist": "",
     "allow-cross-namespace-resources": "false",
+    "client-body-timeout": "60", "client-header-timeout": "60", "keep-alive": "75",
+    "upstream-keepalive-connections": "320", "upstream-keepalive-timeout": "60",
+    "proxy-next-upstream-tries": "3", "proxy-next-upstream-timeout": "0",
+    "use-forwarded-headers": "false", "use-proxy-protocol": "false", "use-http2": "true",
+    "ssl-redirect": "true", "force-ssl-redirect": "false", "retry-non-idempotent": "false",
 }
 
 # Ports the controller keeps for itself; a tcp-services entry on one of them is dropped with
@@ -158,7 +163,7 @@ class Controller:
 
     def default_setting(self, key: str) -> str:
         defaults = version_defaults(self.version)
-        return defaults.get(key, CONFIG_DEFAULTS.get(key, TYPED_DEFAULTS.get(key, "")))
+        return defaults.get(key, CONFIG_DEFAULTS.get(key, ""))
 
     def config_errors(self) -> list[ConfigValue]:
         """ConfigMap keys the controller cannot decode (each keeps its default)."""
@@ -568,17 +573,6 @@ CONFIGMAP_TYPES: Mapping[str, str] = {
     **dict.fromkeys((
         "otel-max-export-batch-size", "otel-max-queuesize", "otel-schedule-delay-millis",
     ), "int32"),
-}
-
-#: Defaults of typed keys worth naming in messages (config.go NewDefault()).
-TYPED_DEFAULTS: Mapping[str, str] = {
-    "proxy-read-timeout": "60", "proxy-send-timeout": "60", "proxy-connect-timeout": "5",
-    "client-body-timeout": "60", "client-header-timeout": "60", "keep-alive": "75",
-    "upstream-keepalive-connections": "320", "upstream-keepalive-timeout": "60",
-    "proxy-next-upstream-tries": "3", "proxy-next-upstream-timeout": "0",
-    "use-forwarded-headers": "false", "use-proxy-protocol": "false", "use-http2": "true",
-    "ssl-redirect": "true", "force-ssl-redirect": "false", "enable-underscores-in-headers": "false",
-    "allow-cross-namespace-resources": "false", "retry-non-idempotent": "false",
 }
 
 _GO_BOOL = {"1": True, "t": True, "T": True, "TRUE": True, "true": True, "True": True,
