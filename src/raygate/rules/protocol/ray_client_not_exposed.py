@@ -9,6 +9,12 @@ cannot be path-routed (kuberay_ray.md §6; RG212 reports that for Ingresses).
 A dead address fails only after 30 s with ``ConnectionError: ray client connection timeout``
 (feasibility.md, "Ray Client timeouts").
 
+A head whose Ray CR asks KubeRay for a LoadBalancer/NodePort head Service (``headService`` or
+``serviceType``) has its client port published with the other default ports
+(``common/service.go: BuildServiceForHeadPod`` at v1.7.0), as RG104 reports: not flagged here.
+Heads KubeRay does not run are recognised by model/heads.py, and the message states how sure
+that is.
+
 A head whose Service (or Ray CR) has no ``client`` port at all is left alone: there is nothing to
 expose, and leaving it out is a deliberate choice. This is a warning because many teams use only
 the Jobs API, which Ray recommends over the Ray Client for long-running work.
@@ -19,6 +25,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.model import exposure as exp
+from raygate.model import heads
 from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.findings import Finding
@@ -76,12 +83,13 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                 "path-routed: see RG212)") if http_only else ""
         ray = e.ray or _cluster_by_selector(ctx.objects, e)
         head_svc = kuberay.head_service_name(ray) if ray is not None else e.service
+        certainty = e.head.note() if e.head is not None else ""
         yield ctx.finding(
             obj, e.field,
             f"the Dashboard of Ray head {e.namespace}/{head_svc} is exposed here, but its "
             f"client port is not: no tcp-services entry, TCPRoute or LoadBalancer/NodePort "
             f"Service reaches it{note}, so ray.init(\"ray://<gateway>:10001\") fails with "
-            f"{CLIENT_TIMEOUT}",
+            f"{CLIENT_TIMEOUT}{certainty}",
             fix=_fix(ctx.objects, e))
 
 
@@ -96,9 +104,27 @@ def _dashboards_by_via(objects: ObjectSet) -> dict[int, list[exp.Exposure]]:
 
 
 def _client_keys(objects: ObjectSet) -> frozenset[Key]:
-    return objects.memo("rg205-client-keys", lambda: frozenset(
-        k for e in exp.ray_exposures(objects)
-        if e.ray_port == "client" and e.channel in ("tcp", "service") for k in _keys(e)))
+    """Heads whose client port some L4 path reaches: an exposure in the inputs, or a head
+    Service the Ray CR asks KubeRay to publish (``headService``/``serviceType`` of type
+    LoadBalancer/NodePort, with the client port among the defaults KubeRay appends), so RG205
+    and RG104 agree on what is exposed."""
+    def compute() -> frozenset[Key]:
+        keys = {k for e in exp.ray_exposures(objects)
+                if e.ray_port == "client" and e.channel in ("tcp", "service") for k in _keys(e)}
+        for ray in kuberay.ray_clusters(objects):
+            if any(d.kind == "service" and "client" in d.roles
+                   for d in heads.declared_exposures(objects, ray)):
+                keys |= _ray_keys(ray)
+                keys.add(("svc", ray.namespace, kuberay.head_service_name(ray)))
+        return frozenset(keys)
+    return objects.memo("rg205-client-keys", compute)
+
+
+def _ray_keys(ray: KubeObject) -> set[Key]:
+    keys: set[Key] = {("ray", ray.namespace, ray.kind, ray.name)}
+    if ray.kind == "RayCluster":
+        keys.add(("cluster", ray.namespace, ray.name))
+    return keys
 
 
 def _client_http(objects: ObjectSet) -> tuple[exp.Exposure, ...]:
@@ -110,9 +136,10 @@ def _keys(e: exp.Exposure) -> frozenset[Key]:
     """Ways to recognise the same Ray head: its Service, its Ray CR, its cluster selector."""
     keys: set[Key] = {("svc", e.namespace, e.service)}
     if e.ray is not None:
-        keys.add(("ray", e.namespace, e.ray.kind, e.ray.name))
-        if e.ray.kind == "RayCluster":
-            keys.add(("cluster", e.namespace, e.ray.name))
+        keys |= _ray_keys(e.ray)
+    if e.head is not None and e.head.head.source is not None and e.ray is None:
+        src = e.head.head.source  # the same plain head behind several Services
+        keys.add(("head", src.namespace, src.kind, src.name))
     if e.service_obj is not None:
         selector = e.service_obj.spec.get("selector")
         if isinstance(selector, dict) and isinstance(selector.get("ray.io/cluster"), str):
@@ -125,6 +152,9 @@ def _has_client_port(objects: ObjectSet, e: exp.Exposure) -> bool:
     ray = e.ray or _cluster_by_selector(objects, e)
     if ray is not None:
         return "client" in kuberay.head_ports(ray)
+    if e.head is not None and e.head.head.source is not None and e.head.head.ray is None \
+            and e.head.confidence == "likely" and "client" not in e.head.head.ports:
+        return False
     if e.channel == "service":
         return True  # a hand-made outside Service may carry only some of the head's ports
     backend = _tcp.backend_ports(objects, e.namespace, e.service)

@@ -7,7 +7,9 @@ adds attack surface (facts: kuberay_ray.md §6 "GCS 6379 note", §7 dangerous po
 and the metrics port (8080, an information leak) get a warning for the same reason. Exposures
 come from ``raygate.model.exposure`` (tcp-services entries, Ingress backends, LoadBalancer/NodePort
 Services, Gateway API HTTPRoutes and TCPRoutes) and from the Ray CR's own
-``headGroupSpec.serviceType``.
+``headGroupSpec.headService``/``serviceType``. A head recognised only by port numbers
+(model/heads.py, ``possible``) gets a warning that says so: 6379 on its own may be another
+program.
 """
 
 from __future__ import annotations
@@ -60,10 +62,14 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         role = reach.port_role(e, reach.ray_behind(ctx.objects, e))
         if role not in reach.INTERNAL_ONLY:
             continue
+        note, possible = "", False
+        if e.head is not None and not e.head.certain:
+            note = f" of {e.head.head.label}{e.head.note()}"
+            possible = e.head.confidence == "possible"
         yield ctx.finding(
             obj, e.field,
-            f"{reach.how(e)} exposes {_WHAT[role]} outside the cluster; {_WHY[role]}",
-            severity="error" if role == "gcs-server" else "warning",
+            f"{reach.how(e)} exposes {_WHAT[role]}{note} outside the cluster; {_WHY[role]}",
+            severity="error" if role == "gcs-server" and not possible else "warning",
             fix=None if role == "gcs-server" else
             f"Remove the external route to the {role} port; scrape or probe it from inside the "
             "cluster.", port=role)

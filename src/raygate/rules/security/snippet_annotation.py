@@ -10,11 +10,12 @@ accepted, and then it is still arbitrary nginx config injected by whoever can ed
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
-from raygate.model import dataplane
+from raygate.model import dataplane, heads
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 
@@ -29,7 +30,7 @@ RISKY = ('admission webhook "{webhook}" denied the request: annotation group {gr
     name="snippet-annotation",
     layer="security",
     severity="error",
-    kinds=("Ingress",),
+    kinds=("Ingress", "RayCluster", "RayService", "RayJob"),
     title="Snippet annotation the ingress-nginx admission webhook denies",
     rationale="""
         Snippet annotations (`configuration-snippet`, `server-snippet`, `stream-snippet`,
@@ -58,17 +59,25 @@ RISKY = ('admission webhook "{webhook}" denied the request: annotation group {gr
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    ingress, built = heads.ingress_for_annotations(obj)
+    if ingress is None:
+        return
+    for f in _check(obj, ingress, ctx):
+        yield replace(f, message=f.message + built) if built else f
+
+
+def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
+    controller = dataplane.ingress_nginx_controller(ctx.objects, ingress)
     if controller is None:
         return  # another class, or outside --watch-namespace: the webhook admits it untouched
     risks = nginx.annotation_risks()
-    for key in sorted(obj.annotations):
+    for key in sorted(ingress.annotations):
         if not key.endswith("-snippet"):
             continue
         field = ("metadata", "annotations", key)
         risk, group = risks.get(key, (3, "ConfigurationSnippet"))
         if not controller.admission_webhook:
-            yield from _without_webhook(ctx, obj, field, key, risk, group, controller)
+            yield from _without_webhook(ctx, obj, ingress, field, key, risk, group, controller)
             continue
         if not controller.snippets_allowed:
             yield ctx.finding(
@@ -92,8 +101,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                 severity="warning")
 
 
-def _without_webhook(ctx: Context, obj: KubeObject, field: tuple, key: str, risk: int,
-                     group: str, controller: nginx.Controller) -> Iterable[Finding]:
+def _without_webhook(ctx: Context, obj: KubeObject, ingress: KubeObject, field: tuple, key: str,
+                     risk: int, group: str, controller: nginx.Controller) -> Iterable[Finding]:
     """No webhook: nothing denies the Ingress, and what happens depends on the store's order
     (store.go syncIngress, controller.go getBackendServers at controller-v1.15.1). Extract runs
     the risk check first: a snippet above annotations-risk-level fails it and the whole Ingress
@@ -112,7 +121,7 @@ def _without_webhook(ctx: Context, obj: KubeObject, field: tuple, key: str, risk
         yield ctx.finding(
             obj, field,
             f"{controller.no_webhook}; allow-snippet-annotations is false, so the controller "
-            f"silently drops the snippet (log at -v=3: Ingress \"{obj.namespace}/{obj.name}\" "
+            f"silently drops the snippet (log at -v=3: Ingress \"{ingress.namespace}/{ingress.name}\" "
             f"tried to use {short} and the annotation is disabled by the admin. Removing the "
             "annotation) and the route runs without it",
             severity="warning", assumption=controller.assumed)

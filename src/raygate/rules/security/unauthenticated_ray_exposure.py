@@ -7,14 +7,17 @@ CVE-2023-48022, exploited in the wild as "ShadowRay". Since Ray 2.52 token auth 
 and KubeRay >= 1.5.1 turns it on with ``spec.authOptions.mode: token`` (§4.3); KubeRay clusters
 without it stay unauthenticated even on Ray 2.59 (§4.5). This rule reports the object that opens
 the path in (Ingress, tcp-services entry, LoadBalancer/NodePort Service, Gateway API HTTPRoute or
-TCPRoute, or the Ray CR's own ``serviceType``/``enableIngress``), and only when the Ray CR behind
-it is in the inputs: without it, raygate cannot know whether auth is on. Serve (8000) is the
-data plane and needs no token.
+TCPRoute, or the Ray CR's own ``headService``/``serviceType``/``enableIngress``). Heads KubeRay
+does not run (model/heads.py: a ``ray start --head`` workload, the old Ray chart's
+``<release>-ray-head``, a Service on Ray's port numbers) are reported too, with raygate's
+confidence and evidence: as an error when their auth is known to be off (``RAY_AUTH_MODE`` not
+``token``, or a Ray image older than 2.52, which has no token auth), else as a warning that says
+auth cannot be known from the inputs. Serve (8000) is the data plane and needs no token.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 from raygate import kuberay
 from raygate.findings import Finding
@@ -77,17 +80,56 @@ def _fix(ray: KubeObject) -> str:
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     for e in reach.exposures_of(ctx.objects, obj):
         ray = reach.ray_behind(ctx.objects, e)
-        if ray is None:
-            continue  # the Ray CR is not in the inputs: whether auth is on cannot be known
         role = reach.port_role(e, ray)
-        if role not in reach.TOKEN_GUARDED or kuberay.auth_mode(ray) == "token":
+        if role not in reach.TOKEN_GUARDED:
             continue
+        if ray is not None:
+            if kuberay.auth_mode(ray) == "token":
+                continue
+            yield ctx.finding(
+                obj, e.field,
+                f"{reach.how(e)} reaches the {_WHAT[role]} of {ray.kind} "
+                f"{ray.namespace}/{ray.name}, which has no token auth ({_auth_state(ray)}): "
+                "anybody who can reach it can execute arbitrary code on the cluster "
+                "(CVE-2023-48022)",
+                fix=_fix(ray), port=role)
+        elif e.head is not None:
+            yield from _plain_head(obj, ctx, e, role)
+    yield from _declared(obj, ctx)
+
+
+def _plain_head(obj: KubeObject, ctx: Context, e: Any, role: str) -> Iterable[Finding]:
+    """A head KubeRay does not run (a ``ray start --head`` workload, a chart-named or
+    port-numbered Service): error only when its auth is known to be off."""
+    head = e.head
+    if head.head.auth == "token":
+        return
+    if head.head.auth == "unknown" and (head.head.source is None
+                                        or head.head.source.kind == "Service"):
+        return  # nothing in the inputs shows the head's program: its auth cannot be judged
+    what = f"{reach.how(e)} reaches the {_WHAT[role]} of {head.head.label}{head.note()}"
+    if head.head.auth == "disabled":
         yield ctx.finding(
             obj, e.field,
-            f"{reach.how(e)} reaches the {_WHAT[role]} of {ray.kind} "
-            f"{ray.namespace}/{ray.name}, which has no token auth ({_auth_state(ray)}): "
-            "anybody who can reach it can execute arbitrary code on the cluster (CVE-2023-48022)",
-            fix=_fix(ray), port=role)
+            f"{what}, which has no token auth ({head.head.auth_reason}): anybody who can reach "
+            "it can execute arbitrary code on the cluster (CVE-2023-48022)",
+            fix=_PLAIN_FIX, port=role, confidence=head.confidence)
+        return
+    yield ctx.finding(
+        obj, e.field,
+        f"{what}; whether it requires a token cannot be known from the inputs "
+        f"({head.head.auth_reason}): without token auth anybody who can reach it can execute "
+        "arbitrary code on the cluster (CVE-2023-48022)",
+        severity="warning", fix=_PLAIN_FIX, port=role, confidence=head.confidence)
+
+
+_PLAIN_FIX = ("Run the head with RAY_AUTH_MODE=token (Ray >= 2.52) or under KubeRay with "
+              "spec.authOptions.mode: token, and put gateway authentication in front of it "
+              "as well.")
+
+
+def _declared(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    """What the Ray CR itself asks KubeRay to publish (headService/serviceType, enableIngress)."""
     if kuberay.is_ray(obj) and kuberay.auth_mode(obj) != "token":
         for cr in reach.cr_exposures(ctx.objects, obj):
             open_roles = [r for r in reach.TOKEN_GUARDED if r in cr.roles]
