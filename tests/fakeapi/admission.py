@@ -40,7 +40,11 @@ def ingress_nginx_admission(server: Any) -> Callable[[dict, str], "str | None"]:
             return None
         context = [KubeObject(o, Origin("cluster:fake")) for kind in _CONTEXT_KINDS
                    for o in server.objects(kind)]
-        ingress = KubeObject(obj, Origin("cluster:fake"))
+        # CheckIngress appends the Ingress under review after every stored one, whatever its
+        # (already assigned) creationTimestamp: judge it as not created yet.
+        reviewed = {**obj, "metadata": {k: v for k, v in (obj.get("metadata") or {}).items()
+                                        if k != "creationTimestamp"}}
+        ingress = KubeObject(reviewed, Origin("cluster:fake"))
         # The other Ingresses the controller already has (checkOverlap); an update replaces
         # the stored version of the same object.
         others = [KubeObject(o, Origin("cluster:fake")) for o in server.objects("Ingress")

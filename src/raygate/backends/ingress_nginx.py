@@ -1054,12 +1054,22 @@ def overlaps(ingresses_in_order: list[KubeObject], prefix: str = PREFIX) -> list
 def controllers_reading_config(objects: ObjectSet, configmap: KubeObject) -> list[Controller]:
     """The controllers whose ``--configmap`` is ``configmap`` (or the assumed controller, when
     none is in the inputs and the ConfigMap has the upstream name)."""
-    readers = [c for c in find_controllers(objects)
-               if c.configmap is not None and c.configmap is configmap]
-    if readers or find_controllers(objects):
-        return readers
-    default = objects.memo("ingress-nginx-default-controller", lambda: default_controller(objects))
-    return [default] if default.configmap is configmap else []
+    return objects.memo("ingress-nginx-config-readers", lambda: _config_readers(objects)).get(
+        id(configmap), [])
+
+
+def _config_readers(objects: ObjectSet) -> dict[int, list[Controller]]:
+    controllers = find_controllers(objects)
+    readers: dict[int, list[Controller]] = {}
+    for c in controllers:
+        if c.configmap is not None:
+            readers.setdefault(id(c.configmap), []).append(c)
+    if not controllers:
+        default = objects.memo("ingress-nginx-default-controller",
+                               lambda: default_controller(objects))
+        if default.configmap is not None:
+            readers[id(default.configmap)] = [default]
+    return readers
 
 
 def _same_object(a: KubeObject, b: KubeObject) -> bool:

@@ -135,10 +135,14 @@ def ingress_nginx_controller(objects: ObjectSet, ingress: KubeObject) -> nginx.C
     None when another or no controller serves its class, or the controller's
     ``--watch-namespace`` excludes the Ingress's namespace (CheckIngress then admits it
     untouched and the store never sees it: controller.go@controller-v1.15.1)."""
-    plane = for_ingress(objects, ingress)
-    if not plane.is_ingress_nginx or plane.controller is None:
-        return None
-    controller = plane.controller
-    if not controller.watches(ingress.namespace):
-        return None
-    return controller
+    cache = objects.memo("ingress-nginx-controller-by-ingress", dict)
+    hit = cache.get(id(ingress))
+    # The entry keeps the Ingress alive, so its id cannot be reused by a later object (the
+    # Ingress KubeRay would build for a CR is made on the fly).
+    if hit is None or hit[0] is not ingress:
+        plane = for_ingress(objects, ingress)
+        controller = plane.controller if plane.is_ingress_nginx else None
+        hit = (ingress, controller if controller is not None
+               and controller.watches(ingress.namespace) else None)
+        cache[id(ingress)] = hit
+    return hit[1]

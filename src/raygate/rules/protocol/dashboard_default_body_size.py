@@ -8,7 +8,7 @@ package over 1 MiB gets nginx's ``413 Request Entity Too Large`` and the CLI die
 ``RuntimeError: Request failed with status code 413`` (reproduced through real nginx,
 feasibility.md §B). An annotation value that fails the size validator (``100Mi``, ``1.5g``) is
 silently replaced by the ConfigMap value (ingress_nginx.md §2.3), and a value nginx.tmpl does
-not write (``isValidByteSize``: ``^\d+[kKmMgG]?$`` after trimming, template.go at
+not write (``isValidByteSize``: ``^\\d+[kKmMgG]?$`` after trimming, template.go at
 controller-v1.15.1; ConfigMap ``100Mi``, ``"100 m"``, ``104857600b``) leaves nginx's own 1m; this
 rule follows both. Ray's own 100 MiB cap answering 413 is RG236, not this rule.
 """
