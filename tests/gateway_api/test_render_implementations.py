@@ -196,11 +196,15 @@ def test_a_version_the_crds_do_not_serve_is_refused() -> None:
         build(spec_with(tcpRouteApiVersion="v1alpha2"), cluster=cluster)
 
 
-def test_an_implementation_that_cannot_reconcile_the_served_version_is_a_warning() -> None:
+def test_an_implementation_that_cannot_watch_the_served_version_is_a_warning() -> None:
     cluster = cluster_of(*schemas.crd_objects("v1.6.1-standard"))
     rendered = build(spec_with(implementation="nginx-gateway-fabric"), cluster=cluster)
-    assert any("NGINX Gateway Fabric v2.6.7 reconciles only v1alpha2" in w
-               for w in rendered.warnings)
+    assert any("NGINX Gateway Fabric v2.6.7 watches TCPRoute v1alpha2, which the TCPRoute CRD "
+               "in the inputs does not serve (v1)" in w for w in rendered.warnings)
+    # The experimental v1.6.1 CRDs serve both: a v1 object is visible as v1alpha2 too.
+    cluster = cluster_of(*schemas.crd_objects("v1.6.1-experimental"))
+    rendered = build(spec_with(implementation="nginx-gateway-fabric"), cluster=cluster)
+    assert not rendered.warnings
 
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
-from raygate.backends.gateway_api import api, implementations, units
+from raygate.backends.gateway_api import api, implementations, routing, units
 from raygate.backends.gateway_api.implementations import Implementation
 from raygate.errors import RenderError
 from raygate.objects import KubeObject, ObjectSet, matches_label_selector
@@ -692,7 +692,7 @@ def build_items(spec: GatewaySpec, target: Target, notes: list[str],
 
     notes.extend(_notes(spec, target, lay, pl))
     if warnings is not None:
-        warnings.extend(_warnings(spec, target, pl))
+        warnings.extend(_warnings(spec, target, pl, cluster))
     return items
 
 
@@ -727,15 +727,21 @@ def _allowlist_comment(spec: GatewaySpec) -> list[str]:
             "Gateway API has no core source-IP filter; configure your implementation's policy."]
 
 
-def _warnings(spec: GatewaySpec, target: Target, pl: Plan) -> list[str]:
+def _warnings(spec: GatewaySpec, target: Target, pl: Plan,
+              cluster: ObjectSet | None) -> list[str]:
     out = []
     impl = pl.impl
-    if tcp_listeners(spec, target) and impl.key != "generic" \
-            and pl.tcp_version not in impl.tcp_route_versions:
-        out.append(f"TCPRoute {pl.tcp_version} ({pl.tcp_version_why}), but {impl.title} "
-                   f"{impl.version_read} reconciles only {', '.join(impl.tcp_route_versions)}: "
-                   "the Ray Client route will never attach; install CRDs serving "
-                   f"{impl.tcp_route_versions[0]} or upgrade the implementation")
+    crds = api.installed_crds(cluster)
+    served = crds.tcp_route_served if crds else ()
+    # Served versions of one CRD are views of the same objects: what matters is whether the
+    # CRDs serve a version the implementation watches, not the version we write.
+    if tcp_listeners(spec, target) and impl.key != "generic" and served \
+            and not set(impl.tcp_route_versions) & set(served):
+        out.append(f"{impl.title} {impl.version_read} watches TCPRoute "
+                   f"{', '.join(impl.tcp_route_versions)}, which the TCPRoute CRD in the inputs "
+                   f"does not serve ({', '.join(served)}): it will see no TCPRoute and the Ray "
+                   "Client port stays closed; install CRDs that serve "
+                   f"{impl.tcp_route_versions[0]} (experimental channel) or upgrade it")
     return out
 
 
@@ -825,40 +831,7 @@ def _metallb_annotation(spec: GatewaySpec) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The routing model: HTTPRoute path matching as the spec defines it (§2.2)
+# The routing model (kept here for the renderer's callers; it lives in the backend)
 
-
-def _prefix_matches(prefix: str, path: str) -> bool:
-    """PathPrefix: element-wise, a trailing `/` ignored: `/ray/` matches `/ray`, `/ray/x`,
-    not `/rayfoo`. Case-sensitive."""
-    p = prefix.rstrip("/")
-    return p == "" or path == p or path.startswith(p + "/")
-
-
-def route(rules: Iterable[Mapping[str, Any]], path: str) -> int | None:
-    """Index of the rule that serves ``path`` among one host's rules, or None (404).
-
-    Precedence: an Exact match first, then the longest PathPrefix, then rule order.
-    """
-    best: tuple[int, int, int] | None = None  # (exact?, prefix length, -index)
-    for i, rule in enumerate(rules):
-        for m in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
-            p = m.get("path") or {"type": "PathPrefix", "value": "/"}
-            if p["type"] == "Exact" and path == p["value"]:
-                key = (1, len(p["value"]), -i)
-            elif p["type"] == "PathPrefix" and _prefix_matches(p["value"], path):
-                key = (0, len(p["value"].rstrip("/")), -i)
-            else:
-                continue
-            if best is None or key > best:
-                best = key
-    return None if best is None else -best[2]
-
-
-def rewrite_prefix(prefix: str, replacement: str, path: str) -> str:
-    """The path the backend sees after ``ReplacePrefixMatch`` (the spec's table: `/foo/bar`
-    with `/foo` -> `/xyz` gives `/xyz/bar`; `/foo` and `/foo/` with `/` give `/`)."""
-    rest = path[len(prefix.rstrip("/")):]
-    if replacement.endswith("/"):
-        return replacement + rest.lstrip("/")
-    return (replacement + rest) or "/"
+route = routing.route
+rewrite_prefix = routing.rewrite_prefix

@@ -39,6 +39,8 @@ class Implementation:
     tcp_prerequisite: str | None = None
     #: Policy CRD group, when raygate renders policies for it.
     policy_group: str | None = None
+    #: GatewayClass names its installers create by default (for inputs without the class).
+    class_names: tuple[str, ...] = ()
     references: tuple[str, ...] = field(default=())
 
 
@@ -61,6 +63,7 @@ ENVOY_GATEWAY = Implementation(
     # with streaming or upgrade-based traffic such as gRPC streaming and WebSocket".
     request_buffer_breaks_websocket=True,
     policy_group="gateway.envoyproxy.io",
+    class_names=("eg",),
     references=("https://gateway.envoyproxy.io/latest/tasks/traffic/http-timeouts/",
                 "https://gateway.envoyproxy.io/latest/tasks/traffic/request-buffering/",
                 "https://gateway.envoyproxy.io/latest/tasks/traffic/tcp-routing/"),
@@ -82,6 +85,7 @@ NGINX_GATEWAY_FABRIC = Implementation(
     tcp_prerequisite="the experimental features flag (nginxGateway.gwAPIExperimentalFeatures."
                      "enable=true) and the experimental-channel CRDs",
     policy_group="gateway.nginx.org",
+    class_names=("nginx",),
     references=("https://docs.nginx.com/nginx-gateway-fabric/traffic-management/client-settings/",
                 "https://docs.nginx.com/nginx-gateway-fabric/traffic-management/tcp-routing/",
                 "https://github.com/nginx/nginx-gateway-fabric/blob/v2.6.7/internal/controller/state/graph/httproute.go"),
@@ -97,6 +101,7 @@ ISTIO = Implementation(
     timeout_knob="HTTPRoute rules[].timeouts.request",
     tcp_prerequisite="istiod with PILOT_ENABLE_ALPHA_GATEWAY_API=true and the "
                      "experimental-channel CRDs",
+    class_names=("istio",),
     references=("https://istio.io/latest/docs/tasks/traffic-management/tcp-traffic-shifting/",
                 "https://github.com/istio/istio/issues/51903"),
 )
@@ -109,6 +114,7 @@ CILIUM = Implementation(
     tcp_route_versions=("v1",),
     honours_route_timeouts=True,
     timeout_knob="HTTPRoute rules[].timeouts.request",
+    class_names=("cilium",),
     references=("https://github.com/cilium/cilium/pull/46184",),
 )
 
@@ -125,6 +131,7 @@ TRAEFIK = Implementation(
     tcp_listener_needs_entrypoint=True,
     tcp_prerequisite="the experimental channel (providers.kubernetesGateway."
                      "experimentalChannel=true) and the experimental-channel CRDs",
+    class_names=("traefik",),
     references=("https://doc.traefik.io/traefik/v3.8/reference/install-configuration/providers/kubernetes/kubernetes-gateway/",
                 "https://github.com/traefik/traefik/issues/8974"),
 )
@@ -136,6 +143,7 @@ KONG = Implementation(
     tcp_route_versions=("v1alpha2",),
     honours_route_timeouts=None,
     tcp_prerequisite="the experimental-channel CRDs",
+    class_names=("kong",),
     references=("https://developer.konghq.com/operator/dataplanes/how-to/tcproute/",
                 "https://developer.konghq.com/kubernetes-ingress-controller/routing/tcp-by-port"),
 )
@@ -152,6 +160,7 @@ IMPLEMENTATIONS: tuple[Implementation, ...] = (ENVOY_GATEWAY, NGINX_GATEWAY_FABR
 KEYS: tuple[str, ...] = tuple(i.key for i in IMPLEMENTATIONS)
 _BY_KEY = {i.key: i for i in IMPLEMENTATIONS}
 _BY_CONTROLLER = {c: i for i in IMPLEMENTATIONS for c in i.controller_names}
+_BY_CLASS_NAME = {c: i for i in IMPLEMENTATIONS for c in i.class_names}
 
 
 def by_key(key: str) -> Implementation:
@@ -160,3 +169,7 @@ def by_key(key: str) -> Implementation:
 
 def by_controller(controller_name: str | None) -> Implementation | None:
     return _BY_CONTROLLER.get(controller_name) if isinstance(controller_name, str) else None
+
+
+def by_class_name(name: str | None) -> Implementation | None:
+    return _BY_CLASS_NAME.get(name) if isinstance(name, str) else None
