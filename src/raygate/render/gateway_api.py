@@ -569,6 +569,51 @@ def _owned_listener_refs(spec: GatewaySpec, target: Target, pl: Plan,
     return refs
 
 
+ENVOY_GATEWAY_API = "gateway.envoyproxy.io/v1alpha1"
+NGF_API = "gateway.nginx.org/v1alpha1"
+
+
+def envoy_backend_policy(name: str, namespace: str, routes: list[str],
+                         idle_seconds: int) -> dict[str, Any]:
+    """BackendTrafficPolicy on HTTPRoutes: the stream idle timeout only. Never requestBuffer."""
+    return _policy(ENVOY_GATEWAY_API, "BackendTrafficPolicy", name, namespace,
+                   {"targetRefs": [_route_ref(r) for r in routes],
+                    "timeout": {"http": {"streamIdleTimeout": duration(idle_seconds)}}})
+
+
+def envoy_client_policy(name: str, namespace: str, target_refs: list[dict[str, Any]],
+                        timeout: dict[str, Any]) -> dict[str, Any]:
+    return _policy(ENVOY_GATEWAY_API, "ClientTrafficPolicy", name, namespace,
+                   {"targetRefs": target_refs, "timeout": timeout})
+
+
+def envoy_security_policy(name: str, namespace: str, routes: list[str],
+                          cidrs: list[str]) -> dict[str, Any]:
+    """SecurityPolicy authorization: the allowlist's CIDRs allowed, everything else denied."""
+    return _policy(ENVOY_GATEWAY_API, "SecurityPolicy", name, namespace,
+                   {"targetRefs": [_route_ref(r) for r in routes],
+                    "authorization": {"defaultAction": "Deny", "rules": [
+                        {"name": "allowlist", "action": "Allow",
+                         "principal": {"clientCIDRs": list(cidrs)}}]}})
+
+
+def ngf_client_settings(name: str, namespace: str, route: str, max_bytes: int) -> dict[str, Any]:
+    return _policy(NGF_API, "ClientSettingsPolicy", name, namespace,
+                   {"targetRef": _route_ref(route), "body": {"maxSize": units.ngf_size(max_bytes)}})
+
+
+def ngf_proxy_settings(name: str, namespace: str, routes: list[str], read_seconds: int,
+                       send_seconds: int) -> dict[str, Any]:
+    return _policy(NGF_API, "ProxySettingsPolicy", name, namespace,
+                   {"targetRefs": [_route_ref(r) for r in routes],
+                    "timeout": {"read": units.ngf_duration(read_seconds),
+                                "send": units.ngf_duration(send_seconds)}})
+
+
+def _http_route_names(spec: GatewaySpec) -> list[str]:
+    return [dashboard_route_name(spec)] + ([serve_route_name(spec)] if spec.exposures.serve else [])
+
+
 def envoy_gateway_policies(spec: GatewaySpec, target: Target, pl: Plan) -> list[dict[str, Any]]:
     """Envoy Gateway v1.9.0 (``gateway.envoyproxy.io/v1alpha1``; facts §4.2):
 
@@ -577,29 +622,27 @@ def envoy_gateway_policies(spec: GatewaySpec, target: Target, pl: Plan) -> list[
       buffer filter turns the WebSocket upgrade off (its CRD refuses ``requestBuffer`` together
       with ``httpUpgrade``), and without it Envoy streams bodies with no cap, so uploads work;
     * ClientTrafficPolicy on the listeners raygate declares: the same for HTTP, and the TCP idle
-      timeout (default 1h) of Ray Client streams at ``tuning.streamTimeout``.
+      timeout (default 1h) of Ray Client streams at ``tuning.streamTimeout``;
+    * SecurityPolicy: ``security.allowlist`` as authorization by client CIDR (Envoy Gateway's
+      proxy Service keeps client addresses with its default externalTrafficPolicy: Local).
     """
     lay = layout(spec, target)
-    api_version = "gateway.envoyproxy.io/v1alpha1"
-    idle = duration(max(spec.tuning.read_timeout, spec.tuning.send_timeout))
-    routes = [dashboard_route_name(spec)] + ([serve_route_name(spec)] if spec.exposures.serve else [])
-    out = [_policy(api_version, "BackendTrafficPolicy", f"{spec.prefix}-routes",
-                   lay.route_namespace,
-                   {"targetRefs": [_route_ref(r) for r in routes],
-                    "timeout": {"http": {"streamIdleTimeout": idle}}})]
+    idle = max(spec.tuning.read_timeout, spec.tuning.send_timeout)
+    routes = _http_route_names(spec)
+    owner_ns = lay.gateway_namespace if lay.create_gateway else lay.route_namespace
+    out = [envoy_backend_policy(f"{spec.prefix}-routes", lay.route_namespace, routes, idle)]
     http_refs = _owned_listener_refs(spec, target, pl, ("HTTP", "HTTPS"))
     if http_refs:
-        out.append(_policy(api_version, "ClientTrafficPolicy", f"{spec.prefix}-http-clients",
-                           lay.gateway_namespace if lay.create_gateway else lay.route_namespace,
-                           {"targetRefs": http_refs,
-                            "timeout": {"http": {"streamIdleTimeout": idle}}}))
+        out.append(envoy_client_policy(f"{spec.prefix}-http-clients", owner_ns, http_refs,
+                                       {"http": {"streamIdleTimeout": duration(idle)}}))
     tcp_refs = _owned_listener_refs(spec, target, pl, ("TCP",))
     stream = units.nginx_seconds(spec.tuning.stream_timeout)
     if tcp_refs and stream:
-        out.append(_policy(api_version, "ClientTrafficPolicy", f"{spec.prefix}-tcp-clients",
-                           lay.gateway_namespace if lay.create_gateway else lay.route_namespace,
-                           {"targetRefs": tcp_refs,
-                            "timeout": {"tcp": {"idleTimeout": duration(stream)}}}))
+        out.append(envoy_client_policy(f"{spec.prefix}-tcp-clients", owner_ns, tcp_refs,
+                                       {"tcp": {"idleTimeout": duration(stream)}}))
+    if spec.security.allowlist:
+        out.append(envoy_security_policy(f"{spec.prefix}-allowlist", lay.route_namespace, routes,
+                                         list(spec.security.allowlist)))
     return out
 
 
@@ -613,19 +656,12 @@ def nginx_gateway_fabric_policies(spec: GatewaySpec, target: Target,
       as NGF ignores HTTPRoute ``timeouts``.
     """
     lay = layout(spec, target)
-    api_version = "gateway.nginx.org/v1alpha1"
-    routes = [dashboard_route_name(spec)] + ([serve_route_name(spec)] if spec.exposures.serve else [])
+    routes = _http_route_names(spec)
     size = units.size_bytes(spec.tuning.body_size)
-    out = []
-    for r in routes:
-        out.append(_policy(api_version, "ClientSettingsPolicy", f"{r}-body", lay.route_namespace,
-                           {"targetRef": _route_ref(r),
-                            "body": {"maxSize": units.ngf_size(size if size is not None else 0)}}))
-    out.append(_policy(api_version, "ProxySettingsPolicy", f"{spec.prefix}-routes",
-                       lay.route_namespace,
-                       {"targetRefs": [_route_ref(r) for r in routes],
-                        "timeout": {"read": units.ngf_duration(spec.tuning.read_timeout),
-                                    "send": units.ngf_duration(spec.tuning.send_timeout)}}))
+    out = [ngf_client_settings(f"{r}-body", lay.route_namespace, r, size if size is not None else 0)
+           for r in routes]
+    out.append(ngf_proxy_settings(f"{spec.prefix}-routes", lay.route_namespace, routes,
+                                  spec.tuning.read_timeout, spec.tuning.send_timeout))
     return out
 
 
@@ -678,9 +714,9 @@ def build_items(spec: GatewaySpec, target: Target, notes: list[str],
     add(dashboard_route(spec, target, pl), 14,
         f"Exactly {base} -> 301 {base}/ (the Dashboard's relative asset URLs need the slash);",
         f"{base}/<anything> -> /<anything> on the Dashboard,", *timeouts,
-        *_allowlist_comment(spec))
+        *_allowlist_comment(spec, pl))
     add(serve_route(spec, target, pl), 14, "Ray Serve under its sub-path.",
-        *_allowlist_comment(spec))
+        *_allowlist_comment(spec, pl))
     add(https_redirect_route(spec, target, pl), 14,
         "Plain HTTP only redirects to HTTPS: tokens never travel in clear text.")
     for route_obj in tcp_routes(spec, target, pl):
@@ -709,6 +745,9 @@ def _policy_comment(policy: Mapping[str, Any]) -> list[str]:
     if kind == "ProxySettingsPolicy":
         return ["Proxy read/send timeouts (nginx's default is 60s; NGINX Gateway Fabric",
                 "ignores HTTPRoute timeouts)."]
+    if kind == "SecurityPolicy":
+        return ["security.allowlist: only these client CIDRs reach the routes (the proxy",
+                "Service keeps client addresses with externalTrafficPolicy: Local, the default)."]
     return []
 
 
@@ -720,8 +759,8 @@ def _gateway_comment(spec: GatewaySpec) -> list[str]:
     return lines
 
 
-def _allowlist_comment(spec: GatewaySpec) -> list[str]:
-    if not spec.security.allowlist:
+def _allowlist_comment(spec: GatewaySpec, pl: Plan | None = None) -> list[str]:
+    if not spec.security.allowlist or (pl is not None and pl.impl.key == "envoy-gateway"):
         return []
     return [f"security.allowlist ({', '.join(spec.security.allowlist)}) is NOT enforced here:",
             "Gateway API has no core source-IP filter; configure your implementation's policy."]
@@ -782,7 +821,7 @@ def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str
                          for name, port, proto in ports)
         notes.append(f"Traefik binds a Gateway listener only on a static entryPoint with the "
                      f"same port (traefik/traefik#8974); its static configuration needs: {flags}")
-    if spec.security.allowlist:
+    if spec.security.allowlist and impl.key != "envoy-gateway":
         notes.append("security.allowlist is not rendered: Gateway API has no core source-IP "
                      "filter; configure your implementation's own source-IP policy or a "
                      "firewall in front of the gateway; until then the routes are open to "
