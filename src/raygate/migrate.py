@@ -522,9 +522,12 @@ def _settings(ing: KubeObject, controller: nginx.Controller, out: Migration,
         for r in route_names:
             body[r] = old
     if impl.key == "nginx-gateway-fabric":
+        small = dashboard and old is not None and 0 < old < RAY_UPLOAD
         out.items.append(_item(ing, subject, "converted",
-                               f"ClientSettingsPolicy body.maxSize {units.ngf_size(old or 0)}",
-                               field=field))
+                               f"ClientSettingsPolicy body.maxSize {units.ngf_size(old or 0)}"
+                               + (f"; {size_text} is under the 100 MiB Ray's working_dir uploads "
+                                  "need (it was already)" if small else ""),
+                               "warning" if small else "info", field=field))
     elif impl.key == "envoy-gateway":
         out.items.append(_item(ing, subject, "approximated",
                                f"Envoy Gateway sets no request body limit without a request "
@@ -536,6 +539,15 @@ def _settings(ing: KubeObject, controller: nginx.Controller, out: Migration,
                                f"no Gateway API field; set {knob} to at least {size_text}"
                                + (" (Ray uploads need 100 MiB)" if dashboard else ""),
                                "warning", field))
+    if dashboard:
+        websocket = {
+            "envoy-gateway": ("converted", "on by default (no requestBuffer is written: it would "
+                                           "turn the upgrade off)"),
+            "nginx-gateway-fabric": ("converted", "on by default (NGF maps $http_upgrade)"),
+        }.get(impl.key, ("approximated", f"HTTPRoute has no WebSocket field: {impl.title} "
+                                         "decides; check ray job logs --follow after the move"))
+        out.items.append(_item(ing, "WebSocket (ray job logs --follow)", websocket[0],
+                               websocket[1], "info" if websocket[0] == "converted" else "warning"))
     values = []
     for key in ("proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout"):
         text, _ = _setting(ing, controller, key)

@@ -102,6 +102,26 @@ def test_envoy_gateway_timeouts_and_never_the_request_buffer() -> None:
     assert {o["apiVersion"] for o in kinds(objs, "TCPRoute")} == {"gateway.networking.k8s.io/v1"}
 
 
+def test_envoy_gateway_allowlist_is_a_security_policy() -> None:
+    data = copy.deepcopy(BASE)
+    data["gatewayApi"]["implementation"] = "envoy-gateway"
+    data["security"] = {"allowlist": ["10.0.0.0/8", "192.168.1.0/24"]}
+    rendered = build(spec_mod.from_dict(data))
+    [policy] = kinds(rendered.objects, "SecurityPolicy")
+    schemas.validate(policy, "v1.6.1-standard")
+    assert policy["spec"]["authorization"] == {"defaultAction": "Deny", "rules": [
+        {"name": "allowlist", "action": "Allow",
+         "principal": {"clientCIDRs": ["10.0.0.0/8", "192.168.1.0/24"]}}]}
+    assert {r["name"] for r in policy["spec"]["targetRefs"]} == {
+        "ray-cluster-kuberay-dashboard", "ray-cluster-kuberay-serve"}
+    assert not any("allowlist is not rendered" in n for n in rendered.notes)
+    # Elsewhere it stays a note: no invented policy.
+    data["gatewayApi"]["implementation"] = "nginx-gateway-fabric"
+    rendered = build(spec_mod.from_dict(data))
+    assert not kinds(rendered.objects, "SecurityPolicy")
+    assert any("allowlist is not rendered" in n for n in rendered.notes)
+
+
 # ---------------------------------------------------------------------------------------------
 # NGINX Gateway Fabric
 
