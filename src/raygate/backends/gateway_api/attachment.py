@@ -161,38 +161,51 @@ def listener_sets_of(objects: ObjectSet, gw: KubeObject) -> list[KubeObject]:
                                       o.namespace, o.name))
 
 
-def _family(protocol: str) -> str:
-    # TCP and UDP may share a port; every TCP-based protocol competes for it.
-    return "udp" if protocol == "UDP" else "tcp"
+def _clash(a: Listener, b: Listener) -> str | None:
+    """Why two listeners on the same port are not distinct, or None when they are
+    (``apis/v1/gateway_types.go`` @v1.6.1, "Distinct Listeners"): the same protocol needs
+    different hostnames (HTTP/HTTPS/TLS; TCP and UDP have none); HTTPS and TLS tell requests
+    apart by SNI, so they count as one family; UDP never clashes with the TCP-based protocols;
+    any other pair on one port (TCP beside HTTP, HTTP beside HTTPS) cannot share it."""
+    if a.port != b.port:
+        return None
+    pa, pb = a.protocol, b.protocol
+    if (pa == "UDP") != (pb == "UDP"):
+        return None
+    if pa == pb or {pa, pb} == {"HTTPS", "TLS"}:
+        return "HostnameConflict" if a.hostname == b.hostname else None
+    return "ProtocolConflict"
 
 
 def conflicts(objects: ObjectSet, gw: KubeObject) -> dict[tuple[int, int], tuple[str, Listener]]:
-    """(id(owner), listener index) -> (reason, the listener that wins), for every conflicted
-    listener of a Gateway and its admitted ListenerSets."""
-    def compute() -> dict[int, dict[tuple[int, int], tuple[str, Listener]]]:
-        return {}
-    cache = objects.memo("gateway-api-conflicts", compute)
+    """(id(owner), listener index) -> (reason, the listener it conflicts with), for every
+    conflicted listener of a Gateway and its admitted ListenerSets.
+
+    Within the Gateway no listener wins: every indistinct one is conflicted ("MUST NOT pick one
+    conflicting Listener as the winner"). A ListenerSet's listeners then lose to the Gateway's
+    and to those of older ListenerSets (creation time, then namespace/name; conformance
+    ``listenerset-protocol-conflict``, ``listenerset-hostname-conflict`` @v1.6.1)."""
+    cache = objects.memo("gateway-api-conflicts", dict)
     if id(gw) in cache:
         return cache[id(gw)]
-    owners = [gw] + [ls for ls in listener_sets_of(objects, gw)
-                     if listener_set_allowed(objects, ls, gw) is not False]
-    accepted: list[Listener] = []
     found: dict[tuple[int, int], tuple[str, Listener]] = {}
-    for owner in owners:
+    own = [Listener(gw, gw, i, raw) for i, raw in _raw_listeners(gw)]
+    accepted: list[Listener] = []
+    for listener in own:
+        clash = next(((r, o) for o in own if o is not listener
+                      for r in [_clash(listener, o)] if r), None)
+        if clash is not None:
+            found[(id(gw), listener.index)] = clash
+        else:
+            accepted.append(listener)
+    for owner in listener_sets_of(objects, gw):
+        if listener_set_allowed(objects, owner, gw) is False:
+            continue
         for i, raw in _raw_listeners(owner):
             listener = Listener(owner, gw, i, raw)
-            reason = None
-            for other in accepted:
-                if other.port != listener.port or _family(other.protocol) != _family(listener.protocol):
-                    continue
-                if other.protocol != listener.protocol:
-                    reason = ("ProtocolConflict", other)
-                    break
-                if other.hostname == listener.hostname:
-                    reason = ("HostnameConflict", other)
-                    break
-            if reason is not None:
-                found[(id(owner), i)] = reason
+            clash = next(((r, o) for o in accepted for r in [_clash(listener, o)] if r), None)
+            if clash is not None:
+                found[(id(owner), i)] = clash
             else:
                 accepted.append(listener)
     cache[id(gw)] = found
