@@ -234,3 +234,17 @@ def test_command_line(capsys, tmp_path: Path) -> None:
     broken.write_text("kind: [", encoding="utf-8")
     code, out, err = run(capsys, "migrate", str(broken), "--gateway-class", "eg")
     assert code == 2 and "broken.yaml" in err and "Traceback" not in err
+
+
+def test_live_cluster_through_the_fake_api_server(capsys, fake_api) -> None:
+    for obj in load_text(SETUP, "setup.yaml").objects:
+        fake_api.add(dict(obj.raw), manager="kubectl")
+    code, out, err = run(capsys, "migrate", "--kubeconfig", str(fake_api.kubeconfig_path),
+                         "--implementation", "nginx-gateway-fabric", "--gateway-class", "nginx")
+    assert code == 0, err
+    docs = [d for d in yaml.safe_load_all(out) if d]
+    assert {d["kind"] for d in docs} >= {"Gateway", "HTTPRoute", "TCPRoute", "ClientSettingsPolicy"}
+    [csp] = [d for d in docs if d["kind"] == "ClientSettingsPolicy"]
+    assert csp["spec"]["body"]["maxSize"] == "500m"
+    code, out, err = run(capsys, "migrate", "x.yaml", "--kubeconfig", "k", "--gateway-class", "eg")
+    assert code == 2 and "not both" in err

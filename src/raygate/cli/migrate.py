@@ -39,16 +39,23 @@ a lost TCP port, a smaller body limit, a shorter timeout, a lost allowlist or au
 @click.option("--gateway-api-version", metavar="VERSION",
               help="The target cluster's Gateway API release (v1.6): TCPRoute's version "
                    "(default: from CRDs in the inputs, else the implementation's).")
+@click.option("--context", metavar="NAME",
+              help="Read a live cluster (no PATH): kubeconfig context (default: the current one).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Read a live cluster (no PATH): kubeconfig file.")
+@click.option("-n", "--namespace", metavar="NS", help="Read a live cluster: only this namespace.")
 @click.option("--out", "out_file", metavar="FILE", help="Write the objects here (default stdout).")
 @click.option("--report", "report_file", metavar="FILE", help="Write the report here (default stderr).")
 @click.option("--report-format", type=click.Choice(["text", "json", "html"]), default="text",
               show_default=True)
 def command(paths: tuple[str, ...], target: str, implementation: str, gateway_class: str | None,
             shared_gateway: str | None, gateway_name: str, gateway_namespace: str | None,
-            gateway_api_version: str | None, out_file: str | None, report_file: str | None,
+            gateway_api_version: str | None, context: str | None, kubeconfig: str | None,
+            namespace: str | None, out_file: str | None, report_file: str | None,
             report_format: str) -> None:
     """Convert the Ray clusters' ingress-nginx Ingresses, tcp-services entries and controller
-    settings (files or a snapshot) into Gateway API objects for one implementation."""
+    settings (files, a snapshot, or with no PATH the live cluster) into Gateway API objects for
+    one implementation."""
     import sys
 
     import yaml
@@ -58,8 +65,9 @@ def command(paths: tuple[str, ...], target: str, implementation: str, gateway_cl
     from raygate.objects import ObjectSet
     from raygate.sources.files import load_paths
 
-    if not paths:
-        raise RaygateError("give files, directories, or - to read manifests from stdin")
+    if paths and (context or kubeconfig or namespace):
+        raise RaygateError("give PATHs or --context/--kubeconfig/--namespace (a live cluster), "
+                           "not both")
     existing = False
     if shared_gateway:
         ns, sep, name = shared_gateway.partition("/")
@@ -69,7 +77,20 @@ def command(paths: tuple[str, ...], target: str, implementation: str, gateway_cl
     elif not gateway_class:
         raise RaygateError("--gateway-class is required to create a Gateway (kubectl get "
                            "gatewayclass), or attach to an existing one with --gateway NS/NAME")
-    loaded = load_paths(list(paths))
+    if paths:
+        loaded = load_paths(list(paths))
+    else:
+        from raygate.errors import ClusterError
+        from raygate.sources.cluster import ClusterSource
+        try:
+            source = ClusterSource(kubeconfig=kubeconfig, context=context, namespace=namespace)
+        except RaygateError:
+            raise
+        except Exception as e:  # a broken kubeconfig must not become a traceback
+            raise ClusterError(f"cannot configure the cluster client: {e}") from None
+        loaded = source.load()
+        for notice in loaded.notices:
+            _common.note(f"raygate: {notice}")
     if loaded.problems:
         p = loaded.problems[0]
         raise InputError(p.message, file=p.file, line=p.line, obj=p.obj)
