@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast bootstrap docs bench clean
+.PHONY: demo test test-fast bootstrap docs bench fidelity clean
 
 # The demo needs only the package itself; the test suite also needs Ray, Playwright & co.
 $(BIN)/.base: pyproject.toml
@@ -35,6 +35,10 @@ docs: $(BIN)/.base
 
 bench: $(BIN)/.test
 	$(BIN)/python bench/lint_vs_checkov.py
+
+# Right about real setups (thread corpus, ingress-nginx cases, lint speed): docs/fidelity.md.
+fidelity: $(BIN)/.test
+	$(BIN)/python bench/fidelity.py --check
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info artifacts .raygate-lab

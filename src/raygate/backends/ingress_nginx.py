@@ -406,3 +406,25 @@ def backend_service(path_entry: Mapping[str, Any]) -> tuple[str | None, str | No
 def annotation(ingress: KubeObject, name: str) -> str | None:
     value = ingress.annotations.get(PREFIX + name)
     return None if value is None else str(value)
+
+
+def redirect_target(ingress: KubeObject) -> str | None:
+    """Where a ``temporal-redirect``/``permanent-redirect`` Ingress sends every request.
+
+    The redirect annotation parser (``internal/ingress/annotations/redirect/redirect.go`` at
+    controller-v1.15.1) reads temporal-redirect first, then permanent-redirect; the template
+    answers with ``return <code> <url>`` in every location of the Ingress before any
+    ``proxy_pass``, so such an Ingress proxies nothing to its backends.
+    """
+    for name in ("temporal-redirect", "permanent-redirect"):
+        value = annotation(ingress, name)
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+def annotation_prefix(controller: Controller) -> str:
+    """The annotation prefix a controller reads (``--annotations-prefix``), with a trailing
+    slash."""
+    prefix = controller.flags.get("--annotations-prefix", "").strip().strip("/")
+    return (prefix + "/") if prefix else PREFIX

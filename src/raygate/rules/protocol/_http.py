@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from raygate.model import exposure
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate.objects import FieldPath, KubeObject, ObjectSet
 
 # Validators (facts §2.2). ``fullmatch`` because Go's ``$`` never matches before a newline.
@@ -70,13 +71,8 @@ def rewrite_target(ingress: KubeObject) -> str | None:
     return value
 
 
-def redirect_target(ingress: KubeObject) -> str | None:
-    """Where a ``permanent-redirect``/``temporal-redirect`` location sends every request."""
-    for name in ("temporal-redirect", "permanent-redirect"):
-        value = annotation(ingress, name)
-        if value and value.strip():
-            return value.strip()
-    return None
+#: Where a redirect-only Ingress sends every request (it proxies nothing).
+redirect_target = nginx.redirect_target
 
 
 def host_key(host: Any) -> str:
@@ -175,6 +171,23 @@ def regex_literal(path: str) -> str:
             break
         out.append(c)
     return "".join(out).lower()
+
+
+_PREFIX_STOP = set("()[]{}*+?|^$\\")
+
+
+def bare_prefix(path: object) -> str:
+    """The literal URL prefix a user types for a route: ``/ray(/|$)(.*)`` -> ``/ray``."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return ""
+    literal = []
+    for c in path:
+        if c in _PREFIX_STOP:
+            if c in _OPTIONAL_PREVIOUS and literal:
+                literal.pop()  # the character before "*" / "?" / "{n}" is optional
+            break
+        literal.append(c)
+    return "".join(literal).rstrip("/")
 
 
 def rewritten_uri(loc: Location, uri: str) -> str:
@@ -308,6 +321,9 @@ def _http_exposures(objects: ObjectSet) -> dict[int, list[exposure.Exposure]]:
         for e in exposure.exposures(objects):
             if e.channel != "http":
                 continue
+            if e.via.kind == "Ingress" and redirect_target(e.via) is not None \
+                and dataplane.for_ingress(objects, e.via).is_ingress_nginx:
+                continue  # every request is redirected: nothing reaches the backend
             if id(e) in ray or (e.ray_port == "serve" and _is_serve_service(e)):
                 by_ingress.setdefault(id(e.via), []).append(e)
         return by_ingress

@@ -11,6 +11,11 @@ with the controller flag ``--enable-ssl-passthrough``, off by default, and only 
 location: ingress_nginx.md §4.3), or ``backend-protocol: GRPC`` at ``/`` on a host whose other
 paths do not capture the gRPC method paths, with ``enable-underscores-in-headers`` on because
 the client's ``client_id`` metadata contains an underscore (kuberay_ray.md §6).
+
+The head behind the route comes from model/heads.py, so a head KubeRay does not run counts too:
+ray-project/ray#26167 routed ``/<release>/api(/|$)(.*)`` with ``backend-protocol: GRPC`` to the
+old Ray chart's ``<release>-ray-head:10001`` and timed out. On a head recognised from port
+numbers alone the finding is a warning and says so.
 """
 
 from __future__ import annotations
@@ -69,9 +74,15 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         problem = _problem(ctx, obj, route)
         if problem is not None:
             message, fix, assumption = problem
+            note, severity = "", None
+            if route.head is not None and not route.head.certain:
+                # Port 10001 alone may be another program's: broken only if it is Ray.
+                note = f"{route.head.note()}"
+                severity = "warning" if route.head.confidence == "possible" else None
             yield ctx.finding(obj, _http.path_field(route),
                               f"Ray Client route {_http.describe_route(route)}: "
-                              f"{message}", fix=fix, assumption=assumption)
+                              f"{message}{note}", fix=fix, assumption=assumption,
+                              severity=severity)
 
 
 def _problem(ctx: Context, obj: KubeObject, route: Exposure) -> tuple[str, str, str | None] | None:

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.findings import Finding
+from raygate.model import protections
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
@@ -30,25 +31,6 @@ ALLOWLIST_KEYS = ("allowlist-source-range", "whitelist-source-range")
 def _has_allowlist(annotations: Mapping[Any, Any], prefix: str) -> bool:
     return any(isinstance(annotations.get(prefix + k), str) and annotations[prefix + k].strip()
                for k in ALLOWLIST_KEYS)
-
-
-def _tls_covers(tls: Any, host: str | None) -> bool:
-    """Whether an Ingress ``spec.tls`` list serves ``host`` over TLS."""
-    if not isinstance(tls, list):
-        return False
-    for entry in tls:
-        if not isinstance(entry, dict):
-            continue
-        hosts = entry.get("hosts")
-        if not isinstance(hosts, list) or not hosts or host is None:
-            return True  # no hosts: the controller's default certificate serves every host
-        for h in hosts:
-            if not isinstance(h, str):
-                continue
-            if h == host or (h.startswith("*.") and host.endswith(h[1:])
-                             and "." not in host[: -len(h) + 1]):
-                return True
-    return False
 
 
 @rule(
@@ -89,7 +71,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     for e in reach.exposures_of(ctx.objects, obj):
         if reach.port_role(e, reach.ray_behind(ctx.objects, e)) != "dashboard":
             continue
-        if _tls_covers(tls, e.host if isinstance(e.host, str) else None):
+        if protections.tls_covers(tls, e.host if isinstance(e.host, str) else None):
             continue
         yield ctx.finding(
             obj, e.field,
