@@ -18,7 +18,7 @@ EDGES = ("raygate.sources", "raygate.probe", "raygate.lab", "raygate.doctor", "r
          "raygate.cli")
 CORE = ["objects.py", "backends", "model", "kuberay.py", "runtime.py",
         "findings.py", "engine.py", "catalog_docs.py", "config.py", "spec.py", "errors.py",
-        "rules", "report", "render"]
+        "rules", "report", "render", "migrate.py"]
 
 
 def imported_modules(path: Path) -> list[str]:

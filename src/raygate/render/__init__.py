@@ -33,6 +33,7 @@ STEPS = {
     13: "The Gateway: one listener per protocol and port",
     14: "HTTPRoutes for the Dashboard (and Serve), no snippets",
     15: "TCPRoutes: raw TCP ports, one route per listener",
+    16: "The implementation's policies: body size and timeouts Ray needs",
 }
 
 
@@ -84,8 +85,8 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
             "control plane (ShadowRay-style attacks start there) and no HTTP allowlist covers "
             "it; keep it on a private network (exposures.gcs.enabled)")
     if spec.backend == "gateway-api":
-        return Rendered(gateway_api.build_items(spec, target, notes), warnings, notes,
-                        spec.backend)
+        return Rendered(gateway_api.build_items(spec, target, notes, cluster, warnings),
+                        warnings, notes, spec.backend)
 
     items: list[RenderedObject] = []
 
