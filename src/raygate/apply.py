@@ -418,14 +418,14 @@ def _refuse_cross_gateway(source: ClusterSource, gw: Gateway, plans: list[_Plan]
     take what another gateway owns. Runs before anything is written."""
     problems: list[str] = []
     for plan in plans:
-        if plan.live is None:
+        if plan.live is None and plan.obj.get("kind") in MUST_EXIST:
             continue
         ref = ref_of(plan.obj)
         mine = _legacy_is_mine(plan.live, gw)
         _, refusal = _ssa(source, gw, plan.res, plan.obj, dry_run=True, force=False)
         if refusal is not None and refusal.action == CONFLICT:
             for manager, path in _conflicts(refusal.message):
-                if _is_gateway(manager) and manager != gw.manager and not (
+                if plan.live is not None and _is_gateway(manager) and manager != gw.manager and not (
                         manager == LEGACY_MANAGER and mine):
                     value = _value_at(plan.live, path)
                     shown = f" (= {value})" if value is not None else ""
@@ -435,7 +435,7 @@ def _refuse_cross_gateway(source: ClusterSource, gw: Gateway, plans: list[_Plan]
                     problems.append(f"{ref}: {what}{shown} is owned by "
                                     f"{owner_of(plan.live, manager)}")
         for flag in plan.flags:
-            for other, value in _claimed_flags(plan.live, gw).items():
+            for other, value in _claimed_flags(plan.live or {}, gw).items():
                 if flag_name(flag) in value and value[flag_name(flag)] != flag:
                     problems.append(f"{ref}: controller flag {value[flag_name(flag)]} is needed "
                                     f"by gateway {other}; this gateway needs {flag}")
@@ -502,11 +502,13 @@ def _ssa(source: ClusterSource, gw: Gateway, res: Any, obj: dict[str, Any], *, d
         return dict(result), None
     except ApiError as e:
         code, message = e.status.code, str(e.status.message)
-        if code == 409:
+        if code == 409 and message.startswith("Apply failed with"):
             return None, Change(ref, CONFLICT, message + " (fields owned by another manager; "
                                 "re-run with --force-conflicts to take them over)")
         if code in (400, 422):
             return None, Change(ref, DENIED, message)
+        # Anything else (403, a 409 that is not a field conflict, 5xx) stops the apply: the
+        # caller reports what was written so far and how to finish or undo.
         raise source.error(e, f"apply {ref}") from None
     except httpx2.HTTPError as e:
         raise source.error(e, f"apply {ref}") from None
