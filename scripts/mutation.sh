@@ -1,38 +1,75 @@
 #!/usr/bin/env bash
 # Mutation testing with mutmut 3 over the modules the tests must guard (docs/testing.md):
-# apply, config (suppression scopes), report/sarif, the tcp-services parser and the exposure
-# model. Runs in a scratch copy (.mutation/) so the work tree and its config stay untouched.
-#   scripts/mutation.sh                          # every mutant of those modules
-#   scripts/mutation.sh 'raygate.config.*'       # one module (mutmut 3 mutant-name globs)
-# Then: scripts/mutation.sh --score  (killed/total per module, from mutmut's results)
+#   scripts/mutation.sh config     # src/raygate/config.py (suppression scopes)
+#   scripts/mutation.sh sarif      # src/raygate/report/sarif.py
+#   scripts/mutation.sh tcp        # the tcp-services parser in backends/ingress_nginx.py
+#   scripts/mutation.sh exposure   # src/raygate/model/exposure.py
+#   scripts/mutation.sh apply      # src/raygate/apply.py (slow: the fake API server)
+#   scripts/mutation.sh all        # all of the above, one after the other
+# Each runs in its own scratch copy (.mutation/<target>/) with only the tests that cover it,
+# so the work tree, its config files and the installed package stay untouched; the score
+# (killed / killed + survived, timeouts count as killed) is printed at the end.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-WORK=${MUTATION_DIR:-$ROOT/.mutation}
 PY=${PYTHON:-$ROOT/.venv/bin/python}
 CHILDREN=${MUTATION_CHILDREN:-2}
-score() {
-  cd "$WORK"
-  env -u PYTHONPATH "$PY" -m mutmut results --all true 2>/dev/null | "$PY" -c '
-import collections, re, sys
-count = collections.defaultdict(collections.Counter)
-for line in sys.stdin:
-    m = re.match(r"\s*(raygate\.[\w.]+?)\.x\w*__mutmut_\d+: (\w[\w ]*)", line)
-    if m:
-        count[m.group(1)][m.group(2).strip()] += 1
-for module, c in sorted(count.items()):
-    scored = c["killed"] + c["survived"] + c["timeout"]
-    killed = c["killed"] + c["timeout"]
-    print(f"{module}: {killed}/{scored} killed ({100 * killed / max(scored, 1):.1f}%)"
-          + "".join(f", {n} {k}" for k, n in sorted(c.items()) if k not in ("killed", "survived", "timeout")))
-'
+
+target_of() {  # target -> "file|mutant glob|tests"
+  case "$1" in
+    config)   echo "src/raygate/config.py|raygate.config.*|tests/test_mutation_guards.py tests/rules/test_catalog.py tests/sources/test_files.py" ;;
+    sarif)    echo "src/raygate/report/sarif.py|raygate.report.sarif.*|tests/report/test_reports.py tests/test_mutation_guards.py" ;;
+    tcp)      echo "src/raygate/backends/ingress_nginx.py|raygate.backends.ingress_nginx.x_parse_tcp_entry*|tests/test_mutation_guards.py tests/rules/test_protocol_tcp.py" ;;
+    exposure) echo "src/raygate/model/exposure.py|raygate.model.exposure.*|tests/test_mutation_guards.py tests/rules/test_gateway_api_exposure.py tests/rules/test_security_rules.py tests/rules/test_protocol_tcp.py" ;;
+    apply)    echo "src/raygate/apply.py|raygate.apply.*|tests/cluster/test_apply.py tests/cluster/test_ownership.py tests/cluster/test_apply_bad_input.py" ;;
+    *) echo "unknown target $1" >&2; exit 2 ;;
+  esac
 }
-if [ "${1:-}" = "--score" ]; then score; exit 0; fi
-mkdir -p "$WORK"
-rm -rf "$WORK/src" "$WORK/tests"
-cp -r "$ROOT/src" "$ROOT/tests" "$WORK/"
-cp "$ROOT/pyproject.toml" "$WORK/pyproject.toml"
-cp "$ROOT/scripts/mutmut.cfg" "$WORK/setup.cfg"
-cd "$WORK"
-# The tests must import the mutated copy, never the installed package.
-env -u PYTHONPATH "$PY" -m mutmut run --max-children "$CHILDREN" "$@" || true
-score
+
+score() {  # work dir, mutant glob
+  (cd "$1" && env -u PYTHONPATH "$PY" -m mutmut results --all true 2>/dev/null) | "$PY" -c '
+import collections, fnmatch, re, sys
+glob = sys.argv[1]
+c = collections.Counter()
+survivors = []
+for line in sys.stdin:
+    m = re.match(r"\s*(raygate\.\S+__mutmut_\d+): (\w[\w ]*)", line)
+    if m and fnmatch.fnmatch(m.group(1), glob):
+        c[m.group(2).strip()] += 1
+        if m.group(2).strip() == "survived":
+            survivors.append(m.group(1))
+killed = c["killed"] + c["timeout"]
+scored = killed + c["survived"]
+print(f"{glob}: {killed}/{scored} killed ({100 * killed / max(scored, 1):.1f}%)"
+      + "".join(f", {n} {k}" for k, n in sorted(c.items()) if k not in ("killed", "survived", "timeout")))
+for s in survivors:
+    print("  survived:", s)
+' "$2"
+}
+
+run() {
+  IFS='|' read -r file glob tests <<<"$(target_of "$1")"
+  work=${MUTATION_DIR:-$ROOT/.mutation}/$1
+  mkdir -p "$work"
+  rm -rf "$work/src" "$work/tests" "$work/examples"
+  cp -r "$ROOT/src" "$ROOT/tests" "$ROOT/examples" "$work/"
+  cp "$ROOT/pyproject.toml" "$work/"
+  {
+    echo "[mutmut]"
+    echo "source_paths = src/raygate"
+    echo "only_mutate = $file"
+    echo "also_copy = examples"
+    echo "pytest_add_cli_args = -p no:cacheprovider -m \"not e2e\" -x -q -k \"not 20\""
+    echo "pytest_add_cli_args_test_selection ="
+    for t in $tests; do echo "    $t"; done
+    echo "timeout_multiplier = 5.0"
+  } > "$work/setup.cfg"
+  # The tests must import the mutated copy, never the work tree or the installed package.
+  (cd "$work" && env -u PYTHONPATH "$PY" -m mutmut run --max-children "$CHILDREN" "$glob" >"$work/run.log" 2>&1) || true
+  score "$work" "$glob"
+}
+
+if [ "${1:-all}" = all ]; then
+  for t in config sarif tcp exposure apply; do run "$t"; done
+else
+  run "$1"
+fi
