@@ -154,3 +154,82 @@ def test_tcp_entry_names_the_protocol() -> None:
     assert parse_tcp_entry("x", "a/b:1", "UDP").error == '"x" is not a valid UDP port number'
     assert parse_tcp_entry(53, "a", "UDP").error == 'Invalid Service reference "a" for UDP port 53'
     assert parse_tcp_entry(53, "kube-system/dns:53").external_port == 53
+
+
+# --------------------------------------------------------------------------- SARIF
+
+def _result(*findings, problems=()):
+    from raygate.findings import Result
+    rules = sorted({f.rule.code: f.rule for f in findings}.values(), key=lambda r: r.code)
+    return Result(list(findings), rules, len(findings), [], list(problems))
+
+
+def _finding(code: str, file: str, line: int, field: str = "spec", severity=None):
+    from raygate.findings import Finding, ObjectRef
+    rule = _rule(code)
+    return Finding(rule, ObjectRef("v1", "Service", "ray", "head"), file, line, field,
+                   "the message", "the fix", severity or rule.severity)
+
+
+def _sarif(result, root=None) -> dict:
+    from raygate.report import sarif
+    return json.loads(sarif.format(result, root=root) if root else sarif.format(result))
+
+
+def test_sarif_locations_are_relative_to_srcroot() -> None:
+    doc = _sarif(_result(_finding("RG301", "deploy/./gw.yaml", 0),
+                         _finding("RG104", "/repo/deploy/ing.yaml", 7),
+                         _finding("RG104", "/elsewhere/x.yaml", 3),
+                         _finding("RG301", "-", 2), _finding("RG301", "cluster:kind", 1)), root="/repo")
+    locs = [r["locations"][0]["physicalLocation"] for r in doc["runs"][0]["results"]]
+    assert locs[0] == {"artifactLocation": {"uri": "deploy/gw.yaml", "uriBaseId": "%SRCROOT%"},
+                       "region": {"startLine": 1}}  # line 0 (unknown) is line 1
+    assert locs[1] == {"artifactLocation": {"uri": "deploy/ing.yaml", "uriBaseId": "%SRCROOT%"},
+                       "region": {"startLine": 7}}
+    assert locs[2]["artifactLocation"] == {"uri": "file:///elsewhere/x.yaml"}
+    assert locs[3]["artifactLocation"] == {"uri": "stdin"}
+    assert locs[4]["artifactLocation"] == {"uri": "cluster:kind"}
+    assert doc["runs"][0]["originalUriBaseIds"] == {"%SRCROOT%": {"uri": "file:///repo/"}}
+    assert "originalUriBaseIds" not in _sarif(_result(_finding("RG301", "a.yaml", 1)))["runs"][0]
+
+
+def test_sarif_results_rules_and_fingerprints() -> None:
+    a = _finding("RG301", "a.yaml", 4, field="spec.ports[0]")
+    b = _finding("RG104", "a.yaml", 9, severity=Severity.WARNING)
+    c = _finding("RG301", "a.yaml", 4, field="spec.ports[1]")
+    doc = _sarif(_result(a, b, c))
+    run = doc["runs"][0]
+    assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
+    ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert ids == sorted(ids) == ["RG104", "RG301"]
+    results = run["results"]
+    assert [(r["ruleId"], r["ruleIndex"], r["level"]) for r in results] == [
+        ("RG301", 1, {"error": "error", "warning": "warning", "info": "note"}[a.severity.value]),
+        ("RG104", 0, "warning"), ("RG301", 1, results[0]["level"])]
+    assert results[0]["message"]["text"] == "Service/ray/head: the message. Fix: the fix"
+    prints = [r["partialFingerprints"]["raygateFinding/v1"] for r in results]
+    assert len(set(prints)) == 3 and all(len(p) == 32 for p in prints)
+    assert _sarif(_result(a))["runs"][0]["results"][0]["partialFingerprints"] == results[0]["partialFingerprints"]
+    assert results[0]["locations"][0]["logicalLocations"][0] == {
+        "name": "Service/ray/head", "kind": "resource",
+        "fullyQualifiedName": "Service/ray/head#spec.ports[0]"}
+    assert results[0]["properties"]["field"] == "spec.ports[0]"
+    rule = run["tool"]["driver"]["rules"][1]
+    r301 = _rule("RG301")
+    assert rule["name"] == "".join(p.capitalize() for p in r301.name.split("-"))
+    assert rule["helpUri"].endswith(f"#rg301-{r301.name}")
+    assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
+    assert run["invocations"] == [{"executionSuccessful": True, "toolExecutionNotifications": []}]
+
+
+def test_sarif_unreadable_inputs_fail_the_invocation() -> None:
+    from raygate.sources import InputProblem
+    doc = _sarif(_result(problems=[InputProblem("bad.yaml", 3, "invalid YAML"),
+                                   InputProblem("gone.yaml", None, "no such file")]))
+    inv = doc["runs"][0]["invocations"][0]
+    assert inv["executionSuccessful"] is False
+    notes = inv["toolExecutionNotifications"]
+    assert notes[0] == {"level": "error", "message": {"text": "invalid YAML"}, "locations": [
+        {"physicalLocation": {"artifactLocation": {"uri": "bad.yaml", "uriBaseId": "%SRCROOT%"},
+                              "region": {"startLine": 3}}}]}
+    assert "region" not in notes[1]["locations"][0]["physicalLocation"]
