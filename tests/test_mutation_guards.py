@@ -13,6 +13,8 @@ from raygate import config as config_mod
 from raygate.backends.ingress_nginx import parse_tcp_entry
 from raygate.errors import ConfigError
 from raygate.findings import Layer, Severity
+from raygate.model import exposure as ex
+from raygate.objects import KubeObject, ObjectSet, Origin
 from raygate.rules import CATALOG
 
 
@@ -86,7 +88,10 @@ def test_config_loads_every_key(tmp_path: Path) -> None:
     ("suppress: [{rules: [a], why: x}]\n", "suppress[0]: unknown key(s) ['why']"),
     ("suppress: [{rules: [a]}, {rules: [a], name: 3}]\n",
      "suppress[1]: name must be a string (a glob for namespace/name/file), not 3"),
-    ("select: [a\n", ":2: invalid YAML"),
+    ("select: [a\n", ":2: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+    ("suppress: [{rules: [a], kind: 3}]\n", "suppress[0]: kind must be a string"),
+    ("suppress: [{rules: [a], namespace: [x]}]\n", "suppress[0]: namespace must be a string"),
+    ("suppress: [{rules: [a], file: 1.5}]\n", "suppress[0]: file must be a string"),
 ])
 def test_config_errors_name_file_and_entry(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as e:
@@ -233,3 +238,129 @@ def test_sarif_unreadable_inputs_fail_the_invocation() -> None:
         {"physicalLocation": {"artifactLocation": {"uri": "bad.yaml", "uriBaseId": "%SRCROOT%"},
                               "region": {"startLine": 3}}}]}
     assert "region" not in notes[1]["locations"][0]["physicalLocation"]
+
+
+# --------------------------------------------------------------------------- exposure model
+
+def _exposure_objects() -> ObjectSet:
+    rc = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "rc", "namespace": "ray"},
+          "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head", "ports": [
+              {"name": "dashboard", "containerPort": 8265}, {"name": "client", "containerPort": 10001},
+              {"name": "gcs-server", "containerPort": 6379}, {"name": "serve", "containerPort": 8000}]}]}}}}}
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "rc-head-svc", "namespace": "ray"},
+           "spec": {"ports": [{"name": "dashboard", "port": 8265}, {"name": "client", "port": 10001},
+                              {"name": "http", "port": 8000, "targetPort": "serve"},
+                              {"port": 9000, "targetPort": 9000},
+                              {"name": "custom", "port": 7000, "targetPort": 6379}]}}
+    ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web", "namespace": "ray"},
+           "spec": {"ingressClassName": "nginx", "defaultBackend": {"service": {"name": "rc-head-svc", "port": {"number": 10001}}},
+                    "rules": [{"host": "a.example", "http": {"paths": [
+                        {"path": "/ray", "pathType": "Prefix", "backend": {"service": {"name": "rc-head-svc", "port": {"number": 8265}}}},
+                        {"path": "/serve", "pathType": "Prefix", "backend": {"service": {"name": "rc-head-svc", "port": {"name": "http"}}}},
+                        {"path": "/x", "pathType": "Prefix", "backend": {"resource": {"kind": "Bucket", "name": "b"}}}]}}]}}
+    tcp = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tcp-services", "namespace": "ingress-nginx"},
+           "data": {"10001": "ray/rc-head-svc:10001", "7000": "ray/rc-head-svc:7000", "9001": "ray/rc-head-svc:9000", "x": "bad",
+                    "6000": "other/svc:6379", "6001": "other/svc:client", "6002": "nons:1"}}
+    ctl = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
+           "spec": {"template": {"spec": {"containers": [{"name": "controller", "image": "registry.k8s.io/ingress-nginx/controller:v1.15.1",
+                                                          "args": ["/nginx-ingress-controller", "--tcp-services-configmap=ingress-nginx/tcp-services"]}]}}}}
+    np_ = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "np", "namespace": "ray"},
+           "spec": {"type": "NodePort", "ports": [{"port": 8265, "nodePort": 30265}, "junk"]}}
+    lb = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb", "namespace": "ray"},
+          "spec": {"type": "LoadBalancer", "ports": [{"port": 10001}, {"name": "noport"}]}}
+    eip = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "eip", "namespace": "ray"},
+           "spec": {"externalIPs": ["1.2.3.4"], "ports": [{"port": 6379}]}}
+    cip = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "cip", "namespace": "ray"},
+           "spec": {"ports": [{"port": 8265}]}}
+    gw = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "ray"},
+          "spec": {"listeners": [{"name": "other", "port": 1}, {"name": "ray-client", "port": 10001}]}}
+    hr = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "hr", "namespace": "ray"},
+          "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["", "h.example"], "rules": [
+              {"matches": [{"path": {"type": "PathPrefix", "value": "/ray"}}], "backendRefs": [
+                  {"name": "rc-head-svc", "port": 8265}, {"kind": "Other", "name": "x"},
+                  {"group": "x.io", "name": "y"}, {"name": ""}, "junk"]},
+              {"backendRefs": [{"name": "rc-head-svc", "port": True, "namespace": ""}]},
+              {"matches": [{"headers": []}], "backendRefs": [{"name": "svc", "namespace": "other", "port": 6379}]},
+              {"matches": [{"path": {"type": "RegularExpression", "value": "/r.*"}}], "backendRefs": [{"name": "rc-head-svc", "port": 10001}]},
+              {"matches": [{"path": {"type": "Exact"}}], "backendRefs": [{"name": "rc-head-svc", "port": 8000}]},
+              "junk"]}}
+    hr_unattached = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "loose", "namespace": "ray"},
+                     "spec": {"parentRefs": [], "rules": [{"backendRefs": [{"name": "rc-head-svc", "port": 8265}]}]}}
+    hr_other = {"apiVersion": "example.com/v1", "kind": "HTTPRoute", "metadata": {"name": "foreign", "namespace": "ray"},
+                "spec": {"parentRefs": [{"name": "gw"}], "rules": [{"backendRefs": [{"name": "rc-head-svc", "port": 8265}]}]}}
+    tr1 = {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute", "metadata": {"name": "tr1", "namespace": "ray"},
+           "spec": {"parentRefs": [{"kind": "Service", "name": "x", "port": 5}, {"name": "gw", "sectionName": "ray-client"}],
+                    "rules": [{"backendRefs": [{"name": "rc-head-svc", "port": 10001}]}]}}
+    tr2 = {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute", "metadata": {"name": "tr2", "namespace": "ray"},
+           "spec": {"parentRefs": [{"name": "gw", "port": 7777}], "rules": [{"backendRefs": [{"name": "rc-head-svc", "port": 6379}]}]}}
+    tr3 = {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute", "metadata": {"name": "tr3", "namespace": "ray"},
+           "spec": {"parentRefs": [{"name": "gw", "sectionName": "missing"}, {"name": "nogw", "namespace": "elsewhere", "sectionName": "ray-client"}],
+                    "rules": [{"backendRefs": [{"name": "rc-head-svc", "port": 10001}]}]}}
+    all_ = [rc, svc, ing, tcp, ctl, np_, lb, eip, cip, gw, hr, hr_unattached, hr_other, tr1, tr2, tr3]
+    return ObjectSet([KubeObject(o, Origin("t.yaml", 0, 1)) for o in all_])
+
+def _rows(objects: ObjectSet) -> list[tuple]:
+    return [(e.via.kind, e.via.name, e.channel, e.namespace, e.service, e.port, e.ray_port,
+             e.ray.name if e.ray else None, e.service_obj.name if e.service_obj else None,
+             e.external_port, e.path, e.host) for e in ex.exposures(objects)]
+
+
+
+def test_every_way_in_is_an_exposure_with_the_ray_port_it_reaches() -> None:
+    objects = _exposure_objects()
+    R = ("rc", "rc-head-svc")  # the RayCluster and its head Service object
+    assert _rows(objects) == [
+        # Ingress backends: by port number (Service port name), by port name (targetPort name),
+        # and the default backend (path "/", no host); a resource backend is not a Service.
+        ("Ingress", "web", "http", "ray", "rc-head-svc", "8265", "dashboard", *R, None, "/ray", "a.example"),
+        ("Ingress", "web", "http", "ray", "rc-head-svc", "http", "serve", *R, None, "/serve", "a.example"),
+        ("Ingress", "web", "http", "ray", "rc-head-svc", "10001", "client", *R, None, "/", None),
+        # tcp-services: broken entries skipped; an unnamed port is unknown; a port whose
+        # targetPort is the head's GCS port is GCS; without the Service, well-known numbers
+        # and port names.
+        ("ConfigMap", "tcp-services", "tcp", "ray", "rc-head-svc", "10001", "client", *R, 10001, None, None),
+        ("ConfigMap", "tcp-services", "tcp", "ray", "rc-head-svc", "7000", "gcs-server", *R, 7000, None, None),
+        ("ConfigMap", "tcp-services", "tcp", "ray", "rc-head-svc", "9000", None, *R, 9001, None, None),
+        ("ConfigMap", "tcp-services", "tcp", "other", "svc", "6379", "gcs-server", None, None, 6000, None, None),
+        ("ConfigMap", "tcp-services", "tcp", "other", "svc", "client", "client", None, None, 6001, None, None),
+        # Services reachable from outside (NodePort: the node port; LoadBalancer: the port;
+        # externalIPs), not a ClusterIP one.
+        ("Service", "np", "service", "ray", "np", "8265", "dashboard", None, "np", 30265, None, None),
+        ("Service", "lb", "service", "ray", "lb", "10001", "client", None, "lb", 10001, None, None),
+        ("Service", "lb", "service", "ray", "lb", None, None, None, "lb", None, None, None),
+        ("Service", "eip", "service", "ray", "eip", "6379", "gcs-server", None, "eip", 6379, None, None),
+        # HTTPRoute: first non-empty hostname; PathPrefix/Exact value, "/" without matches or
+        # path, None for a regex; non-Service refs, empty names and bool ports skipped/None.
+        ("HTTPRoute", "hr", "http", "ray", "rc-head-svc", "8265", "dashboard", *R, None, "/ray", "h.example"),
+        ("HTTPRoute", "hr", "http", "ray", "rc-head-svc", None, None, *R, None, "/", "h.example"),
+        ("HTTPRoute", "hr", "http", "other", "svc", "6379", "gcs-server", None, None, None, "/", "h.example"),
+        ("HTTPRoute", "hr", "http", "ray", "rc-head-svc", "10001", "client", *R, None, None, "h.example"),
+        ("HTTPRoute", "hr", "http", "ray", "rc-head-svc", "8000", "serve", *R, None, "/", "h.example"),
+        # TCPRoute: the listener port via sectionName, an explicit parentRef port, or unknown.
+        ("TCPRoute", "tr1", "tcp", "ray", "rc-head-svc", "10001", "client", *R, 10001, None, None),
+        ("TCPRoute", "tr2", "tcp", "ray", "rc-head-svc", "6379", None, *R, 7777, None, None),
+        ("TCPRoute", "tr3", "tcp", "ray", "rc-head-svc", "10001", "client", *R, None, None, None),
+    ]
+    fields = [e.field for e in ex.exposures(objects)]
+    assert fields[0] == ("spec", "rules", 0, "http", "paths", 0, "backend")
+    assert fields[3] == ("data", "10001")
+    assert fields[8] == ("spec", "ports", 0)
+    assert fields[12] == ("spec", "rules", 0, "backendRefs", 0)
+    assert fields[13] == ("spec", "rules", 1, "backendRefs", 0)
+    assert fields[-3] == ("spec", "rules", 0, "backendRefs", 0)
+    assert ex.exposures(objects)[0].target == "ray/rc-head-svc:8265"
+    # Only what reaches a Ray head (the RayCluster's Service): not the NodePort/LB/externalIPs
+    # Services nor other/svc.
+    ray = [(e.via.name, e.channel) for e in ex.ray_exposures(objects)]
+    assert ray == [("web", "http")] * 3 + [("tcp-services", "tcp")] * 3 + [("hr", "http")] * 4 \
+        + [("tr1", "tcp"), ("tr2", "tcp"), ("tr3", "tcp")]
+
+
+def test_a_head_service_name_counts_without_the_raycluster() -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tcp-services", "namespace": "ingress-nginx"},
+          "data": {"10001": "ray/x-head-svc:10001", "10002": "ray/x-svc:10001"}}
+    ctl = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "c", "namespace": "ingress-nginx"},
+           "spec": {"template": {"spec": {"containers": [{"name": "controller", "image": "registry.k8s.io/ingress-nginx/controller:v1.15.1",
+                                                          "args": ["--tcp-services-configmap=ingress-nginx/tcp-services"]}]}}}}
+    objects = ObjectSet([KubeObject(o, Origin("t.yaml", 0, 1)) for o in (cm, ctl)])
+    assert [e.service for e in ex.ray_exposures(objects)] == ["x-head-svc"]
