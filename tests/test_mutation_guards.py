@@ -364,3 +364,40 @@ def test_a_head_service_name_counts_without_the_raycluster() -> None:
                                                           "args": ["--tcp-services-configmap=ingress-nginx/tcp-services"]}]}}}}
     objects = ObjectSet([KubeObject(o, Origin("t.yaml", 0, 1)) for o in (cm, ctl)])
     assert [e.service for e in ex.ray_exposures(objects)] == ["x-head-svc"]
+
+
+def test_sarif_rule_descriptor_and_driver_are_complete() -> None:
+    from raygate import __version__
+    from raygate.findings import Finding, ObjectRef, Result
+    r = _rule("RG301")
+    f = Finding(r, ObjectRef("v1", "Service", "", "s"), "", 3, "spec", "m", "x", r.severity,
+                assumption="assuming v1.15.1 defaults")
+    orphan = _finding("RG104", "a.yaml", 1)
+    doc = _sarif(Result([f, orphan], [r], 1, [], []), root="/repo/")
+    run = doc["runs"][0]
+    driver = run["tool"]["driver"]
+    assert (driver["name"], driver["version"], driver["informationUri"]) == (
+        "raygate", __version__, "https://github.com/raygate/raygate")
+    assert driver["rules"] == [{
+        "id": "RG301", "name": "".join(p.capitalize() for p in r.name.split("-")),
+        "shortDescription": {"text": r.title}, "fullDescription": {"text": r.rationale},
+        "help": {"text": f"{r.rationale}\n\nFix: {r.fix}", "markdown": f"{r.rationale}\n\n**Fix:** {r.fix}"},
+        "helpUri": f"https://github.com/raygate/raygate/blob/main/docs/rules.md#rg301-{r.name}",
+        "defaultConfiguration": {"level": {"error": "error", "warning": "warning", "info": "note"}[r.severity.value]},
+        "properties": {"tags": [r.layer.value, r.name], "layer": r.layer.value}}]
+    assert run["columnKind"] == "utf16CodeUnits"
+    assert run["originalUriBaseIds"] == {"%SRCROOT%": {"uri": "file:///repo/"}}
+    results = run["results"]
+    assert results[0]["properties"] == {"field": "spec", "layer": r.layer.value,
+                                        "assumption": "assuming v1.15.1 defaults"}
+    assert "assumption" not in results[1]["properties"]
+    assert results[0]["locations"][0]["physicalLocation"]["artifactLocation"] == {"uri": "stdin"}
+    assert results[1]["ruleIndex"] == 0  # a rule missing from the table points at the first
+
+
+def test_sarif_problem_locations_use_the_root() -> None:
+    from raygate.sources import InputProblem
+    doc = _sarif(_result(problems=[InputProblem("/repo/deploy/bad.yaml", 3, "invalid YAML")]),
+                 root="/repo")
+    loc = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]
+    assert loc["physicalLocation"]["artifactLocation"] == {"uri": "deploy/bad.yaml", "uriBaseId": "%SRCROOT%"}
