@@ -401,3 +401,56 @@ def test_sarif_problem_locations_use_the_root() -> None:
                  root="/repo")
     loc = doc["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["locations"][0]
     assert loc["physicalLocation"]["artifactLocation"] == {"uri": "deploy/bad.yaml", "uriBaseId": "%SRCROOT%"}
+
+
+def _route_objects(*objs: dict) -> ObjectSet:
+    return ObjectSet([KubeObject(o, Origin("t.yaml", 0, 1)) for o in objs])
+
+
+def _tcproute(name: str, parents: list, port: int = 10001) -> dict:
+    return {"apiVersion": "gateway.networking.k8s.io/v1alpha2", "kind": "TCPRoute",
+            "metadata": {"name": name, "namespace": "ray"},
+            "spec": {"parentRefs": parents, "rules": [{"backendRefs": [{"name": "rc-head-svc", "port": port}]}]}}
+
+
+def test_route_paths_and_listener_ports_in_detail() -> None:
+    gw = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw", "namespace": "ray"},
+          "spec": {"listeners": [{"name": "ray-client", "port": 10001}, {"name": "flag", "port": True}]}}
+    gw2 = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": "gw2", "namespace": "gwns"},
+           "spec": {"listeners": [{"name": "l", "port": 4444}]}}
+    hr = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "hr", "namespace": "ray"},
+          "spec": {"parentRefs": [{"name": "gw"}], "rules": [
+              {"matches": [], "backendRefs": [{"name": "a", "port": 1}]},
+              {"matches": ["junk", {"path": {"value": "/v"}}], "backendRefs": [{"name": "a", "port": 1}]},
+              {"matches": [{"path": {"type": "Exact", "value": 5}}], "backendRefs": [{"name": "a", "port": 1}]},
+              {"matches": [{"path": "junk"}, {"path": {"type": "Exact", "value": "/e"}}],
+               "backendRefs": [{"name": "a", "port": 1}]}]}}
+    routes = [
+        _tcproute("other-group", [{"group": "x.io", "kind": "Gateway", "name": "gw", "port": 5}]),
+        _tcproute("first-unusable", [{"name": "gw"}, {"name": "gw", "sectionName": "ray-client"}]),
+        _tcproute("cross-namespace", [{"name": "gw2", "namespace": "gwns", "sectionName": "l"}]),
+        _tcproute("empty-namespace", [{"name": "gw", "namespace": "", "sectionName": "ray-client"}]),
+        _tcproute("bool-port", [{"name": "gw", "sectionName": "flag"}]),
+        _tcproute("bool-parent-port", [{"name": "gw", "port": True, "sectionName": "ray-client"}]),
+    ]
+    found = ex.exposures(_route_objects(gw, gw2, hr, *routes))
+    assert [e.path for e in found if e.via.kind == "HTTPRoute"] == ["/", "/v", None, "/e"]
+    assert {e.via.name: e.external_port for e in found if e.via.kind == "TCPRoute"} == {
+        "other-group": None, "first-unusable": 10001, "cross-namespace": 4444,
+        "empty-namespace": 10001, "bool-port": None, "bool-parent-port": 10001}
+
+
+def test_ray_port_names_from_the_raycluster_and_target_ports() -> None:
+    rc = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "rc", "namespace": "ray"},
+          "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head", "ports": [
+              {"name": "custom-app", "containerPort": 7777}, {"name": "client", "containerPort": 10001}]}]}}}}}
+    head = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "rc-head-svc", "namespace": "ray"},
+            "spec": {"ports": [{"port": 7777}, {"port": 7001, "targetPort": 8265}]}}
+    plain = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "ray"},
+             "spec": {"type": "NodePort", "ports": [{"port": 7001, "targetPort": 8265, "nodePort": 31000}]}}
+    found = ex.exposures(_route_objects(rc, head, plain, _tcproute("t1", [{"name": "g", "port": 1}], 7777),
+                                        _tcproute("t2", [{"name": "g", "port": 1}], 7001)))
+    names = {(e.via.name, e.port): e.ray_port for e in found}
+    assert names[("t1", "7777")] == "custom-app"  # the head's own port name, not a well-known one
+    assert names[("t2", "7001")] == "dashboard"   # the targetPort is the head's 8265
+    assert names[("web", "7001")] == "dashboard"  # no RayCluster: the well-known targetPort
