@@ -58,7 +58,7 @@ run() {
   IFS='|' read -r file glob tests <<<"$(target_of "$1")"
   work=${MUTATION_DIR:-$ROOT/.mutation}/$1
   mkdir -p "$work"
-  rm -rf "$work/src" "$work/tests" "$work/examples"
+  rm -rf "$work"; mkdir -p "$work"  # no cached results: new tests must get their chance
   cp -r "$ROOT/src" "$ROOT/tests" "$ROOT/examples" "$work/"
   cp "$ROOT/pyproject.toml" "$work/"
   {

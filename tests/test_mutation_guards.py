@@ -444,13 +444,38 @@ def test_ray_port_names_from_the_raycluster_and_target_ports() -> None:
     rc = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "rc", "namespace": "ray"},
           "spec": {"headGroupSpec": {"template": {"spec": {"containers": [{"name": "ray-head", "ports": [
               {"name": "custom-app", "containerPort": 7777}, {"name": "client", "containerPort": 10001}]}]}}}}}
+    # The head Service itself is a LoadBalancer here: a "service" exposure of the RayCluster.
     head = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "rc-head-svc", "namespace": "ray"},
-            "spec": {"ports": [{"port": 7777}, {"port": 7001, "targetPort": 8265}]}}
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 7777}, {"port": 7001, "targetPort": 8265}]}}
     plain = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "ray"},
              "spec": {"type": "NodePort", "ports": [{"port": 7001, "targetPort": 8265, "nodePort": 31000}]}}
-    found = ex.exposures(_route_objects(rc, head, plain, _tcproute("t1", [{"name": "g", "port": 1}], 7777),
-                                        _tcproute("t2", [{"name": "g", "port": 1}], 7001)))
-    names = {(e.via.name, e.port): e.ray_port for e in found}
-    assert names[("t1", "7777")] == "custom-app"  # the head's own port name, not a well-known one
-    assert names[("t2", "7001")] == "dashboard"   # the targetPort is the head's 8265
-    assert names[("web", "7001")] == "dashboard"  # no RayCluster: the well-known targetPort
+    foreign = {"apiVersion": "example.com/v1", "kind": "Ingress", "metadata": {"name": "a-foreign", "namespace": "ray"},
+               "spec": {"rules": [{"http": {"paths": [{"path": "/", "backend": {"service": {
+                   "name": "rc-head-svc", "port": {"number": 7777}}}}]}}]}}
+    ing = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "b-ing", "namespace": "ray"},
+           "spec": {"backend": {"service": {"name": "rc-head-svc", "port": {"number": 7777}}}}}
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tcp-services", "namespace": "ingress-nginx"},
+          "data": {"7777": "ray/rc-head-svc:7777"}}
+    ctl = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "c", "namespace": "ingress-nginx"},
+           "spec": {"template": {"spec": {"containers": [{"name": "controller", "image": "registry.k8s.io/ingress-nginx/controller:v1.15.1",
+                                                          "args": ["--tcp-services-configmap=ingress-nginx/tcp-services"]}]}}}}
+    objects = _route_objects(rc, head, plain, foreign, ing, cm, ctl,
+                             _tcproute("t1", [{"name": "g", "port": 1}], 7777),
+                             _tcproute("t2", [{"name": "g", "port": 1}], 7001))
+    found = ex.exposures(objects)
+    names = {(e.via.kind, e.via.name, e.port): e.ray_port for e in found}
+    # The head's own port name (not a well-known one), by every way in.
+    assert names[("TCPRoute", "t1", "7777")] == "custom-app"
+    assert names[("ConfigMap", "tcp-services", "7777")] == "custom-app"
+    assert names[("Ingress", "b-ing", "7777")] == "custom-app"
+    assert names[("Service", "rc-head-svc", "7777")] == "custom-app"
+    assert names[("TCPRoute", "t2", "7001")] == "dashboard"   # the targetPort is the head's 8265
+    assert names[("Service", "web", "7001")] == "dashboard"   # no RayCluster: the well-known targetPort
+    assert not [e for e in found if e.via.name == "a-foreign"]  # not a networking.k8s.io Ingress
+    legacy = next(e for e in found if e.via.name == "b-ing")
+    assert legacy.field[:2] == ("spec", "defaultBackend") and legacy.path == "/"
+    lb = next(e for e in found if e.via.name == "rc-head-svc")
+    assert lb.ray is not None and lb.ray.name == "rc" and lb.external_port == 7777
+    # Without the Service in the inputs: the RayCluster still names the port.
+    alone = ex.exposures(_route_objects(rc, cm, ctl))
+    assert [(e.service, e.ray_port) for e in alone] == [("rc-head-svc", "custom-app")]
