@@ -521,25 +521,36 @@ def _legacy_is_mine(live: Mapping[str, Any] | None, gw: Gateway) -> bool:
         m.get("manager") == LEGACY_MANAGER for m in _managers(live or {}))
 
 
-def _migrate(source: ClusterSource, gw: Gateway, plan: _Plan) -> dict[str, Any] | None:
-    """Hand raygate 0.1's ``raygate`` entry to this gateway's manager (see the module doc).
-    Returns the object after the move (or None when there was nothing to move)."""
+#: Atomic lists raygate no longer applies (it sets flags in them instead): never handed over,
+#: so no later apply of this gateway can remove them.
+_NEVER_MOVED = ("f:args", "f:command")
+
+
+def _migrate(source: ClusterSource, gw: Gateway, plan: _Plan, *,
+             releasing: bool = False) -> dict[str, Any] | None:
+    """Hand raygate 0.1's ``raygate`` entry to this gateway's manager (see the module doc):
+    the fields this gateway still renders, or, when ``releasing`` the object, every field of
+    that entry (so the release removes what only this gateway had). Returns the object after
+    the move (or None when there was nothing to move)."""
     live = plan.live
     if live is None or not _legacy_is_mine(live, gw):
         return None
-    preview, refusal = _ssa(source, gw, plan.res, plan.obj, dry_run=True, force=True)
-    if preview is None:
-        return None
-    mine = set()
-    for m in _managers(preview):
-        if m.get("manager") == gw.manager and m.get("operation") == "Apply":
-            mine = fields_paths(m.get("fieldsV1"))
+    mine: set[tuple[str, ...]] | None = None
+    if not releasing:
+        preview, _ = _ssa(source, gw, plan.res, plan.obj, dry_run=True, force=True)
+        if preview is None:
+            return None
+        mine = set()
+        for m in _managers(preview):
+            if m.get("manager") == gw.manager and m.get("operation") == "Apply":
+                mine = fields_paths(m.get("fieldsV1"))
     entries: list[dict[str, Any]] = []
     moved: set[tuple[str, ...]] = set()
     for m in _managers(live):
         if m.get("manager") == LEGACY_MANAGER and m.get("operation") == "Apply" \
                 and not m.get("subresource"):
-            moved |= fields_paths(m.get("fieldsV1")) & mine
+            legacy = {p for p in fields_paths(m.get("fieldsV1")) if not set(p) & set(_NEVER_MOVED)}
+            moved |= legacy if mine is None else legacy & mine
             continue
         entries.append(m)
     for m in entries:
@@ -736,7 +747,7 @@ def _prune_one(source: ClusterSource, gw: Gateway, res: Any, obj: dict[str, Any]
                                                          if meta.get("namespace") else {})}}
         plan = _Plan(body, res, obj)
         if not dry_run:
-            moved = _migrate(source, gw, plan)
+            moved = _migrate(source, gw, plan, releasing=True)
             if moved is not None:
                 obj = moved
         result, refusal = _ssa(source, gw, res, body, dry_run=dry_run, force=False)
