@@ -207,14 +207,10 @@ def gateway_for(spec: Any) -> Gateway:
     """The gateway of a spec: its id, manager ``raygate/<namespace>.<name>`` and the
     controller objects it shares with every other gateway behind the same controller."""
     ctl = spec.controller
-    shared = {("Deployment", ctl.namespace, ctl.deployment), ("DaemonSet", ctl.namespace, ctl.deployment),
-              ("ConfigMap", ctl.namespace, ctl.config_map),
+    # The controller workload is shared as a patched kind (MUST_EXIST); these are the rest.
+    shared = {("ConfigMap", ctl.namespace, ctl.config_map),
               ("ConfigMap", ctl.namespace, ctl.tcp_services_config_map),
               ("Service", ctl.namespace, ctl.service)}
-    for attr in ("udp_services_config_map",):
-        name = getattr(ctl, attr, None)
-        if name:
-            shared.add(("ConfigMap", ctl.namespace, name))
     from raygate.render import ingress_nginx_manifests as manifests
     return Gateway.named(gateway_id(spec), shared, manifests.added_args(spec))
 

@@ -39,6 +39,12 @@ def test_gateway_id_and_manager_fit_the_api_limits() -> None:
     assert apply_mod.gateway_id(_Spec("a_b", "c:d")) == "a_b.c-d"
     assert apply_mod._id_of("-", "-") == "raygate"
     assert apply_mod._id_of("", "x") == "x"
+    assert apply_mod._id_of("-a", "b-") == "a.b" and apply_mod._id_of("_a", "b.") == "a.b"
+    assert apply_mod.gateway_id(_Spec("Team", "Ray")) == "Team.Ray"  # label values keep case
+    # The cut never leaves a separator before the hash.
+    cut = apply_mod._bounded("a" * 10 + "-._" + "b" * 20, 22)
+    assert cut.startswith("a" * 10 + "-") and cut[10:12] != "--" and len(cut) <= 22
+    assert apply_mod._bounded("-" * 5 + "a" * 30, 20).startswith("-----")
 
 
 def _obj(kind: str, name: str, ns: str | None = "ns", labels: dict | None = None, **extra) -> dict:
@@ -54,9 +60,12 @@ def test_shared_objects_by_spec_and_by_shape() -> None:
     assert not gw.is_shared(_obj("ConfigMap", "tcp-services", "other"))
     assert gw.is_shared(_obj("Deployment", "anything"))  # patched kinds are always shared
     assert gw.is_shared(_obj("Node", "n", None))
+    cluster_scoped = Gateway.named("g", shared={("ClusterRole", "", "x")})
+    assert cluster_scoped.is_shared({"kind": "ClusterRole", "metadata": {"name": "x"}})
     plain = Gateway.named("g")
     managed = {apply_mod.MANAGED_BY: "raygate"}
     assert not plain.is_shared(_obj("Ingress", "i", labels=managed))
+    assert plain.is_shared(_obj("Deployment", "d", labels=managed))
     assert plain.is_shared(_obj("Ingress", "i", labels={}))  # rendered as another tool's
     assert plain.is_shared(_obj("ConfigMap", "t", labels=managed, data={"10001": "a/b:1"}))
     assert not plain.is_shared(_obj("ConfigMap", "t", labels=managed, data={"a": "1"}))
@@ -70,9 +79,11 @@ def test_gateway_for_names_the_controller_objects() -> None:
     gw = apply_mod.gateway_for(spec)
     ctl = spec.controller
     assert gw.id == "team.rc" and gw.manager == "raygate/team.rc"
-    assert {("Deployment", ctl.namespace, ctl.deployment), ("ConfigMap", ctl.namespace, ctl.config_map),
-            ("ConfigMap", ctl.namespace, ctl.tcp_services_config_map),
-            ("Service", ctl.namespace, ctl.service)} <= gw.shared
+    assert gw.shared == {("ConfigMap", ctl.namespace, ctl.config_map),
+                         ("ConfigMap", ctl.namespace, ctl.tcp_services_config_map),
+                         ("Service", ctl.namespace, ctl.service)}
+    assert gw.is_shared({"kind": "Deployment", "metadata": {"name": ctl.deployment,
+                                                            "namespace": ctl.namespace}})
     assert gw.flags and all(f.startswith("--") for f in gw.flags)
 
 
@@ -90,6 +101,8 @@ def test_label_marks_own_and_shared_objects() -> None:
     assert out[3]["metadata"]["labels"][apply_mod.GATEWAY_LABEL] == "g"
     assert "labels" not in own["metadata"] or own["metadata"]["labels"] == {apply_mod.MANAGED_BY: "raygate"}
     assert apply_mod.label([own], "g")[0]["metadata"]["labels"][apply_mod.GATEWAY_LABEL] == "g"
+    bare_obj = apply_mod.label([{"kind": "Service"}], "g")[0]  # no metadata at all
+    assert bare_obj["metadata"]["labels"] == {"gateway.raygate.io/g": ""}
 
 
 def test_claim_leaves_other_tools_managed_by_alone() -> None:
@@ -101,6 +114,7 @@ def test_claim_leaves_other_tools_managed_by_alone() -> None:
     dep = apply_mod._claim(_obj("Deployment", "d", labels={apply_mod.MANAGED_BY: "raygate"}), None)
     assert apply_mod.MANAGED_BY not in dep["metadata"]["labels"]
     assert apply_mod._claim(_obj("Deployment", "d"), None) == _obj("Deployment", "d")
+    assert apply_mod._claim(_obj("Deployment", "d", labels={"x": "y"}), None)["metadata"]["labels"] == {"x": "y"}
 
 
 def test_fields_paths_and_tree_round_trip() -> None:
@@ -176,6 +190,7 @@ def test_refs_keys_and_normalized_diff() -> None:
     assert apply_mod.ref_of(_obj("Ingress", "i")) == "Ingress/ns/i"
     assert apply_mod.ref_of(_obj("Node", "n", None)) == "Node/n"
     assert apply_mod._key(_obj("Node", "n", None)) == ("Node", "", "n")
+    assert apply_mod._key(_obj("Ingress", "i", "ns")) == ("Ingress", "ns", "i")
     live = {"kind": "ConfigMap", "status": {"x": 1}, "metadata": {
         "name": "c", "resourceVersion": "5", "uid": "u", "managedFields": [], "generation": 1,
         "creationTimestamp": "t", "selfLink": "s", "labels": {"a": "b"}}, "data": {"k": "v"}}
@@ -186,7 +201,8 @@ def test_refs_keys_and_normalized_diff() -> None:
     diff = apply_mod.unified_diff("ConfigMap/c", live, {**live, "data": {"k": "w"}})
     assert diff.startswith("--- live/ConfigMap/c\n+++ raygate/ConfigMap/c\n")
     assert "-  k: v\n+  k: w\n" in diff
-    assert apply_mod.unified_diff("X", None, {"a": 1}).count("\n+a: 1") == 1
+    created = apply_mod.unified_diff("X", None, {"a": 1})
+    assert created.count("\n+a: 1") == 1 and "-{}" not in created
 
 
 def test_report_counts_and_failures() -> None:
@@ -194,10 +210,10 @@ def test_report_counts_and_failures() -> None:
         apply_mod.Change("a", "created"), apply_mod.Change("b", "unchanged"),
         apply_mod.Change("c", "conflict"), apply_mod.Change("d", "released"),
         apply_mod.Change("e", "denied"), apply_mod.Change("f", "missing"), apply_mod.Change("g", "pruned"),
-        apply_mod.Change("h", "configured")])
-    assert [c.ref for c in report.changed] == ["a", "d", "g", "h"]
+        apply_mod.Change("h", "configured"), apply_mod.Change("i", "created")])
+    assert [c.ref for c in report.changed] == ["a", "d", "g", "h", "i"]
     assert [c.ref for c in report.failed] == ["c", "e", "f"]
-    assert report.counts() == {"created": 1, "unchanged": 1, "conflict": 1, "released": 1, "denied": 1,
+    assert report.counts() == {"created": 2, "unchanged": 1, "conflict": 1, "released": 1, "denied": 1,
                                "missing": 1, "pruned": 1, "configured": 1}
 
 
