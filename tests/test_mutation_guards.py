@@ -481,3 +481,16 @@ def test_ray_port_names_from_the_raycluster_and_target_ports() -> None:
     # Without the Service in the inputs: the RayCluster still names the port.
     alone = ex.exposures(_route_objects(rc, cm, ctl))
     assert [(e.service, e.ray_port) for e in alone] == [("rc-head-svc", "custom-app")]
+
+
+def test_a_bad_entry_does_not_hide_the_good_ones_after_it() -> None:
+    """Malformed items are skipped one by one: what follows them is still an exposure."""
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "np", "namespace": "ray"},
+           "spec": {"type": "NodePort", "ports": ["junk", {"port": 8265, "nodePort": 30265}]}}
+    hr = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": {"name": "hr", "namespace": "ray"},
+          "spec": {"parentRefs": [{"name": "gw"}], "rules": [
+              "junk",
+              {"backendRefs": ["junk", {"kind": "Other", "name": "x"}, {"name": ""}, {"name": "a", "port": 1}]}]}}
+    found = ex.exposures(_route_objects(svc, hr))
+    assert [(e.via.name, e.service, e.external_port) for e in found] == [("np", "np", 30265), ("hr", "a", None)]
+    assert found[1].field == ("spec", "rules", 1, "backendRefs", 3)
