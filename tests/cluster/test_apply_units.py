@@ -3,6 +3,8 @@ without an API server: fast enough for mutation testing (docs/testing.md)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from raygate import apply as apply_mod
@@ -42,8 +44,10 @@ def test_gateway_id_and_manager_fit_the_api_limits() -> None:
     assert apply_mod._id_of("-a", "b-") == "a.b" and apply_mod._id_of("_a", "b.") == "a.b"
     assert apply_mod.gateway_id(_Spec("Team", "Ray")) == "Team.Ray"  # label values keep case
     # The cut never leaves a separator before the hash.
-    cut = apply_mod._bounded("a" * 10 + "-._" + "b" * 20, 22)
-    assert cut.startswith("a" * 10 + "-") and cut[10:12] != "--" and len(cut) <= 22
+    raw = "a" * 10 + "-._" + "b" * 20
+    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
+    assert apply_mod._bounded(raw, 22) == "a" * 10 + "-" + digest
+    assert apply_mod._id_of("Xa", "bX") == "Xa.bX"
     assert apply_mod._bounded("-" * 5 + "a" * 30, 20).startswith("-----")
 
 
