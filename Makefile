@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast bootstrap docs bench fidelity clean
+.PHONY: demo test test-fast bootstrap docs bench fidelity mutation clean
 
 # The demo needs only the package itself; the test suite also needs Ray, Playwright & co.
 $(BIN)/.base: pyproject.toml
@@ -30,6 +30,13 @@ test: $(BIN)/.test
 test-fast: $(BIN)/.test
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
+# Mutation testing (mutmut) of apply, config, report/sarif, the tcp-services parser and the
+# exposure model; slow, never part of `make test`. One module: make mutation MUTATION=config
+MUTATION ?= all
+mutation: $(BIN)/.test
+	$(BIN)/pip install -q mutmut
+	PYTHON=$(BIN)/python bash scripts/mutation.sh $(MUTATION)
+
 docs: $(BIN)/.base
 	$(BIN)/raygate rules --format markdown > docs/rules.md
 
@@ -41,4 +48,4 @@ fidelity: $(BIN)/.test
 	$(BIN)/python bench/fidelity.py --check
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info artifacts .raygate-lab
+	rm -rf $(VENV) build dist src/*.egg-info artifacts .raygate-lab .mutation
