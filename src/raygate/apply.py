@@ -52,7 +52,6 @@ names the objects already written and the command that finishes (re-run) or undo
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
 import time
@@ -61,7 +60,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
+from raygate import ownership
 from raygate.backends import ingress_nginx as nginx
+from raygate.ownership import MANAGER_PREFIX
 from raygate.errors import ClusterError
 from raygate.render.ingress_nginx_manifests import flag_name, merge_flags
 from raygate.sources.cluster import ClusterSource
@@ -74,11 +75,6 @@ PRESENCE_PREFIX = "gateway.raygate.io/"
 FLAGS_PREFIX = "flags.raygate.io/"
 #: The field manager every gateway used in raygate 0.1.
 LEGACY_MANAGER = "raygate"
-MANAGER_PREFIX = "raygate/"
-#: apimachinery validation.go FieldManagerMaxLength.
-FIELD_MANAGER_MAX = 128
-#: A label value or the name part of a label key (validation.IsQualifiedName).
-LABEL_MAX = 63
 #: Kinds raygate patches but never creates: a partial one would be a broken object.
 MUST_EXIST = frozenset({"Node", "Deployment", "DaemonSet"})
 #: Kinds ``--prune`` looks at (what the renderers produce). Workloads are only ever released.
@@ -145,18 +141,11 @@ class ApplyInterrupted(ClusterError):
 
 # --------------------------------------------------------------------------- identity
 
-def _bounded(raw: str, limit: int) -> str:
-    """``raw`` if it fits, else a prefix plus 8 hex digits of its hash: two long names that
-    share a prefix stay distinct (plain truncation would merge their ownership)."""
-    if len(raw) <= limit:
-        return raw
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-    return raw[:limit - 9].rstrip("-_.") + "-" + digest
+_bounded = ownership.bounded
 
 
 def _id_of(namespace: str, name: str) -> str:
-    raw = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{namespace}.{name}").strip("-_.")
-    return _bounded(raw, LABEL_MAX) or "raygate"
+    return ownership.gateway_id(namespace, name)
 
 
 @dataclass(frozen=True)
@@ -173,7 +162,7 @@ class Gateway:
     @classmethod
     def named(cls, gateway_id: str, shared: Iterable[tuple[str, str, str]] = (),
               flags: Iterable[str] | None = None) -> "Gateway":
-        return cls(gateway_id, _bounded(MANAGER_PREFIX + gateway_id, FIELD_MANAGER_MAX),
+        return cls(gateway_id, ownership.field_manager(gateway_id),
                    frozenset(shared), None if flags is None else tuple(flags))
 
     @property

@@ -18,7 +18,7 @@ EPILOG = """\b
 Examples:
   raygate render -f raygate.yaml                       # YAML stream in apply order
   raygate render -f raygate.yaml --cluster-manifest ray-cluster.yaml
-  raygate render -f raygate.yaml | kubectl apply --server-side --field-manager=raygate -f -
+  raygate render -f raygate.yaml | kubectl apply --server-side --field-manager=raygate/NAMESPACE.NAME -f -
   raygate render -f raygate.yaml | raygate lint -      # prove it clean
   raygate render --auth-mode token --node node-33 --tcp-port 9000   # no file: guide defaults
   raygate render -f raygate.yaml --placement metallb --metallb-ip 192.168.1.240
