@@ -144,8 +144,15 @@ def convert_path(path: str, path_type: str, regex_mode: bool, rewrite: str | Non
                               status="approximated",
                               why="ImplementationSpecific without regex is an nginx string prefix "
                                   "(/foo also matched /foobar); PathPrefix matches whole segments")
-    m = _STRIP_OPTIONAL_SLASH.match(path)
-    if m and rewrite and re.fullmatch(r"(/[^$]*)?\$2", rewrite):
+    # The two prefix-strip forms: "/p(/|$)(.*)" + "/$2" (also matches the bare /p) and
+    # "/p/(.*)" + "/$1" (does not, though PathPrefix /p/ does: the report says so).
+    for pattern, group, note in (
+            (_STRIP_OPTIONAL_SLASH, 2, " (the same paths and rewrites; {case})"),
+            (_STRIP_AFTER_SLASH, 1, "; PathPrefix also matches the bare {prefix}, which the "
+                                    "regex did not ({case})")):
+        m = pattern.match(path)
+        if not (m and rewrite and re.fullmatch(r"(/[^$]*)?\$" + str(group), rewrite)):
+            continue
         prefix = m.group("prefix").rstrip("/")
         replacement = rewrite[:-2] or "/"
         if not replacement.endswith("/"):
@@ -153,20 +160,8 @@ def convert_path(path: str, path_type: str, regex_mode: bool, rewrite: str | Non
         return PathConversion({"path": {"type": "PathPrefix", "value": prefix + "/"}},
                               replace_prefix=replacement, bare=prefix, status="approximated",
                               why=f"{path} + rewrite-target {rewrite} is a prefix strip: PathPrefix "
-                                  f"{prefix}/ with ReplacePrefixMatch {replacement} (the same "
-                                  f"paths and rewrites; {case})")
-    m = _STRIP_AFTER_SLASH.match(path)
-    if m and rewrite and re.fullmatch(r"(/[^$]*)?\$1", rewrite):
-        prefix = m.group("prefix").rstrip("/")
-        replacement = rewrite[:-2] or "/"
-        if not replacement.endswith("/"):
-            replacement += "/"
-        return PathConversion({"path": {"type": "PathPrefix", "value": prefix + "/"}},
-                              replace_prefix=replacement, bare=prefix, status="approximated",
-                              why=f"{path} + rewrite-target {rewrite} is a prefix strip: PathPrefix "
-                                  f"{prefix}/ with ReplacePrefixMatch {replacement}; PathPrefix "
-                                  f"also matches the bare {prefix}, which the regex did not "
-                                  f"({case})")
+                                  f"{prefix}/ with ReplacePrefixMatch {replacement}"
+                                  + note.format(prefix=prefix, case=case))
     m = _EXACT.match(path)
     if m and (rewrite is None or "$" not in rewrite):
         conv = PathConversion({"path": {"type": "Exact", "value": m.group("path")}},
