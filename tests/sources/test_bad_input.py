@@ -92,7 +92,8 @@ def test_cli_reports_bad_input_with_exit_2_and_still_checks_the_rest(tmp_path: P
 @pytest.mark.parametrize("args, needle", [
     (("lint",), "give files, directories, or -"),
     (("lint", "x.yaml", "--select", "RG999"), "unknown rule selector(s): RG999"),
-    (("lint", "x.yaml", "--format", "xml"), "Invalid value for '-f' / '--format'"),
+    (("lint", "-", "-o", "xml"), "-o xml: unknown format 'xml'"),
+    (("lint", "x.yaml"), "x.yaml: no such file or directory"),
     (("explain", "nope"), "no rule 'nope'"),
     (("lint", "x.yaml", "--config", "/nonexistent.yaml"), "not found"),
 ])
