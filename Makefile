@@ -31,7 +31,7 @@ test-fast: $(BIN)/.test
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 docs: $(BIN)/.base
-	$(BIN)/raygate rules --format markdown > docs/rules.md
+	$(BIN)/raygate rules -o markdown > docs/rules.md
 
 bench: $(BIN)/.test
 	$(BIN)/python bench/lint_vs_checkov.py

@@ -86,3 +86,36 @@ def test_explain_error_refuses_vague_fragments() -> None:
     # One generic word must not list half the catalog as "the rule behind" it.
     result = CliRunner().invoke(app, ["explain", "--error", "timeout"])
     assert result.exit_code == 1 and "No rule matches" in result.output
+
+
+# -- one meaning per flag (issue 12, point 4) ----------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_f_is_an_input_and_o_an_output_format_on_every_command(name: str) -> None:
+    import importlib
+    command = importlib.import_module(f"raygate.cli.{COMMANDS[name][0]}").command
+    import click
+    visible = {opt: p for p in command.params if isinstance(p, click.Option) and not p.hidden
+               for opt in p.opts}
+    if "-f" in visible:
+        assert "--filename" in visible["-f"].opts, (name, visible["-f"].opts)
+    if "-o" in visible:
+        assert "--output" in visible["-o"].opts and "format" in (visible["-o"].help or "").lower()
+    assert "--format" not in visible, f"raygate {name}: --format is the old spelling of -o"
+
+
+@pytest.mark.parametrize("args,old,new", [
+    (["rules", "--format", "json"], "-f/--format json", "-o json"),
+    (["rules", "-f", "markdown"], "-f/--format markdown", "-o markdown"),
+    (["render", "--auth-mode", "token", "--format", "helm-values"], "--format helm-values",
+     "-o helm-values"),
+])
+def test_old_spellings_work_with_a_deprecation_notice(args: list[str], old: str, new: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "raygate", *args], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f"raygate: deprecated: {old} -> use {new}" in proc.stderr
+    new_proc = subprocess.run([sys.executable, "-m", "raygate", *args[:-2], *new.split()],
+                              capture_output=True, text=True, timeout=60)
+    assert new_proc.returncode == 0 and new_proc.stdout == proc.stdout
+    assert "deprecated" not in new_proc.stderr

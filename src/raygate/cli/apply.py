@@ -32,8 +32,13 @@ timed out or doctor errors, 2 invalid spec, unsafe request or unreachable cluste
 
 
 @click.command(epilog=EPILOG)
-@click.option("-f", "--file", "spec_file", required=True, type=click.Path(dir_okay=False),
-              help="The gateway spec (raygate.yaml).")
+@click.option("-f", "--filename", "--file", "spec_file", required=True,
+              type=click.Path(dir_okay=False), help="The gateway spec (raygate.yaml).")
+@click.option("--cluster-manifest", "cluster_manifests", multiple=True,
+              type=click.Path(exists=False), metavar="FILE|DIR",
+              help="RayCluster / head Service / controller manifests to render from, as "
+                   "render takes them; they win over the live objects of the same name. "
+                   "Repeatable.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
               help="Kubeconfig file (default: in-cluster, $KUBECONFIG, ~/.kube/config).")
 @click.option("--context", default=None, help="Kubeconfig context to use.")
@@ -51,7 +56,7 @@ timed out or doctor errors, 2 invalid spec, unsafe request or unreachable cluste
               help="Expose a RayCluster without token auth (refused by default).")
 def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run: bool,
             diff: bool, force_conflicts: bool, prune: bool, timeout: float, no_wait: bool,
-            allow_unauthenticated: bool) -> None:
+            allow_unauthenticated: bool, cluster_manifests: tuple[str, ...]) -> None:
     """Server-side apply the rendered gateway (field manager raygate), wait for the
     controller rollout and the endpoints, then run doctor on the live cluster."""
     from raygate import apply as apply_mod
@@ -66,7 +71,7 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
             f"{spec_file}: raygate apply supports backend ingress-nginx; for {spec.backend} run "
             "`raygate render -f ... | kubectl apply --server-side --field-manager=raygate -f -`")
     with ClusterSource(kubeconfig=kubeconfig, context=context) as source:
-        live = apply_mod.load_live(source)
+        live = _with_manifests(apply_mod.load_live(source), spec, spec_file, cluster_manifests)
         objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated)
         report = apply_mod.apply_objects(
             source, objects, gateway=apply_mod.gateway_id(spec), dry_run=dry_run,
@@ -80,6 +85,25 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
             doctor_errors = _doctor(source)
             failed = bool(report.waiting) or doctor_errors
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _with_manifests(live: Any, spec: Any, spec_file: str,
+                    cluster_manifests: tuple[str, ...]) -> Any:
+    """The live objects, with the spec's ``rayCluster.manifests`` and ``--cluster-manifest``
+    files laid over them (same kind/namespace/name: the file wins), as render reads them."""
+    from pathlib import Path
+
+    from raygate.cli.render import load_cluster
+    from raygate.objects import ObjectSet
+
+    base = Path(spec_file).parent
+    paths = [str(base / m) for m in spec.ray_cluster.manifests] + list(cluster_manifests)
+    given = load_cluster(paths)
+    if given is None:
+        return live
+    names = {(o.kind, o.namespace, o.name) for o in given}
+    return ObjectSet([o for o in live if (o.kind, o.namespace, o.name) not in names]
+                     + list(given))
 
 
 def _print_changes(report: Any, diff: bool) -> None:

@@ -12,7 +12,7 @@ EPILOG = """\b
 Examples:
   raygate probe http://GATEWAY/ray/ --client GATEWAY:10001 --token-file ~/.ray/auth_token
   RAY_AUTH_TOKEN=... raygate probe http://GATEWAY/ray/ --serve /serve/hello --submit
-  raygate probe http://GATEWAY/ray/ --format json | jq '.checks[] | select(.verdict=="fail")'
+  raygate probe http://GATEWAY/ray/ -o json | jq '.checks[] | select(.verdict=="fail")'
   raygate lab up    # prints the probe command for the local lab
 
 \b
@@ -48,13 +48,21 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
 @click.option("--allow-unauthenticated", is_flag=True,
               help="Report an open Jobs API as a warning instead of a failure.")
 @click.option("--no-ray", is_flag=True, help="Do not import Ray: check the Ray Client port with HTTP/2 only.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Output format. [default: table]")
+@click.option("-f", "--format", "legacy_format", type=click.Choice(["table", "json"]),
+              default=None, hidden=True)
 def command(url: str, client: str | None, serve: str | None, token: str | None,
             token_file: str | None, submit: bool, gcs_port: int, agent_port: int, timeout: float,
-            client_timeout: float, allow_unauthenticated: bool, no_ray: bool, fmt: str) -> None:
+            client_timeout: float, allow_unauthenticated: bool, no_ray: bool,
+            fmt: str | None, legacy_format: str | None) -> None:
     """Probe a gateway end to end: Dashboard, Jobs API, Ray Client, Serve and security."""
+    from raygate.cli import _common
     from raygate.errors import EXIT_FINDINGS, ProbeError
+
+    if legacy_format is not None:
+        _common.deprecated(f"-f/--format {legacy_format}", f"-o {legacy_format}")
+    fmt = fmt or legacy_format or "table"
     from raygate.probe import ProbeOptions, planned_checks, probe
     from raygate.probe.output import render_table
 
