@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/lint_vs_checkov.py [--runs 3] [--skip-checkov]
 
-- raygate: `raygate lint DIR -f json -q --fail-on never` in a fresh process (what a user runs).
+- raygate: `raygate lint DIR -o json -q --fail-on never` in a fresh process (what a user runs).
 - checkov: `checkov -d DIR --framework kubernetes --quiet --compact --skip-download -o json`,
   from its own venv (.bench/venv-checkov, created on first use: `pip install checkov`), run
   inside an empty network namespace (`unshare -n`) when root, so it cannot phone home.
@@ -88,7 +88,7 @@ def main() -> None:
             corpora.insert(0, ("shared/corpus (real-world)", CORPUS))
         rows = []
         for label, path in corpora:
-            rg = timed([str(BIN / "raygate"), "lint", str(path), "-f", "json", "-q", "--fail-on", "never"], args.runs)
+            rg = timed([str(BIN / "raygate"), "lint", str(path), "-o", "json", "-q", "--fail-on", "never"], args.runs)
             floor = timed([sys.executable, "-c", FLOOR, str(path)], args.runs)
             ck = None if args.skip_checkov else timed(checkov_cmd(path), max(1, args.runs - 1))
             rows.append((label, rg, ck, floor))

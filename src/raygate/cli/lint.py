@@ -100,12 +100,16 @@ def command(paths: tuple[str, ...], filenames: tuple[str, ...], outputs: tuple[s
     progress = _common.Progress(enabled=not quiet)
     loaded = load_paths(all_paths, max_bytes=max_file_size, on_file=progress.on_file)
     progress.step(f"checking {len(loaded.objects):,} objects")
+    # What the API server would refuse to decode is an input error (file:line, field).
+    from raygate.sources import schema
+    refused = schema.check(loaded.objects)
     # The loaded objects live until exit; keep the cyclic GC from rescanning them (speed).
     import gc
     gc.freeze()
     from raygate import engine, report
     result = engine.run(loaded.objects, config=cfg, select=selectors, ignore=ignores,
                         files=loaded.files, problems=loaded.problems, notices=loaded.notices)
+    result.problems.extend(schema.without_overlap(refused, result.findings))
     progress.done()
     if not quiet:
         for n in result.notices:  # the loader's, plus the engine's (unknown ignore keys)
@@ -125,7 +129,7 @@ def command(paths: tuple[str, ...], filenames: tuple[str, ...], outputs: tuple[s
                              f"{baseline_path}; later runs fail only on new ones")
         result = engine.apply_baseline(result, recorded or [f.fingerprint for f in result.findings])
     _write_reports(result, targets, color)
-    for p in loaded.problems:
+    for p in result.problems:
         _common.note(f"raygate: error: {p}")
     if not quiet:
         _common.note(f"raygate: {report.summary(result)}"
