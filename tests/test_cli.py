@@ -119,3 +119,21 @@ def test_old_spellings_work_with_a_deprecation_notice(args: list[str], old: str,
                               capture_output=True, text=True, timeout=60)
     assert new_proc.returncode == 0 and new_proc.stdout == proc.stdout
     assert "deprecated" not in new_proc.stderr
+
+
+def test_shell_completion_completes_commands_and_formats() -> None:
+    """The documented completion (click's _RAYGATE_COMPLETE) works through the lazy group."""
+    import os
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_RAYGATE_COMPLETE": "bash_complete", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+        proc = subprocess.run([str(BIN / "raygate")], env=env, capture_output=True, text=True,
+                              timeout=60)
+        return [line.split(",", 1)[1] for line in proc.stdout.splitlines() if "," in line]
+
+    assert complete("raygate li") == ["lint"]
+    assert set(complete("raygate lint -o ")) == {"text", "concise", "json", "sarif", "github", "junit"}
+    script = subprocess.run([str(BIN / "raygate")], env={**os.environ, "_RAYGATE_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, timeout=60).stdout
+    assert "_raygate_completion" in script

@@ -201,7 +201,10 @@ def test_baseline_records_today_and_fails_only_on_new_findings(tmp_path: Path) -
     for f in BROKEN.glob("*.yaml"):
         (manifests / f.name).write_text(f.read_text())
     baseline = tmp_path / ".raygate-baseline.json"
-    first = lint(str(manifests), "--baseline", str(baseline), "-o", "json")
+    # A baseline that does not exist accepts nothing silently (a CI job lost its file).
+    missing = lint(str(manifests), "--baseline", str(baseline))
+    assert missing.returncode == 2 and "--update-baseline" in missing.stderr
+    first = lint(str(manifests), "--baseline", str(baseline), "--update-baseline", "-o", "json")
     recorded = json.loads(baseline.read_text())["findings"]
     assert first.returncode == 0 and recorded and "recorded" in first.stderr
     # Lines move (a comment on top) but nothing new: still green.

@@ -19,7 +19,8 @@ Examples:
   raygate lint manifests/ -o concise                 # file:line:col: RG101 [error] ...
   raygate lint manifests/ -o text -o sarif=raygate.sarif   # terminal + code scanning
   raygate lint manifests/ -o github                  # annotations in a GitHub Actions step
-  raygate lint manifests/ --baseline .raygate-baseline.json  # fail only on new findings
+  raygate lint manifests/ --baseline .raygate-baseline.json --update-baseline  # adopt
+  raygate lint manifests/ --baseline .raygate-baseline.json  # then fail only on new ones
   raygate lint manifests/ --select security --fail-on warning
   raygate lint manifests/ --ignore RG106,service-external-ips
 
@@ -44,6 +45,8 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, i
 @click.option("-f", "--filename", "filenames", multiple=True, metavar="PATH",
               help="An input file or directory (repeatable; same as a PATH argument).")
 @click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=FILE]",
+              shell_complete=lambda ctx, param, incomplete: [
+                  f for f in FORMATS if f.startswith(incomplete)],
               help=f"Report format ({', '.join(FORMATS)}), optionally written to FILE; "
                    "repeatable. [default: text]")
 @click.option("--format", "legacy_format", hidden=True, default=None)
@@ -53,9 +56,10 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error, i
               help="Only these rules: codes, code prefixes (RG2), names or layers; comma-separated.")
 @click.option("--ignore", multiple=True, metavar="RULES", help="Skip these rules (same forms).")
 @click.option("--baseline", "baseline_path", metavar="FILE",
-              help="Findings recorded in FILE do not fail the run; a missing FILE is "
-                   "created with today's findings.")
-@click.option("--update-baseline", is_flag=True, help="Rewrite --baseline FILE with today's findings.")
+              help="Findings recorded in FILE (see --update-baseline) do not fail the run; "
+                   "only new ones do.")
+@click.option("--update-baseline", is_flag=True,
+              help="Record today's findings in --baseline FILE (create or rewrite it).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Project config (default: the nearest .raygate.yaml above the inputs).")
 @click.option("--no-config", is_flag=True, help="Ignore any .raygate.yaml.")
@@ -121,13 +125,20 @@ def command(paths: tuple[str, ...], filenames: tuple[str, ...], outputs: tuple[s
             + "; see the notices above for what was skipped and why "
             "(--allow-empty exits 0 instead)")
     if baseline_path:
-        recorded = None if update_baseline else _common.read_baseline(baseline_path)
-        if recorded is None:
+        if update_baseline:
             _common.write_baseline(baseline_path, result)
             if not quiet:
                 _common.note(f"raygate: recorded {len(result.findings)} findings in "
-                             f"{baseline_path}; later runs fail only on new ones")
-        result = engine.apply_baseline(result, recorded or [f.fingerprint for f in result.findings])
+                             f"{baseline_path}; runs with --baseline fail only on new ones")
+            recorded = [f.fingerprint for f in result.findings]
+        else:
+            recorded = _common.read_baseline(baseline_path)
+            if recorded is None:
+                # A missing baseline must not silently accept everything (a CI job that
+                # lost its file would pass on any finding): create it on purpose.
+                raise RaygateError(f"--baseline {baseline_path} does not exist; record "
+                                   "today's findings with --update-baseline first")
+        result = engine.apply_baseline(result, recorded)
     _write_reports(result, targets, color)
     for p in result.problems:
         _common.note(f"raygate: error: {p}")

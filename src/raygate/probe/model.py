@@ -37,11 +37,15 @@ class CheckResult:
     #: The catalog rule this failure corresponds to, when there is one (static view).
     rule: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: When the check began, in seconds after the probe began (checks run concurrently, so
+    #: these are all near 0; a report can show which check waited for which).
+    started: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["verdict"] = self.verdict.value
         d["seconds"] = round(self.seconds, 3)
+        d["started"] = round(self.started, 3)
         return d
 
 

@@ -36,8 +36,9 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
     start = time.perf_counter()
     results: list[CheckResult] = []
 
-    def record(items: CheckResult | list[CheckResult]) -> None:
+    def record(items: CheckResult | list[CheckResult], began: float = 0.0) -> None:
         for r in items if isinstance(items, list) else [items]:
+            r.started = began
             r.detail, r.cause = opts.masked(r.detail), (opts.masked(r.cause) if r.cause else None)
             r.data = _masked(r.data, opts)  # job log text, stderr lines: JSON prints them too
             results.append(r)
@@ -63,11 +64,12 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
             tasks.append(jobs.submit_and_tail(client, opts))
 
         async def run(task: Awaitable[CheckResult | list[CheckResult]]) -> None:
+            began = time.perf_counter() - start
             try:
-                record(await task)
+                record(await task, began)
             except Exception as e:  # a bug in one check must not hide the others
                 record(CheckResult("internal", "probe internals", Verdict.FAIL,
-                                   cause=f"{type(e).__name__}: {e}"))
+                                   cause=f"{type(e).__name__}: {e}"), began)
 
         await asyncio.gather(*(run(t) for t in tasks))
     order = {name: i for i, name in enumerate(planned_checks(opts))}
