@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -43,6 +42,8 @@ def write_output(text: str, output: str | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    import tempfile  # only when writing a file (it pulls in shutil, random, bz2, lzma)
+
     target = Path(output)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

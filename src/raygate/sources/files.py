@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -126,6 +124,8 @@ def bundle_kind(directory: Path) -> str | None:
 
 def render_command(kind: str, directory: Path) -> list[str] | None:
     """The installed command that renders ``directory``, or None when no tool is on PATH."""
+    import shutil
+
     if kind == "helm":
         return ["helm", "template", str(directory)] if shutil.which("helm") else None
     if shutil.which("kustomize"):
@@ -155,6 +155,8 @@ def _load_bundle(directory: Path, kind: str, max_bytes: int) -> LoadResult:
         return LoadResult(notices=[
             f"{name}: skipped, a {label} holds templates, not objects, and {tool} is not "
             f"installed to render it; run `{_pipe_hint(kind, directory)}`"])
+    import subprocess
+
     try:
         proc = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S,
                               stdin=subprocess.DEVNULL)

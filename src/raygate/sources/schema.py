@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Iterable
 
 from raygate.objects import KubeObject, format_path
@@ -103,7 +103,9 @@ def _root(kind: str) -> _Node:
 
 @lru_cache(maxsize=None)
 def _schema(kind: str) -> dict[str, Any]:
-    text = resources.files("raygate.sources").joinpath("schemas", f"{kind}.json").read_text()
+    # A plain path next to this module (installed packages are directories); the
+    # importlib.resources machinery would cost lint's start-up more than the read itself.
+    text = (Path(__file__).parent / "schemas" / f"{kind}.json").read_text(encoding="utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
 
