@@ -137,3 +137,37 @@ def test_shell_completion_completes_commands_and_formats() -> None:
     script = subprocess.run([str(BIN / "raygate")], env={**os.environ, "_RAYGATE_COMPLETE": "bash_source"},
                             capture_output=True, text=True, timeout=60).stdout
     assert "_raygate_completion" in script
+
+
+# -- the lab tells the story (issue 12, point 5) -------------------------------------------------
+
+def test_every_lab_fault_names_the_probe_check_that_catches_it() -> None:
+    from raygate.lab.gateway import FAULT_PROBE, FAULTS
+    # Every fault that reaches nginx has a check; the snippet fault is refused before.
+    assert set(FAULT_PROBE) == set(FAULTS) - {"snippet"}
+    from raygate.probe import ProbeOptions
+    from raygate.probe.runner import planned_checks
+    everything = planned_checks(ProbeOptions("http://gw/ray/", client="gw:10001", serve="/serve",
+                                             submit=True))
+    for fault, (check, needs_submit) in FAULT_PROBE.items():
+        assert check in everything, (fault, check)
+        without_submit = planned_checks(ProbeOptions("http://gw/ray/", client="gw:10001",
+                                                     serve="/serve"))
+        assert (check not in without_submit) == needs_submit, fault
+    # The end-to-end fault table (real nginx and Ray) agrees with what lab up prints.
+    from tests.e2e.test_lab_faults import EXPECTED
+    for fault, (opts, check, _) in EXPECTED.items():
+        assert FAULT_PROBE[fault] == (check, bool(opts.get("submit"))), fault
+
+
+def test_lab_status_after_down_shows_no_stale_fault(tmp_path: Path) -> None:
+    from raygate.lab.control import LabState, state_path
+    state_dir = tmp_path / "lab"
+    state_dir.mkdir()
+    # What `lab down` leaves behind: the last state, its processes gone.
+    state_path(state_dir).write_text(LabState(nginx_pid=2**22 + 7, fault="gcs-exposed",
+                                              nginx_start_time=1).to_json())
+    proc = subprocess.run([sys.executable, "-m", "raygate", "lab", "status", "--state-dir",
+                           str(state_dir)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "fault     none (the lab is down)" in proc.stdout and "gcs-exposed" not in proc.stdout

@@ -124,6 +124,8 @@ class ProbeReport:
     target: str
     results: list[CheckResult]
     seconds: float
+    #: Set when the gateway accepted no connection at all: why (refused, timed out).
+    unreachable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -134,4 +136,5 @@ class ProbeReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "unreachable": self.unreachable,
                 "checks": [r.to_dict() for r in self.results]}

@@ -74,7 +74,26 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
         await asyncio.gather(*(run(t) for t in tasks))
     order = {name: i for i, name in enumerate(planned_checks(opts))}
     results.sort(key=lambda r: order.get(r.name, len(order)))
-    return ProbeReport(opts.url, results, time.perf_counter() - start)
+    return ProbeReport(opts.url, results, time.perf_counter() - start,
+                       unreachable=_unreachable(results))
+
+
+#: Checks that pass when a port is closed: on a host that answers nothing they prove nothing.
+CLOSED_PORT_CHECKS = ("gcs-closed", "agent-closed")
+
+
+def _unreachable(results: list[CheckResult]) -> str | None:
+    """When the gateway accepted no connection, say so once and do not count "port closed"
+    as healthy: every port of an unreachable host is closed."""
+    dashboard = next((r for r in results if r.name == "dashboard"), None)
+    if dashboard is None or not dashboard.data.get("unreachable"):
+        return None
+    for r in results:
+        if r.name in CLOSED_PORT_CHECKS and r.verdict is Verdict.PASS:
+            r.verdict = Verdict.SKIP
+            r.detail = ("not meaningful: the gateway accepts no connection at all, so a "
+                        "closed port proves nothing")
+    return dashboard.cause
 
 
 def _masked(value: Any, opts: ProbeOptions) -> Any:
