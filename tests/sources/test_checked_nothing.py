@@ -141,3 +141,31 @@ def test_kustomize_directory_without_tools_gives_the_command(tmp_path: Path) -> 
     proc = lint(str(tmp_path), env={"PATH": str(tmp_path / "no-tools")})
     assert proc.returncode == 2
     assert f"kustomize build {tmp_path} | raygate lint -" in proc.stderr
+
+
+def _stub_helm(bin_dir: Path, script: str) -> None:
+    """A `helm` on PATH for this test only: helm itself is not installed here, and what is
+    tested is raygate's handling (the command it runs, labelling, failures), not helm."""
+    bin_dir.mkdir(exist_ok=True)
+    helm = bin_dir / "helm"
+    helm.write_text("#!/bin/sh\n" + script)
+    helm.chmod(0o755)
+
+
+def test_helm_chart_is_rendered_when_helm_is_installed(tmp_path: Path) -> None:
+    chart = tmp_path / "chart"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: ray\nversion: 0.1.0\n")
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_text(SNIPPET_INGRESS)
+    _stub_helm(tmp_path / "bin", f'[ "$1" = template ] && [ "$2" = "{chart}" ] && cat {rendered}\n')
+    path = f"{tmp_path / 'bin'}:{os.environ['PATH']}"
+    proc = lint(str(chart), "-o", "concise", env={"PATH": path})
+    assert proc.returncode == 1, proc.stderr
+    assert f"rendered the Helm chart with `helm template {chart}`" in proc.stderr
+    assert f"{chart} (helm template):10:5: RG101 [error]" in proc.stdout
+    # A chart helm cannot render is an input error naming the command and helm's words.
+    _stub_helm(tmp_path / "bin", 'echo "Error: chart requires kubeVersion >=1.99" >&2; exit 1\n')
+    failed = lint(str(chart), env={"PATH": path})
+    assert failed.returncode == 2
+    assert f"`helm template {chart}` exited 1: Error: chart requires kubeVersion >=1.99" in failed.stderr

@@ -51,7 +51,8 @@ def document(result: Result) -> dict[str, Any]:
         },
         "findings": [finding_dict(f) for f in result.findings],
         "problems": [{"file": p.file, "line": p.line, "message": p.message,
-                      **({"object": p.obj} if getattr(p, "obj", None) else {})}
+                      **({"object": p.obj} if getattr(p, "obj", None) else {}),
+                      **({"field": p.field} if getattr(p, "field", None) else {})}
                      for p in result.problems],
         "notices": list(result.notices),
         "notChecked": [{"rule": k, "reason": v} for k, v in sorted(result.not_checked.items())],
