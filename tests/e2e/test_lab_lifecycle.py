@@ -73,6 +73,7 @@ def test_lab_cli_lifecycle(tmp_path: Path) -> None:
         # A fault is a re-render + reload: same Ray head, same nginx master.
         faulty = raygate("lab", "up", "--fault", "gcs-exposed", cwd=tmp_path)
         assert faulty.returncode == 0, faulty.stdout + faulty.stderr
+        assert "Probe it: check gcs-closed fails on this fault" in faulty.stdout
         saved = json.loads((state / "state.json").read_text())
         assert (saved["ray"]["pid"], saved["nginx_pid"]) == (ray_pids[0], nginx_pid)
         probed = raygate(*probe_args(faulty), "-o", "json", cwd=tmp_path)
@@ -113,7 +114,10 @@ def test_lab_cli_lifecycle(tmp_path: Path) -> None:
     assert down.returncode == 0 and "Ray head" in down.stdout and "nginx" in down.stdout
     assert not pid_alive(nginx_pid)
     assert all(_group_members(pid) == [] for pid in ray_pids)
-    assert raygate("lab", "status", cwd=tmp_path).returncode == 1
+    after = raygate("lab", "status", cwd=tmp_path)
+    assert after.returncode == 1
+    # The last fault (no-auth) went down with the lab; status must not still report it.
+    assert "fault     none (the lab is down)" in after.stdout and "no-auth" not in after.stdout
     assert raygate("lab", "down", cwd=tmp_path).stdout.strip() == "nothing was running"
 
 
