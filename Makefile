@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast bootstrap docs bench clean
+.PHONY: demo test test-fast bootstrap docs bench fidelity clean
 
 # pip's own notices and warnings go to $(VENV)/pip.log (shown only when pip fails), so
 # `make demo` prints the demo and nothing else.
@@ -42,6 +42,10 @@ docs: $(BIN)/.base
 
 bench: $(BIN)/.test
 	$(BIN)/python bench/lint_vs_checkov.py
+
+# Right about real setups (thread corpus, ingress-nginx cases, lint speed): docs/fidelity.md.
+fidelity: $(BIN)/.test
+	$(BIN)/python bench/fidelity.py --check
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info artifacts .raygate-lab

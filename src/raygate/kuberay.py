@@ -89,27 +89,21 @@ def ray_clusters(objects: ObjectSet) -> tuple[KubeObject, ...]:
 
 
 def owner_of_service(objects: ObjectSet, namespace: str, service: str) -> KubeObject | None:
-    """The Ray CR whose head Service is ``namespace/service``."""
-    return _head_services(objects).get((namespace, service))
+    """The Ray CR whose head (or Serve) Service is ``namespace/service``: its own head Service,
+    a RayService's ``-serve-svc`` and child clusters' Services, a RayJob's cluster. The
+    recognition lives in ``raygate.model.heads``; this keeps the KubeRay-only question."""
+    from raygate.model import heads  # heads builds on this module's per-CR functions
 
-
-def _head_services(objects: ObjectSet) -> dict[tuple[str, str], KubeObject]:
-    """(namespace, head Service name) -> Ray CR, built once per set: rules ask per exposure,
-    and a scan of every RayCluster each time was quadratic on large inputs."""
-    def build() -> dict[tuple[str, str], KubeObject]:
-        index: dict[tuple[str, str], KubeObject] = {}
-        for rc in ray_clusters(objects):
-            index.setdefault((rc.namespace, head_service_name(rc)), rc)
-        return index
-    return objects.memo("kuberay-head-services", build)
+    return heads.ray_of_service(objects, namespace, service)
 
 
 def is_head_service(objects: ObjectSet, svc: KubeObject) -> bool:
-    """A Service that reaches a Ray head: owned by a Ray CR, or labelled/selecting like one."""
-    if owner_of_service(objects, svc.namespace, svc.name) is not None:
-        return True
-    selector = svc.spec.get("selector") if isinstance(svc.spec.get("selector"), dict) else {}
-    return svc.labels.get("ray.io/node-type") == "head" or selector.get("ray.io/node-type") == "head"
+    """A Service that certainly reaches a Ray head: owned by a Ray CR, or labelled/selecting
+    ``ray.io/node-type: head`` (``raygate.model.heads`` also knows likelier-than-not heads)."""
+    from raygate.model import heads
+
+    found = heads.for_service(objects, svc.namespace, svc.name)
+    return found is not None and found.certain and not found.serve
 
 
 def looks_like_head_service_name(name: str) -> bool:

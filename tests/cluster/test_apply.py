@@ -258,7 +258,10 @@ def test_patched_workloads_are_not_claimed(cluster: FakeApiServer, tmp_path: Pat
     _apply(cluster, _spec_file(tmp_path), force_conflicts=True)
     labels = cluster.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"]["labels"]
     assert apply_mod.MANAGED_BY not in labels
-    assert labels[apply_mod.GATEWAY_LABEL] == apply_mod.gateway_id(spec_mod.load(_spec_file(tmp_path)))
+    # A shared object carries each gateway's own key, not the one-value gateway label.
+    gid = apply_mod.gateway_id(spec_mod.load(_spec_file(tmp_path)))
+    assert apply_mod.GATEWAY_LABEL not in labels
+    assert labels[apply_mod.PRESENCE_PREFIX + gid] == ""
 
 
 def test_cli_timed_out_wait_still_names_the_root_cause(

@@ -1,138 +1,196 @@
-"""An ingress-nginx validating webhook for the fake API server, built on raygate's catalog.
+"""The ingress-nginx validating webhook for the fake API server, from the controller's own code.
 
-The hook answers the way the real webhook does (facts: ingress_nginx.md §1.3): it only
-judges Ingresses of a class served by an ingress-nginx controller stored in the fake, reads
-that controller's version and ConfigMap as context, and denies with the first failing check
-in the webhook's order (strict path type, snippets, annotation risk, invalid values), with
-the exact text ``admission webhook "validate.nginx.ingress.kubernetes.io" denied the
-request: <message>``.
+It decides from its own table of what the controller validates at controller-v1.15.1, written
+from the controller's source, NOT by running raygate's rules: if a rule drifts from the
+webhook, the tests that dry-run or apply through this hook notice. Sources (tag
+controller-v1.15.1 of kubernetes/ingress-nginx):
 
-Whether to deny is decided by running raygate's own rules (RG207, RG101, RG102, RG103) on the
-object in the context of the stored controller objects. So a dry-run in a doctor test shows
-the denial a real cluster would give, and if a rule drifts from the webhook the tests notice.
-A check whose rule is not in the catalog falls back to the controller model in
-``raygate.backends.ingress_nginx`` so the hook still behaves like the webhook.
+- ``internal/ingress/controller/controller.go`` ``CheckIngress``: the order of the checks
+  (class served? -> ``--disable-catch-all`` -> strict path type -> annotation prefix, word
+  blocklist and snippets per annotation -> annotation extraction, where a risky annotation
+  fails its whole group);
+- ``internal/ingress/inspector/inspector.go`` ``ValidatePathType`` and ``rules.go``
+  ``validPathType`` (``(?i)^/[[:alnum:]._\\-/]*$`` for every non-ImplementationSpecific path);
+- ``internal/ingress/controller/config/config.go``: the ConfigMap defaults
+  (``allow-snippet-annotations: false``, ``annotations-risk-level: High``,
+  ``strict-validate-path-type: true``, ``annotation-value-word-blocklist: ""``);
+- ``internal/ingress/annotations/annotations.go`` (``NewAnnotationFactory``: the group names)
+  and each parser's ``parser.AnnotationFields`` risk, extracted into
+  ``data/ingress_nginx_annotations.csv`` by ``scripts/ingress-nginx-annotation-table.py``;
+- ``internal/ingress/annotations/parser/validators.go`` ``CheckAnnotationRisk`` (the key is
+  compared after trimming the prefix, aliases count) and ``internal/ingress/errors/errors.go``
+  ``NewRiskyAnnotations`` (the message);
+- ``internal/admission/controller/main.go``: the denial reaches the client as
+  ``admission webhook "validate.nginx.ingress.kubernetes.io" denied the request: <err>``.
+
+What it does not model (annotation value validators, overlap checks, ``--deep-inspect``) is
+listed in ``tests/fakeapi/README.md``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import csv
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Mapping
 
-from raygate import engine
-from raygate.backends import ingress_nginx as nginx
-from raygate.objects import KubeObject, ObjectSet, Origin
-from raygate.rules import CATALOG
+WEBHOOK_NAME = "validate.nginx.ingress.kubernetes.io"
+PREFIX = f'admission webhook "{WEBHOOK_NAME}" denied the request: '
+DEFAULT_ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io"
+DEFAULT_CONTROLLER_CLASS = "k8s.io/ingress-nginx"
+DEFAULT_INGRESS_CLASS = "nginx"
+#: config.go NewDefault() values of the keys CheckIngress reads.
+CONFIG_DEFAULTS = {"allow-snippet-annotations": "false", "annotations-risk-level": "High",
+                   "strict-validate-path-type": "true", "annotation-value-word-blocklist": ""}
+#: parser.AnnotationRisk order (parser/main.go): Low < Medium < High < Critical.
+RISK_ORDER = {"Low": 0, "Medium": 1, "High": 2, "Critical": 3}
+#: rules.go validPathType.
+VALID_PATH_TYPE = re.compile(r"^/[A-Za-z0-9._\-/]*$", re.IGNORECASE)
+TABLE = Path(__file__).with_name("data") / "ingress_nginx_annotations.csv"
 
-PREFIX = f'admission webhook "{nginx.WEBHOOK_NAME}" denied the request: '
-#: The webhook's check order (CheckIngress): path type, snippets, risk, value validation.
-WEBHOOK_RULES = ("RG207", "RG101", "RG102", "RG103")
-_CONTEXT_KINDS = ("Deployment", "DaemonSet", "ConfigMap", "IngressClass")
+
+@lru_cache(maxsize=1)
+def annotation_table() -> dict[str, list[tuple[str, int, tuple[str, ...]]]]:
+    """group -> [(annotation key without prefix, risk, aliases)] in the controller's order."""
+    table: dict[str, list[tuple[str, int, tuple[str, ...]]]] = {}
+    with TABLE.open() as f:
+        for row in csv.DictReader(f):
+            table.setdefault(row["group"], []).append(
+                (row["annotation"], RISK_ORDER[row["risk"]], tuple(row["aliases"].split())))
+    return table
 
 
 def ingress_nginx_admission(server: Any) -> Callable[[dict, str], "str | None"]:
-    """The hook to assign to ``server.admission``."""
+    """The hook to assign to ``server.admission``: judges Ingresses for every ingress-nginx
+    controller Deployment/DaemonSet stored in the fake (each one runs its own webhook)."""
 
     def admit(obj: dict, operation: str) -> str | None:
         if obj.get("kind") != "Ingress" or operation not in ("CREATE", "UPDATE"):
             return None
-        context = [KubeObject(o, Origin("cluster:fake")) for kind in _CONTEXT_KINDS
-                   for o in server.objects(kind)]
-        ingress = KubeObject(obj, Origin("cluster:fake"))
-        objects = ObjectSet(context + [ingress])
-        if not _served(objects, ingress):
-            return None  # class not handled by this controller: the webhook allows it
-        message = webhook_message(objects, ingress)
-        return PREFIX + message if message else None
+        classes = {(o.get("metadata") or {}).get("name"): o for o in server.objects("IngressClass")}
+        for controller in _controllers(server):
+            config = _config(server, controller)
+            message = check_ingress(obj, controller, config, classes)
+            if message:
+                return PREFIX + message
+        return None
 
     return admit
 
 
-def _served(objects: ObjectSet, ingress: KubeObject) -> bool:
-    controllers = nginx.find_controllers(objects)
-    if not controllers:
-        return False
-    cls = nginx.ingress_class_of(ingress)
-    if cls is None:
-        return True
-    ic = objects.get("IngressClass", "", cls)
-    wanted = ic.spec.get("controller") if ic is not None else None
-    return any((wanted and c.controller_class == wanted) or (not wanted and c.ingress_class == cls)
-               for c in controllers)
+class Controller:
+    """The flags of one controller container that ``CheckIngress`` depends on."""
+
+    def __init__(self, namespace: str, args: list[str]) -> None:
+        self.namespace = namespace
+        self.flags: dict[str, str] = {}
+        for a in args:
+            if a.startswith("--"):
+                key, eq, value = a[2:].partition("=")
+                self.flags[key] = value if eq else "true"
+
+    def flag(self, name: str, default: str) -> str:
+        return self.flags.get(name, default).replace("$(POD_NAMESPACE)", self.namespace)
+
+    def enabled(self, name: str) -> bool:
+        return self.flag(name, "false").lower() in ("true", "1")
 
 
-def webhook_message(objects: ObjectSet, ingress: KubeObject) -> str | None:
-    """The webhook's denial message (without the apiserver prefix), or None if admitted."""
-    rules = {code: CATALOG.find(code) for code in WEBHOOK_RULES}
-    present = [r for r in rules.values() if r is not None]
-    result = engine.run(objects, rules=present) if present else None
-    for code in WEBHOOK_RULES:
-        rule = rules[code]
-        if rule is None:
-            message = _model_check(code, objects, ingress)
-        else:
-            found = [f for f in result.findings if f.code == code and f.severity.value == "error"
-                     and f.object.name == ingress.name and f.object.namespace == ingress.namespace]
-            if not found:
-                continue
-            message = _from_finding(found[0].message) or _model_check(code, objects, ingress)
-            if message is None:
-                # The rule fired but the model has no text for it: still a denial.
-                message = found[0].message
-        if message:
-            return message
+def _controllers(server: Any) -> list[Controller]:
+    out = []
+    for kind in ("Deployment", "DaemonSet"):
+        for o in server.objects(kind):
+            ns = (o.get("metadata") or {}).get("namespace") or "default"
+            for c in ((((o.get("spec") or {}).get("template") or {}).get("spec") or {})
+                      .get("containers") or []):
+                args = [str(a) for a in (c.get("args") or [])]
+                command = [str(a) for a in (c.get("command") or [])]
+                if any("nginx-ingress-controller" in a for a in command + args[:1]) or \
+                        "controller" in str(c.get("image", "")) and "ingress-nginx" in str(c.get("image", "")):
+                    out.append(Controller(ns, command + args))
+    return out
+
+
+def _config(server: Any, controller: Controller) -> dict[str, str]:
+    config = dict(CONFIG_DEFAULTS)
+    ref = controller.flag("configmap", "")
+    if "/" in ref:
+        ns, name = ref.split("/", 1)
+        cm = server.get("ConfigMap", ns, name)
+        if cm is not None:
+            config.update({str(k): str(v) for k, v in (cm.get("data") or {}).items()})
+    return config
+
+
+def served(ing: Mapping[str, Any], controller: Controller, classes: Mapping[str, Any]) -> bool:
+    """store.GetIngressClass: the class by ``spec.ingressClassName`` (an IngressClass whose
+    ``spec.controller`` is this controller's ``--controller-class``, or, with
+    ``--ingress-class-by-name``, the class name itself), else the deprecated annotation, else
+    ``--watch-ingress-without-class``."""
+    controller_class = controller.flag("controller-class", DEFAULT_CONTROLLER_CLASS)
+    ingress_class = controller.flag("ingress-class", DEFAULT_INGRESS_CLASS)
+    name = (ing.get("spec") or {}).get("ingressClassName")
+    if name:
+        # The controller's IngressClass lister only holds classes it watches (store.go):
+        # its --controller-class, or, with --ingress-class-by-name, the one named --ingress-class.
+        ic = classes.get(name)
+        if ic is None:
+            return False
+        return (ic.get("spec") or {}).get("controller") == controller_class or \
+            (controller.enabled("ingress-class-by-name") and name == ingress_class)
+    annotation = ((ing.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/ingress.class")
+    if annotation:
+        return annotation == ingress_class
+    return controller.enabled("watch-ingress-without-class")
+
+
+def check_ingress(ing: Mapping[str, Any], controller: Controller, config: Mapping[str, str],
+                  classes: Mapping[str, Any]) -> str | None:
+    """``CheckIngress``: the first error, in the controller's order, or None."""
+    meta = ing.get("metadata") or {}
+    if meta.get("deletionTimestamp") or not served(ing, controller, classes):
+        return None
+    watch_ns = controller.flag("watch-namespace", "")
+    if watch_ns and meta.get("namespace") != watch_ns:
+        return None
+    spec = ing.get("spec") or {}
+    if controller.enabled("disable-catch-all") and spec.get("defaultBackend"):
+        return ("this deployment is trying to create a catch-all ingress while DisableCatchAll "
+                "flag is set to true. Remove '.spec.defaultBackend' or set DisableCatchAll flag "
+                "to false")
+    if config["strict-validate-path-type"].lower() == "true":
+        bad = []
+        for rule in spec.get("rules") or []:
+            for p in ((rule or {}).get("http") or {}).get("paths") or []:
+                path, ptype = str(p.get("path") or ""), p.get("pathType")
+                if path and ptype != "ImplementationSpecific" and not VALID_PATH_TYPE.match(path):
+                    bad.append(f"path {path} cannot be used with pathType {ptype or '<nil>'}")
+        if bad:
+            # errors.Join: one error per line.
+            return "ingress contains invalid paths: " + "\n".join(bad)
+    prefix = controller.flag("annotations-prefix", DEFAULT_ANNOTATION_PREFIX)
+    annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
+    blocklist = [w for w in config["annotation-value-word-blocklist"].strip().split(",")] \
+        if config["annotation-value-word-blocklist"] else []
+    # Go ranges over a map in random order; the fake goes in key order (README: differences).
+    for key in sorted(annotations):
+        value = annotations[key]
+        if prefix != DEFAULT_ANNOTATION_PREFIX and key.startswith(DEFAULT_ANNOTATION_PREFIX + "/"):
+            return (f"this deployment has a custom annotation prefix defined. Use '{prefix}' "
+                    f"instead of '{DEFAULT_ANNOTATION_PREFIX}'")
+        if key.startswith(prefix + "/"):
+            for word in blocklist:
+                if word.strip() in value:
+                    return f"{key} annotation contains invalid word {word}"
+        if config["allow-snippet-annotations"].lower() != "true" and key.endswith("-snippet"):
+            return (f"{key} annotation cannot be used. Snippet directives are disabled by the "
+                    "Ingress administrator")
+    max_risk = RISK_ORDER.get(config["annotations-risk-level"].capitalize(), 0)
+    pure = {k[len(prefix) + 1:] if k.startswith(prefix + "/") else k for k in annotations}
+    for group, fields in sorted(annotation_table().items()):
+        for key, risk, aliases in fields:
+            if risk > max_risk and (key in pure or any(a in pure for a in aliases)):
+                return (f"annotation group {group} contains risky annotation based on ingress "
+                        "configuration")
     return None
-
-
-def _from_finding(text: str) -> str | None:
-    """The webhook's own words inside a finding message (dropping raygate's explanation)."""
-    idx = text.find("denied the request: ")
-    if idx < 0:
-        return None
-    message = text[idx + len("denied the request: "):]
-    return _strip_explanation(message).strip()
-
-
-def _strip_explanation(text: str) -> str:
-    """Drop one trailing `` (...)`` with balanced parentheses."""
-    if not text.endswith(")"):
-        return text
-    depth = 0
-    for i in range(len(text) - 1, -1, -1):
-        if text[i] == ")":
-            depth += 1
-        elif text[i] == "(":
-            depth -= 1
-            if depth == 0:
-                return text[:i] if i > 0 and text[i - 1] == " " else text
-    return text
-
-
-def _model_check(code: str, objects: ObjectSet, ingress: KubeObject) -> str | None:
-    controller = nginx.controller_for_ingress(objects, ingress)
-    if code == "RG207":
-        if not controller.strict_path_type:
-            return None
-        bad = [f"path {p.get('path')} cannot be used with pathType {p.get('pathType') or '<nil>'}"
-               for _, p, _ in nginx.ingress_paths(ingress)
-               if p.get("pathType") != "ImplementationSpecific"
-               and not nginx.VALID_PATH_TYPE_RE.match(str(p.get("path") or ""))]
-        return "ingress contains invalid paths: " + "\n".join(bad) if bad else None
-    if code == "RG101":
-        if controller.snippets_allowed:
-            return None
-        for key in sorted(ingress.annotations):
-            if key.endswith("-snippet"):
-                return (f"{key} annotation cannot be used. Snippet directives are disabled by "
-                        "the Ingress administrator")
-        return None
-    if code == "RG102":
-        risks = nginx.annotation_risks()
-        for key in sorted(ingress.annotations):
-            risk, group = risks.get(key, (0, ""))
-            if key.startswith(nginx.PREFIX) and risk > controller.max_risk:
-                return f"annotation group {group} contains risky annotation based on ingress configuration"
-        return None
-    if code == "RG103":
-        return None  # value validation lives only in the rule (validators are per annotation)
-    return None
-

@@ -352,3 +352,25 @@ def fields_v1(paths: Iterable[FieldPath]) -> dict[str, Any]:
         for seg in p:
             node = node.setdefault(seg, {})
     return tree
+
+
+def status_paths(obj: dict[str, Any]) -> dict[FieldPath, Any]:
+    """The owned leaves of an object's status (written through the status subresource)."""
+    out: dict[FieldPath, Any] = {}
+    status = obj.get("status")
+    if isinstance(status, dict):
+        _collect(("f:status",), "status", status, out)
+    return out
+
+
+def paths_from_fields_v1(tree: Any, prefix: FieldPath = ()) -> set[FieldPath]:
+    """The field paths of a ``fieldsV1`` document (the inverse of ``fields_v1``)."""
+    out: set[FieldPath] = set()
+    if not isinstance(tree, dict):
+        return out
+    for seg, sub in tree.items():
+        if isinstance(sub, dict) and sub:
+            out |= paths_from_fields_v1(sub, prefix + (seg,))
+        else:
+            out.add(prefix + (seg,))
+    return out

@@ -65,6 +65,7 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
                  has_status=False),
     ResourceType("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", True,
                  ("netpol",), has_status=False),
+    ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True, (), has_status=False),
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True, (),
                  has_status=False),
     ResourceType("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration",

@@ -44,6 +44,14 @@ from tests.fakeapi.selectors import SelectorError, parse_field_selector, parse_l
 
 Admission = Callable[[dict, str], "str | None"]
 
+#: apiserver/pkg/storage/etcd3/store.go, compactedContinue (served from etcd; a list served by
+#: the watch cache words it differently, see tests/fakeapi/README.md).
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted "
+    "between the time the first chunk was returned and now may show up in the list.")
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 _JSON = "application/json"
 
@@ -65,8 +73,8 @@ class RequestRecord:
 class _Entry:
     obj: dict[str, Any]
     item_bytes: bytes | None = None
-    # (manager, operation) -> owned field paths
-    owners: dict[tuple[str, str], set[patches.FieldPath]] = field(default_factory=dict)
+    # (manager, operation, subresource) -> owned field paths ("" = the main resource)
+    owners: dict[tuple[str, str, str], set[patches.FieldPath]] = field(default_factory=dict)
 
 
 @dataclass
@@ -82,12 +90,14 @@ class ApiStatus(Exception):
     """An API error answered as a ``metav1.Status`` document."""
 
     def __init__(self, code: int, reason: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
+                 details: dict[str, Any] | None = None,
+                 list_meta: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
+        self.list_meta = list_meta or {}
 
     def body(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+        out: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": dict(self.list_meta),
                                "status": "Failure", "message": self.message,
                                "reason": self.reason, "code": self.code}
         if self.details:
@@ -121,8 +131,11 @@ class FakeApiServer:
         self._store: dict[tuple[str, str], dict[str, dict[str, _Entry]]] = {
             t.key: {} for t in self.resources}
         self._rv = 1
+        #: Continue tokens of snapshots older than this resourceVersion have expired.
+        self._compacted = 0
         self._history: collections.deque = collections.deque(maxlen=history)
         self._watchers: dict[tuple[str, str], list[_Watcher]] = collections.defaultdict(list)
+        self._faults: list[list[Any]] = []
         self._forbidden: dict[str, set[str] | None] = {}
         self._disabled_groups: set[str] = set()
         self._logs: dict[tuple[str, str, str | None], str] = {}
@@ -322,6 +335,16 @@ class FakeApiServer:
         return sum(1 for r in self.requests
                    if (verb is None or r.verb == verb) and (kind is None or r.kind == kind))
 
+    def compact(self) -> None:
+        """Compact the store at the current resourceVersion, as etcd does every 5 minutes:
+        ``continue`` tokens handed out before now expire (410 Gone, reason Expired)."""
+        def run() -> None:
+            # A real cluster writes all the time (leases, events), so the current revision
+            # has moved on by the time etcd compacts; a new LIST reads at the new one.
+            self._rv += 1
+            self._compacted = self._rv
+        self._call(run)
+
     def reset_requests(self) -> None:
         self.requests.clear()
 
@@ -347,15 +370,18 @@ class FakeApiServer:
         else:
             meta.pop("namespace", None)
         old = self._entry(t, ns, name)
-        owners: dict[tuple[str, str], set] = {k: set(v) for k, v in old.owners.items()} if old else {}
+        _apply_defaults(t, obj)
+        owners: dict[tuple[str, str, str], set] = {k: set(v) for k, v in old.owners.items()} if old else {}
         if manager:
-            owners[(manager, "Update")] = set(patches.leaf_paths(obj))
+            # Like an Update by that manager: it owns what it set or changed, nothing else
+            # (fieldmanager's updater attributes only the changed fields).
+            owners = _take_changed(owners, old.obj if old else {}, obj, (manager, "Update", ""))
         obj = self._finish(t, obj, old.obj if old else None, owners)
         self._commit(t, ns, name, obj, "MODIFIED" if old else "ADDED", owners=owners)
         return copy.deepcopy(obj) if copy_result else None
 
     def _finish(self, t: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None,
-                owners: dict[tuple[str, str], set]) -> dict[str, Any]:
+                owners: dict[tuple[str, str, str], set]) -> dict[str, Any]:
         """Fill server-owned metadata on a new version of an object."""
         meta = obj.setdefault("metadata", {})
         if old is None:
@@ -369,15 +395,16 @@ class FakeApiServer:
             meta["generation"] = om.get("generation", 1) + (1 if _spec_of(obj) != _spec_of(old) else 0)
         meta.pop("resourceVersion", None)
         if owners:
-            present = patches.leaf_paths(obj)
+            present = patches.leaf_paths(obj) | patches.status_paths(obj)
             for key in list(owners):
                 owners[key] &= present.keys()
                 if not owners[key]:
                     del owners[key]
             meta["managedFields"] = [
                 {"manager": m, "operation": op, "apiVersion": t.api_version, "time": _now(),
-                 "fieldsType": "FieldsV1", "fieldsV1": patches.fields_v1(paths)}
-                for (m, op), paths in owners.items()]
+                 "fieldsType": "FieldsV1", "fieldsV1": patches.fields_v1(paths),
+                 **({"subresource": sub} if sub else {})}
+                for (m, op, sub), paths in owners.items()]
         else:
             meta.pop("managedFields", None)
         return obj
@@ -511,6 +538,7 @@ class FakeApiServer:
             raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         rec.verb, rec.kind = verb, t.kind
         self._check_rbac(t, verb, ns)
+        self._injected_fault(t, verb)
         if sub == "log":
             return self._pod_log(t, ns or "", name or "", q)
         if verb == "list":
@@ -522,13 +550,14 @@ class FakeApiServer:
             if e is None:
                 raise self._not_found(t, name or "")
             return web.Response(body=_dumps(e.obj), content_type=_JSON)
+        ctype = (request.headers.get("Content-Type") or _JSON).split(";")[0].strip()
+        _validate_options(verb, request.query, ctype)
         if verb == "deletecollection":
             return self._delete_collection(t, ns, q)
         body = await request.read() if verb != "delete" else b""
-        dry_run = q.get("dryRun") == "All"
+        dry_run = "All" in request.query.getall("dryRun", [])
         if verb == "delete":
             return self._delete(t, ns or "", name or "", dry_run)
-        ctype = (request.headers.get("Content-Type") or _JSON).split(";")[0].strip()
         manager = q.get("fieldManager") or _manager_from_agent(request.headers.get("User-Agent"))
         if verb == "create":
             return self._create(t, ns or "", self._decode(body, ctype), dry_run, manager)
@@ -536,13 +565,25 @@ class FakeApiServer:
             return self._update(t, ns or "", name or "", self._decode(body, ctype), dry_run,
                                 manager, sub)
         if ctype == "application/apply-patch+yaml":
-            if not q.get("fieldManager"):
-                raise ApiStatus(400, "BadRequest", 'PatchOptions.meta.k8s.io "" is invalid: '
-                                "fieldManager: Required value: is required for apply patch")
             return self._apply(t, ns or "", name or "", self._decode(body, ctype), dry_run,
-                               q["fieldManager"], q.get("force") == "true")
+                               q["fieldManager"], q.get("force") == "true", sub)
         return self._patch(t, ns or "", name or "", self._decode(body, ctype), ctype, dry_run,
                            manager, sub)
+
+    def fail_next(self, verb: str, kind: str, code: int = 500, times: int = 1) -> None:
+        """Answer the next ``times`` requests of ``verb`` on ``kind`` with ``code`` (500
+        InternalError, 503, 410 Gone on a watch, 409 Conflict...), as a real server under load
+        or mid-upgrade does; the requests are recorded but change nothing."""
+        self._faults.append([verb, kind, code, times])
+
+    def _injected_fault(self, t: ResourceType, verb: str) -> None:
+        for fault in self._faults:
+            if fault[0] == verb and fault[1] == t.kind and fault[3] > 0:
+                fault[3] -= 1
+                code = fault[2]
+                reason = {409: "Conflict", 410: "Expired", 429: "TooManyRequests",
+                          503: "ServiceUnavailable"}.get(code, "InternalError")
+                raise ApiStatus(code, reason, f"injected {code} on {verb} {t.plural}")
 
     def _check_rbac(self, t: ResourceType, verb: str, ns: str | None) -> None:
         if t.kind not in self._forbidden:
@@ -606,6 +647,14 @@ class FakeApiServer:
                 meta["resourceVersion"] = state["rv"]
             except (ValueError, KeyError, TypeError):
                 raise ApiStatus(400, "BadRequest", "continue key is not valid: incorrect encoded start resourceVersion") from None
+            if int(state["rv"]) < self._compacted:
+                # apiserver/pkg/storage/etcd3/store.go (compactedContinue):
+                # the snapshot the token reads from was compacted away. The Status carries a
+                # token for an inconsistent continuation; clients that want a consistent list
+                # start over without one.
+                raise ApiStatus(410, "Expired", CONTINUE_EXPIRED, list_meta={
+                    "continue": base64.urlsafe_b64encode(_dumps(
+                        {"rv": str(self._rv), "after": state["after"]})).decode()})
             keys = [(e.obj["metadata"].get("namespace", ""), e.obj["metadata"]["name"]) for e in items]
             import bisect
             items = items[bisect.bisect_right(keys, after):]
@@ -804,7 +853,17 @@ class FakeApiServer:
                             {"name": name, "kind": t.plural})
         if t.has_status:
             obj.pop("status", None)
-        owners = owners if owners is not None else {(manager, operation): set(patches.leaf_paths(obj))}
+        # A create never carries deletion state; managedFields in the body are the creator's
+        # to set (fieldmanager decodes them) but raygate never sends any, so they are ignored.
+        for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
+            meta.pop(k, None)
+        if owners is None:
+            # An Update-style create: the creator owns every field, defaulted ones included.
+            _apply_defaults(t, obj)
+            owners = {(manager, operation, ""): set(patches.leaf_paths(obj))}
+        else:
+            # An apply that creates: the applier owns what it sent; defaults are nobody's.
+            _apply_defaults(t, obj)
         obj = self._finish(t, obj, None, owners)
         self._admit(obj, "CREATE")
         if not dry_run:
@@ -812,9 +871,10 @@ class FakeApiServer:
         return self._json(obj, 201)
 
     def _replace(self, t: ResourceType, ns: str, name: str, old: _Entry, new: dict[str, Any],
-                 dry_run: bool, owners: dict[tuple[str, str], set]) -> web.Response:
+                 dry_run: bool, owners: dict[tuple[str, str, str], set]) -> web.Response:
         """Store a new version of an existing object, unless nothing changed (a no-op)."""
         self._validate(t, new)
+        self._validate_update(t, old.obj, new)
         new = self._finish(t, new, old.obj, owners)
         # Admission runs before storage decides the write is a no-op: a real API server calls
         # validating webhooks on an unchanged UPDATE too, so re-applying an Ingress that a
@@ -823,20 +883,59 @@ class FakeApiServer:
         if _same(new, old.obj):
             return self._json(old.obj)
         if not dry_run:
+            # The last finalizer removed from an object being deleted: it goes now
+            # (registry/generic/registry/store.go, Update -> ShouldDeleteDuringUpdate).
+            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+                self._commit(t, ns, name, None, "DELETED", old=old)
+                return self._json(new)
             self._commit(t, ns, name, new, "MODIFIED", owners=owners)
         else:
             new["metadata"]["resourceVersion"] = old.obj["metadata"].get("resourceVersion")
         return self._json(new)
 
-    def _update_owners(self, old: _Entry, new: dict[str, Any], manager: str) -> dict:
-        """A non-apply write: the writer takes ownership of every field it changed."""
-        before = patches.leaf_paths(old.obj)
-        after = patches.leaf_paths(new)
-        changed = {p for p, v in after.items() if p not in before or before[p] != v}
-        owners = {k: set(v) - changed for k, v in old.owners.items()}
-        if changed:
-            owners.setdefault((manager, "Update"), set()).update(changed)
-        return owners
+    def _validate_update(self, t: ResourceType, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Update-only validation the real server does for the kinds raygate writes."""
+        name = old["metadata"]["name"]
+        causes: list[tuple[str, str]] = []
+        if t.kind in ("ConfigMap", "Secret") and old.get("immutable") is True:
+            # pkg/apis/core/validation/validation.go, ValidateConfigMapUpdate/ValidateSecretUpdate.
+            msg = "Forbidden: field is immutable when `immutable` is set"
+            if new.get("immutable") is not True:
+                causes.append(("immutable", msg))
+            if new.get("data") != old.get("data"):
+                causes.append(("data", msg))
+            if new.get("binaryData") != old.get("binaryData"):
+                causes.append(("binaryData", msg))
+        old_meta, new_meta = old["metadata"], new["metadata"]
+        if old_meta.get("deletionTimestamp"):
+            # ValidateObjectMetaUpdate: no new finalizers once deletion started.
+            added = set(new_meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+            if added:
+                causes.append(("metadata.finalizers", "Forbidden: no new finalizers can be added "
+                               "if the object is being deleted, found new finalizers "
+                               f"[]string{{{', '.join(json.dumps(f) for f in sorted(added))}}}"))
+            new_meta["deletionTimestamp"] = old_meta["deletionTimestamp"]
+            new_meta["deletionGracePeriodSeconds"] = old_meta.get("deletionGracePeriodSeconds", 0)
+        else:
+            new_meta.pop("deletionTimestamp", None)
+            new_meta.pop("deletionGracePeriodSeconds", None)
+        if causes:
+            msg = f'{t.kind} "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
+            raise ApiStatus(422, "Invalid", msg, {"name": name, "kind": t.kind, "causes": [
+                {"reason": "FieldValueForbidden", "message": m, "field": f} for f, m in causes]})
+
+    def _update_owners(self, old: _Entry, new: dict[str, Any], manager: str,
+                       sub: str | None) -> dict:
+        """A non-apply write: the writer takes ownership of every field it changed.
+
+        managedFields sent in the body replace the stored ones (that is how a client moves
+        ownership between managers, e.g. client-go's csaupgrade); on a subresource they are
+        ignored (managedfields/internal/fieldmanager.go, FieldManager.Update)."""
+        base = old.owners
+        sent = (new.get("metadata") or {}).get("managedFields")
+        if sent and not sub and sent != old.obj["metadata"].get("managedFields"):
+            base = _owners_from_managed_fields(sent)
+        return _take_changed(base, old.obj, new, (manager, "Update", sub or ""))
 
     def _precondition(self, t: ResourceType, name: str, old: _Entry, new: dict[str, Any]) -> None:
         rv = new.get("metadata", {}).get("resourceVersion")
@@ -868,7 +967,9 @@ class FakeApiServer:
             raise self._not_found(t, name)
         self._precondition(t, name, old, obj)
         new = self._with_subresource(t, old.obj, obj, sub)
-        return self._replace(t, ns, name, old, new, dry_run, self._update_owners(old, new, manager))
+        _apply_defaults(t, new)
+        return self._replace(t, ns, name, old, new, dry_run,
+                             self._update_owners(old, new, manager, sub))
 
     def _patch(self, t: ResourceType, ns: str, name: str, body: Any, ctype: str, dry_run: bool,
                manager: str, sub: str | None) -> web.Response:
@@ -897,22 +998,31 @@ class FakeApiServer:
         patched = self._check_identity(t, patched, ns, name)
         self._precondition(t, name, old, patched)
         new = self._with_subresource(t, old.obj, patched, sub)
-        return self._replace(t, ns, name, old, new, dry_run, self._update_owners(old, new, manager))
+        _apply_defaults(t, new)
+        return self._replace(t, ns, name, old, new, dry_run,
+                             self._update_owners(old, new, manager, sub))
 
     def _apply(self, t: ResourceType, ns: str, name: str, body: Any, dry_run: bool,
-               manager: str, force: bool) -> web.Response:
+               manager: str, force: bool, sub: str | None = None) -> web.Response:
+        if isinstance(body, dict) and (body.get("metadata") or {}).get("managedFields") is not None:
+            # managedfields/internal/structuredmerge.go (structuredMergeManager.Apply): an apply
+            # configuration must not carry managedFields (typically: a GET result re-applied).
+            raise ApiStatus(400, "BadRequest", "metadata.managedFields must be nil")
         applied = self._check_identity(t, body, ns, name)
+        if sub == "status":
+            return self._apply_status(t, ns, name, applied, dry_run, manager)
         if t.has_status:
             applied.pop("status", None)
         old = self._entry(t, ns, name)
         leaves = patches.leaf_paths(applied)
         if old is None:
             return self._create(t, ns, applied, dry_run, manager,
-                                owners={(manager, "Apply"): set(leaves)})
+                                owners={(manager, "Apply", ""): set(leaves)})
         self._precondition(t, name, old, applied)
         owners = {k: set(v) for k, v in old.owners.items()}
+        me = (manager, "Apply", "")
         conflicts: list[tuple[str, str, str]] = []
-        conflicting: dict[tuple[str, str], set] = collections.defaultdict(set)
+        conflicting: dict[tuple[str, str, str], set] = collections.defaultdict(set)
         for path, value in leaves.items():
             if path[-1] == ".":
                 continue
@@ -920,7 +1030,7 @@ class FakeApiServer:
             if not found or current == value:
                 continue
             for key, paths in owners.items():
-                if key[0] != manager and path in paths:
+                if key != me and key[2] == "" and path in paths:
                     conflicts.append((key[0], t.api_version, patches.display_path(path)))
                     conflicting[key].add(path)
         if conflicts and not force:
@@ -933,35 +1043,62 @@ class FakeApiServer:
         merged = patches.ssa_merge({k: v for k, v in old.obj.items()}, applied)
         # Fields this manager applied before and no longer applies go away, unless someone
         # else also owns them (that is how other managers' tcp-services entries survive).
-        previous = owners.get((manager, "Apply"), set())
-        others = [paths for key, paths in owners.items() if key != (manager, "Apply")]
+        previous = owners.get(me, set())
+        others = [paths for key, paths in owners.items() if key != me]
         for path in sorted(previous - leaves.keys(), key=len, reverse=True):
             base = path[:-1] if path[-1] == "." else path
             if any(q[:len(base)] == base for paths in others for q in paths):
                 continue
             patches.delete_path(merged, path)
-        owners[(manager, "Apply")] = set(leaves)
+        owners[me] = set(leaves)
         meta = merged["metadata"]
-        for k in ("uid", "creationTimestamp", "generation", "resourceVersion"):
+        for k in ("uid", "creationTimestamp", "generation", "resourceVersion",
+                  "deletionTimestamp", "deletionGracePeriodSeconds"):
             if k in old.obj["metadata"]:
                 meta[k] = old.obj["metadata"][k]
         new = self._with_subresource(t, old.obj, merged, None)
+        _apply_defaults(t, new)
+        return self._replace(t, ns, name, old, new, dry_run, owners)
+
+    def _apply_status(self, t: ResourceType, ns: str, name: str, applied: dict[str, Any],
+                      dry_run: bool, manager: str) -> web.Response:
+        """An apply on ``/status``: merges status only; the entry says ``subresource: status``."""
+        old = self._entry(t, ns, name)
+        if old is None:
+            raise self._not_found(t, name)
+        new = copy.deepcopy(old.obj)
+        new["status"] = patches.ssa_merge(old.obj.get("status") or {}, applied.get("status") or {})
+        owners = {k: set(v) for k, v in old.owners.items()}
+        owners[(manager, "Apply", "status")] = set(patches.status_paths(applied))
         return self._replace(t, ns, name, old, new, dry_run, owners)
 
     def _delete(self, t: ResourceType, ns: str, name: str, dry_run: bool) -> web.Response:
         e = self._entry(t, ns, name)
         if e is None:
             raise self._not_found(t, name)
+        meta = e.obj["metadata"]
+        if meta.get("finalizers"):
+            # registry/generic/registry/store.go (Delete -> updateForGracefulDeletionAndFinalizers):
+            # an object with finalizers is only marked; it stays, readable, until the last
+            # finalizer is removed by an update. The answer is the object itself (200).
+            marked = copy.deepcopy(e.obj)
+            marked["metadata"].setdefault("deletionTimestamp", _now())
+            marked["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+            if dry_run or marked["metadata"]["deletionTimestamp"] == meta.get("deletionTimestamp"):
+                return self._json(marked if dry_run else e.obj)
+            marked["metadata"]["generation"] = meta.get("generation", 1) + 1
+            self._commit(t, ns, name, marked, "MODIFIED", owners=e.owners)
+            return self._json(marked)
         if not dry_run:
             self._commit(t, ns, name, None, "DELETED", old=e)
         return self._json({"kind": "Status", "apiVersion": "v1", "metadata": {},
                            "status": "Success", "details": {
-                               "name": name, "kind": t.plural, "uid": e.obj["metadata"].get("uid"),
+                               "name": name, "kind": t.plural, "uid": meta.get("uid"),
                                **({"group": t.group} if t.group else {})}})
 
     def _delete_collection(self, t: ResourceType, ns: str | None, q: Mapping[str, str]) -> web.Response:
         gone = self._matching(t, ns, q)
-        if q.get("dryRun") != "All":
+        if "All" not in q.getall("dryRun", []):
             for e in gone:
                 m = e.obj["metadata"]
                 self._commit(t, m.get("namespace", ""), m["name"], None, "DELETED", old=e)
@@ -996,3 +1133,130 @@ def _manager_from_agent(agent: str | None) -> str:
     if not agent:
         return "unknown"
     return agent.split("/", 1)[0].strip() or "unknown"
+
+
+# --------------------------------------------------------------------------- request options
+
+#: Verbs whose options carry ``dryRun`` (Create/Update/Patch/DeleteOptions).
+_OPTION_KINDS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+                 "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}
+FIELD_MANAGER_MAX_LENGTH = 128
+
+
+def _validate_options(verb: str, query: Any, ctype: str) -> None:
+    """The option checks of apimachinery/pkg/apis/meta/v1/validation/validation.go
+    (ValidatePatchOptions, ValidateCreateOptions, ..., ValidateDryRun, ValidateFieldManager),
+    answered as the handlers do: 422 Invalid on ``<Kind>Options.meta.k8s.io ""``
+    (endpoints/handlers/patch.go, create.go, update.go, delete.go)."""
+    kind = _OPTION_KINDS.get(verb)
+    if kind is None:
+        return
+    causes: list[tuple[str, str]] = []
+    dry_run = query.getall("dryRun", []) if hasattr(query, "getall") else \
+        ([query["dryRun"]] if "dryRun" in query else [])
+    if any(v != "All" for v in dry_run):
+        shown = ", ".join(json.dumps(v) for v in dry_run)
+        causes.append(("dryRun", f'Unsupported value: []string{{{shown}}}: supported values: "All"'))
+    if verb == "patch":
+        if ctype != "application/apply-patch+yaml":
+            if "force" in query:
+                causes.append(("force", "Forbidden: may not be specified for non-apply patch"))
+        elif not query.get("fieldManager"):
+            causes.append(("fieldManager", "Required value: is required for apply patch"))
+    manager = query.get("fieldManager") or ""
+    if verb != "delete" and verb != "deletecollection":
+        if len(manager) > FIELD_MANAGER_MAX_LENGTH:
+            causes.append(("fieldManager", f"Too long: may not be more than "
+                           f"{FIELD_MANAGER_MAX_LENGTH} bytes"))
+        for i, ch in enumerate(manager):
+            if not ch.isprintable():
+                causes.append(("fieldManager", f"Invalid value: {json.dumps(manager)}: invalid "
+                               f"character U+{ord(ch):04X} (at position {i})"))
+    if causes:
+        msg = f'{kind}.meta.k8s.io "" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
+        raise ApiStatus(422, "Invalid", msg, {"kind": kind, "group": "meta.k8s.io", "causes": [
+            {"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]})
+
+
+# --------------------------------------------------------------------------- ownership helpers
+
+OwnerKey = tuple[str, str, str]
+
+
+def _take_changed(owners: Mapping[OwnerKey, set], old: Mapping[str, Any], new: Mapping[str, Any],
+                  key: OwnerKey) -> dict[OwnerKey, set]:
+    """Ownership after a non-apply write by ``key``: it takes every field it set or changed
+    (status fields when it wrote the status subresource), the others keep the rest."""
+    paths_of = patches.status_paths if key[2] == "status" else patches.leaf_paths
+    before = paths_of(dict(old)) if old else {}
+    after = paths_of(dict(new))
+    changed = {p for p, v in after.items() if p not in before or before[p] != v}
+    out = {k: set(v) - changed for k, v in owners.items()}
+    if changed:
+        out.setdefault(key, set()).update(changed)
+    return {k: v for k, v in out.items() if v}
+
+
+def _owners_from_managed_fields(entries: Any) -> dict[OwnerKey, set]:
+    out: dict[OwnerKey, set] = {}
+    for m in entries if isinstance(entries, list) else []:
+        if not isinstance(m, dict) or not m.get("manager"):
+            continue  # a list with one empty entry clears managedFields, as documented
+        key = (str(m["manager"]), str(m.get("operation") or "Update"), str(m.get("subresource") or ""))
+        out.setdefault(key, set()).update(patches.paths_from_fields_v1(m.get("fieldsV1") or {}))
+    return out
+
+
+# --------------------------------------------------------------------------- defaulting
+
+def _apply_defaults(t: ResourceType, obj: dict[str, Any]) -> None:
+    """The server-side defaults of the fields raygate and doctor read (pkg/apis/*/v1/defaults.go:
+    apps SetDefaults_Deployment/DaemonSet, core SetDefaults_Service/ServicePort/Container/
+    PodSpec, networking SetDefaults_Ingress has none for paths). Only those: a field nobody
+    reads stays as written."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    if t.kind == "Deployment":
+        spec.setdefault("replicas", 1)
+        strategy = spec.setdefault("strategy", {})
+        if isinstance(strategy, dict):
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                ru = strategy.setdefault("rollingUpdate", {})
+                if isinstance(ru, dict):
+                    ru.setdefault("maxUnavailable", "25%")
+                    ru.setdefault("maxSurge", "25%")
+        spec.setdefault("revisionHistoryLimit", 10)
+        spec.setdefault("progressDeadlineSeconds", 600)
+    elif t.kind == "DaemonSet":
+        strategy = spec.setdefault("updateStrategy", {})
+        if isinstance(strategy, dict):
+            strategy.setdefault("type", "RollingUpdate")
+            if strategy["type"] == "RollingUpdate":
+                ru = strategy.setdefault("rollingUpdate", {})
+                if isinstance(ru, dict):
+                    ru.setdefault("maxUnavailable", 1)
+                    ru.setdefault("maxSurge", 0)
+        spec.setdefault("revisionHistoryLimit", 10)
+    elif t.kind == "Service":
+        spec.setdefault("type", "ClusterIP")
+        spec.setdefault("sessionAffinity", "None")
+        for port in spec.get("ports") or []:
+            if isinstance(port, dict):
+                port.setdefault("protocol", "TCP")
+                if "targetPort" not in port and "port" in port:
+                    port["targetPort"] = port["port"]
+        if spec["type"] in ("NodePort", "LoadBalancer"):
+            spec.setdefault("externalTrafficPolicy", "Cluster")
+    if t.kind in ("Deployment", "DaemonSet", "Pod"):
+        pod = spec if t.kind == "Pod" else ((spec.get("template") or {}).get("spec"))
+        if isinstance(pod, dict):
+            pod.setdefault("dnsPolicy", "ClusterFirst")
+            pod.setdefault("restartPolicy", "Always")
+            for c in (pod.get("containers") or []) + (pod.get("initContainers") or []):
+                if not isinstance(c, dict):
+                    continue
+                for port in c.get("ports") or []:
+                    if isinstance(port, dict):
+                        port.setdefault("protocol", "TCP")

@@ -322,6 +322,9 @@ CONTROLLER = {
         "name": "controller", "image": "registry.k8s.io/ingress-nginx/controller:v1.12.1",
         "args": ["/nginx-ingress-controller", "--configmap=$(POD_NAMESPACE)/ingress-nginx-controller"]}]}}}}
 
+NGINX_CLASS = {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+               "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}
+
 
 def _ingress(path: str = "/ray(/|$)(.*)", path_type: str = "ImplementationSpecific",
              **annotations: str) -> dict:
@@ -334,6 +337,7 @@ def _ingress(path: str = "/ray(/|$)(.*)", path_type: str = "ImplementationSpecif
 
 def test_ingress_nginx_admission_denies_like_the_webhook(fake_api: FakeApiServer) -> None:
     fake_api.add(CONTROLLER)
+    fake_api.add(NGINX_CLASS)
     fake_api.admission = ingress_nginx_admission(fake_api)
 
     def create(obj: dict) -> httpx.Response:

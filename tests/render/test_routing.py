@@ -2,7 +2,7 @@
 regex enforcement (every path becomes ``location ~* "^<path>"``, longest path first, first
 match wins; ingress_nginx.md §4.1).
 
-Checked twice: against the pure model in ``raygate.render.ingress_nginx_manifests.route``, and against a
+Checked twice: against the one location model in ``raygate.backends.ingress_nginx_locations``, and against a
 real nginx whose server block is built from the rendered Ingresses the way ingress-nginx builds
 it (``rewrite "(?i)<path>" <target> break; proxy_pass``, ``return 301`` for the redirect, a
 catch-all for the default backend). The backend is a second nginx server that echoes the URI
@@ -22,7 +22,8 @@ import pytest
 
 from raygate.backends.ingress_nginx import PREFIX
 from raygate.render import render
-from raygate.render.ingress_nginx_manifests import rewrite, route
+from raygate.backends.ingress_nginx_locations import first_regex_match as route
+from raygate.backends.ingress_nginx_locations import rewrite_uri as rewrite
 from raygate.spec import from_dict
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)

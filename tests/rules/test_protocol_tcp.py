@@ -117,13 +117,39 @@ def test_without_host_network_the_controller_service_needs_the_live_ports() -> N
                for f in result.findings if f.rule.code == "RG206")
 
 
-def test_dashboard_without_tcp_map_warns_about_the_ray_client() -> None:
+def test_dashboard_without_tcp_map_notes_the_ray_client() -> None:
+    """Information only: Ray recommends the Jobs API, which the Dashboard route serves."""
     text = guide(host_network=True)
     without_map = "---".join(d for d in text.split("---") if "kind: ConfigMap" not in d)
     result = run(without_map)
     assert [(f.rule.code, f.object.kind, f.severity.value) for f in result.findings] == [
-        ("RG205", "Ingress", "warning")]
+        ("RG205", "Ingress", "info")]
     assert "ingress-nginx/tcp-services" in result.findings[0].fix
+
+
+def test_dashboard_without_tcp_map_warns_when_a_driver_uses_ray_client() -> None:
+    """The seed guide's symptom: a driver Job calling ray.init("ray://...") while only the
+    Dashboard is exposed."""
+    text = guide(host_network=True)
+    without_map = "---".join(d for d in text.split("---") if "kind: ConfigMap" not in d)
+    driver = """
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: driver, namespace: raycluster}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: driver
+        image: rayproject/ray:2.52.0
+        command: [python, -c, "import ray; ray.init('ray://gateway.example.com:10001')"]
+"""
+    result = run(without_map + driver)
+    [finding] = result.findings
+    assert (finding.rule.code, finding.severity.value) == ("RG205", "warning")
+    assert "Job raycluster/driver connects with ray://" in finding.message
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent (a user's clone)")

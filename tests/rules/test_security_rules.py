@@ -152,7 +152,8 @@ def _baseline() -> list[dict]:
              "nginx.ingress.kubernetes.io/limit-rps": "ten",
              "nginx.ingress.kubernetes.io/auth-url": "https://a",
              "nginx.ingress.kubernetes.io/use-regex": True}},
-         "spec": {"tls": [{"hosts": ["b"]}, "x"], "rules": [{"host": "a", "http": {"paths": [
+         "spec": {"ingressClassName": "nginx",
+                  "tls": [{"hosts": ["b"]}, "x"], "rules": [{"host": "a", "http": {"paths": [
              {"path": "/", "backend": {"service": {"name": "rc-head-svc",
                                                    "port": {"number": 8265}}}}]}}]}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb", "namespace": "ray"},

@@ -206,6 +206,46 @@ class Controller:
         return self.flags.get("--controller-class", "k8s.io/ingress-nginx")
 
     @property
+    def watch_without_class(self) -> bool:
+        """``--watch-ingress-without-class`` (default false since v1.0.0): also serve Ingresses
+        with neither ``ingressClassName`` nor the class annotation (store.go GetIngressClass)."""
+        return _go_flag_true(self.flags.get("--watch-ingress-without-class"))
+
+    @property
+    def ingress_class_by_name(self) -> bool:
+        """``--ingress-class-by-name``: an IngressClass named like ``--ingress-class`` is
+        served whatever its ``spec.controller`` (store.go, the IngressClass add handler)."""
+        return _go_flag_true(self.flags.get("--ingress-class-by-name"))
+
+    @property
+    def watch_namespace(self) -> str | None:
+        """``--watch-namespace`` (one namespace; empty means all)."""
+        return self.flags.get("--watch-namespace") or None
+
+    @property
+    def watch_namespace_selector(self) -> str | None:
+        """``--watch-namespace-selector`` (a label selector on Namespaces)."""
+        return self.flags.get("--watch-namespace-selector") or None
+
+    def watches_namespace(self, objects: ObjectSet, namespace: str) -> bool | None:
+        """Whether this controller's informers see objects in ``namespace``: True, False, or
+        None when it depends on a Namespace object the inputs do not carry.
+
+        ``--watch-namespace`` scopes every informer to one namespace; with
+        ``--watch-namespace-selector`` an object is seen only when its Namespace's labels match
+        (a missing Namespace is "not watched", store.go ``watchedNamespace``)."""
+        if self.watch_namespace is not None:
+            return self.watch_namespace == namespace
+        selector = self.watch_namespace_selector
+        if selector is None:
+            return True
+        ns = objects.get("Namespace", "", namespace)
+        if ns is None:
+            return None
+        matched = label_selector_matches(selector, ns.labels)
+        return matched
+
+    @property
     def tcp_services_ref(self) -> str | None:
         """``namespace/name`` of the tcp-services ConfigMap this controller reads, if any."""
         return self.flags.get("--tcp-services-configmap") or None
@@ -219,6 +259,55 @@ class Controller:
             except ValueError:
                 ports[default] = flag
         return ports
+
+
+def _go_flag_true(value: str | None) -> bool:
+    # Go's flag package parses booleans with strconv.ParseBool.
+    return value is not None and value.strip() in ("1", "t", "T", "true", "TRUE", "True")
+
+
+_SELECTOR_TERM = re.compile(
+    r"^\s*(?:(?P<notexists>!)\s*(?P<nkey>[^\s=!,()]+)"
+    r"|(?P<key>[^\s=!,()]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[^\s,()]*)"
+    r"|\s+(?P<setop>in|notin)\s*\((?P<values>[^)]*)\))?)\s*$")
+
+
+def label_selector_matches(selector: str, labels: Mapping[str, Any]) -> bool | None:
+    """Kubernetes label-selector syntax (``k=v``, ``k!=v``, ``k``, ``!k``, ``k in (a,b)``,
+    ``k notin (a,b)``, comma-separated terms all required); None when it does not parse."""
+    terms: list[str] = []
+    depth, start = 0, 0
+    for i, c in enumerate(selector):
+        depth += c == "("
+        depth -= c == ")"
+        if c == "," and depth == 0:
+            terms.append(selector[start:i])
+            start = i + 1
+    terms.append(selector[start:])
+    for term in terms:
+        m = _SELECTOR_TERM.match(term)
+        if m is None:
+            return None
+        if m.group("notexists"):
+            if m.group("nkey") in labels:
+                return False
+            continue
+        key = m.group("key")
+        present = key in labels
+        value = str(labels.get(key, ""))
+        if m.group("op") in ("=", "=="):
+            ok = present and value == m.group("value")
+        elif m.group("op") == "!=":
+            ok = not present or value != m.group("value")
+        elif m.group("setop"):
+            values = {v.strip() for v in m.group("values").split(",")}
+            ok = (present and value in values) if m.group("setop") == "in" \
+                else (not present or value not in values)
+        else:
+            ok = present
+        if not ok:
+            return False
+    return True
 
 
 def _configmap_for(objects: ObjectSet, workload: KubeObject, flags: Mapping[str, str]) -> KubeObject | None:
@@ -261,7 +350,10 @@ def default_controller(objects: ObjectSet) -> Controller:
 
 
 def controller_for_class(objects: ObjectSet, class_name: str | None) -> Controller:
-    """The controller that serves IngressClass ``class_name`` (or the only/default one)."""
+    """The controller that serves IngressClass ``class_name`` (or the only/default one).
+
+    Not the question to ask about an Ingress: ``raygate.model.dataplane.for_ingress`` decides
+    whether ingress-nginx serves it at all (other controllers, namespaces, class-less)."""
     controllers = find_controllers(objects)
     if class_name:
         ic = objects.get("IngressClass", "", class_name)
@@ -281,9 +373,6 @@ def ingress_class_of(ingress: KubeObject) -> str | None:
     legacy = ingress.annotations.get("kubernetes.io/ingress.class")
     return legacy if isinstance(legacy, str) and legacy else None
 
-
-def controller_for_ingress(objects: ObjectSet, ingress: KubeObject) -> Controller:
-    return controller_for_class(objects, ingress_class_of(ingress))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -406,3 +495,25 @@ def backend_service(path_entry: Mapping[str, Any]) -> tuple[str | None, str | No
 def annotation(ingress: KubeObject, name: str) -> str | None:
     value = ingress.annotations.get(PREFIX + name)
     return None if value is None else str(value)
+
+
+def redirect_target(ingress: KubeObject) -> str | None:
+    """Where a ``temporal-redirect``/``permanent-redirect`` Ingress sends every request.
+
+    The redirect annotation parser (``internal/ingress/annotations/redirect/redirect.go`` at
+    controller-v1.15.1) reads temporal-redirect first, then permanent-redirect; the template
+    answers with ``return <code> <url>`` in every location of the Ingress before any
+    ``proxy_pass``, so such an Ingress proxies nothing to its backends.
+    """
+    for name in ("temporal-redirect", "permanent-redirect"):
+        value = annotation(ingress, name)
+        if value and value.strip():
+            return value.strip()
+    return None
+
+
+def annotation_prefix(controller: Controller) -> str:
+    """The annotation prefix a controller reads (``--annotations-prefix``), with a trailing
+    slash."""
+    prefix = controller.flags.get("--annotations-prefix", "").strip().strip("/")
+    return (prefix + "/") if prefix else PREFIX

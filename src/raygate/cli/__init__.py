@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lab": ("lab", "Run a real local data plane (Ray head + nginx) to rehearse faults."),
     "rules": ("rules", "List the rule catalog."),
     "explain": ("explain", "Explain a rule, or find the rules behind a pasted error."),
+    "operator": ("operator", "Keep every annotated Ray cluster reachable (Kubernetes operator)."),
 }
 
 EPILOG = """\b

@@ -23,11 +23,15 @@ Examples:
   raygate apply -f raygate.yaml --force-conflicts  # take over fields another manager owns
 
 \b
-Field manager: raygate (server-side apply). Only the fields raygate renders are owned:
-tcp-services entries written by others are kept; --prune only deletes objects labelled
-app.kubernetes.io/managed-by=raygate for this gateway that no other manager writes.
+Field manager: raygate/<namespace>.<name>, one per gateway (server-side apply). Only the
+fields this gateway renders are owned: tcp-services entries of other gateways and tools are
+kept; a port another gateway owns is refused before anything is written; the controller's
+args are never replaced, only raygate's flags are added or changed (and reported); --prune
+deletes what only this gateway writes and releases its entries in shared objects.
 Exit codes: 0 applied and verified, 1 conflicts, denials, missing objects, a wait that
-timed out or doctor errors, 2 invalid spec, unsafe request or unreachable cluster.
+timed out or doctor errors, 2 invalid spec, unsafe request, a port or flag another gateway
+owns, or a cluster that is unreachable or fails mid-apply (the message names what was
+written and how to finish or undo).
 """
 
 
@@ -57,7 +61,7 @@ timed out or doctor errors, 2 invalid spec, unsafe request or unreachable cluste
 def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run: bool,
             diff: bool, force_conflicts: bool, prune: bool, timeout: float, no_wait: bool,
             allow_unauthenticated: bool, cluster_manifests: tuple[str, ...]) -> None:
-    """Server-side apply the rendered gateway (field manager raygate), wait for the
+    """Server-side apply the rendered gateway (field manager raygate/<ns>.<name>), wait for the
     controller rollout and the endpoints, then run doctor on the live cluster."""
     from raygate import apply as apply_mod
     from raygate import render, spec as spec_mod
@@ -74,8 +78,10 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
         live = _with_manifests(apply_mod.load_live(source), spec, spec_file, cluster_manifests)
         objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated)
         report = apply_mod.apply_objects(
-            source, objects, gateway=apply_mod.gateway_id(spec), dry_run=dry_run,
-            force_conflicts=force_conflicts, diff=diff, prune=prune)
+            source, objects, gateway=apply_mod.gateway_for(spec), dry_run=dry_run,
+            force_conflicts=force_conflicts, diff=diff, prune=prune,
+            command=_command_line(spec_file, kubeconfig, context, force_conflicts, prune,
+                                  cluster_manifests))
         _print_changes(report, diff)
         failed = bool(report.failed)
         if not dry_run and not no_wait and not failed:
@@ -104,6 +110,23 @@ def _with_manifests(live: Any, spec: Any, spec_file: str,
     names = {(o.kind, o.namespace, o.name) for o in given}
     return ObjectSet([o for o in live if (o.kind, o.namespace, o.name) not in names]
                      + list(given))
+
+
+def _command_line(spec_file: str, kubeconfig: str | None, context: str | None,
+                  force_conflicts: bool, prune: bool,
+                  cluster_manifests: tuple[str, ...] = ()) -> str:
+    """The command that repeats this apply (for "apply stopped after ..." messages)."""
+    import shlex
+    parts = ["raygate", "apply", "-f", spec_file]
+    for manifest in cluster_manifests:
+        parts += ["--cluster-manifest", manifest]
+    if kubeconfig:
+        parts += ["--kubeconfig", kubeconfig]
+    if context:
+        parts += ["--context", context]
+    parts += ["--force-conflicts"] if force_conflicts else []
+    parts += ["--prune"] if prune else []
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def _print_changes(report: Any, diff: bool) -> None:

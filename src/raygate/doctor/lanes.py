@@ -61,8 +61,11 @@ def build_lanes(objects: ObjectSet, result: Result, state: rt.RuntimeState) -> l
     lanes: list[Lane] = []
     # Lanes draw the ingress-nginx path (controller, tcp-services); Gateway API routes would
     # be drawn through a controller they do not use, so they get no lane yet.
+    # An Ingress another controller serves (ALB, Traefik...) has no ingress-nginx hop to draw.
     exposed = [e for e in exposure.ray_exposures(objects)
-               if e.channel in ("http", "tcp") and e.via.kind in ("Ingress", "ConfigMap")]
+               if e.channel in ("http", "tcp") and e.via.kind in ("Ingress", "ConfigMap")
+               and (e.channel == "tcp" or (e.data_plane is not None
+                                           and e.data_plane.controller is not None))]
     for e in exposed:
         lanes.append(_lane(objects, result, state, e))
     lanes += _missing_client_lanes(objects, result, exposed)
@@ -72,7 +75,8 @@ def build_lanes(objects: ObjectSet, result: Result, state: rt.RuntimeState) -> l
 
 
 def _lane(objects: ObjectSet, result: Result, state: rt.RuntimeState, e: exposure.Exposure) -> Lane:
-    controller = (nginx.controller_for_ingress(objects, e.via) if e.channel == "http"
+    controller = (e.data_plane.controller if e.channel == "http" and e.data_plane is not None
+                  and e.data_plane.controller is not None
                   else _controller_for_tcp(objects, e.via))
     workload = controller.workload
     pods = rt.controller_pods(objects, workload) if workload is not None else ()

@@ -13,11 +13,12 @@ but only for a route with a ``parentRefs`` entry: a route attached to nothing is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
-from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
+from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane, heads
 from raygate.objects import FieldPath, KubeObject, ObjectSet
 
 #: Well-known Ray head ports, used when neither the Service nor the RayCluster is in the inputs.
@@ -40,6 +41,10 @@ class Exposure:
     external_port: int | None = None
     path: str | None = None
     host: str | None = None
+    #: The Ray head the Service reaches, with the confidence and evidence (model/heads.py).
+    head: heads.HeadService | None = None
+    #: For Ingress exposures: the data plane that serves the route (``model.dataplane``).
+    data_plane: "dataplane.DataPlane | None" = None
 
     @property
     def target(self) -> str:
@@ -47,7 +52,8 @@ class Exposure:
 
 
 def exposures(objects: ObjectSet) -> tuple[Exposure, ...]:
-    return objects.memo("ray-exposures", lambda: tuple(_compute(objects)))
+    return objects.memo("ray-exposures",
+                        lambda: tuple(_with_head(objects, e) for e in _compute(objects)))
 
 
 def ray_exposures(objects: ObjectSet) -> tuple[Exposure, ...]:
@@ -56,11 +62,19 @@ def ray_exposures(objects: ObjectSet) -> tuple[Exposure, ...]:
 
 
 def _is_ray_target(objects: ObjectSet, e: Exposure) -> bool:
-    if e.ray is not None:
-        return True
-    if e.service_obj is not None:
-        return kuberay.is_head_service(objects, e.service_obj)
-    return kuberay.looks_like_head_service_name(e.service)
+    return e.head is not None
+
+
+def _with_head(objects: ObjectSet, e: Exposure) -> Exposure:
+    """Attach the Ray head the exposure's Service reaches (model/heads.py), and the Ray role of
+    the port when only the head's own ports can tell it (a plain ``ray start --head`` pod)."""
+    head = heads.for_service(objects, e.namespace, e.service, e.port)
+    if head is None:
+        return e
+    ray_port = e.ray_port
+    if e.ray is None or ray_port is None:
+        ray_port = head.role(e.port) or ray_port
+    return replace(e, head=head, ray_port=ray_port, ray=e.ray or head.ray)
 
 
 def _ray_port_name(objects: ObjectSet, svc: KubeObject | None, ray: KubeObject | None,
@@ -101,6 +115,7 @@ def _compute(objects: ObjectSet) -> list[Exposure]:
         default = ing.spec.get("defaultBackend") or ing.spec.get("backend")
         if isinstance(default, dict):
             entries.append((("spec", "defaultBackend"), {"backend": default, "path": "/"}, None))
+        plane = dataplane.for_ingress(objects, ing)
         for field, entry, host in entries:
             name, port = nginx.backend_service(entry)
             if not isinstance(name, str):
@@ -109,7 +124,7 @@ def _compute(objects: ObjectSet) -> list[Exposure]:
             ray = kuberay.owner_of_service(objects, ing.namespace, name)
             found.append(Exposure(ing, field + ("backend",), "http", ing.namespace, name, port,
                                   _ray_port_name(objects, svc, ray, port), ray, svc,
-                                  path=entry.get("path"), host=host))
+                                  path=entry.get("path"), host=host, data_plane=plane))
     for cm in nginx.tcp_services_configmaps(objects):
         for entry in nginx.tcp_entries(cm):
             if entry.error or entry.namespace is None or entry.service is None:

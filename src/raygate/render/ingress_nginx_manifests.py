@@ -12,7 +12,6 @@ check it against a real nginx.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -283,6 +282,11 @@ def controller_configmap(spec: GatewaySpec) -> dict[str, Any] | None:
     }
 
 
+#: Every flag ``added_args`` may set: ``raygate apply`` changes only these in the live args.
+RAYGATE_FLAG_NAMES = ("--tcp-services-configmap", "--report-node-internal-ip-address",
+                      "--publish-service")
+
+
 def added_args(spec: GatewaySpec) -> list[str]:
     """The controller flags this gateway needs on top of the upstream ones."""
     ctl = spec.controller
@@ -299,12 +303,23 @@ def added_args(spec: GatewaySpec) -> list[str]:
 
 
 def controller_args(spec: GatewaySpec, cluster: ObjectSet | None) -> tuple[list[str], str]:
-    """The full args list for a server-side-apply patch, and where its base came from.
+    """The controller's args with this gateway's flags added or changed, and where the base
+    list came from.
 
     Lists of scalars are atomic under server-side apply: whoever applies ``args`` owns all of
-    it. So the patch must carry the complete list: the user's controller args when their
-    Deployment is among the inputs, the upstream v1.15.1 baremetal args otherwise.
+    it, so a rendered patch must carry the complete list: the user's controller args when
+    their Deployment is among the inputs (live cluster or ``--cluster-manifest``), the upstream
+    v1.15.1 baremetal args otherwise. Every other flag keeps its place and value
+    (``merge_flags``); ``raygate apply`` does not apply this list at all but changes only the
+    flags in ``added_args`` (see ``raygate.apply``).
     """
+    base, source = controller_base_args(spec, cluster)
+    args, _ = merge_flags(base, added_args(spec))
+    return args, source
+
+
+def controller_base_args(spec: GatewaySpec, cluster: ObjectSet | None) -> tuple[list[str], str]:
+    """The controller's current args (from the inputs) or upstream's, and where they came from."""
     # The upstream args, naming this spec's ConfigMap and class (they are upstream's defaults
     # unless the spec renamed them).
     base: Sequence[str] = [
@@ -320,10 +335,37 @@ def controller_args(spec: GatewaySpec, cluster: ObjectSet | None) -> tuple[list[
                     and isinstance(c.get("args"), list):
                 base = [str(a) for a in c["args"]]
                 source = f"{deployment.origin} (Deployment {deployment.namespace}/{deployment.name})"
-    ours = added_args(spec)
-    ours_flags = {a.partition("=")[0] for a in ours}
-    kept = [a for a in base if a.partition("=")[0] not in ours_flags]
-    return kept + ours, source
+    return list(base), source
+
+
+def flag_name(arg: str) -> str:
+    """``--tcp-services-configmap=x`` -> ``--tcp-services-configmap`` (Go flags: ``--f=v``)."""
+    return arg.partition("=")[0]
+
+
+def merge_flags(args: Sequence[str], wanted: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``args`` with every flag of ``wanted`` set: a flag already there with another value is
+    changed in place, a missing one is appended, everything else is left as it is (order,
+    other flags, a second occurrence). Returns the new list and one line per change."""
+    out = [str(a) for a in args]
+    changes: list[str] = []
+    for flag in wanted:
+        name = flag_name(flag)
+        at = [i for i, a in enumerate(out) if flag_name(a) == name]
+        if not at:
+            out.append(flag)
+            changes.append(f"adds {flag}")
+        elif out[at[-1]] != flag:
+            # Go's flag package keeps the last occurrence: that is the one that counts.
+            changes.append(f"changes {out[at[-1]]} to {flag}")
+            out[at[-1]] = flag
+    return out, changes
+
+
+def flag_changes(spec: GatewaySpec, cluster: ObjectSet | None) -> list[str]:
+    """What this gateway changes in the controller's args (empty when nothing)."""
+    base, _ = controller_base_args(spec, cluster)
+    return merge_flags(base, added_args(spec))[1]
 
 
 def controller_patch(spec: GatewaySpec, cluster: ObjectSet | None) -> dict[str, Any]:
@@ -481,28 +523,3 @@ def serve_ingress(spec: GatewaySpec, target: Target) -> dict[str, Any] | None:
         PREFIX + "use-regex": "true",
         **_proxy_annotations(spec),
     })
-
-
-# ---------------------------------------------------------------------------------------------
-# The routing model
-
-
-def route(paths: Iterable[str], uri: str) -> str | None:
-    """Which Ingress path serves ``uri`` on a host with regex enforcement, or None (404).
-
-    Locations are ``~* "^<path>"``, tried longest path first, first match wins
-    (ingress_nginx.md §4.1). Python's ``sorted`` is stable, so equal lengths keep input order;
-    the spec keeps our sub-paths disjoint so that never decides anything.
-    """
-    for path in sorted(paths, key=len, reverse=True):
-        if re.match(path, uri, flags=re.IGNORECASE):
-            return path
-    return None
-
-
-def rewrite(path: str, target: str, uri: str) -> str:
-    """The URI the backend sees after ``rewrite "(?i)<path>" <target> break;``."""
-    m = re.search(path, uri, flags=re.IGNORECASE)
-    if m is None:
-        return uri
-    return re.sub(r"\$(\d)", lambda g: m.group(int(g.group(1))) or "", target)

@@ -6,7 +6,9 @@ The lab rehearses the real data plane on one machine. Instead of hand-writing an
 and Deployment patch) and turns them into nginx.conf the way the ingress-nginx controller's
 template does, so a mistake in the objects shows up as the same failure a user would see.
 
-Fidelity, against ``shared/facts/ingress_nginx.md`` section 4 (and sections 3 and 5):
+Fidelity, against ``shared/facts/ingress_nginx.md`` section 4 (and sections 3 and 5). Servers,
+locations, their order and Prefix normalisation come from the one location model the rules use,
+``raygate.backends.ingress_nginx_locations``; this module only writes them out as text.
 
 Mirrored
   * one ``server`` per host (``server_name _`` for rules without a host, the default server);
@@ -53,9 +55,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 from raygate.backends import ingress_nginx as ingx
+from raygate.backends import ingress_nginx_locations as locations
+from raygate.model import dataplane
 from raygate.objects import KubeObject, ObjectSet, Origin
 
 #: Debian's nginx builds the stream module as a dynamic module (feasibility.md §B).
@@ -64,18 +68,6 @@ _SIZE_RE = re.compile(r"^\d+[bkmgBKMG]?$")
 _INT_RE = re.compile(r"^\d+$")
 # Conservative URL shape for redirect targets; anything else is ignored like an invalid value.
 _REDIRECT_URL_RE = re.compile(r"^[A-Za-z0-9\-._~/:?&=%#+]+$")
-
-
-@dataclass(frozen=True)
-class Location:
-    """One rendered location, before it is turned into text."""
-
-    path: str
-    path_type: str
-    ingress: KubeObject
-    upstream: str | None       # nginx upstream name, None when the Service has no endpoints
-    service_ref: str           # "ns/svc:port", for messages
-    default_backend: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,15 +107,6 @@ def quote(value: str) -> str:
 def _ann(ing: KubeObject, name: str) -> str | None:
     value = ing.annotations.get(ingx.PREFIX + name)
     return None if value is None else str(value).strip()
-
-
-def _needs_rewrite(ing: KubeObject, path: str) -> bool:
-    target = _ann(ing, "rewrite-target")
-    return bool(target) and target != path and bool(ingx.REGEX_PATH_WITH_CAPTURE_RE.match(target or ""))
-
-
-def _uses_regex(ing: KubeObject) -> bool:
-    return (_ann(ing, "use-regex") or "").lower() == "true"
 
 
 def _upstream_name(ns: str, svc: str, port: str) -> str:
@@ -174,18 +157,23 @@ def _redirect(ing: KubeObject) -> tuple[int, str] | None:
     return None
 
 
-def _location_block(loc: Location, enforce_regex: bool, controller: ingx.Controller) -> list[str]:
+def _default_block(enforce_regex: bool) -> list[str]:
+    """The default backend's ``/`` (404) on a server without a ``/`` path of its own."""
+    head = f"location ~* {quote('^/')}" if enforce_regex else f"location {quote('/')}"
+    return [f"{head} {{", "    return 404;", "}"]
+
+
+def _location_block(loc: locations.Location, enforce_regex: bool, controller: ingx.Controller,
+                    upstream: str | None, service_ref: str) -> list[str]:
     ing = loc.ingress
     if enforce_regex:
         head = f"location ~* {quote('^' + loc.path)}"
-    elif loc.path_type == "Exact":
+    elif loc.exact:
         head = f"location = {quote(loc.path)}"
     else:
         head = f"location {quote(loc.path)}"
     body: list[str] = []
-    if loc.default_backend:
-        return [f"{head} {{", "    return 404;", "}"]
-    body.append(f"# {ing.ref} -> {loc.service_ref}")
+    body.append(f"# {ing.ref} -> {service_ref}")
     cidrs = _allowlist(ing)
     for cidr in cidrs:
         body.append(f"allow {cidr};")
@@ -197,7 +185,7 @@ def _location_block(loc: Location, enforce_regex: bool, controller: ingx.Control
         # nginx.tmpl returns before any proxying when a redirect annotation is set.
         body.append(f"return {redirect[0]} {quote(redirect[1])};")
         return [f"{head} {{", *("    " + b for b in body), "}"]
-    if loc.upstream is None:
+    if upstream is None:
         # The controller points such a location at an upstream with no servers -> 503.
         body.append("return 503;")
         return [f"{head} {{", *("    " + b for b in body), "}"]
@@ -221,19 +209,13 @@ def _location_block(loc: Location, enforce_regex: bool, controller: ingx.Control
         "proxy_set_header Upgrade $http_upgrade;",
         f"proxy_set_header Connection {connection_value};",
     ]
-    if _needs_rewrite(ing, loc.path):
-        target = _ann(ing, "rewrite-target") or "/"
-        body.append(f"rewrite {quote('(?i)' + loc.path)} {target} break;")
+    if loc.needs_rewrite and loc.rewrite:
+        body.append(f"rewrite {quote('(?i)' + loc.path)} {loc.rewrite} break;")
         prefix = _ann(ing, "x-forwarded-prefix")
         if prefix and ingx.REGEX_PATH_WITH_CAPTURE_RE.match(prefix):
             body.append(f"proxy_set_header X-Forwarded-Prefix {quote(prefix)};")
-    body.append(f"proxy_pass http://{loc.upstream};")
+    body.append(f"proxy_pass http://{upstream};")
     return [f"{head} {{", *("    " + b for b in body), "}"]
-
-
-def _path_type(entry: Mapping[str, Any]) -> str:
-    value = entry.get("pathType")
-    return value if value in ("Exact", "Prefix") else "ImplementationSpecific"
 
 
 def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
@@ -251,32 +233,23 @@ def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
     """
     objset = as_objects(objects)
     log: list[str] = []
-    ingresses = [o for o in objset.of_kind("Ingress") if ingx.is_ingress(o)]
+    ingresses = sorted((o for o in objset.of_kind("Ingress") if ingx.is_ingress(o)),
+                       key=lambda o: (o.namespace, o.name))
     first_controller = ingx.controller_for_class(objset, None)
 
-    # host -> list of Locations
-    hosts: dict[str, list[Location]] = {}
-    regex_hosts: set[str] = set()
     upstream_defs: dict[str, str] = {}
-    for ing in sorted(ingresses, key=lambda o: (o.namespace, o.name)):
-        for _, entry, host in ingx.ingress_paths(ing):
-            host_key = host if isinstance(host, str) and host else "_"
-            path = str(entry.get("path") or "/")
+    for ing in ingresses:
+        for _, entry, _host in ingx.ingress_paths(ing):
             svc, port = ingx.backend_service(entry)
-            ref = f"{ing.namespace}/{svc}:{port}"
-            addr = upstreams.get(ref) if svc and port else None
-            upstream = None
+            addr = upstreams.get(f"{ing.namespace}/{svc}:{port}") if svc and port else None
             if addr:
-                upstream = _upstream_name(ing.namespace, str(svc), str(port))
-                upstream_defs[upstream] = addr
+                upstream_defs[_upstream_name(ing.namespace, str(svc), str(port))] = addr
             elif _redirect(ing) is None:
                 log.append(f'Service "{ing.namespace}/{svc}" does not have any active Endpoint.')
-            hosts.setdefault(host_key, []).append(
-                Location(path, _path_type(entry), ing, upstream, ref))
-            if _needs_rewrite(ing, path) or _uses_regex(ing):
-                regex_hosts.add(host_key)
-    hosts.setdefault("_", [])
-
+    # The one location model (backends/ingress_nginx_locations): the lab runs one controller.
+    servers = {host: server for (_, host), server in
+               locations.build_servers((first_controller, ing) for ing in ingresses).items()}
+    hosts = sorted({*servers, "_"}, key=lambda h: (h != "_", h))
     lines: list[str] = []
     if stream_module:
         lines.append(f"load_module {stream_module};")
@@ -307,30 +280,28 @@ def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
         lines += [f"    upstream {name} {{", f"        server {addr} max_fails=0;",
                   "        keepalive 320;", "        keepalive_time 1h;",
                   "        keepalive_timeout 60s;", "        keepalive_requests 10000;", "    }"]
-    for host in sorted(hosts, key=lambda h: (h != "_", h)):
-        locations = list(hosts[host])
-        if not any(loc.path == "/" for loc in locations):
-            locations.append(Location("/", "Prefix", locations[0].ingress if locations else
-                                      KubeObject({}, Origin("<default>")), None,
-                                      "default-backend", default_backend=True))
-        enforce = host in regex_hosts
-        if not enforce:
-            locations = _normalise_prefixes(locations)
-        # Longest path first; stable, like the controller's two sort.SliceStable passes.
-        locations.sort(key=lambda loc: loc.path, reverse=True)
-        locations.sort(key=lambda loc: len(loc.path), reverse=True)
+    for host in hosts:
+        server = servers.get(host)
+        # spec.defaultBackend is not rendered: the lab's default server answers 404 there.
+        locs = [loc for loc in server.locations if not loc.is_default_backend] if server else []
+        enforce = server.regex if server is not None else False
         listen = f"127.0.0.1:{http_port}" + (" default_server" if host == "_" else "")
         lines += ["    server {", f"        server_name {host};", f"        listen {listen};"]
-        controller = first_controller
         seen: set[tuple[str, str]] = set()
-        for loc in locations:
-            key = (loc.path, loc.path_type if not enforce else "regex")
+        for loc in locs:
+            key = (loc.path, "regex" if enforce else "Exact" if loc.exact else "Prefix")
             if key in seen:  # first Ingress wins on a duplicate host/path, like the webhook
                 continue
             seen.add(key)
-            if not loc.default_backend:
-                controller = ingx.controller_for_ingress(objset, loc.ingress)
-            lines += ["        " + text for text in _location_block(loc, enforce, controller)]
+            controller = dataplane.controller_of(objset, loc.ingress) or first_controller
+            ns = loc.ingress.namespace
+            ref = f"{ns}/{loc.service}:{loc.port}"
+            upstream = (_upstream_name(ns, str(loc.service), str(loc.port))
+                        if loc.service and loc.port and upstreams.get(ref) else None)
+            lines += ["        " + text
+                      for text in _location_block(loc, enforce, controller, upstream, ref)]
+        if not any(loc.path == "/" for loc in locs):
+            lines += ["        " + text for text in _default_block(enforce)]
         lines.append("    }")
     lines.append("}")
 
@@ -359,20 +330,6 @@ def render_nginx_conf(objects: Iterable[KubeObject | Mapping[str, Any]],
             lines.append("    }")
         lines.append("}")
     return NginxConf("\n".join(lines) + "\n", http_port, stream_ports, log)
-
-
-def _normalise_prefixes(locations: Sequence[Location]) -> list[Location]:
-    """``updateServerLocations``: a Prefix path without rewrite/regex becomes ``<path>/``
-    plus an exact ``= <path>`` location (ImplementationSpecific counts as Prefix)."""
-    out: list[Location] = []
-    for loc in locations:
-        if loc.path_type == "Exact" or loc.path.endswith("/") or loc.default_backend:
-            out.append(loc)
-            continue
-        out.append(Location(loc.path + "/", loc.path_type, loc.ingress, loc.upstream,
-                            loc.service_ref))
-        out.append(Location(loc.path, "Exact", loc.ingress, loc.upstream, loc.service_ref))
-    return out
 
 
 def _stream_servers(objset: ObjectSet, upstreams: Mapping[str, str],

@@ -39,6 +39,9 @@ MAX_REQUESTS = 20
 CONTROLLER_POD_SELECTOR = {"app.kubernetes.io/name": "ingress-nginx"}
 RAY_HEAD_POD_SELECTOR = {"ray.io/node-type": "head"}
 FIELD_MANAGER = "raygate"
+#: How often one LIST starts over after its continue token expired (410 Expired) before the
+#: load gives up; each restart costs the pages read so far again.
+MAX_RELISTS = 3
 
 
 @dataclass(frozen=True)
@@ -349,6 +352,7 @@ class ClusterSource:
             params["labelSelector"] = build_selector(dict(spec.labels))
         http = self.client._client._client
         items: list[dict[str, Any]] = []
+        restarts = 0
         try:
             while True:
                 resp = http.get(path, params=params)
@@ -358,6 +362,15 @@ class ClusterSource:
                 if resp.status_code == 404 and spec.optional:
                     self.not_installed.append(spec.kind)
                     return None
+                if resp.status_code == 410 and "continue" in params and restarts < MAX_RELISTS:
+                    # The continue token expired (etcd compacted the snapshot it read from,
+                    # every 5 minutes by default): the pages read so far and the rest would
+                    # not be one consistent list, so start the LIST over (what client-go's
+                    # pager does on "Expired"). Costs one more round of pages.
+                    restarts += 1
+                    items = []
+                    params.pop("continue")
+                    continue
                 resp.raise_for_status()
                 page = json.loads(resp.content)
                 items.extend(page.get("items") or [])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
@@ -79,8 +80,8 @@ def _external_ips(obj: KubeObject, ctx: Context, owners: dict, now: str) -> Iter
 
 
 def _ingress_status(obj: KubeObject, ctx: Context, owners: dict) -> Iterable[Finding]:
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
-    if controller.workload is None or not controller.host_network:
+    controller = dataplane.controller_of(ctx.objects, obj)
+    if controller is None or controller.workload is None or not controller.host_network:
         return  # a LoadBalancer address is not a node address; nothing to compare
     serving = rt.gateway_addresses(ctx.objects, controller)
     for i, lb in enumerate(rt.as_list(obj.get("status", "loadBalancer", "ingress"))):

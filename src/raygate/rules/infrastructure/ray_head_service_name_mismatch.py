@@ -3,7 +3,10 @@
 KubeRay names a RayCluster's head Service ``status.head.serviceName`` when reported, else
 ``spec.headGroupSpec.headService.metadata.name``, else ``<raycluster>-head-svc`` (RayService and
 RayJob: ``<name>-head-svc``); KubeRay <= 1.3 cut names longer than 50 characters from the front
-(facts: kuberay_ray.md §1.1). The Helm chart ``ray-cluster`` names the RayCluster
+(facts: kuberay_ray.md §1.1). A RayService's own ``<name>-head-svc`` / ``<name>-serve-svc`` and
+its child clusters' Services (``<name>-<5 characters>-head-svc`` since KubeRay v1.4.0,
+``<name>-raycluster-<5>-head-svc`` before: ``utils.GenerateRayClusterName``) are KubeRay's too
+(model/heads.py), as is a RayJob's cluster. The Helm chart ``ray-cluster`` names the RayCluster
 ``<release>-kuberay`` (``nameOverride: kuberay``), so release ``ray-cluster`` gives
 ``ray-cluster-kuberay-head-svc`` but release ``raycluster`` gives ``raycluster-kuberay-head-svc``
 (facts: kuberay_ray.md §2). The seed guide's tcp-services map and Ingress both hard-code
@@ -22,6 +25,7 @@ from typing import Any, Iterable, Mapping
 from raygate import kuberay
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
+from raygate.model import heads as head_model
 from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule
 
@@ -104,8 +108,14 @@ def _legacy(name: str) -> str:
     return name
 
 
-def _is_known(heads: Mapping[str, tuple[Head, ...]], namespace: str, service: str) -> bool:
-    return any(service in (h.service, _legacy(h.service)) for h in heads.get(namespace, ()))
+def _is_known(objects: ObjectSet, heads: Mapping[str, tuple[Head, ...]], namespace: str,
+              service: str) -> bool:
+    """A name KubeRay creates: a head Service (also as KubeRay <= 1.3 cut it), or one of the
+    other Services model/heads.py knows KubeRay makes for a CR in the inputs (a RayService's
+    ``-serve-svc``, its child clusters' ``<rayservice>-<hash>-head-svc``, a RayJob's cluster)."""
+    if any(service in (h.service, _legacy(h.service)) for h in heads.get(namespace, ())):
+        return True
+    return head_model.is_known_kuberay_service(objects, namespace, service)
 
 
 def _looks_like_head(objects: ObjectSet, heads: Mapping[str, tuple[Head, ...]], namespace: str,
@@ -159,7 +169,7 @@ def _explain(service: str, head: Head) -> str:
 def _check_ingress(obj: KubeObject, ctx: Context,
                    heads: Mapping[str, tuple[Head, ...]]) -> Iterable[Finding]:
     for field, name_field, service, port in _ingress_backends(obj):
-        if _is_known(heads, obj.namespace, service) or \
+        if _is_known(ctx.objects, heads, obj.namespace, service) or \
                 not _looks_like_head(ctx.objects, heads, obj.namespace, service, port):
             continue
         ref = f"{obj.namespace}/{service}"
@@ -208,7 +218,7 @@ def _check_tcp_map(obj: KubeObject, ctx: Context,
         if entry.error or not entry.namespace or not entry.service:
             continue
         ns, service = entry.namespace, entry.service
-        if _is_known(heads, ns, service) or \
+        if _is_known(ctx.objects, heads, ns, service) or \
                 not _looks_like_head(ctx.objects, heads, ns, service, entry.port):
             continue
         head = _elsewhere(heads, ns, service) or _best(heads, ns, service)

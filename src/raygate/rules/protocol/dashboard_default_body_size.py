@@ -59,7 +59,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not routes:
         return
     setting = _http.effective(ctx.objects, obj, "proxy-body-size", _http.valid_size)
-    if setting.refused and not nginx.controller_for_ingress(ctx.objects, obj).annotation_validation:
+    if setting.refused and not _http.controller(ctx.objects, obj).annotation_validation:
         # Without --enable-annotation-validation (before v1.12) the bad size is not replaced by
         # the default: it reaches nginx.conf and fails the reload, which RG103 reports.
         return

@@ -23,10 +23,6 @@ from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _http
 
-_STOP = set("()[]{}*+?|^$\\")
-_QUANTIFIERS = set("*?{")
-
-
 @rule(
     code="RG209",
     name="dashboard-subpath-without-slash-redirect",
@@ -59,7 +55,7 @@ _QUANTIFIERS = set("*?{")
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     seen: set[tuple[str, str]] = set()
     for route in _http.ray_routes(ctx.objects, obj, "dashboard"):
-        prefix = bare_prefix(route.path)
+        prefix = _http.bare_prefix(route.path)
         if not prefix or (str(route.host), prefix) in seen:
             continue
         found = _http.route_location(ctx.objects, obj, route)
@@ -75,20 +71,6 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         finding = _judge(ctx, obj, route, server, own, prefix)
         if finding is not None:
             yield finding
-
-
-def bare_prefix(path: object) -> str:
-    """The literal URL prefix a user types for a route: ``/ray(/|$)(.*)`` -> ``/ray``."""
-    if not isinstance(path, str) or not path.startswith("/"):
-        return ""
-    literal = []
-    for c in path:
-        if c in _STOP:
-            if c in _QUANTIFIERS and literal:
-                literal.pop()  # the character before "*" / "?" / "{n}" is optional
-            break
-        literal.append(c)
-    return "".join(literal).rstrip("/")
 
 
 def _is_dashboard(objects: ObjectSet, loc: _http.Location) -> bool:

@@ -11,6 +11,11 @@ with the controller flag ``--enable-ssl-passthrough``, off by default, and only 
 location: ingress_nginx.md §4.3), or ``backend-protocol: GRPC`` at ``/`` on a host whose other
 paths do not capture the gRPC method paths, with ``enable-underscores-in-headers`` on because
 the client's ``client_id`` metadata contains an underscore (kuberay_ray.md §6).
+
+The head behind the route comes from model/heads.py, so a head KubeRay does not run counts too:
+ray-project/ray#26167 routed ``/<release>/api(/|$)(.*)`` with ``backend-protocol: GRPC`` to the
+old Ray chart's ``<release>-ray-head:10001`` and timed out. On a head recognised from port
+numbers alone the finding is a warning and says so.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate.model.exposure import Exposure
 from raygate.findings import Finding
 from raygate.objects import KubeObject
@@ -65,17 +71,51 @@ TCP_FIX = ("Expose the Ray Client port through the tcp-services ConfigMap "
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    for route in _http.ray_routes(ctx.objects, obj, "client"):
+    for route in _http.ray_routes(ctx.objects, obj, "client", any_controller=True):
+        plane = dataplane.for_ingress(ctx.objects, obj)
+        if not plane.is_ingress_nginx:
+            yield from _elsewhere(ctx, obj, route, plane)
+            continue
         problem = _problem(ctx, obj, route)
         if problem is not None:
             message, fix, assumption = problem
+            note, severity = "", None
+            if route.head is not None and not route.head.certain:
+                # Port 10001 alone may be another program's: broken only if it is Ray.
+                note = f"{route.head.note()}"
+                severity = "warning" if route.head.confidence == "possible" else None
             yield ctx.finding(obj, _http.path_field(route),
                               f"Ray Client route {_http.describe_route(route)}: "
-                              f"{message}", fix=fix, assumption=assumption)
+                              f"{message}{note}", fix=fix, assumption=assumption,
+                              severity=severity)
+
+
+def _elsewhere(ctx: Context, obj: KubeObject, route: Exposure,
+               plane: dataplane.DataPlane) -> Iterable[Finding]:
+    """Another controller (or an unknown one): only what holds on any HTTP proxy is judged."""
+    path = route.path if isinstance(route.path, str) and route.path else "/"
+    knob = plane.profile.tcp_knob if plane.profile is not None and plane.profile.tcp_knob else \
+        "a TCP entry point (a LoadBalancer Service or the controller's TCP routing)"
+    fix = f"Expose the Ray Client port 10001 over TCP: {knob}; connect with ray://<address>:10001."
+    if path.rstrip("/") not in ("", "/"):
+        yield ctx.finding(
+            obj, _http.path_field(route),
+            f"Ray Client route {_http.describe_route(route)} ({plane.describe()}): Ray Client is "
+            f"gRPC with fixed method paths such as {GRPC_PROBE_PATH} and no path-prefix option, "
+            f"so under {path} no call reaches it and the client fails with \"{TIMEOUT}\"",
+            fix=fix)
+        return
+    yield ctx.finding(
+        obj, _http.path_field(route),
+        f"Ray Client route {_http.describe_route(route)} ({plane.describe()}): Ray Client is gRPC "
+        "over HTTP/2 and works through an HTTP Ingress only if the proxy speaks HTTP/2 gRPC to "
+        "the head and passes its client_id metadata; an HTTP/1.1 hop fails with "
+        f"\"{TIMEOUT}\"", severity="warning", fix=fix)
 
 
 def _problem(ctx: Context, obj: KubeObject, route: Exposure) -> tuple[str, str, str | None] | None:
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = _http.controller(ctx.objects, obj)
+    assert controller is not None  # check() sends only ingress-nginx routes here
     assumption = controller.assumed
     path = route.path if isinstance(route.path, str) and route.path else "/"
     host = route.host if isinstance(route.host, str) and route.host else None

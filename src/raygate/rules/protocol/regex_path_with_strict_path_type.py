@@ -17,7 +17,9 @@ from typing import Iterable
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject
+from raygate.objects import FieldPath
 from raygate.rules import Context, rule
+from raygate.rules.protocol import _http
 
 DENIED = "ingress contains invalid paths: path {path} cannot be used with pathType {ptype}"
 #: Strict path-type validation (and its warning) arrived in controller v1.8.0.
@@ -43,7 +45,9 @@ FIRST_VERSION = (1, 8, 0)
         validation off the Ingress is accepted with the same text as an admission warning,
         but the manifest breaks as soon as the controller is upgraded to its defaults.
     """,
-    fix="Set pathType: ImplementationSpecific on every path that contains regex characters.",
+    fix=("Set pathType: ImplementationSpecific on every path that contains regex characters, "
+         "with use-regex or a rewrite-target so nginx matches it as a regex; for a Ray "
+         "Dashboard under a prefix, a rewrite-target that removes the prefix (RG225)."),
     references=(
         "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/configmap/#strict-validate-path-type",
         "https://kubernetes.github.io/ingress-nginx/faq/#validation-of-path",
@@ -55,8 +59,10 @@ FIRST_VERSION = (1, 8, 0)
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    if _http.controller(ctx.objects, obj) is None:
+        return  # strict path-type validation is ingress-nginx's webhook
     controller = None
-    for field, entry, _host in nginx.ingress_paths(obj):
+    for field, entry, host in nginx.ingress_paths(obj):
         path, ptype = entry.get("path"), entry.get("pathType")
         # Paths without a leading "/" are refused by the API server before the webhook sees
         # them, and ImplementationSpecific is exempt from the check.
@@ -64,13 +70,13 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if nginx.VALID_PATH_TYPE_RE.match(path):
             continue
-        controller = controller or nginx.controller_for_ingress(ctx.objects, obj)
+        controller = controller or _http.controller(ctx.objects, obj)
         if controller.version_known and controller.version < FIRST_VERSION:
             continue
         text = DENIED.format(path=path, ptype=ptype)
         source = controller.setting_source("strict-validate-path-type")
         assumption = controller.assumed
-        fix = f"Change pathType: {ptype} to pathType: ImplementationSpecific for path {path}."
+        fix = _fix(ctx, obj, field, path, ptype, host)
         if controller.strict_path_type:
             yield ctx.finding(
                 obj, field + ("pathType",),
@@ -84,3 +90,34 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
                 f"admission warning only because strict-validate-path-type is false: {source}; "
                 f"denied once the controller uses the v1.12+ default)",
                 fix=fix, severity="warning", assumption=assumption)
+
+
+def _fix(ctx: Context, obj: KubeObject, field: FieldPath, path: str, ptype: str,
+         host: object) -> str:
+    """A fix that yields a working route, not only an admitted one.
+
+    ImplementationSpecific alone makes the webhook accept the path, but nginx matches it as a
+    regex only when the host has ``use-regex`` or a ``rewrite-target`` (facts: ingress_nginx.md
+    §4.1); otherwise ``/ray(/|$)(.*)`` is a literal prefix no URL starts with. And a Ray
+    Dashboard served under a prefix needs the prefix removed (RG225)."""
+    change = f"Change pathType: {ptype} to pathType: ImplementationSpecific for path {path}"
+    if _http.rewrite_target(obj) is not None:
+        return change + "."
+    groups = _http.capture_groups(path)
+    dashboard = any(_http.entry_field(r) == field
+                    for r in _http.ray_routes(ctx.objects, obj, "dashboard"))
+    prefix = _http.bare_prefix(path)
+    if dashboard and prefix:
+        rest = f"/${groups}" if groups else None
+        if rest:
+            return (f"{change}, and add nginx.ingress.kubernetes.io/rewrite-target: {rest} so "
+                    f"the Dashboard receives paths without {prefix} (it answers 404 under a "
+                    "prefix).")
+        return (f"{change} as path {prefix}/(.*) with nginx.ingress.kubernetes.io/"
+                f"rewrite-target: /$1, so the Dashboard receives paths without {prefix}.")
+    server = _http.server_for(ctx.objects, obj, host)
+    if server is not None and server.regex:
+        return change + "."
+    return (f'{change}, and add nginx.ingress.kubernetes.io/use-regex: "true": without it (or a '
+            "rewrite-target) nginx reads the path as a literal prefix that no URL starts with.")
+

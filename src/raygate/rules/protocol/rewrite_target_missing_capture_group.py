@@ -51,7 +51,7 @@ CAPTURE_REF = re.compile(r"\$([1-9])")
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     target = _http.rewrite_target(obj)
-    if target is None:
+    if target is None or _http.controller(ctx.objects, obj) is None:
         return
     refs = sorted({int(n) for n in CAPTURE_REF.findall(target)})
     if not refs:

@@ -79,7 +79,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             f"and HTTP/1.0 has no protocol upgrade: {consequence}",
             fix="Remove nginx.ingress.kubernetes.io/proxy-http-version (or set it to \"1.1\").")
     elif version is None or version.strip() not in ("1.0", "1.1"):
-        controller = nginx.controller_for_ingress(ctx.objects, obj)
+        controller = _http.controller(ctx.objects, obj)
         if controller.config.get("proxy-http-version", "").strip() == "1.0":
             yield ctx.finding(
                 obj, _http.path_field(routes[0]),

@@ -288,5 +288,4 @@ def validation_enabled(controller: nginx.Controller) -> bool:
 
 def annotation_prefix(controller: nginx.Controller) -> str:
     """The prefix this controller reads (``--annotations-prefix``), with a trailing slash."""
-    prefix = controller.flags.get("--annotations-prefix", "").strip().strip("/")
-    return (prefix + "/") if prefix else nginx.PREFIX
+    return nginx.annotation_prefix(controller)

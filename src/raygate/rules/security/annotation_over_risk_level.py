@@ -13,10 +13,12 @@ Snippets are RG101's business (they fail earlier, on the snippet switch).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
+from raygate.model import dataplane, heads
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
@@ -39,7 +41,7 @@ def aliases_risk_checked(version: tuple[int, int, int]) -> bool:
     name="annotation-over-risk-level",
     layer="security",
     severity="error",
-    kinds=("Ingress",),
+    kinds=("Ingress", "RayCluster", "RayService", "RayJob"),
     title="Annotation whose risk exceeds the controller's annotations-risk-level",
     rationale="""
         Since v1.9 each ingress-nginx annotation has a risk level and the controller refuses
@@ -66,9 +68,17 @@ def aliases_risk_checked(version: tuple[int, int, int]) -> bool:
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    if not nginx.is_ingress(obj):
+    ingress, built = heads.ingress_for_annotations(obj)
+    if ingress is None or not nginx.is_ingress(ingress):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    for f in _check(obj, ingress, ctx):
+        yield replace(f, message=f.message + built) if built else f
+
+
+def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
+    controller = dataplane.controller_of(ctx.objects, ingress)
+    if controller is None:
+        return  # not served by ingress-nginx: its annotations mean nothing there
     if controller.version_known and controller.version < (1, 9, 0):
         return  # no risk model before v1.9
     risks = nginx.annotation_risks()
@@ -77,7 +87,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     level = controller.setting("annotations-risk-level")
     source = controller.setting_source("annotations-risk-level")
     misspelled = level.strip().lower() not in nginx.RISK_LEVELS
-    for key in sorted(k for k in obj.annotations if isinstance(k, str)):
+    for key in sorted(k for k in ingress.annotations if isinstance(k, str)):
         if not key.startswith(prefix) or key.endswith("-snippet"):
             continue
         suffix = key[len(prefix):]

@@ -17,8 +17,10 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate import kuberay
 from raygate.findings import Finding
+from raygate.model import protections
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
@@ -30,25 +32,6 @@ ALLOWLIST_KEYS = ("allowlist-source-range", "whitelist-source-range")
 def _has_allowlist(annotations: Mapping[Any, Any], prefix: str) -> bool:
     return any(isinstance(annotations.get(prefix + k), str) and annotations[prefix + k].strip()
                for k in ALLOWLIST_KEYS)
-
-
-def _tls_covers(tls: Any, host: str | None) -> bool:
-    """Whether an Ingress ``spec.tls`` list serves ``host`` over TLS."""
-    if not isinstance(tls, list):
-        return False
-    for entry in tls:
-        if not isinstance(entry, dict):
-            continue
-        hosts = entry.get("hosts")
-        if not isinstance(hosts, list) or not hosts or host is None:
-            return True  # no hosts: the controller's default certificate serves every host
-        for h in hosts:
-            if not isinstance(h, str):
-                continue
-            if h == host or (h.startswith("*.") and host.endswith(h[1:])
-                             and "." not in host[: -len(h) + 1]):
-                return True
-    return False
 
 
 @rule(
@@ -82,15 +65,29 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         return
     if not nginx.is_ingress(obj):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
-    if _has_allowlist(obj.annotations, values.annotation_prefix(controller)):
+    controller = dataplane.controller_of(ctx.objects, obj)
+    # The allowlist annotation is ingress-nginx's; on another controller only TLS is judged.
+    if controller is not None and _has_allowlist(obj.annotations,
+                                                 values.annotation_prefix(controller)):
         return
     tls = obj.spec.get("tls")
     for e in reach.exposures_of(ctx.objects, obj):
         if reach.port_role(e, reach.ray_behind(ctx.objects, e)) != "dashboard":
             continue
-        if _tls_covers(tls, e.host if isinstance(e.host, str) else None):
+        if protections.tls_covers(tls, e.host if isinstance(e.host, str) else None):
             continue
+        if controller is None:
+            # Another controller: TLS is judged, its own source restriction is its knob.
+            plane = dataplane.for_ingress(ctx.objects, obj)
+            knob = plane.profile.auth_knob if plane.profile is not None else None
+            yield ctx.finding(
+                obj, e.field,
+                f"{reach.how(e)} serves the Ray Dashboard over plain HTTP ({plane.describe()}): "
+                "no spec.tls for this host, so Ray tokens and cookies cross the network in "
+                "clear text",
+                fix="Serve the Dashboard host with spec.tls"
+                    + (f" and restrict who reaches it ({knob})." if knob else "."))
+            return
         yield ctx.finding(
             obj, e.field,
             f"{reach.how(e)} serves the Ray Dashboard over plain HTTP to any source address: no "

@@ -7,7 +7,10 @@ adds attack surface (facts: kuberay_ray.md §6 "GCS 6379 note", §7 dangerous po
 and the metrics port (8080, an information leak) get a warning for the same reason. Exposures
 come from ``raygate.model.exposure`` (tcp-services entries, Ingress backends, LoadBalancer/NodePort
 Services, Gateway API HTTPRoutes and TCPRoutes) and from the Ray CR's own
-``headGroupSpec.serviceType``.
+``headGroupSpec.headService``/``serviceType``. A head recognised only by port numbers
+(model/heads.py, ``possible``) gets a warning that says so: 6379 on its own may be another
+program. A GCS entry in a tcp-services ConfigMap that no controller in the inputs reads is a
+warning: it opens nothing today, and RG204's fix (point the controller at the map) would open it.
 """
 
 from __future__ import annotations
@@ -60,13 +63,30 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         role = reach.port_role(e, reach.ray_behind(ctx.objects, e))
         if role not in reach.INTERNAL_ONLY:
             continue
+        note, possible = "", False
+        if e.head is not None and not e.head.certain:
+            note = f" of {e.head.head.label}{e.head.note()}"
+            possible = e.head.confidence == "possible"
         yield ctx.finding(
             obj, e.field,
-            f"{reach.how(e)} exposes {_WHAT[role]} outside the cluster; {_WHY[role]}",
-            severity="error" if role == "gcs-server" else "warning",
+            f"{reach.how(e)} exposes {_WHAT[role]}{note} outside the cluster; {_WHY[role]}",
+            severity="error" if role == "gcs-server" and not possible else "warning",
             fix=None if role == "gcs-server" else
             f"Remove the external route to the {role} port; scrape or probe it from inside the "
             "cluster.", port=role)
+    for e in reach.dormant_of(ctx.objects, obj):
+        role = reach.port_role(e, reach.ray_behind(ctx.objects, e))
+        if role != "gcs-server":
+            continue
+        yield ctx.finding(
+            obj, e.field,
+            f"{reach.how(e)} maps {_WHAT[role]}; no controller in the inputs reads this "
+            "ConfigMap yet (RG204), so it exposes nothing today, but pointing a controller's "
+            "--tcp-services-configmap at it (RG204's fix) opens the GCS port outside the cluster",
+            severity="warning",
+            fix=(f"Remove the entry for port {e.external_port} before a controller reads this "
+                 "ConfigMap; map only the Ray Client port (10001) there."),
+            port=role, dormant=True)
     for cr in reach.cr_exposures(ctx.objects, obj):
         internal = [r for r in reach.INTERNAL_ONLY if r in cr.roles]
         if not internal:

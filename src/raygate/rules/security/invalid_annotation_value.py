@@ -22,6 +22,7 @@ import json
 from typing import Any, Iterable
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.model import dataplane
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -76,7 +77,9 @@ DECODE = ('error: unable to decode "{file}": json: cannot unmarshal {json_type} 
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not nginx.is_ingress(obj):
         return
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
+    if controller is None:
+        return  # not served by ingress-nginx: its annotations mean nothing there
     assumption = controller.assumed
     prefix = values.annotation_prefix(controller)
     for key in sorted(obj.annotations, key=str):

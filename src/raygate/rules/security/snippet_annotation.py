@@ -10,10 +10,12 @@ accepted, and then it is still arbitrary nginx config injected by whoever can ed
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
+from raygate.model import dataplane, heads
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 
@@ -28,7 +30,7 @@ RISKY = ('admission webhook "{webhook}" denied the request: annotation group {gr
     name="snippet-annotation",
     layer="security",
     severity="error",
-    kinds=("Ingress",),
+    kinds=("Ingress", "RayCluster", "RayService", "RayJob"),
     title="Snippet annotation the ingress-nginx admission webhook denies",
     rationale="""
         Snippet annotations (`configuration-snippet`, `server-snippet`, `stream-snippet`,
@@ -54,9 +56,19 @@ RISKY = ('admission webhook "{webhook}" denied the request: annotation group {gr
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = nginx.controller_for_ingress(ctx.objects, obj)
+    ingress, built = heads.ingress_for_annotations(obj)
+    if ingress is None:
+        return
+    for f in _check(obj, ingress, ctx):
+        yield replace(f, message=f.message + built) if built else f
+
+
+def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
+    controller = dataplane.controller_of(ctx.objects, ingress)
+    if controller is None:
+        return  # not served by ingress-nginx: its annotations mean nothing there
     risks = nginx.annotation_risks()
-    for key in sorted(obj.annotations):
+    for key in sorted(ingress.annotations):
         if not key.endswith("-snippet"):
             continue
         field = ("metadata", "annotations", key)

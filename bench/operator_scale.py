@@ -1,0 +1,150 @@
+"""The operator at scale: N annotated RayClusters created at once, against the fake API server.
+
+Measures, for N in 100, 500, 1,000 (``--clusters``):
+- time from a cluster's creation to its routes and tcp-services entry written (median, p99;
+  target p99 under 1 s at 500);
+- API writes per pass and per cluster (shared objects are written once per pass, so writes per
+  cluster stay ~ 1 allocation + routes + 1 annotation);
+- the operator process's peak RSS (target under 200 MB at 1,000).
+
+The fake API server runs in its own process, so the operator's memory is measured alone; the
+operator runs as it does in a pod: Lease election, watches on the Ray kinds, batched passes.
+Results: docs/benchmarks.md, section "Operator at scale".
+
+    .venv/bin/python bench/operator_scale.py [--clusters 100 500 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+
+def serve(workdir: str) -> None:
+    from tests.cluster import world
+    from tests.fakeapi.server import FakeApiServer
+    server = FakeApiServer().start()
+    world.install(server)
+    server.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "raygate-system"}})
+    path = server.write_kubeconfig(Path(workdir) / "kubeconfig")
+    print(json.dumps({"kubeconfig": str(path)}), flush=True)
+    sys.stdin.read()  # until the parent closes it
+    server.stop()
+
+
+def measure(kubeconfig: str, n: int) -> dict:
+    from lightkube.generic_resource import create_namespaced_resource
+
+    from raygate.operator import settings
+    from raygate.operator.leader import LeaseElector, LightkubeLeaseApi
+    from raygate.operator.loop import Operator, lightkube_watch
+    from raygate.operator.metrics import Metrics
+    from raygate.operator.reconciler import Api, PassReport, Reconciler
+    from raygate.sources.cluster import ClusterSource
+    from tests.operator.test_pure import ray_cluster
+
+    source = ClusterSource(kubeconfig, timeout=120)
+    s = settings.load(None, {"portRange": {"first": 20000, "last": 29999}})
+    done: dict[str, float] = {}
+    passes: list[PassReport] = []
+
+    def on_pass(report: PassReport) -> None:
+        now = time.monotonic()
+        passes.append(report)
+        for a in report.allocated:
+            done.setdefault(a.cluster, now)
+
+    op = Operator(Reconciler(Api(source), s),
+                  LeaseElector(LightkubeLeaseApi(source.client), s.namespace, s.lease_name,
+                               "bench", retry_period=0.2, renew_deadline=5, lease_duration=10),
+                  Metrics(), watch=lightkube_watch(source), on_pass=on_pass, batch_window=0.05)
+    runner = threading.Thread(target=op.run, daemon=True)
+    runner.start()
+    while op.last_report is None:  # leader, first (empty) pass done, watches up
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+    # A separate client creates the clusters, as users (or a CI job) would, all at once.
+    RayCluster = create_namespaced_resource("ray.io", "v1", "RayCluster", "rayclusters")
+    creator = ClusterSource(kubeconfig, timeout=120)
+    created: dict[str, float] = {}
+    for i in range(n):
+        ns, name = f"team{i % 20}", f"c{i:04d}"
+        created[f"{ns}/{name}"] = time.monotonic()
+        creator.client.create(RayCluster.from_dict(ray_cluster(name, ns, f"uid-{i}")), namespace=ns)
+    deadline = time.monotonic() + 300
+    while len(done) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    op.stop()
+    runner.join(30)
+    latencies = sorted(done[c] - created[c] for c in done)
+    busy = [p for p in passes if p.allocated]
+    writes = sum(p.writes for p in busy)
+    return {
+        "clusters": n, "routed": len(done),
+        "median_s": round(statistics.median(latencies), 3),
+        "p99_s": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 3),
+        "passes": len(busy), "writes": writes,
+        "writes_per_cluster": round(writes / max(1, len(done)), 2),
+        "writes_per_pass": round(writes / max(1, len(busy)), 1),
+        "tcp_services_writes": len(busy),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clusters", type=int, nargs="+", default=[100, 500, 1000])
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--measure", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--workdir", help=argparse.SUPPRESS)
+    ap.add_argument("--kubeconfig", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        serve(args.workdir)
+        return
+    if args.measure:
+        print(json.dumps(measure(args.kubeconfig, args.measure)))
+        return
+    env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'src'}")
+    rows = []
+    for n in args.clusters:
+        with tempfile.TemporaryDirectory() as workdir:
+            server = subprocess.Popen([sys.executable, __file__, "--serve", "--workdir", workdir],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                      env=env)
+            try:
+                info = json.loads(server.stdout.readline())
+                proc = subprocess.run([sys.executable, __file__, "--measure", str(n),
+                                       "--kubeconfig", info["kubeconfig"]],
+                                      capture_output=True, text=True, env=env)
+                if proc.returncode != 0:
+                    sys.exit(proc.stderr)
+                rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                print(json.dumps(rows[-1]), flush=True)
+            finally:
+                server.stdin.close()
+                server.wait(30)
+    print("\n| clusters | median create->routed | p99 | passes | writes/cluster | "
+          "tcp-services writes | peak RSS |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['clusters']} | {r['median_s']} s | {r['p99_s']} s | {r['passes']} | "
+              f"{r['writes_per_cluster']} | {r['tcp_services_writes']} | {r['peak_rss_mb']} MB |")
+
+
+if __name__ == "__main__":
+    main()

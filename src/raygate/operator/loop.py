@@ -1,0 +1,203 @@
+"""The operator's main loop: elect, watch, batch, reconcile, retry.
+
+* Leader election first (``leader.LeaseElector``): only the Lease holder reconciles; a standby
+  keeps its watches warm and takes over within the lease duration.
+* Watches on RayCluster/RayService/RayJob (and the operator's allocation records) only say
+  *that* something changed; changes arriving close together are coalesced into one pass
+  (``batch_window``), so 500 clusters created at once cost a handful of passes, each writing
+  the shared tcp-services map once.
+* A full pass also runs every ``resync_seconds`` (repair, garbage collection).
+* Failures (409 from a concurrent writer, 410 Gone on a watch, 5xx, time-outs) are retried
+  with exponential backoff and jitter, capped; a watch that ends or fails is restarted from a
+  fresh list, which is what a 410 Gone asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from typing import Any, Callable
+
+from raygate.operator.leader import LeaseElector
+from raygate.operator.metrics import Metrics
+from raygate.operator.reconciler import RAY_KINDS, PassReport, Reconciler
+
+log = logging.getLogger("raygate.operator")
+
+
+class Backoff:
+    """Exponential backoff with full jitter: base * 2^n, capped (as client-go's workqueue)."""
+
+    def __init__(self, base: float = 0.2, cap: float = 30.0,
+                 rand: Callable[[], float] = random.random) -> None:
+        self.base, self.cap, self.rand = base, cap, rand
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        delay = min(self.cap, self.base * (2 ** self.failures))
+        self.failures += 1
+        return delay * (0.5 + self.rand() / 2)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Operator:
+    def __init__(self, reconciler: Reconciler, elector: LeaseElector, metrics: Metrics, *,
+                 resync_seconds: float = 300, batch_window: float = 0.05,
+                 watch: Callable[[str, str, Callable[[], None], threading.Event], None] | None = None,
+                 on_pass: Callable[[PassReport], None] | None = None) -> None:
+        self.reconciler = reconciler
+        self.elector = elector
+        self.metrics = metrics
+        self.resync_seconds = resync_seconds
+        self.batch_window = batch_window
+        self.dirty: queue.Queue[str] = queue.Queue()
+        self.stop_event = threading.Event()
+        self.watch = watch
+        self.on_pass = on_pass
+        self.backoff = Backoff()
+        self.last_report: PassReport | None = None
+
+    def poke(self, why: str = "change") -> None:
+        self.dirty.put(why)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.dirty.put("stop")
+
+    def start_watches(self) -> list[threading.Thread]:
+        threads = []
+        if self.watch is None:
+            return threads
+        for api_version, kind in RAY_KINDS:
+            t = threading.Thread(target=self.watch, args=(api_version, kind,
+                                                          lambda: self.poke("watch"),
+                                                          self.stop_event),
+                                 daemon=True, name=f"watch-{kind}")
+            t.start()
+            threads.append(t)
+        return threads
+
+    def run(self, *, max_passes: int | None = None) -> None:
+        """Run until ``stop()`` (or ``max_passes`` passes, for ``--once`` and tests)."""
+        self.start_watches()
+        passes = 0
+        next_resync = 0.0
+        leading = False
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            if self.elector.try_acquire_or_renew():
+                if not leading:
+                    log.info("leading: %s holds lease %s/%s", self.elector.identity,
+                             self.elector.namespace, self.elector.name)
+                    leading = True
+                    next_resync = 0.0  # a new leader starts with a full pass
+                self.metrics.set("raygate_operator_is_leader", 1)
+            else:
+                if leading:
+                    log.warning("lost the lease; standing by")
+                leading = False
+                self.metrics.set("raygate_operator_is_leader", 0)
+                self.metrics.ready = True
+                self._wait(self.elector.retry_period)
+                continue
+            if now >= next_resync or self._drain():
+                try:
+                    report = self.reconciler.run_pass()
+                except Exception as e:  # noqa: BLE001 - any failure is retried, with backoff
+                    self.metrics.inc("raygate_operator_reconcile_errors_total")
+                    delay = self.backoff.next_delay()
+                    log.warning("reconcile failed (%s); retrying in %.1fs", _short(e), delay)
+                    self._wait(delay)
+                    self.poke("retry")
+                    continue
+                self.backoff.reset()
+                self._record(report)
+                passes += 1
+                next_resync = time.monotonic() + self.resync_seconds
+                if max_passes is not None and passes >= max_passes:
+                    break
+            self._wait(self.elector.retry_period)
+        self.elector.release()
+
+    def _drain(self) -> bool:
+        """True when changes are queued; waits ``batch_window`` to gather a burst."""
+        got = False
+        try:
+            while True:
+                why = self.dirty.get_nowait()
+                got = got or why != "stop"
+        except queue.Empty:
+            pass
+        if got:
+            time.sleep(self.batch_window)
+            try:
+                while True:
+                    self.dirty.get_nowait()
+            except queue.Empty:
+                pass
+        return got
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep until the next renewal, or earlier when a change arrives."""
+        try:
+            why = self.dirty.get(timeout=seconds)
+            self.dirty.put(why)
+        except queue.Empty:
+            pass
+
+    def _record(self, report: PassReport) -> None:
+        self.last_report = report
+        m = self.metrics
+        m.inc("raygate_operator_reconciles_total")
+        m.inc("raygate_operator_allocations_total", len(report.allocated))
+        m.inc("raygate_operator_releases_total", len(report.released))
+        m.inc("raygate_operator_api_writes_total", report.writes)
+        m.set("raygate_operator_exposed_clusters", report.exposed)
+        m.inc("raygate_operator_probes_total", len(report.probes))
+        m.inc("raygate_operator_probe_failures_total",
+              sum(1 for ok, _ in report.probes.values() if not ok))
+        if report.placement is not None and report.placement.state in ("move", "lost"):
+            m.inc("raygate_operator_drift_events_total")
+        m.ready = True
+        for e in report.errors:
+            log.warning("%s", e)
+        for w in report.warnings:
+            log.warning("%s", w)
+        if self.on_pass is not None:
+            self.on_pass(report)
+
+
+def lightkube_watch(source: Any) -> Callable[[str, str, Callable[[], None], threading.Event], None]:
+    """A watch function over the ClusterSource's lightkube client: pokes on every event and
+    restarts (with backoff) when the stream ends, fails, or the server answers 410 Gone."""
+    def watch(api_version: str, kind: str, poke: Callable[[], None],
+              stop: threading.Event) -> None:
+        backoff = Backoff(base=0.5, cap=30)
+        while not stop.is_set():
+            try:
+                group, _, version = api_version.rpartition("/")
+                if version not in source.discover().get(group, []):
+                    return  # not installed: nothing to watch
+                res = source.resource_for({"apiVersion": api_version, "kind": kind})
+                for _event, _obj in source.client.watch(res, namespace="*", server_timeout=60):
+                    poke()
+                    backoff.reset()
+                    if stop.is_set():
+                        return
+            except Exception as e:  # noqa: BLE001 - 410 Gone, resets, 5xx: re-list and retry
+                log.info("watch %s ended (%s); restarting", kind, _short(e))
+                poke()  # what happened meanwhile is unknown: reconcile from a fresh list
+                stop.wait(backoff.next_delay())
+    return watch
+
+
+def _short(e: BaseException) -> str:
+    status = getattr(e, "status", None)
+    if status is not None and getattr(status, "code", None):
+        return f"{status.code} {getattr(status, 'message', '')}"
+    return f"{type(e).__name__}: {e}"[:200]

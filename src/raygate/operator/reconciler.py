@@ -1,0 +1,549 @@
+"""The operator's writes: one pass turns the cluster's state into what ``desired`` asks for.
+
+A pass is level-based, not event-based: it lists the Ray clusters, the port allocations and the
+operator's routes (three LISTs, whatever the number of clusters), decides with the pure
+functions of ``desired`` and ``allocations``, and writes only what differs. So a restart, a
+crash between two writes or a lost watch event costs one pass, never a lost or duplicated port:
+every write is idempotent and every decision is re-derived from what the API server holds.
+
+Shared objects are written once per pass (the tcp-services ConfigMap, with the entries of every
+exposed cluster, by server-side apply under the operator's own field manager, so entries other
+tools wrote stay), per-cluster objects once per cluster that changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from raygate.operator import allocations as alloc
+from raygate.operator import desired, placement, probing
+from raygate.operator.settings import OperatorSettings
+
+FIELD_MANAGER = "raygate-operator"
+RAY_KINDS = (("ray.io/v1", "RayCluster"), ("ray.io/v1", "RayService"), ("ray.io/v1", "RayJob"))
+ROUTE_KINDS = (("networking.k8s.io/v1", "Ingress"), ("gateway.networking.k8s.io/v1", "HTTPRoute"))
+
+
+@dataclass
+class PassReport:
+    """What one pass did (for logs, Events, metrics and tests)."""
+
+    clusters: int = 0
+    exposed: int = 0
+    allocated: list[alloc.Allocation] = field(default_factory=list)
+    released: list[tuple[alloc.Allocation, str]] = field(default_factory=list)
+    routes_written: int = 0
+    routes_deleted: int = 0
+    annotated: int = 0
+    writes: int = 0
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: cluster -> seconds from its creationTimestamp to its routes written (when seen in a pass).
+    latencies: dict[str, float] = field(default_factory=dict)
+    #: The gateway placement check (pinned-node mode), when it ran.
+    placement: placement.Decision | None = None
+    #: cluster -> (ok, summary) of the probes run in this pass.
+    probes: dict[str, tuple[bool, str]] = field(default_factory=dict)
+
+
+class Api:
+    """The few API calls a pass needs, over the lightkube client of a ``ClusterSource``.
+
+    Kept small and explicit so that what the operator may do is what its RBAC grants
+    (charts/raygate-operator/templates/rbac.yaml lists exactly these verbs)."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
+        self._writes = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def writes(self) -> int:
+        return self._writes
+
+    @writes.setter
+    def writes(self, value: int) -> None:
+        with self._count_lock:
+            self._writes = value
+
+    def _count(self) -> None:
+        with self._count_lock:
+            self._writes += 1
+
+    @property
+    def client(self) -> Any:
+        return self.source.client
+
+    def _res(self, api_version: str, kind: str) -> Any:
+        return self.source.resource_for({"apiVersion": api_version, "kind": kind})
+
+    def installed(self, api_version: str) -> bool:
+        group, _, version = api_version.rpartition("/")
+        return version in self.source.discover().get(group, [])
+
+    def list(self, api_version: str, kind: str, *, namespace: str = "*",
+             labels: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        from lightkube.core import resource as r
+        res = self._res(api_version, kind)
+        scope = {"namespace": namespace} if issubclass(res, r.NamespacedResource) else {}
+        out = []
+        for o in self.client.list(res, labels=labels or None, **scope):
+            d = o.to_dict() if hasattr(o, "to_dict") else dict(o)
+            d.setdefault("apiVersion", api_version)
+            d.setdefault("kind", kind)
+            out.append(d)
+        return out
+
+    def create(self, obj: dict[str, Any]) -> bool:
+        """Create; False when the name is taken (409 AlreadyExists)."""
+        from lightkube.core.exceptions import ApiError
+        res = self.source.resource_for(obj)
+        self._count()
+        try:
+            self.client.create(res(obj), namespace=obj["metadata"].get("namespace"))
+        except ApiError as e:
+            if e.status.code == 409:
+                return False
+            raise
+        return True
+
+    def apply(self, obj: dict[str, Any], *, force: bool = False) -> None:
+        res = self.source.resource_for(obj)
+        self._count()
+        self.client.apply(res(obj), namespace=obj["metadata"].get("namespace"),
+                          field_manager=FIELD_MANAGER, force=force)
+
+    def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
+                    patch: dict[str, Any]) -> None:
+        from lightkube.types import PatchType
+        self._count()
+        self.client.patch(self._res(api_version, kind), name, patch, namespace=namespace or None,
+                          patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        from lightkube.core.exceptions import ApiError
+        self._count()
+        try:
+            self.client.delete(self._res(api_version, kind), name, namespace=namespace)
+        except ApiError as e:
+            if e.status.code != 404:
+                raise
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        from lightkube.core.exceptions import ApiError
+        try:
+            o = self.client.get(self._res(api_version, kind), name, namespace=namespace)
+        except ApiError as e:
+            if e.status.code in (403, 404):
+                return None
+            raise
+        return o.to_dict() if hasattr(o, "to_dict") else dict(o)
+
+    def event(self, cluster: Mapping[str, Any], reason: str, message: str,
+              type_: str = "Normal") -> None:
+        """A core/v1 Event on the object, where ``kubectl describe`` shows it (cluster-scoped
+        objects such as Nodes get theirs in ``default``, as the kubelet's are)."""
+        ns, name, uid, kind = desired.cluster_ref(cluster)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.create({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": f"{name}.", "namespace": ns},
+            "involvedObject": {"apiVersion": cluster.get("apiVersion", "ray.io/v1"),
+                               "kind": kind, "name": name, "namespace": ns, "uid": uid},
+            "reason": reason, "message": message[:1024], "type": type_,
+            "source": {"component": FIELD_MANAGER},
+            "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+        })
+
+
+class Reconciler:
+    def __init__(self, api: Api, settings: OperatorSettings, *,
+                 clock: Callable[[], float] = time.time, workers: int = 16) -> None:
+        self.api = api
+        self.workers = workers
+        self._report_lock = threading.Lock()
+        #: cluster -> (when probed, what was probed): re-probed on change or after the interval.
+        self._probed: dict[str, tuple[float, Any]] = {}
+        #: The probe runner (``raygate.probe.probe``); tests may point it at a local server.
+        self.probe_fn: Callable[..., Any] | None = None
+        self.settings = settings
+        self.clock = clock
+        #: The tcp-services entries last written: unchanged entries are not written again.
+        self._tcp_written: dict[str, str] | None = None
+
+    # ------------------------------------------------------------------ reading
+
+    def _clusters(self) -> list[dict[str, Any]]:
+        out = []
+        for api_version, kind in RAY_KINDS:
+            if not self.api.installed(api_version):
+                continue
+            for c in self.api.list(api_version, kind):
+                ns = (c.get("metadata") or {}).get("namespace") or ""
+                if self.settings.watches(ns):
+                    out.append(c)
+        return out
+
+    def _allocations(self) -> list[alloc.Allocation]:
+        records = self.api.list("v1", "ConfigMap", namespace=self.settings.namespace,
+                                labels={alloc.ALLOCATION_LABEL: "true"})
+        return [a for a in (alloc.from_object(r) for r in records) if a is not None]
+
+    def _routes(self) -> list[dict[str, Any]]:
+        out = []
+        # Only the backend's own route kinds: what RBAC grants (charts/raygate-operator).
+        kinds = ROUTE_KINDS[:1] if self.settings.backend == "ingress-nginx" else ROUTE_KINDS[1:]
+        for api_version, kind in kinds:
+            if self.api.installed(api_version):
+                out += self.api.list(api_version, kind,
+                                     labels={"app.kubernetes.io/managed-by": FIELD_MANAGER})
+        return out
+
+    # ------------------------------------------------------------------ one pass
+
+    def run_pass(self) -> PassReport:
+        report = PassReport()
+        start_writes = self.api.writes
+        clusters = self._clusters()
+        report.clusters = len(clusters)
+        plans: dict[str, desired.Plan] = {}
+        objs: dict[str, dict[str, Any]] = {}
+        for c in clusters:
+            p = desired.plan(c, self.settings)
+            if p.request is None and p.refused is None and not _has_finalizer(c):
+                continue
+            plans[p.cluster] = p
+            objs[p.cluster] = c
+
+        # Allocations: free leaks and duplicates first, then give each purpose a port.
+        held = self._allocations()
+        live = {k: p.uid for k, p in plans.items() if p.exposed}
+        wanted = {k: set(p.tcp_targets) for k, p in plans.items() if p.exposed}
+        repair = alloc.repair(held, live, wanted)
+        self._parallel(lambda item: self.api.delete("v1", "ConfigMap", self.settings.namespace,
+                                                    item[0].name), repair.release)
+        report.released.extend(repair.release)
+        released = {a for a, _ in repair.release}
+        holdings: dict[str, dict[str, int]] = {}
+        for a in held:
+            if a not in released:
+                holdings.setdefault(a.cluster, {})[a.purpose] = a.port
+        taken = {a.port for a in held if a not in released}
+        # Ports another tool maps in tcp-services are theirs: claiming one would make our apply
+        # conflict with its manager on every pass.
+        taken |= self._foreign_tcp_ports({a.port for a in held})
+        needs = [(key, purpose) for key in sorted(plans) if plans[key].exposed
+                 for purpose in sorted(plans[key].tcp_targets)
+                 if purpose not in holdings.get(key, {})]
+        candidates = alloc.free_ports(taken, self.settings.port_range)
+        lock = threading.Lock()
+
+        def claim(need: tuple[str, str]) -> tuple[str, str, int | None]:
+            key, purpose = need
+            return key, purpose, self._claim(plans[key], purpose, candidates, lock)
+
+        for key, purpose, port in self._parallel(claim, needs):
+            if port is None:
+                report.errors.append(f"{key}: no free port left in "
+                                     f"{self.settings.port_range.first}-"
+                                     f"{self.settings.port_range.last} for {purpose}")
+                self._event(objs[key], "PortRangeExhausted", report.errors[-1], "Warning")
+                continue
+            holdings.setdefault(key, {})[purpose] = port
+            report.allocated.append(alloc.Allocation(port, key, plans[key].uid,
+                                                     plans[key].kind, purpose))
+
+        # Shared: one tcp-services map for every exposed cluster, written once per pass.
+        self._write_tcp_services(holdings, plans)
+
+        # Where the gateway runs: a pinned node that went away moves (or is reported).
+        address = self._placement(report)
+
+        # Per cluster: routes, then what users are told.
+        live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
+                       for r in self._routes()}
+        wanted_routes: set[tuple[str, str, str]] = set()
+        to_apply = []
+        for key, p in sorted(plans.items()):
+            for route in p.routes if p.exposed else []:
+                rkey = (route["kind"], route["metadata"]["namespace"], route["metadata"]["name"])
+                wanted_routes.add(rkey)
+                if not _same(live_routes.get(rkey), route):
+                    to_apply.append(route)
+        stale = [(rk, r) for rk, r in live_routes.items() if rk not in wanted_routes]
+        self._parallel(self.api.apply, to_apply)
+        self._parallel(lambda item: self.api.delete(item[1]["apiVersion"], item[0][0],
+                                                    item[0][1], item[0][2]), stale)
+        report.routes_written, report.routes_deleted = len(to_apply), len(stale)
+
+        warning = desired.shared_cookie_warning(plans, self.settings)
+        if warning:
+            report.warnings.append(warning)
+        self._parallel(lambda key: self._tell(objs[key], plans[key], holdings.get(key, {}),
+                                              report, address), sorted(plans))
+        if self.settings.probe.enabled:
+            self._probe(objs, plans, holdings, address, report)
+        now = self.clock()
+        for key, p in sorted(plans.items()):
+            if p.exposed:
+                report.exposed += 1
+                created = _timestamp((objs[key].get("metadata") or {}).get("creationTimestamp"))
+                if created is not None:
+                    report.latencies[key] = max(0.0, now - created)
+        report.writes = self.api.writes - start_writes
+        return report
+
+    def _parallel(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """Run independent writes concurrently (the API server serves them in parallel; one at
+        a time, a pass over 500 new clusters took seconds). The first failure is raised once
+        all have finished, so the pass is retried with everything else already written."""
+        items = list(items)
+        if len(items) <= 1 or self.workers <= 1:
+            return [fn(i) for i in items]
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
+            futures = [pool.submit(fn, i) for i in items]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            raise errors[0]
+        return [f.result() for f in futures]
+
+    def _claim(self, p: desired.Plan, purpose: str, candidates: Iterator[int],
+               lock: threading.Lock) -> int | None:
+        """The lowest free port, claimed by creating its record; a 409 means another writer
+        (a second replica, or our own earlier life) holds it: try the next."""
+        while True:
+            with lock:
+                port = next(candidates, None)
+            if port is None:
+                return None
+            a = alloc.Allocation(port, p.cluster, p.uid, p.kind, purpose)
+            if self.api.create(alloc.to_object(a, self.settings.namespace)):
+                return port
+
+    def _foreign_tcp_ports(self, ours: set[int]) -> set[int]:
+        if self.settings.backend != "ingress-nginx":
+            return set()
+        ctl = self.settings.controller
+        live = self.api.get("v1", "ConfigMap", ctl.namespace, ctl.tcp_services_config_map)
+        keys = ((live or {}).get("data") or {}).keys()
+        return {int(k) for k in keys if str(k).isdigit() and int(k) not in ours}
+
+    def _write_tcp_services(self, holdings: Mapping[str, Mapping[str, int]],
+                            plans: Mapping[str, desired.Plan]) -> None:
+        data = desired.tcp_services_data(holdings, plans)
+        ctl = self.settings.controller
+        if self.settings.backend != "ingress-nginx" or data == self._tcp_written:
+            return
+        self.api.apply({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": ctl.tcp_services_config_map, "namespace": ctl.namespace},
+            "data": data,
+        })
+        self._tcp_written = data
+
+    def _probe(self, objs: Mapping[str, Mapping[str, Any]], plans: Mapping[str, desired.Plan],
+               holdings: Mapping[str, Mapping[str, int]], address: str | None,
+               report: PassReport) -> None:
+        """Probe clusters whose routes changed, or whose last probe is older than the interval."""
+        now = self.clock()
+        due = []
+        for key, p in sorted(plans.items()):
+            if not p.exposed:
+                continue
+            last = self._probed.get(key)
+            if last is None or now - last[0] >= self.settings.probe.interval_seconds \
+                    or last[1] != (address, tuple(sorted(holdings.get(key, {}).items()))):
+                due.append(key)
+
+        def one(key: str) -> None:
+            c, p = objs[key], plans[key]
+            settings = self.settings.model_copy(update={"gateway_address": address}) \
+                if address else self.settings
+            notes = desired.annotations_for(p, settings, holdings.get(key, {}))
+            url = notes.get(desired.DASHBOARD_URL)
+            if not url or "GATEWAY" in url:
+                result = (False, "not probed: no gateway address known (set gatewayAddress)")
+            else:
+                ns = key.partition("/")[0]
+                secret = self.api.get("v1", "Secret", ns, probing.token_secret_name(c))
+                result = probing.run(url, notes.get(desired.CLIENT_ADDRESS),
+                                     probing.decode_token(secret),
+                                     timeout=self.settings.probe.timeout_seconds,
+                                     probe_fn=self.probe_fn)
+            with self._report_lock:
+                report.probes[key] = result
+                self._probed[key] = (now, (address, tuple(sorted(holdings.get(key, {}).items()))))
+            previous = ((c.get("metadata") or {}).get("annotations") or {}).get(probing.PROBE_RESULT)
+            ns, name, _, kind = desired.cluster_ref(c)
+            self.api.merge_patch(str(c.get("apiVersion") or "ray.io/v1"), kind, ns, name,
+                                 {"metadata": {"annotations": {
+                                     probing.PROBE_RESULT: result[1],
+                                     probing.PROBE_TIME: probing.stamp(now)}}})
+            if previous is None or previous.startswith("ok") != result[0]:
+                self._event(c, "ProbeSucceeded" if result[0] else "ProbeFailed", result[1],
+                            "Normal" if result[0] else "Warning")
+
+        self._parallel(one, due)
+
+    def _placement(self, report: PassReport) -> str | None:
+        """Check the pinned gateway node; move the label on failover. Returns the address
+        users should be told (the configured one wins)."""
+        cfg = self.settings.placement
+        if cfg.mode != "pinned-node":
+            return self.settings.gateway_address
+        nodes = self.api.list("v1", "Node")
+        decision = placement.decide(nodes, cfg.label, cfg.failover_label)
+        report.placement = decision
+        changed = decision.state != getattr(self, "_last_placement", "ok")
+        self._last_placement = decision.state
+        by_name = {(n.get("metadata") or {}).get("name"): n for n in nodes}
+        if decision.state == "move":
+            for node, patch in placement.relabel_patches(decision, cfg.label):
+                self.api.merge_patch("v1", "Node", "", node, patch)
+            subject = by_name.get(decision.target) or {}
+            self._event(_cluster_scoped(subject), "GatewayMoved", decision.reason, "Warning")
+        elif decision.state == "lost" and changed:
+            subject = by_name.get(decision.current) or {"apiVersion": "v1", "kind": "Node",
+                                                        "metadata": {"name": "unknown"}}
+            self._event(_cluster_scoped(subject), "GatewayUnreachable", decision.reason,
+                        "Warning")
+        return self.settings.gateway_address or decision.address
+
+    def _tell(self, cluster: Mapping[str, Any], p: desired.Plan, ports: Mapping[str, int],
+              report: PassReport, address: str | None = None) -> None:
+        """Annotations and finalizer on the cluster, changed only when they differ."""
+        meta = cluster.get("metadata") or {}
+        current = meta.get("annotations") or {}
+        finalizers = list(meta.get("finalizers") or [])
+        managed = (desired.STATUS, desired.DASHBOARD_URL, desired.CLIENT_ADDRESS)
+        if p.request is None and p.refused is None:
+            # Unannotated or being deleted: everything of ours is gone above; let it go.
+            patch: dict[str, Any] = {"annotations": {k: None for k in managed if k in current}}
+            if desired.FINALIZER in finalizers:
+                patch["finalizers"] = [f for f in finalizers if f != desired.FINALIZER]
+                patch["resourceVersion"] = meta.get("resourceVersion")
+            if patch["annotations"] or "finalizers" in patch:
+                self._patch_cluster(cluster, patch, report)
+                if "finalizers" in patch:
+                    self._event(cluster, "Unexposed", "routes removed and ports released")
+            return
+        settings = self.settings
+        if address and address != settings.gateway_address:
+            settings = settings.model_copy(update={"gateway_address": address})
+        want = desired.annotations_for(p, settings, ports)
+        changes: dict[str, Any] = {k: v for k, v in want.items() if current.get(k) != v}
+        changes.update({k: None for k in managed if k in current and k not in want})
+        patch = {"annotations": changes} if changes else {}
+        if p.exposed and desired.FINALIZER not in finalizers:
+            patch["finalizers"] = finalizers + [desired.FINALIZER]
+            patch["resourceVersion"] = meta.get("resourceVersion")
+        if patch:
+            self._patch_cluster(cluster, patch, report)
+            if p.refused:
+                self._event(cluster, "NotExposed", p.refused, "Warning")
+            elif changes:
+                self._event(cluster, "Exposed", ", ".join(f"{k}={v}" for k, v in want.items()
+                                                          if k != desired.STATUS))
+
+    def _patch_cluster(self, cluster: Mapping[str, Any], metadata_patch: dict[str, Any],
+                       report: PassReport) -> None:
+        ns, name, _, kind = desired.cluster_ref(cluster)
+        self.api.merge_patch(str(cluster.get("apiVersion") or "ray.io/v1"), kind, ns, name,
+                             {"metadata": metadata_patch})
+        with self._report_lock:
+            report.annotated += 1
+
+    def _event(self, cluster: Mapping[str, Any], reason: str, message: str,
+               type_: str = "Normal") -> None:
+        try:
+            self.api.event(cluster, reason, message, type_)
+        except Exception:  # noqa: BLE001 - an Event is best effort, never a failed pass
+            pass
+
+
+def _cluster_scoped(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A cluster-scoped object as an Event subject: its Events live in ``default``."""
+    meta = dict(obj.get("metadata") or {})
+    meta["namespace"] = "default"
+    return {**obj, "metadata": meta}
+
+
+def _has_finalizer(cluster: Mapping[str, Any]) -> bool:
+    return desired.FINALIZER in ((cluster.get("metadata") or {}).get("finalizers") or [])
+
+
+def _same(live: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> bool:
+    """Whether the live route already has what we would apply (labels, annotations, spec)."""
+    if live is None:
+        return False
+    lm, wm = live.get("metadata") or {}, wanted.get("metadata") or {}
+    for key in ("labels", "annotations"):
+        have = lm.get(key) or {}
+        if any(have.get(k) != v for k, v in (wm.get(key) or {}).items()):
+            return False
+    return _subset(wanted.get("spec"), live.get("spec"))
+
+
+def _subset(want: Any, have: Any) -> bool:
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(_subset(v, have.get(k)) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(want) == len(have) and \
+            all(_subset(w, h) for w, h in zip(want, have))
+    return want == have
+
+
+def _timestamp(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    import calendar
+    try:
+        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def exposed_clusters(objs: Iterable[Mapping[str, Any]]) -> list[str]:
+    return sorted(f"{(o.get('metadata') or {}).get('namespace')}/{(o.get('metadata') or {}).get('name')}"
+                  for o in objs if desired.EXPOSE in ((o.get("metadata") or {}).get("annotations") or {}))
+
+
+class DryRunApi(Api):
+    """Reads the cluster, writes nothing: every write is recorded as a line of the plan."""
+
+    def __init__(self, source: Any) -> None:
+        super().__init__(source)
+        self.planned: list[str] = []
+
+    def create(self, obj: dict[str, Any]) -> bool:
+        self._count()
+        meta = obj.get("metadata") or {}
+        if obj.get("kind") != "Event":
+            self.planned.append(f"create {obj.get('kind')} {meta.get('namespace')}/"
+                                f"{meta.get('name') or meta.get('generateName')}")
+        return True
+
+    def apply(self, obj: dict[str, Any], *, force: bool = False) -> None:
+        self._count()
+        meta = obj.get("metadata") or {}
+        extra = ""
+        if obj.get("kind") == "ConfigMap" and "data" in obj:
+            extra = " (" + ", ".join(f"{k} -> {v}" for k, v in obj["data"].items()) + ")"
+        self.planned.append(f"apply {obj.get('kind')} {meta.get('namespace')}/{meta.get('name')}"
+                            + extra)
+
+    def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
+                    patch: dict[str, Any]) -> None:
+        self._count()
+        meta = patch.get("metadata") or {}
+        notes = ", ".join(f"{k}={v}" for k, v in (meta.get("annotations") or {}).items())
+        self.planned.append(f"annotate {kind} {namespace}/{name}: {notes}"
+                            + (" (+finalizer)" if "finalizers" in meta else ""))
+
+    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
+        self._count()
+        self.planned.append(f"delete {kind} {namespace}/{name}")

@@ -1,0 +1,375 @@
+"""Many Ray clusters behind one controller: per-gateway ownership against the strict fake API.
+
+Each gateway is a RayCluster in its own namespace with its own raygate.yaml, all behind one
+ingress-nginx controller installed by the real Helm chart (tests/cluster/data, rendered by
+scripts/render-helm-controller.py) with custom flags. The tests go through the real renderer,
+``raygate.apply`` and lightkube, as ``raygate apply`` does.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lightkube import Client, KubeConfig
+
+from raygate import apply as apply_mod
+from raygate import render
+from raygate import spec as spec_mod
+from raygate.cli import main
+from raygate.sources.cluster import ClusterSource
+from tests.cluster import world
+from tests.fakeapi.server import FakeApiServer
+
+HELM_CONTROLLER = Path(__file__).with_name("data") / "helm-ingress-nginx-controller.yaml"
+HELM_FLAGS = ("--watch-ingress-without-class=true",
+              "--default-ssl-certificate=ingress-nginx/wildcard-tls", "--enable-ssl-passthrough",
+              "--publish-service=$(POD_NAMESPACE)/ingress-nginx-controller")
+TCP = ("ConfigMap", world.CTRL_NS, "tcp-services")
+
+
+# --------------------------------------------------------------------------- the cluster
+
+def install_helm_controller(server: FakeApiServer, *, ssa: bool = False) -> None:
+    """The chart's controller Deployment and ConfigMap, written by Helm (Helm 3: an update by
+    manager "helm"; Helm 4: server-side apply as "helm"), plus what the rest of the chart and
+    the cluster provide (IngressClass, a ready gateway node, another team's tcp entry)."""
+    docs = [d for d in yaml.safe_load_all(HELM_CONTROLLER.read_text()) if d]
+    for doc in docs:
+        if ssa:
+            kube = Client(KubeConfig.from_file(server.kubeconfig_path), trust_env=False)
+            from lightkube.generic_resource import create_namespaced_resource
+            group, _, version = doc["apiVersion"].rpartition("/")
+            res = create_namespaced_resource(group, version, doc["kind"], doc["kind"].lower() + "s")
+            kube.apply(res(doc), field_manager="helm")
+            kube.close()
+        else:
+            server.add(doc, manager="helm")
+    dep = server.get("Deployment", world.CTRL_NS, world.CTRL)
+    server.patch("Deployment", world.CTRL_NS, world.CTRL, {"status": {
+        "observedGeneration": dep["metadata"]["generation"], "replicas": 1, "updatedReplicas": 1,
+        "readyReplicas": 1, "availableReplicas": 1}})
+    server.add({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}},
+               manager="helm")
+    server.add(world.node("node-1", "192.168.1.33", **{"ingress-ready": "true"}))
+    server.add({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "tcp-services", "namespace": world.CTRL_NS},
+                "data": {"5432": "db/postgres:5432"}}, manager="kubectl-edit")
+
+
+def install_ray_cluster(server: FakeApiServer, i: int) -> None:
+    """RayCluster ``ray-<i>`` in namespace ``team-<i>`` with its head Service, ready."""
+    ns, name = f"team-{i}", f"ray-{i}"
+    svc = f"{name}-head-svc"
+    ports = world.HEAD_PORTS
+    server.add({"apiVersion": "ray.io/v1", "kind": "RayCluster",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": {"authOptions": {"mode": "token"}, "headGroupSpec": {"template": {"spec": {
+                    "containers": [{"name": "ray-head", "image": "rayproject/ray:2.60.0", "ports": [
+                        {"name": n, "containerPort": p} for n, p in ports.items()]}]}}}}})
+    server.add({"apiVersion": "v1", "kind": "Service", "metadata": {"name": svc, "namespace": ns},
+                "spec": {"selector": {"ray.io/cluster": name, "ray.io/node-type": "head"},
+                         "ports": [{"name": n, "port": p} for n, p in ports.items()]}})
+
+
+def spec_file(tmp_path: Path, i: int, *, client_port: int | None = None, extra: list[int] | None = None,
+              serve: bool = False, stream_timeout: str = "3600s") -> Path:
+    """Gateway ``i``'s raygate.yaml: its own host, Ray Client port and extra TCP ports."""
+    data = {
+        "apiVersion": "raygate.io/v1alpha1", "kind": "RayGateway",
+        "rayCluster": {"name": f"ray-{i}", "namespace": f"team-{i}", "authMode": "token"},
+        "exposures": {"host": f"ray-{i}.example.com",
+                      "rayClient": {"enabled": True, "port": client_port or 20000 + i},
+                      "extraTcpPorts": extra if extra is not None else [30000 + i],
+                      "serve": {"path": "/serve"} if serve else None},
+        "tuning": {"streamTimeout": stream_timeout},
+    }
+    path = tmp_path / f"gateway-{i}-{abs(hash((client_port, tuple(extra or []), serve, stream_timeout)))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def apply(server: FakeApiServer, path: Path, **kw: Any) -> apply_mod.ApplyReport:
+    """``raygate apply --force-conflicts`` (the pinned placement takes dnsPolicy and the
+    rollout strategy from the chart's values; what another *gateway* owns is never forced)."""
+    kw.setdefault("force_conflicts", True)
+    spec = spec_mod.load(path)
+    with ClusterSource(server.kubeconfig_path) as source:
+        objects = render.render(spec, cluster=apply_mod.load_live(source))
+        return apply_mod.apply_objects(source, objects, gateway=apply_mod.gateway_for(spec), **kw)
+
+
+def args(server: FakeApiServer) -> list[str]:
+    dep = server.get("Deployment", world.CTRL_NS, world.CTRL)
+    return dep["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def tcp(server: FakeApiServer) -> dict[str, str]:
+    return (server.get(*TCP) or {}).get("data") or {}
+
+
+def expected_tcp(i: int, client_port: int | None = None, extra: list[int] | None = None) -> dict[str, str]:
+    target = f"team-{i}/ray-{i}-head-svc"
+    out = {str(client_port or 20000 + i): f"{target}:10001"}
+    for p in (extra if extra is not None else [30000 + i]):
+        out[str(p)] = f"{target}:{p}"
+    return out
+
+
+@pytest.fixture
+def helm_cluster(fake_api: FakeApiServer) -> FakeApiServer:
+    install_helm_controller(fake_api)
+    return fake_api
+
+
+# --------------------------------------------------------------------------- two gateways
+
+def test_two_gateways_share_tcp_services_entry_by_entry(helm_cluster: FakeApiServer,
+                                                        tmp_path: Path) -> None:
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    # The extra ports must exist on the head Service for the renderer; use the Ray Client only.
+    a, b = spec_file(tmp_path, 1, extra=[]), spec_file(tmp_path, 2, extra=[])
+    first = apply(server, a)
+    assert not first.failed, [(c.ref, c.action, c.message) for c in first.failed]
+    second = apply(server, b)
+    assert not second.failed, [(c.ref, c.action, c.message) for c in second.failed]
+    assert tcp(server) == {"5432": "db/postgres:5432", **expected_tcp(1, extra=[]),
+                           **expected_tcp(2, extra=[])}
+    owners = {m["manager"]: m["fieldsV1"]["f:data"] for m in server.get(*TCP)["metadata"]["managedFields"]
+              if "f:data" in m["fieldsV1"]}
+    assert owners["raygate/team-1.ray-1"] == {"f:20001": {}}
+    assert owners["raygate/team-2.ray-2"] == {"f:20002": {}}
+    assert owners["kubectl-edit"] == {"f:5432": {}}
+    # Re-applying the first gateway changes nothing, and keeps the second one's entry.
+    again = apply(server, a)
+    assert {c.action for c in again.changes} == {"unchanged"}, [(c.ref, c.action) for c in again.changes]
+    assert tcp(server)["20002"] == "team-2/ray-2-head-svc:10001"
+    # The Helm chart's flags are all still there, in their place; raygate's were added once.
+    live = args(server)
+    for flag in HELM_FLAGS:
+        assert flag in live
+    assert live.count("--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services") == 1
+    labels = server.get(*TCP)["metadata"]["labels"]
+    assert {apply_mod.PRESENCE_PREFIX + "team-1.ray-1", apply_mod.PRESENCE_PREFIX + "team-2.ray-2"} <= set(labels)
+    assert apply_mod.GATEWAY_LABEL not in labels
+
+
+def test_the_same_external_port_is_refused_before_anything_is_written(
+        helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    apply(server, spec_file(tmp_path, 1, client_port=10001, extra=[]))
+    rv = server.resource_version
+    with pytest.raises(apply_mod.ApplyRefused) as e:
+        apply(server, spec_file(tmp_path, 2, client_port=10001, extra=[]))
+    assert server.resource_version == rv  # nothing was written
+    message = str(e.value)
+    assert "nothing was written" in message
+    assert ("ConfigMap/ingress-nginx/tcp-services: external port 10001 "
+            "(= team-1/ray-1-head-svc:10001) is owned by gateway team-1.ray-1 "
+            "(raygate/team-1.ray-1)") in message
+    # Through the CLI: one line, exit 2, no traceback.
+    path = spec_file(tmp_path, 2, client_port=10001, extra=[])
+    with pytest.raises(SystemExit) as exit_:
+        main(["apply", "-f", str(path), "--kubeconfig", server.kubeconfig_path, "--no-wait",
+              "--force-conflicts"])
+    assert exit_.value.code == 2
+    assert server.resource_version == rv  # --force-conflicts never takes another gateway's port
+
+
+def test_another_gateways_controller_setting_is_refused(helm_cluster: FakeApiServer,
+                                                        tmp_path: Path) -> None:
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    apply(server, spec_file(tmp_path, 1, extra=[]))
+    with pytest.raises(apply_mod.ApplyRefused) as e:
+        apply(server, spec_file(tmp_path, 2, extra=[], stream_timeout="60s"))
+    assert ".data.proxy-stream-timeout (= 3600s) is owned by gateway team-1.ray-1" in str(e.value)
+
+
+def test_prune_deletes_only_what_this_gateway_alone_owns(helm_cluster: FakeApiServer,
+                                                         tmp_path: Path) -> None:
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    apply(server, spec_file(tmp_path, 1, extra=[], serve=True))
+    apply(server, spec_file(tmp_path, 2, extra=[], serve=True))
+    serve_2 = [i["metadata"]["name"] for i in server.objects("Ingress", "team-2") if "serve" in i["metadata"]["name"]]
+    assert serve_2
+    # Gateway 2 drops Serve and its Ray Client port: its Serve Ingress goes, its entry goes.
+    slim = spec_file(tmp_path, 2, extra=[], serve=False)
+    data = yaml.safe_load(slim.read_text())
+    data["exposures"]["rayClient"]["enabled"] = False
+    slim.write_text(yaml.safe_dump(data))
+    report = apply(server, slim, prune=True)
+    actions = {c.ref: c.action for c in report.changes}
+    assert actions[f"Ingress/team-2/{serve_2[0]}"] == "pruned"
+    assert server.get("Ingress", "team-2", serve_2[0]) is None
+    # tcp-services is shared: released, never deleted; gateway 1's and Helm's entries stay.
+    assert actions["ConfigMap/ingress-nginx/tcp-services"] == "released"
+    assert tcp(server) == {"5432": "db/postgres:5432", **expected_tcp(1, extra=[])}
+    assert apply_mod.PRESENCE_PREFIX + "team-2.ray-2" not in server.get(*TCP)["metadata"]["labels"]
+    # Gateway 1's Serve Ingress and Dashboard are untouched.
+    assert [i for i in server.objects("Ingress", "team-1") if "serve" in i["metadata"]["name"]]
+    for flag in HELM_FLAGS:
+        assert flag in args(server)
+
+
+# --------------------------------------------------------------------------- migration from 0.1
+
+def _apply_like_0_1(server: FakeApiServer, path: Path) -> None:
+    """What raygate 0.1 did: every object applied by the one manager "raygate", forced over
+    the controller's args, labelled managed-by raygate + raygate.io/gateway."""
+    spec = spec_mod.load(path)
+    with ClusterSource(server.kubeconfig_path) as source:
+        objects = render.render(spec, cluster=apply_mod.load_live(source))
+        for obj in objects:
+            if obj["kind"] != "Node":
+                labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+                labels[apply_mod.GATEWAY_LABEL] = apply_mod.gateway_id(spec)
+                if obj["kind"] != "Deployment":
+                    labels[apply_mod.MANAGED_BY] = "raygate"
+            res = source.resource_for(obj)
+            ns = obj["metadata"].get("namespace")
+            source.client.apply(res(obj), field_manager="raygate", force=True,
+                                **({"namespace": ns} if ns else {}))
+
+
+def test_migration_from_0_1_loses_nothing(helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    a = spec_file(tmp_path, 1, extra=[], serve=True)
+    _apply_like_0_1(server, a)
+    before = dict(tcp(server))
+    assert before["20001"] == "team-1/ray-1-head-svc:10001"
+    legacy_args = list(args(server))
+
+    # The new version applies gateway 2 first: gateway 1's port, written by 0.1, survives.
+    report = apply(server, spec_file(tmp_path, 2, extra=[]))
+    assert not report.failed, [(c.ref, c.action, c.message) for c in report.failed]
+    assert tcp(server)["20001"] == "team-1/ray-1-head-svc:10001"
+    assert tcp(server)["20002"] == "team-2/ray-2-head-svc:10001"
+    assert all(a in args(server) for a in legacy_args)
+
+    # Gateway 1 applied by the new version: 0.1's entry is handed over, nothing is lost.
+    report = apply(server, a)
+    assert not report.failed, [(c.ref, c.action, c.message) for c in report.failed]
+    dashboard = server.get("Ingress", "team-1", "ray-1-dashboard")
+    managers = {m["manager"] for m in dashboard["metadata"]["managedFields"]}
+    assert managers == {"raygate/team-1.ray-1"}
+    assert all(a in args(server) for a in legacy_args)
+    assert tcp(server)["20001"] == "team-1/ray-1-head-svc:10001"
+    assert tcp(server)["20002"] == "team-2/ray-2-head-svc:10001"
+    # 0.1 labelled the shared tcp-services for gateway 1 only; that label is gone now.
+    assert apply_mod.GATEWAY_LABEL not in server.get(*TCP)["metadata"]["labels"]
+
+    # And gateway 1 now owns its entries alone: dropping its port removes it (0.1 no longer
+    # co-owns it), and --prune deletes its Serve Ingress.
+    slim = spec_file(tmp_path, 1, client_port=20011, extra=[])
+    report = apply(server, slim, prune=True)
+    assert not report.failed
+    assert "20001" not in tcp(server) and tcp(server)["20011"] == "team-1/ray-1-head-svc:10001"
+    assert not [i for i in server.objects("Ingress", "team-1") if "serve" in i["metadata"]["name"]]
+    assert tcp(server)["20002"] == "team-2/ray-2-head-svc:10001"
+
+
+# --------------------------------------------------------------------------- never clobber
+
+@pytest.mark.parametrize("helm_ssa", [False, True], ids=["helm3-update", "helm4-apply"])
+def test_helm_installed_controller_keeps_its_flags(fake_api: FakeApiServer, tmp_path: Path,
+                                                   helm_ssa: bool) -> None:
+    install_helm_controller(fake_api, ssa=helm_ssa)
+    install_ray_cluster(fake_api, 1)
+    chart_args = list(args(fake_api))
+    report = apply(fake_api, spec_file(tmp_path, 1, extra=[]))
+    dep = next(c for c in report.changes if c.ref.startswith("Deployment/"))
+    assert "adds --tcp-services-configmap=$(POD_NAMESPACE)/tcp-services" in dep.message
+    assert "adds --report-node-internal-ip-address" in dep.message
+    live = args(fake_api)
+    # Every flag of the chart kept, in its place; raygate's appended.
+    assert live[:len(chart_args)] == chart_args
+    assert live[len(chart_args):] == ["--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services",
+                                      "--report-node-internal-ip-address"]
+    annotations = fake_api.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"]["annotations"]
+    assert annotations[apply_mod.FLAGS_PREFIX + "team-1.ray-1"] == (
+        "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services --report-node-internal-ip-address")
+    # Helm's other fields are Helm's: raygate's Apply entry does not hold args.
+    entries = fake_api.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"]["managedFields"]
+    applied = next(m for m in entries if m["manager"] == "raygate/team-1.ray-1" and m["operation"] == "Apply")
+    assert "f:args" not in str(applied["fieldsV1"])
+    # A second run is a no-op; so is a helm upgrade that does not touch args (merge patch of
+    # other fields): the flags stay.
+    again = apply(fake_api, spec_file(tmp_path, 1, extra=[]))
+    assert {c.action for c in again.changes} == {"unchanged"}
+    fake_api.patch("Deployment", world.CTRL_NS, world.CTRL, {"spec": {"minReadySeconds": 5}})
+    assert args(fake_api) == live
+
+
+# --------------------------------------------------------------------------- done when
+
+@pytest.mark.parametrize("gateways", [2, 20])
+def test_many_gateways_in_random_order_lose_nothing(fake_api: FakeApiServer, tmp_path: Path,
+                                                    gateways: int) -> None:
+    """Apply, re-apply and prune gateways in a seeded random order; after every step each
+    applied gateway's entries, Ingresses and flags are all there, and so are Helm's flags and
+    the other team's tcp entry."""
+    install_helm_controller(fake_api)
+    for i in range(1, gateways + 1):
+        install_ray_cluster(fake_api, i)
+    rng = random.Random(20261207 + gateways)
+    # Each gateway has two shapes: with Serve and an extra TCP port (the head Service's 9000
+    # on 30000 + i), and without either.
+    state: dict[int, str] = {}
+    steps = gateways * 3 if gateways < 10 else gateways * 2
+    for _ in range(steps):
+        i = rng.randint(1, gateways)
+        shape = rng.choice(["full", "slim"])
+        prune = rng.random() < 0.5
+        report = apply(fake_api, _shape_file(tmp_path, i, shape), prune=prune)
+        assert not report.failed, (i, shape, [(c.ref, c.action, c.message) for c in report.failed])
+        state[i] = shape
+        _check_all(fake_api, state)
+    assert state  # something was applied
+
+
+def _shape_file(tmp_path: Path, i: int, shape: str) -> Path:
+    path = tmp_path / f"g{i}-{shape}.yaml"
+    if not path.exists():
+        data = {
+            "apiVersion": "raygate.io/v1alpha1", "kind": "RayGateway",
+            "rayCluster": {"name": f"ray-{i}", "namespace": f"team-{i}", "authMode": "token"},
+            "exposures": {"host": f"ray-{i}.example.com",
+                          "rayClient": {"enabled": True, "port": 20000 + i},
+                          "extraTcpPorts": [{"port": 30000 + i, "servicePort": 9000}] if shape == "full" else [],
+                          "serve": {"path": "/serve"} if shape == "full" else None}}
+        path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _check_all(server: FakeApiServer, state: dict[int, str]) -> None:
+    data = tcp(server)
+    assert data.get("5432") == "db/postgres:5432"
+    live = args(server)
+    for flag in HELM_FLAGS:
+        assert flag in live, flag
+    assert "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services" in live
+    for i, shape in state.items():
+        target = f"team-{i}/ray-{i}-head-svc"
+        assert data.get(str(20000 + i)) == f"{target}:10001", (i, data)
+        ingresses = {o["metadata"]["name"] for o in server.objects("Ingress", f"team-{i}")}
+        assert f"ray-{i}-dashboard" in ingresses, (i, ingresses)
+        if shape == "full":
+            assert data.get(str(30000 + i)) == f"{target}:9000", (i, data)
+            assert any("serve" in n for n in ingresses), (i, ingresses)
+    # Nothing of a gateway that was never applied, and no entry nobody renders.
+    known = {"5432"} | {str(20000 + i) for i in state} | {str(30000 + i) for i in state}
+    assert set(data) <= known, set(data) - known
