@@ -268,3 +268,15 @@ def test_doctor_text_tells_each_root_cause_once_with_the_routes_it_breaks() -> N
     assert len(causes) < len(broken)  # two routes behind one drifted address: one cause
     for lane in broken:  # every broken route is named under its cause
         assert f"{lane.role} {lane.route}" in start
+
+
+def test_doctor_writes_several_formats_in_one_run(tmp_path: Path) -> None:
+    html, junit = tmp_path / "d.html", tmp_path / "d.xml"
+    proc = subprocess.run([sys.executable, "-m", "raygate", "doctor", "-f",
+                           str(ROOT / "examples" / "doctor-snapshot"), "-o", "concise",
+                           "-o", f"html={html}", "-o", f"junit={junit}", "-q"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert re.search(r"cluster\.yaml:\d+:\d+: RG353 \[error\]", proc.stdout)
+    assert html.read_text().startswith("<!DOCTYPE html>") and 'data-lane="0"' in html.read_text()
+    assert ET.fromstring(junit.read_text()).get("failures") != "0"
