@@ -27,7 +27,7 @@ KINDS = {
     ("v1", "Pod"): "pod-v1",
     ("discovery.k8s.io/v1", "EndpointSlice"): "endpointslice-discovery-v1",
 }
-DEFAULT_VERSION = "v1.35.0"
+DEFAULT_VERSION = "v1.37.0"
 OUT = Path(__file__).resolve().parents[1] / "src" / "raygate" / "sources" / "schemas"
 KEEP = ("type", "properties", "items", "additionalProperties", "required", "enum")
 

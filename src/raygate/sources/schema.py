@@ -14,7 +14,9 @@ are not: raygate's own renderer and many GitOps setups write *partial* objects f
 server-side apply, which the API server merges before it validates. ``status`` is not
 checked: controllers write it and ``kubectl apply`` does not send it.
 
-The schemas are the Kubernetes v1.35 OpenAPI schemas as packaged by kubernetes-validate,
+The schemas are the newest Kubernetes release's OpenAPI schemas (v1.37) as packaged by
+kubernetes-validate: a field an older cluster does not know is then not flagged (older
+clusters refuse it, but a dump from a newer cluster must not read as broken),
 stripped to what this check reads and shipped in ``schemas/`` one file per kind
 (``scripts/vendor_schemas.py`` writes them). Only the kinds present are loaded, and the
 check walks each object once (kubeconform's role, without its 100 MB of schemas).
@@ -37,7 +39,7 @@ SCHEMA_KINDS = {
     ("apps/v1", "DaemonSet"), ("v1", "Pod"), ("discovery.k8s.io/v1", "EndpointSlice"),
 }
 #: Kubernetes version of the shipped schemas.
-SCHEMA_VERSION = "v1.35.0"
+SCHEMA_VERSION = "v1.37.0"
 #: One object gets at most this many messages (a wholly wrong object needs only a few).
 MAX_PER_OBJECT = 3
 
