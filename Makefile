@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test test-fast bootstrap docs bench fidelity clean
+.PHONY: demo test test-fast bootstrap docs bench fidelity mutation clean
 
 # pip's own notices and warnings go to $(VENV)/pip.log (shown only when pip fails), so
 # `make demo` prints the demo and nothing else.
@@ -37,6 +37,13 @@ test: $(BIN)/.test
 test-fast: $(BIN)/.test
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
+# Mutation testing (mutmut) of apply, config, report/sarif, the tcp-services parser and the
+# exposure model; slow, never part of `make test`. One module: make mutation MUTATION=config
+MUTATION ?= all
+mutation: $(BIN)/.test
+	$(BIN)/pip install -q mutmut
+	PYTHON=$(BIN)/python bash scripts/mutation.sh $(MUTATION)
+
 docs: $(BIN)/.base
 	$(BIN)/raygate rules -o markdown > docs/rules.md
 
@@ -48,4 +55,4 @@ fidelity: $(BIN)/.test
 	$(BIN)/python bench/fidelity.py --check
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info artifacts .raygate-lab
+	rm -rf $(VENV) build dist src/*.egg-info artifacts .raygate-lab .mutation

@@ -49,18 +49,36 @@ else
 fi
 export KUBECONFIG=$KUBECONFIG_OUT
 
-# ingress-nginx from the upstream kind manifest (hostNetwork-free; raygate apply pins it).
-kubectl apply -f "https://raw.githubusercontent.com/kubernetes/ingress-nginx/${INGRESS_NGINX_VERSION}/deploy/static/provider/kind/deploy.yaml"
-kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=300s
+# ingress-nginx installed the way platform teams do: the Helm chart (4.15.1 = controller
+# v1.15.1) with flags of their own, which raygate apply must keep (the suite checks them).
+# RAYGATE_E2E_CONTROLLER=manifest uses the upstream kind manifest instead.
+if [[ "${RAYGATE_E2E_CONTROLLER:-helm}" == helm ]]; then
+  helm repo add ingress-nginx https://kubernetes.github.io/ingress-nginx >/dev/null
+  helm repo update ingress-nginx >/dev/null
+  helm upgrade --install ingress-nginx ingress-nginx/ingress-nginx --version "${INGRESS_NGINX_CHART:-4.15.1}" \
+    --namespace ingress-nginx --create-namespace \
+    --set controller.extraArgs.enable-ssl-passthrough="" \
+    --set controller.watchIngressWithoutClass=true \
+    --set controller.config.use-forwarded-headers="true" \
+    --set controller.service.type=NodePort --wait --timeout 300s
+else
+  kubectl apply -f "https://raw.githubusercontent.com/kubernetes/ingress-nginx/${INGRESS_NGINX_VERSION}/deploy/static/provider/kind/deploy.yaml"
+  kubectl -n ingress-nginx wait --for=condition=Available deployment/ingress-nginx-controller --timeout=300s
+fi
 
-# KubeRay operator and a small RayCluster named like the guide's.
+# KubeRay operator and two small RayClusters (two teams behind the one controller): the
+# guide's ray-cluster-kuberay in raycluster, and ray-b in raycluster-b.
 helm repo add kuberay https://ray-project.github.io/kuberay-helm/ >/dev/null
 helm repo update kuberay >/dev/null
 helm upgrade --install kuberay-operator kuberay/kuberay-operator --version "$KUBERAY_VERSION" \
   --namespace kuberay-system --create-namespace --wait
-kubectl create namespace raycluster --dry-run=client -o yaml | kubectl apply -f -
+for ns in raycluster raycluster-b; do
+  kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f -
+done
 helm upgrade --install ray-cluster kuberay/ray-cluster --version "$KUBERAY_VERSION" \
   --namespace raycluster --set worker.replicas=0 --wait
+helm upgrade --install ray-b kuberay/ray-cluster --version "$KUBERAY_VERSION" \
+  --namespace raycluster-b --set worker.replicas=0 --set fullnameOverride=ray-b --wait
 
 echo
 echo "Cluster ready. Run the opt-in suite with:"

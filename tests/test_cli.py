@@ -44,8 +44,11 @@ def test_unknown_command_is_a_usage_error() -> None:
 # rule `raygate explain --error` must name for each.
 REAL_ERRORS = [
     # The seed guide's kubectl output, and the webhook's denial texts (ingress_nginx.md §1.3).
+    # (The seed guide's "denied the request: risky annotation" is not a text the controller
+    # prints; the real ones are below, quoted from controller.go and errors.go at v1.15.1.)
     ('Error from server (BadRequest): error when creating "ingress.yaml": admission webhook '
-     '"validate.nginx.ingress.kubernetes.io" denied the request: risky annotation', "RG101"),
+     '"validate.nginx.ingress.kubernetes.io" denied the request: annotation group '
+     "ConfigurationSnippet contains risky annotation based on ingress configuration", "RG101"),
     ('admission webhook "validate.nginx.ingress.kubernetes.io" denied the request: '
      "nginx.ingress.kubernetes.io/configuration-snippet annotation cannot be used. Snippet "
      "directives are disabled by the Ingress administrator", "RG101"),
@@ -67,6 +70,14 @@ REAL_ERRORS = [
      "Too Large</title></head>\n<body>\n<center><h1>413 Request Entity Too Large</h1></center>\n"
      "<hr><center>nginx/1.22.1</center>\n</body>\n</html>\n.", "RG210"),
     ("Request Entity Too Large", "RG210"),
+    # Ray's own 413 (aiohttp client_max_size on the Dashboard) is not nginx's.
+    ("RuntimeError: Request failed with status code 413: Maximum request body size 104857600 "
+     "exceeded.", "RG236"),
+    # More of the controller's own texts (controller.go, store.go, configmap.go at v1.15.1).
+    ('admission webhook "validate.nginx.ingress.kubernetes.io" denied the request: host "_" '
+     'and path "/" is already defined in ingress ray/ray-dashboard', "RG235"),
+    ("unexpected error merging defaults: 1 error(s) decoding:\n\n* cannot parse "
+     "'proxy-read-timeout' as int: strconv.ParseInt: parsing \"3600s\": invalid syntax", "RG233"),
     # The Ray Client's timeout, with and without its exception name.
     ("ConnectionError: ray client connection timeout", "RG205"),
     ("ray client connection timeout", "RG205"),

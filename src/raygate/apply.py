@@ -52,7 +52,6 @@ names the objects already written and the command that finishes (re-run) or undo
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import re
 import time
@@ -61,7 +60,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import yaml
 
+from raygate import ownership
 from raygate.backends import ingress_nginx as nginx
+from raygate.ownership import MANAGER_PREFIX
 from raygate.errors import ClusterError
 from raygate.render.ingress_nginx_manifests import flag_name, merge_flags
 from raygate.sources.cluster import ClusterSource
@@ -74,11 +75,6 @@ PRESENCE_PREFIX = "gateway.raygate.io/"
 FLAGS_PREFIX = "flags.raygate.io/"
 #: The field manager every gateway used in raygate 0.1.
 LEGACY_MANAGER = "raygate"
-MANAGER_PREFIX = "raygate/"
-#: apimachinery validation.go FieldManagerMaxLength.
-FIELD_MANAGER_MAX = 128
-#: A label value or the name part of a label key (validation.IsQualifiedName).
-LABEL_MAX = 63
 #: Kinds raygate patches but never creates: a partial one would be a broken object.
 MUST_EXIST = frozenset({"Node", "Deployment", "DaemonSet"})
 #: Kinds ``--prune`` looks at (what the renderers produce). Workloads are only ever released.
@@ -145,18 +141,11 @@ class ApplyInterrupted(ClusterError):
 
 # --------------------------------------------------------------------------- identity
 
-def _bounded(raw: str, limit: int) -> str:
-    """``raw`` if it fits, else a prefix plus 8 hex digits of its hash: two long names that
-    share a prefix stay distinct (plain truncation would merge their ownership)."""
-    if len(raw) <= limit:
-        return raw
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-    return raw[:limit - 9].rstrip("-_.") + "-" + digest
+_bounded = ownership.bounded
 
 
 def _id_of(namespace: str, name: str) -> str:
-    raw = re.sub(r"[^A-Za-z0-9_.-]", "-", f"{namespace}.{name}").strip("-_.")
-    return _bounded(raw, LABEL_MAX) or "raygate"
+    return ownership.gateway_id(namespace, name)
 
 
 @dataclass(frozen=True)
@@ -173,7 +162,7 @@ class Gateway:
     @classmethod
     def named(cls, gateway_id: str, shared: Iterable[tuple[str, str, str]] = (),
               flags: Iterable[str] | None = None) -> "Gateway":
-        return cls(gateway_id, _bounded(MANAGER_PREFIX + gateway_id, FIELD_MANAGER_MAX),
+        return cls(gateway_id, ownership.field_manager(gateway_id),
                    frozenset(shared), None if flags is None else tuple(flags))
 
     @property
@@ -207,14 +196,10 @@ def gateway_for(spec: Any) -> Gateway:
     """The gateway of a spec: its id, manager ``raygate/<namespace>.<name>`` and the
     controller objects it shares with every other gateway behind the same controller."""
     ctl = spec.controller
-    shared = {("Deployment", ctl.namespace, ctl.deployment), ("DaemonSet", ctl.namespace, ctl.deployment),
-              ("ConfigMap", ctl.namespace, ctl.config_map),
+    # The controller workload is shared as a patched kind (MUST_EXIST); these are the rest.
+    shared = {("ConfigMap", ctl.namespace, ctl.config_map),
               ("ConfigMap", ctl.namespace, ctl.tcp_services_config_map),
               ("Service", ctl.namespace, ctl.service)}
-    for attr in ("udp_services_config_map",):
-        name = getattr(ctl, attr, None)
-        if name:
-            shared.add(("ConfigMap", ctl.namespace, name))
     from raygate.render import ingress_nginx_manifests as manifests
     return Gateway.named(gateway_id(spec), shared, manifests.added_args(spec))
 
@@ -418,14 +403,14 @@ def _refuse_cross_gateway(source: ClusterSource, gw: Gateway, plans: list[_Plan]
     take what another gateway owns. Runs before anything is written."""
     problems: list[str] = []
     for plan in plans:
-        if plan.live is None:
+        if plan.live is None and plan.obj.get("kind") in MUST_EXIST:
             continue
         ref = ref_of(plan.obj)
         mine = _legacy_is_mine(plan.live, gw)
         _, refusal = _ssa(source, gw, plan.res, plan.obj, dry_run=True, force=False)
         if refusal is not None and refusal.action == CONFLICT:
             for manager, path in _conflicts(refusal.message):
-                if _is_gateway(manager) and manager != gw.manager and not (
+                if plan.live is not None and _is_gateway(manager) and manager != gw.manager and not (
                         manager == LEGACY_MANAGER and mine):
                     value = _value_at(plan.live, path)
                     shown = f" (= {value})" if value is not None else ""
@@ -435,7 +420,7 @@ def _refuse_cross_gateway(source: ClusterSource, gw: Gateway, plans: list[_Plan]
                     problems.append(f"{ref}: {what}{shown} is owned by "
                                     f"{owner_of(plan.live, manager)}")
         for flag in plan.flags:
-            for other, value in _claimed_flags(plan.live, gw).items():
+            for other, value in _claimed_flags(plan.live or {}, gw).items():
                 if flag_name(flag) in value and value[flag_name(flag)] != flag:
                     problems.append(f"{ref}: controller flag {value[flag_name(flag)]} is needed "
                                     f"by gateway {other}; this gateway needs {flag}")
@@ -502,11 +487,13 @@ def _ssa(source: ClusterSource, gw: Gateway, res: Any, obj: dict[str, Any], *, d
         return dict(result), None
     except ApiError as e:
         code, message = e.status.code, str(e.status.message)
-        if code == 409:
+        if code == 409 and message.startswith("Apply failed with"):
             return None, Change(ref, CONFLICT, message + " (fields owned by another manager; "
                                 "re-run with --force-conflicts to take them over)")
         if code in (400, 422):
             return None, Change(ref, DENIED, message)
+        # Anything else (403, a 409 that is not a field conflict, 5xx) stops the apply: the
+        # caller reports what was written so far and how to finish or undo.
         raise source.error(e, f"apply {ref}") from None
     except httpx2.HTTPError as e:
         raise source.error(e, f"apply {ref}") from None
@@ -519,25 +506,36 @@ def _legacy_is_mine(live: Mapping[str, Any] | None, gw: Gateway) -> bool:
         m.get("manager") == LEGACY_MANAGER for m in _managers(live or {}))
 
 
-def _migrate(source: ClusterSource, gw: Gateway, plan: _Plan) -> dict[str, Any] | None:
-    """Hand raygate 0.1's ``raygate`` entry to this gateway's manager (see the module doc).
-    Returns the object after the move (or None when there was nothing to move)."""
+#: Atomic lists raygate no longer applies (it sets flags in them instead): never handed over,
+#: so no later apply of this gateway can remove them.
+_NEVER_MOVED = ("f:args", "f:command")
+
+
+def _migrate(source: ClusterSource, gw: Gateway, plan: _Plan, *,
+             releasing: bool = False) -> dict[str, Any] | None:
+    """Hand raygate 0.1's ``raygate`` entry to this gateway's manager (see the module doc):
+    the fields this gateway still renders, or, when ``releasing`` the object, every field of
+    that entry (so the release removes what only this gateway had). Returns the object after
+    the move (or None when there was nothing to move)."""
     live = plan.live
     if live is None or not _legacy_is_mine(live, gw):
         return None
-    preview, refusal = _ssa(source, gw, plan.res, plan.obj, dry_run=True, force=True)
-    if preview is None:
-        return None
-    mine = set()
-    for m in _managers(preview):
-        if m.get("manager") == gw.manager and m.get("operation") == "Apply":
-            mine = fields_paths(m.get("fieldsV1"))
+    mine: set[tuple[str, ...]] | None = None
+    if not releasing:
+        preview, _ = _ssa(source, gw, plan.res, plan.obj, dry_run=True, force=True)
+        if preview is None:
+            return None
+        mine = set()
+        for m in _managers(preview):
+            if m.get("manager") == gw.manager and m.get("operation") == "Apply":
+                mine = fields_paths(m.get("fieldsV1"))
     entries: list[dict[str, Any]] = []
     moved: set[tuple[str, ...]] = set()
     for m in _managers(live):
         if m.get("manager") == LEGACY_MANAGER and m.get("operation") == "Apply" \
                 and not m.get("subresource"):
-            moved |= fields_paths(m.get("fieldsV1")) & mine
+            legacy = {p for p in fields_paths(m.get("fieldsV1")) if not set(p) & set(_NEVER_MOVED)}
+            moved |= legacy if mine is None else legacy & mine
             continue
         entries.append(m)
     for m in entries:
@@ -734,7 +732,7 @@ def _prune_one(source: ClusterSource, gw: Gateway, res: Any, obj: dict[str, Any]
                                                          if meta.get("namespace") else {})}}
         plan = _Plan(body, res, obj)
         if not dry_run:
-            moved = _migrate(source, gw, plan)
+            moved = _migrate(source, gw, plan, releasing=True)
             if moved is not None:
                 obj = moved
         result, refusal = _ssa(source, gw, res, body, dry_run=dry_run, force=False)

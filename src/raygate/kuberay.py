@@ -8,6 +8,7 @@ the head container's named ports (or the defaults when it lists none).
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from raygate.objects import KubeObject, ObjectSet
@@ -18,6 +19,22 @@ DEFAULT_PORTS = {"gcs-server": 6379, "dashboard": 8265, "client": 10001, "serve"
 DASHBOARD_AGENT_PORT = 52365
 #: KubeRay >= 1.5.1 supports spec.authOptions; Ray >= 2.52 supports token auth.
 AUTH_FIX = "set spec.authOptions.mode: token on the RayCluster (KubeRay >= 1.5.1, Ray >= 2.52)"
+
+
+_OPERATOR_IMAGE = re.compile(r"kuberay/operator:v?(\d+)\.(\d+)\.(\d+)")
+
+
+def operator_version(objects: ObjectSet) -> tuple[int, int, int] | None:
+    """The KubeRay operator's version, when its Deployment is in the inputs (its image tag)."""
+    def find() -> tuple[int, int, int] | None:
+        for d in objects.of_kind("Deployment"):
+            containers = d.get("spec", "template", "spec", "containers")
+            for c in containers if isinstance(containers, list) else []:
+                m = _OPERATOR_IMAGE.search(str(c.get("image", ""))) if isinstance(c, dict) else None
+                if m:
+                    return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return None
+    return objects.memo("kuberay-operator-version", find)
 
 
 def is_ray(obj: KubeObject) -> bool:

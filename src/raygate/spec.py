@@ -458,9 +458,29 @@ class GatewayApi(_Model):
     #: Where the routes live; default: the RayCluster's namespace (next to the head Service,
     #: so no ReferenceGrant is needed). Elsewhere, a ReferenceGrant is rendered.
     route_namespace: Optional[str] = None
-    tcp_route_api_version: Literal["v1alpha2", "v1"] = "v1alpha2"
+    #: The TCPRoute apiVersion; null: from the CRDs in the inputs, else ``version``, else what
+    #: the implementation reconciles, else v1alpha2 (raygate.render.gateway_api.tcp_route_version).
+    tcp_route_api_version: Optional[Literal["v1alpha2", "v1"]] = None
     http_port: int = 80
     https_port: int = 443
+    #: The implementation behind the GatewayClass (raygate.backends.gateway_api.implementations):
+    #: decides the policies rendered next to the routes and what is left out because it breaks
+    #: Ray there. ``generic``: spec-only objects.
+    implementation: Literal["envoy-gateway", "nginx-gateway-fabric", "istio", "cilium",
+                            "traefik", "kong", "generic"] = "generic"
+    #: The Gateway API release of the installed CRDs (``v1.6``); null: detected from the CRDs
+    #: in the inputs when present.
+    version: Optional[str] = None
+    #: Add the listeners an existing Gateway lacks through a ListenerSet (null: when the
+    #: Gateway is in the inputs, lacks them and allows ListenerSets from the routes' namespace).
+    listener_set: Optional[bool] = None
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.match(r"^v?\d+\.\d+(\.\d+)?$", v):
+            raise ValueError(f"{v!r} is not a Gateway API release such as v1.6 or v1.6.1")
+        return v
 
     @field_validator("gateway_class_name", "gateway_name")
     @classmethod
@@ -883,9 +903,18 @@ def _commented_gateway_api(spec: GatewaySpec, q: Any) -> list[str]:
         f"  routeNamespace: {opt(gw.route_namespace)}",
         "  # v1alpha2: Istio <= 1.30, NGINX Gateway Fabric 2.6, Envoy Gateway <= 1.8",
         "  # (experimental CRDs). v1: Gateway API v1.6 CRDs, Envoy Gateway >= 1.9, Cilium 1.20.",
-        f"  tcpRouteApiVersion: {gw.tcp_route_api_version}",
+        "  # null: from the Gateway API CRDs in the inputs, else `version`, else what the",
+        "  # implementation reconciles (v1: Envoy Gateway >= 1.9, Cilium 1.20), else v1alpha2.",
+        f"  tcpRouteApiVersion: {opt(gw.tcp_route_api_version)}",
         f"  httpPort: {gw.http_port}",
         f"  httpsPort: {gw.https_port}",
+        "  # envoy-gateway | nginx-gateway-fabric | istio | cilium | traefik | kong | generic:",
+        "  # which policies are rendered next to the routes.",
+        f"  implementation: {gw.implementation}",
+        "  # The installed Gateway API release (v1.6); null: detected from CRDs in the inputs.",
+        f"  version: {opt(gw.version)}",
+        "  # Add missing listeners to an existing Gateway through a ListenerSet (null: auto).",
+        f"  listenerSet: {opt(None) if gw.listener_set is None else q(gw.listener_set)}",
         "",
     ]
 

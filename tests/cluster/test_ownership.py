@@ -373,3 +373,25 @@ def _check_all(server: FakeApiServer, state: dict[int, str]) -> None:
     # Nothing of a gateway that was never applied, and no entry nobody renders.
     known = {"5432"} | {str(20000 + i) for i in state} | {str(30000 + i) for i in state}
     assert set(data) <= known, set(data) - known
+
+
+def test_releasing_a_0_1_shared_object_removes_only_that_gateways_entries(
+        helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    _apply_like_0_1(server, spec_file(tmp_path, 1, extra=[]))
+    apply(server, spec_file(tmp_path, 2, extra=[]))
+    assert set(tcp(server)) == {"5432", "20001", "20002"}
+    chart_args = list(args(server))
+    # Gateway 1 no longer exposes any TCP port: tcp-services is not rendered for it; --prune
+    # releases it, removing the entry 0.1 wrote for gateway 1 and nothing else.
+    slim = spec_file(tmp_path, 1, extra=[])
+    data = yaml.safe_load(slim.read_text())
+    data["exposures"]["rayClient"]["enabled"] = False
+    slim.write_text(yaml.safe_dump(data))
+    report = apply(server, slim, prune=True)
+    assert not report.failed, [(c.ref, c.action, c.message) for c in report.failed]
+    assert {c.ref: c.action for c in report.changes}["ConfigMap/ingress-nginx/tcp-services"] == "released"
+    assert tcp(server) == {"5432": "db/postgres:5432", "20002": "team-2/ray-2-head-svc:10001"}
+    assert args(server) == chart_args  # the args 0.1 forced stay: raygate never removes a flag

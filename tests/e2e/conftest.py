@@ -55,8 +55,8 @@ def gateway(ray_head: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
 
     started: list[int] = []
 
-    def make(fault: str | None = None, head: Any = None) -> Any:
-        built = build_gateway(head or ray_head, fault, tmp_path / "nginx")
+    def make(fault: str | None = None, head: Any = None, backend: str = "ingress-nginx") -> Any:
+        built = build_gateway(head or ray_head, fault, tmp_path / "nginx", backend=backend)
         pid = nginx_proc.start_nginx(tmp_path / "nginx", built.conf.text,
                                      [built.http_port, *built.conf.stream_ports.values()])
         started.append(pid)

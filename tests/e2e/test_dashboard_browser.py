@@ -27,9 +27,10 @@ def browser() -> Any:
         b.close()
 
 
+@pytest.mark.parametrize("backend", ["ingress-nginx", "gateway-api", "migrated"])
 def test_dashboard_renders_through_the_gateway_and_login_works(browser: Any, gateway: Any,
-                                                                 ray_head: Any) -> None:
-    built = gateway(None)
+                                                                 ray_head: Any, backend: str) -> None:
+    built = gateway(None, backend=backend)
     base = f"http://127.0.0.1:{built.http_port}"
     failures: list[str] = []
     context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -53,7 +54,8 @@ def test_dashboard_renders_through_the_gateway_and_login_works(browser: Any, gat
     page.get_by_text("Recent jobs").wait_for(timeout=20000)
     assert failures == []
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "dashboard-through-gateway.png"
+    shot = ARTIFACTS / ("dashboard-through-gateway.png" if backend == "ingress-nginx"
+                        else f"dashboard-through-gateway-{backend}.png")
     page.screenshot(path=str(shot))
     assert shot.stat().st_size > 20_000  # a blank 1280x800 page is ~5 KB
     context.close()

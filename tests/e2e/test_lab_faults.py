@@ -61,6 +61,19 @@ def test_clean_lab_passes_every_check(gateway: Any, ray_head: Any) -> None:
         assert static_findings(built.objects, rule) == [], rule
 
 
+@pytest.mark.parametrize("backend", ["gateway-api", "migrated"])
+def test_gateway_api_data_plane_passes_every_check(backend: str, gateway: Any,
+                                                   ray_head: Any) -> None:
+    """The same probes through nginx rendered from the Gateway API objects (as NGINX Gateway
+    Fabric builds it): rendered directly, and after migrating the ingress-nginx objects."""
+    built = gateway(None, backend=backend)
+    report = probe(options(built, ray_head, client=True, submit=True, serve=True))
+    failed = [(r.name, r.cause) for r in report.results if r.verdict is not Verdict.PASS]
+    assert failed == []
+    assert {"slash-redirect", "job-upload", "job-logs", "ray-client", "serve"} <= \
+        {r.name for r in report.results}
+
+
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 def test_fault_is_named_by_probe_and_lint(fault: str, gateway: Any, ray_head: Any) -> None:
     opts, check, words = EXPECTED[fault]

@@ -69,9 +69,13 @@ def ingress_nginx_admission(server: Any) -> Callable[[dict, str], "str | None"]:
         if obj.get("kind") != "Ingress" or operation not in ("CREATE", "UPDATE"):
             return None
         classes = {(o.get("metadata") or {}).get("name"): o for o in server.objects("IngressClass")}
+        stored = server.objects("Ingress")
         for controller in _controllers(server):
+            if "validating-webhook" not in controller.flags:
+                continue  # no --validating-webhook: this controller denies nothing
             config = _config(server, controller)
-            message = check_ingress(obj, controller, config, classes)
+            message = check_ingress(obj, controller, config, classes) or \
+                check_overlap(obj, [o for o in stored if served(o, controller, classes)])
             if message:
                 return PREFIX + message
         return None
@@ -121,6 +125,44 @@ def _config(server: Any, controller: Controller) -> dict[str, str]:
         if cm is not None:
             config.update({str(k): str(v) for k, v in (cm.get("data") or {}).items()})
     return config
+
+
+def _claims(ing: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(host, path) of every path with a Service backend ("_" and "/" when empty)."""
+    out = []
+    for rule in (ing.get("spec") or {}).get("rules") or []:
+        host = (rule or {}).get("host") or "_"
+        for p in ((rule or {}).get("http") or {}).get("paths") or []:
+            backend = (p or {}).get("backend") or {}
+            if backend.get("service"):
+                out.append((host, str(p.get("path") or "/")))
+    return out
+
+
+def _canary(ing: Mapping[str, Any]) -> str | None:
+    value = ((ing.get("metadata") or {}).get("annotations") or {}).get(
+        DEFAULT_ANNOTATION_PREFIX + "/canary")
+    return None if value is None else str(value).lower()
+
+
+def check_overlap(ing: Mapping[str, Any], stored: list[Mapping[str, Any]]) -> str | None:
+    """``checkOverlap`` (controller.go): a host+path another Ingress of this controller already
+    defines is denied, unless exactly one of the two is a canary. The fake compares host and
+    path as written; the controller compares the rendered locations, which also tells a
+    trailing slash apart from none (tests/fakeapi/README.md: differences)."""
+    meta = ing.get("metadata") or {}
+    mine = set(_claims(ing))
+    for other in stored:
+        om = other.get("metadata") or {}
+        if (om.get("namespace"), om.get("name")) == (meta.get("namespace"), meta.get("name")):
+            continue  # an update of the stored Ingress itself
+        if (_canary(ing) == "true") != (_canary(other) == "true"):
+            continue
+        for host, path in _claims(other):
+            if (host, path) in mine:
+                return (f'host "{host}" and path "{path}" is already defined in ingress '
+                        f"{om.get('namespace')}/{om.get('name')}")
+    return None
 
 
 def served(ing: Mapping[str, Any], controller: Controller, classes: Mapping[str, Any]) -> bool:

@@ -135,8 +135,9 @@ class FakeApiServer:
         self._compacted = 0
         self._history: collections.deque = collections.deque(maxlen=history)
         self._watchers: dict[tuple[str, str], list[_Watcher]] = collections.defaultdict(list)
-        self._faults: list[list[Any]] = []
         self._forbidden: dict[str, set[str] | None] = {}
+        #: [verb, kind, name, remaining, code, reason, message, after] (see ``inject``).
+        self._faults: list[list[Any]] = []
         self._disabled_groups: set[str] = set()
         self._logs: dict[tuple[str, str, str | None], str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -316,6 +317,21 @@ class FakeApiServer:
     def forbid(self, kind: str, verbs: Iterable[str] | None = None) -> None:
         """Answer 403 for ``kind`` (all verbs, or only ``verbs`` such as ``["list"]``)."""
         self._forbidden[kind] = set(verbs) if verbs is not None else None
+
+    def inject(self, code: int, *, verb: str | None = None, kind: str | None = None,
+               name: str | None = None, times: int = 1, after: int = 0,
+               reason: str | None = None, message: str | None = None) -> None:
+        """Answer ``times`` matching requests, after letting ``after`` of them through, with
+        ``code`` (a 500 mid-apply, a 409 on one object, a 429...), as a ``Status`` with the
+        real server's reason words."""
+        reason = reason or {409: "Conflict", 429: "TooManyRequests", 500: "InternalError",
+                            503: "ServiceUnavailable", 504: "Timeout"}.get(code, "Unknown")
+        message = message or {
+            500: "Internal error occurred: etcdserver: request timed out",
+            409: f'Operation cannot be fulfilled on {kind or "object"} "{name or "x"}": the object '
+                 "has been modified; please apply your changes to the latest version and try again",
+        }.get(code, f"injected {code}")
+        self._faults.append([verb, kind, name, times, code, reason, message, after])
 
     def allow(self, kind: str) -> None:
         self._forbidden.pop(kind, None)
@@ -538,7 +554,7 @@ class FakeApiServer:
             raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         rec.verb, rec.kind = verb, t.kind
         self._check_rbac(t, verb, ns)
-        self._injected_fault(t, verb)
+        self._check_faults(t, verb, name)
         if sub == "log":
             return self._pod_log(t, ns or "", name or "", q)
         if verb == "list":
@@ -570,21 +586,6 @@ class FakeApiServer:
         return self._patch(t, ns or "", name or "", self._decode(body, ctype), ctype, dry_run,
                            manager, sub)
 
-    def fail_next(self, verb: str, kind: str, code: int = 500, times: int = 1) -> None:
-        """Answer the next ``times`` requests of ``verb`` on ``kind`` with ``code`` (500
-        InternalError, 503, 410 Gone on a watch, 409 Conflict...), as a real server under load
-        or mid-upgrade does; the requests are recorded but change nothing."""
-        self._faults.append([verb, kind, code, times])
-
-    def _injected_fault(self, t: ResourceType, verb: str) -> None:
-        for fault in self._faults:
-            if fault[0] == verb and fault[1] == t.kind and fault[3] > 0:
-                fault[3] -= 1
-                code = fault[2]
-                reason = {409: "Conflict", 410: "Expired", 429: "TooManyRequests",
-                          503: "ServiceUnavailable"}.get(code, "InternalError")
-                raise ApiStatus(code, reason, f"injected {code} on {verb} {t.plural}")
-
     def _check_rbac(self, t: ResourceType, verb: str, ns: str | None) -> None:
         if t.kind not in self._forbidden:
             return
@@ -597,6 +598,17 @@ class FakeApiServer:
                         f'{_qualified(t)} is forbidden: User "system:serviceaccount:raygate:raygate" '
                         f'cannot {verb} resource "{resource}" in API group "{t.group}" {where}',
                         {"kind": t.plural, **({"group": t.group} if t.group else {})})
+
+    def _check_faults(self, t: ResourceType, verb: str, name: str | None) -> None:
+        for fault in self._faults:
+            f_verb, f_kind, f_name, remaining, code, reason, message, after = fault
+            if remaining > 0 and f_verb in (None, verb) and f_kind in (None, t.kind) \
+                    and f_name in (None, name):
+                if after > 0:
+                    fault[7] -= 1
+                    continue
+                fault[3] -= 1
+                raise ApiStatus(code, reason, message, {"name": name or "", "kind": t.plural})
 
     @staticmethod
     def _decode(body: bytes, ctype: str) -> Any:

@@ -320,7 +320,8 @@ CONTROLLER = {
     "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
     "spec": {"template": {"spec": {"containers": [{
         "name": "controller", "image": "registry.k8s.io/ingress-nginx/controller:v1.12.1",
-        "args": ["/nginx-ingress-controller", "--configmap=$(POD_NAMESPACE)/ingress-nginx-controller"]}]}}}}
+        "args": ["/nginx-ingress-controller", "--validating-webhook=:8443",
+                 "--configmap=$(POD_NAMESPACE)/ingress-nginx-controller"]}]}}}}
 
 NGINX_CLASS = {"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
                "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}
@@ -368,6 +369,22 @@ def test_ingress_nginx_admission_denies_like_the_webhook(fake_api: FakeApiServer
     other = _ingress(**{"nginx.ingress.kubernetes.io/configuration-snippet": "x;"})
     other["spec"]["ingressClassName"] = "traefik"
     assert create(other).status_code == 201
+    # A second Ingress claiming a stored Ingress's host and path (controller.go checkOverlap).
+    fake_api.add(_ingress(path="/", path_type="Prefix"))
+    twin = _ingress(path="/", path_type="Prefix")
+    twin["metadata"]["name"] = "ray-twin"
+    assert create(twin).json()["message"] == (
+        PREFIX + 'host "_" and path "/" is already defined in ingress ray/ray')
+    # Updating the stored Ingress itself is no overlap.
+    with _http(fake_api) as http:
+        same = http.put("/apis/networking.k8s.io/v1/namespaces/ray/ingresses/ray",
+                        params={"dryRun": "All"}, json=_ingress(path="/", path_type="Prefix"))
+    assert same.status_code == 200, same.text
+    # A controller without --validating-webhook runs no admission webhook at all.
+    fake_api.add({**CONTROLLER, "spec": {"template": {"spec": {"containers": [{
+        **CONTROLLER["spec"]["template"]["spec"]["containers"][0],
+        "args": ["/nginx-ingress-controller"]}]}}}})
+    assert create(twin).status_code == 201
 
 
 # --------------------------------------------------------------------------- delete, rbac, logs

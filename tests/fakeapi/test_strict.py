@@ -282,7 +282,7 @@ def test_webhook_denial_reaches_the_client(fake_api: FakeApiServer, kube: Client
                   "metadata": {"name": "ingress-nginx-controller", "namespace": "ingress-nginx"},
                   "spec": {"template": {"spec": {"containers": [{
                       "name": "controller", "image": "registry.k8s.io/ingress-nginx/controller:v1.15.1",
-                      "args": ["/nginx-ingress-controller"]}]}}}})
+                      "args": ["/nginx-ingress-controller", "--validating-webhook=:8443"]}]}}}})
     fake_api.add({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
                   "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}})
     fake_api.admission = ingress_nginx_admission(fake_api)

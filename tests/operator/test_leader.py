@@ -165,9 +165,9 @@ def test_server_errors_and_conflicts_are_retried_until_the_pass_converges(
     world.install(fake_api)
     fake_api.add_many([ray_cluster(n, "t", f"u{n}") for n in ("a", "b")])
     src, _ = sources
-    fake_api.fail_next("list", "RayCluster", 500)
-    fake_api.fail_next("patch", "Ingress", 503, times=2)
-    fake_api.fail_next("patch", "RayCluster", 409)
+    fake_api.inject(500, verb="list", kind="RayCluster")
+    fake_api.inject(503, verb="patch", kind="Ingress", times=2)
+    fake_api.inject(409, verb="patch", kind="RayCluster")
     metrics = Metrics()
     elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only")
     op = Operator(Reconciler(Api(src), settings.OperatorSettings()), elector, metrics)
@@ -186,7 +186,8 @@ def test_a_watch_that_gets_410_gone_restarts_and_keeps_reporting(fake_api: FakeA
     from raygate.operator.loop import lightkube_watch
     src, _ = sources
     fake_api.add(ray_cluster("a", "t", "ua"))
-    fake_api.fail_next("watch", "RayCluster", 410)
+    fake_api.inject(410, verb="watch", kind="RayCluster", reason="Expired",
+                    message="too old resource version")
     pokes: list[int] = []
     stop = threading.Event()
     t = threading.Thread(target=lightkube_watch(src), daemon=True,

@@ -493,7 +493,8 @@ ALL_FIELDS: dict[str, Any] = {
     "backend": "ingress-nginx",
     "gatewayApi": {"gatewayClassName": "eg", "gatewayName": "shared", "gatewayNamespace": "infra",
                    "createGateway": False, "routeNamespace": "routes",
-                   "tcpRouteApiVersion": "v1", "httpPort": 8080, "httpsPort": 8444},
+                   "tcpRouteApiVersion": "v1", "httpPort": 8080, "httpsPort": 8444,
+                   "implementation": "envoy-gateway", "version": "v1.6", "listenerSet": True},
 }
 
 

@@ -27,7 +27,8 @@ spec:
 
 
 def controller(image: str, *args: str) -> str:
-    lines = "".join(f"        - {a}\n" for a in ("/nginx-ingress-controller", *args))
+    lines = "".join(f"        - {a}\n" for a in ("/nginx-ingress-controller",
+                                                   "--validating-webhook=:8443", *args))
     return f"""---
 apiVersion: apps/v1
 kind: Deployment
@@ -89,14 +90,17 @@ def test_the_version_from_the_image_tag_decides_the_defaults() -> None:
     assert f.severity.value == "warning" and f.message.startswith("Warning: path /ray")
 
 
-def test_body_size_without_annotation_validation_is_left_to_rg103() -> None:
-    # Before v1.12 annotation validation is off: "100Mi" is not replaced by the 1m default but
-    # written into nginx.conf, where it fails the reload. RG210 must not claim "1m".
+def test_body_size_without_annotation_validation_still_gets_nginx_default() -> None:
+    # Before v1.12 annotation validation is off: "100Mi" is not replaced by the ConfigMap value
+    # but put on the location as written. nginx.tmpl then refuses to write it
+    # (isValidByteSize, template.go@controller-v1.15.1, since v0.34.0): no reload failure,
+    # nginx's own 1m applies.
     text = INGRESS + controller("registry.k8s.io/ingress-nginx/controller:v1.11.3")
-    assert not findings(text, "RG210")
+    (f,) = findings(text, "RG210")
+    assert "proxy-body-size is 1m" in f.message
     (f,) = [f for f in findings(text, "RG103") if "proxy-body-size" in f.field]
-    assert "fails the reload" in f.message
-    # With validation on (v1.12+), the refused value does fall back to 1m.
+    assert "nginx's default 1m applies" in f.message and "fails the reload" not in f.message
+    # With validation on (v1.12+), the refused value falls back to the ConfigMap/default 1m.
     text = INGRESS + controller("registry.k8s.io/ingress-nginx/controller:v1.12.1")
     (f,) = findings(text, "RG210")
     assert "is silently ignored" in f.message

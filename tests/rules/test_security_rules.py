@@ -54,7 +54,6 @@ def test_values_ingress_nginx_accepts(name: str, value: str) -> None:
     ("rewrite-target", "/$2?x=1", None), ("rewrite-target", "/ray /$1", None),  # no space removal
     ("app-root", "https://ray.example.com/", None),
     ("backend-protocol", "GRPCS2", None), ("proxy-buffering", "Off", None),
-    ("allowlist-source-range", "10.0.0.0/33", None),
     ("permanent-redirect", "https://ray.example.com/$1", None),
     ("auth-realm", "Ray\r\nX-Injected: 1", None),  # CR/LF refused by every regex validator
 ])

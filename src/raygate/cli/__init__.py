@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("lint", "Check manifests against the rule catalog (static)."),
     "doctor": ("doctor", "Diagnose a live cluster or a snapshot down to the root cause."),
     "render": ("render", "Render the Pinned Gateway from a raygate.yaml spec."),
+    "migrate": ("migrate", "Convert an ingress-nginx setup for Ray to Gateway API, with a report."),
     "init": ("init", "Write a commented raygate.yaml to start from."),
     "apply": ("apply", "Server-side apply the rendered gateway, wait, then verify."),
     "probe": ("probe", "Check the real path through a gateway, as a Ray user would."),

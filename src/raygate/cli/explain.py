@@ -11,7 +11,8 @@ Examples:
   raygate explain RG101
   raygate explain snippet-annotation
   raygate explain --error 'admission webhook "validate.nginx.ingress.kubernetes.io"
-      denied the request: risky annotation'
+      denied the request: annotation group ConfigurationSnippet contains risky
+      annotation based on ingress configuration'
   raygate explain --error 'does not have any active Endpoint for TCP port 9000'
   raygate explain --error "RuntimeError: Request failed with status code 413"
 """
@@ -35,7 +36,9 @@ def command(rule: str | None, error_text: str | None) -> None:
             raise RaygateError(f"no rule {rule!r}; `raygate rules` lists them")
         click.echo(catalog_docs.explain(found))
         return
-    matches = [r for r in CATALOG if r.matches_error(error_text or "")]
+    from raygate.rules import best_error_matches
+
+    matches = best_error_matches(CATALOG, error_text or "")
     if not matches:
         click.echo("No rule matches that message. `raygate rules` lists the catalog; "
                    "`raygate doctor` can diagnose a live cluster.", err=True)

@@ -39,15 +39,20 @@ def command() -> None:
 @STATE_DIR
 @click.option("--fault", type=click.Choice(sorted(FAULTS)), default=None,
               help="Inject a user mistake into the rendered objects.")
-def up(state_dir: str, fault: str | None) -> None:
+@click.option("--backend", type=click.Choice(["ingress-nginx", "gateway-api", "migrated"]),
+              default="ingress-nginx", show_default=True,
+              help="Render the data plane from the ingress-nginx objects, from the Gateway API "
+                   "objects (as NGINX Gateway Fabric does), or from the ingress-nginx objects "
+                   "after raygate migrate.")
+def up(state_dir: str, fault: str | None, backend: str) -> None:
     """Start (or re-render) the lab, optionally with a fault."""
     from raygate import lab
 
     click.echo("starting the lab (the first start takes ~10 s for Ray) ...", err=True)
-    info = lab.up(Path(state_dir), fault)
+    info = lab.up(Path(state_dir), fault, backend)
     st = info.state
     click.echo(f"lab up{' with fault ' + fault if fault else ''} "
-               f"(objects from raygate render; Ray auth "
+               f"(objects from raygate render, {backend}; Ray auth "
                f"{'token' if st.ray and st.ray.auth else 'disabled'})")
     click.echo(f"  Dashboard   {info.dashboard_url}")
     click.echo(f"  Jobs API    {info.dashboard_url}api/jobs/")

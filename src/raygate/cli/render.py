@@ -18,7 +18,7 @@ EPILOG = """\b
 Examples:
   raygate render -f raygate.yaml                       # YAML stream in apply order
   raygate render -f raygate.yaml --cluster-manifest ray-cluster.yaml
-  raygate render -f raygate.yaml | kubectl apply --server-side --field-manager=raygate -f -
+  raygate render -f raygate.yaml | kubectl apply --server-side --field-manager=raygate/NAMESPACE.NAME -f -
   raygate render -f raygate.yaml | raygate lint -      # prove it clean
   raygate render --auth-mode token --node node-33 --tcp-port 9000   # no file: guide defaults
   raygate render -f raygate.yaml --placement metallb --metallb-ip 192.168.1.240
@@ -72,6 +72,9 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
         "route_namespace": "gatewayApi.routeNamespace",
         "tcp_route_api_version": "gatewayApi.tcpRouteApiVersion",
         "http_port": "gatewayApi.httpPort", "https_port": "gatewayApi.httpsPort",
+        "implementation": "gatewayApi.implementation",
+        "gateway_api_version": "gatewayApi.version",
+        "listener_set": "gatewayApi.listenerSet",
     }
     for option, path in simple.items():
         if options.get(option) is not None:
@@ -92,6 +95,14 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
     if options.get("tls_secret") is not None:
         o["security.tls"] = {"secretName": options["tls_secret"]}
     if options.get("existing_gateway"):
+        o["gatewayApi.createGateway"] = False
+    if options.get("shared_gateway"):
+        # --gateway NS/NAME: attach to that shared Gateway (it is not ours to create).
+        ns, sep, name = options["shared_gateway"].partition("/")
+        if not sep or not ns or not name:
+            raise click.BadParameter(f"{options['shared_gateway']!r} is not NAMESPACE/NAME",
+                                     param_hint="--gateway")
+        o["gatewayApi.gatewayNamespace"], o["gatewayApi.gatewayName"] = ns, name
         o["gatewayApi.createGateway"] = False
     if options.get("timeout") is not None:
         o["tuning.readTimeout"] = o["tuning.sendTimeout"] = options["timeout"]
@@ -181,7 +192,22 @@ def load_cluster(paths: list[str]) -> Any:
               help="gateway-api: routes' namespace (default: the RayCluster's; elsewhere a "
                    "ReferenceGrant is rendered).")
 @click.option("--tcp-route-api-version", type=click.Choice(["v1alpha2", "v1"]),
-              help="gateway-api: TCPRoute version (default v1alpha2; v1 needs the v1.6 CRDs).")
+              help="gateway-api: TCPRoute version (default: from the CRDs, --gateway-api-version "
+                   "or the implementation; else v1alpha2).")
+@click.option("--implementation",
+              type=click.Choice(["envoy-gateway", "nginx-gateway-fabric", "istio", "cilium",
+                                 "traefik", "kong", "generic"]),
+              help="gateway-api: the implementation behind the GatewayClass; adds its policies "
+                   "(body size, timeouts) and leaves out what breaks Ray there (default generic).")
+@click.option("--gateway", "shared_gateway", metavar="NS/NAME",
+              help="gateway-api: attach to this existing (shared) Gateway; listeners it lacks "
+                   "are added through a ListenerSet when it allows them.")
+@click.option("--gateway-api-version", metavar="VERSION",
+              help="gateway-api: installed Gateway API release (v1.6); decides the TCPRoute "
+                   "and ListenerSet versions (default: from CRDs in --cluster-manifest).")
+@click.option("--listener-set/--no-listener-set", default=None,
+              help="gateway-api: add missing listeners to the --gateway through a ListenerSet "
+                   "(default: when the Gateway is in the inputs and allows it).")
 @click.option("--http-port", type=int, help="gateway-api: HTTP listener port (default 80).")
 @click.option("--https-port", type=int, help="gateway-api: HTTPS listener port (default 443).")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",

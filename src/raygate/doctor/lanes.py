@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from raygate.backends.gateway_api import dataplane as gateway_dataplane
 from raygate.model import exposure
 from raygate.backends import ingress_nginx as nginx
 from raygate import runtime as rt
@@ -59,8 +60,8 @@ class Lane:
 
 def build_lanes(objects: ObjectSet, result: Result, state: rt.RuntimeState) -> list[Lane]:
     lanes: list[Lane] = []
-    # Lanes draw the ingress-nginx path (controller, tcp-services); Gateway API routes would
-    # be drawn through a controller they do not use, so they get no lane yet.
+    # ingress-nginx lanes run through the controller and tcp-services; Gateway API lanes
+    # through the route's Gateway and the implementation behind its GatewayClass.
     # An Ingress another controller serves (ALB, Traefik...) has no ingress-nginx hop to draw.
     exposed = [e for e in exposure.ray_exposures(objects)
                if e.channel in ("http", "tcp") and e.via.kind in ("Ingress", "ConfigMap")
@@ -69,6 +70,9 @@ def build_lanes(objects: ObjectSet, result: Result, state: rt.RuntimeState) -> l
     for e in exposed:
         lanes.append(_lane(objects, result, state, e))
     lanes += _missing_client_lanes(objects, result, exposed)
+    for e in exposure.ray_exposures(objects):
+        if e.via.kind in ("HTTPRoute", "TCPRoute"):
+            lanes.append(_gateway_api_lane(objects, result, state, e))
     order = {"Dashboard": 0, "Client": 1, "Serve": 2, "GCS": 3}
     lanes.sort(key=lambda lane: (lane.target, order.get(lane.role, 9), lane.route))
     return lanes
@@ -108,6 +112,14 @@ def _lane(objects: ObjectSet, result: Result, state: rt.RuntimeState, e: exposur
     if workload is None:
         hops["controller"].status = "unknown"
 
+    head = _backend_hops(objects, state, e, hops)
+    lane_objects = _lane_objects(objects, e, workload, pods, head)
+    return _finish(result, e, hops, lane_objects, role, route)
+
+
+def _backend_hops(objects: ObjectSet, state: rt.RuntimeState, e: exposure.Exposure,
+                  hops: dict[str, Hop]) -> KubeObject | None:
+    """The Service, endpoints and Ray head hops, the same for every kind of route."""
     hops["service"].name = f"{e.namespace}/{e.service}:{e.port}"
     hops["service"].detail = "exists" if e.service_obj is not None else "not found"
 
@@ -128,8 +140,11 @@ def _lane(objects: ObjectSet, result: Result, state: rt.RuntimeState, e: exposur
             hops["head"].status = "fail"  # broken even when no rule reported on the pod itself
     elif not state.saw("Pod"):
         hops["head"].status = "unknown"
+    return head
 
-    lane_objects = _lane_objects(objects, e, workload, pods, head)
+
+def _finish(result: Result, e: exposure.Exposure, hops: dict[str, Hop],
+            lane_objects: dict[tuple[str, str, str], str], role: str, route: str) -> Lane:
     for f in result.findings:
         hop = _hop_for(f, e, lane_objects)
         if hop is not None:
@@ -144,6 +159,48 @@ def _lane(objects: ObjectSet, result: Result, state: rt.RuntimeState, e: exposur
             h.status = "ok"
     return Lane(role, route, f"{e.namespace}/{e.ray.name if e.ray is not None else e.service}",
                 [hops[k] for k in HOPS])
+
+
+def _gateway_api_lane(objects: ObjectSet, result: Result, state: rt.RuntimeState,
+                      e: exposure.Exposure) -> Lane:
+    """A route's lane: client -> the Gateway's address -> the implementation (the route, its
+    Gateway and their status) -> Service -> endpoints -> Ray head."""
+    role = ROLE.get(e.ray_port or "", "Other")
+    hops = {k: Hop(k) for k in HOPS}
+    planes = gateway_dataplane.for_route(objects, e.via)
+    gw = planes[0].gateway if planes else None
+    addresses = [str(a.get("value")) for a in rt.as_list(gw.get("status", "addresses"))
+                 if isinstance(a, dict) and a.get("value")] if gw is not None else []
+    given = list(state.expect_ips) or addresses
+    host = e.host or (given[0] if given else "<gateway>")
+    route = (f"http://{host}{e.path or '/'}" if e.channel == "http"
+             else f"{given[0] if given else '<gateway>'}:{e.external_port}")
+    hops["client"].name = ", ".join(given) or "address unknown"
+    hops["client"].detail = route
+    if gw is not None:
+        hops["node"].name = f"Gateway {gw.namespace}/{gw.name}"
+        hops["node"].detail = ", ".join(addresses) or "no address in its status"
+    else:
+        hops["node"].name = "Gateway not in the inputs"
+    if not addresses:
+        hops["node"].status = "unknown"
+    impl = planes[0].implementation if planes else None
+    hops["controller"].name = (impl.title if impl is not None else "unknown implementation") + \
+        (f" (GatewayClass {planes[0].class_name})" if planes and planes[0].class_name else "")
+    hops["controller"].detail = f"{e.via.kind} {e.via.namespace}/{e.via.name} {format_path(e.field)}"
+    if not planes:
+        hops["controller"].status = "unknown"
+    head = _backend_hops(objects, state, e, hops)
+    lane_objects: dict[tuple[str, str, str], str] = {_key(e.via): "controller"}
+    if gw is not None:
+        lane_objects[_key(gw)] = "node"
+    if e.service_obj is not None:
+        lane_objects[_key(e.service_obj)] = "service"
+    if e.ray is not None:
+        lane_objects[_key(e.ray)] = "head"
+    if head is not None:
+        lane_objects[_key(head)] = "head"
+    return _finish(result, e, hops, lane_objects, role, route)
 
 
 def _controller_for_tcp(objects: ObjectSet, cm: KubeObject) -> nginx.Controller:
@@ -222,6 +279,10 @@ def _concerns_route(finding_field: str, e: exposure.Exposure) -> bool:
     lane_field = format_path(e.field)
     if finding_field.startswith("data[") or finding_field.startswith('data["'):
         return lane_field.startswith(finding_field) or finding_field.startswith(lane_field)
+    if finding_field.startswith("spec.rules[") and e.via.kind in ("HTTPRoute", "TCPRoute"):
+        rule = format_path(e.field[:3])  # spec.rules[i]: the lane's rule
+        return finding_field == rule or finding_field.startswith(rule + ".") \
+            or finding_field.startswith(rule + "[")
     if finding_field.startswith("spec.rules[") and e.field[:1] == ("spec",):
         path_prefix = format_path(e.field[:-1]) if e.field[-1] == "backend" else lane_field
         return finding_field.startswith(path_prefix) or path_prefix.startswith(finding_field)

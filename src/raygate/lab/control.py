@@ -24,6 +24,7 @@ from raygate.lab import nginx as nginx_proc
 from raygate.lab.ray_head import (LabError, RayHead, is_ours, proc_start_time, start_ray_head,
                                   stop_ray_head)
 from raygate.render.nginx_conf import NginxConf, render_nginx_conf
+from raygate.render.nginx_conf_gateway_api import render_gateway_api_conf
 
 DEFAULT_STATE_DIR = ".raygate-lab"
 #: The gateway ports the lab always maps, so the probe can check them even when unexposed.
@@ -49,6 +50,8 @@ class LabState:
     gateway_ports: dict[int, int] = field(default_factory=dict)
     #: The nginx master's start time: a reused pid is not our nginx (see ``is_ours``).
     nginx_start_time: int | None = None
+    #: What the data plane is rendered from (``lab.gateway.BACKENDS``).
+    backend: str = "ingress-nginx"
 
     def nginx_running(self) -> bool:
         return is_ours(self.nginx_pid, self.nginx_start_time)
@@ -61,7 +64,8 @@ class LabState:
                            "nginx_pid": self.nginx_pid, "fault": self.fault,
                            "http_port": self.http_port,
                            "gateway_ports": {str(k): v for k, v in self.gateway_ports.items()},
-                           "nginx_start_time": self.nginx_start_time}, indent=2)
+                           "nginx_start_time": self.nginx_start_time,
+                           "backend": self.backend}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> "LabState":
@@ -69,7 +73,7 @@ class LabState:
         return cls(RayHead.from_dict(data["ray"]) if data.get("ray") else None,
                    data.get("nginx_pid"), data.get("fault"), data.get("http_port"),
                    {int(k): int(v) for k, v in (data.get("gateway_ports") or {}).items()},
-                   data.get("nginx_start_time"))
+                   data.get("nginx_start_time"), data.get("backend") or "ingress-nginx")
 
 
 @dataclass
@@ -214,11 +218,17 @@ def worker_user() -> str | None:
 def build_gateway(head: RayHead, fault: str | None, prefix: Path, *, http_port: int | None = None,
                   gateway_ports: dict[int, int] | None = None,
                   spec: gw.LabSpec = gw.LabSpec(),
-                  objects: list[dict[str, Any]] | None = None) -> Gateway:
+                  objects: list[dict[str, Any]] | None = None,
+                  backend: str = "ingress-nginx") -> Gateway:
     """Objects for ``fault`` (or the given ``objects``, already built for it) rendered into
-    nginx.conf for ``head`` (pure apart from port picks)."""
+    nginx.conf for ``head`` (pure apart from port picks). ``backend`` other than ingress-nginx
+    renders the data plane from the Gateway API objects, as NGINX Gateway Fabric does."""
+    if backend != "ingress-nginx" and fault is not None:
+        raise LabError(f"faults mutate the ingress-nginx objects; run --backend {backend} "
+                       "without --fault")
     if objects is None:
-        objects = gw.lab_objects(spec, fault)
+        objects = (gw.lab_objects(spec, fault) if backend == "ingress-nginx"
+                   else gw.gateway_api_objects(spec, backend))
     ports = dict(gateway_ports or {})
     taken = set(ports.values()) | ({http_port} if http_port else set())
     http = http_port or pick_port(taken)
@@ -229,14 +239,27 @@ def build_gateway(head: RayHead, fault: str | None, prefix: Path, *, http_port: 
             if str(key).isdigit() and int(key) not in ports:
                 ports[int(key)] = pick_port(taken)
     upstreams = gw.upstream_map(objects, spec, head.local_ports())
-    conf = render_nginx_conf(objects, upstreams, http_port=http, tcp_ports=ports,
-                             prefix=str(prefix.resolve()), user=worker_user())
+    if backend == "ingress-nginx":
+        conf = render_nginx_conf(objects, upstreams, http_port=http, tcp_ports=ports,
+                                 prefix=str(prefix.resolve()), user=worker_user())
+    else:
+        for g in (o for o in objects if o.get("kind") == "Gateway"):
+            for listener in (g.get("spec") or {}).get("listeners") or []:
+                if listener.get("protocol") == "TCP" and listener.get("port") not in ports:
+                    ports[listener["port"]] = pick_port(taken)
+        conf = render_gateway_api_conf(objects, upstreams, http_port=http, tcp_ports=ports,
+                                       prefix=str(prefix.resolve()), user=worker_user())
     return Gateway(objects, conf, http, ports)
 
 
-def up(state_dir: Path, fault: str | None = None) -> LabInfo:
+def up(state_dir: Path, fault: str | None = None, backend: str = "ingress-nginx") -> LabInfo:
     if fault is not None and fault not in gw.FAULTS:
         raise LabError(f"unknown fault {fault!r}; choose one of: {', '.join(gw.FAULTS)}")
+    if backend not in gw.BACKENDS:
+        raise LabError(f"unknown backend {backend!r}; choose one of: {', '.join(gw.BACKENDS)}")
+    if backend != "ingress-nginx" and fault is not None:
+        raise LabError(f"faults mutate the ingress-nginx objects; run --backend {backend} "
+                       "without --fault")
     state_dir.mkdir(parents=True, exist_ok=True)
     state = load_state(state_dir)
     nginx_proc.nginx_binary()  # fail early, before Ray costs 10 s
@@ -245,7 +268,8 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
     want_auth = fault != "no-auth"
 
     # Objects first: a refused fault must change nothing that runs.
-    objects = gw.lab_objects(gw.LabSpec(), fault)
+    objects = (gw.lab_objects(gw.LabSpec(), fault) if backend == "ingress-nginx"
+               else gw.gateway_api_objects(gw.LabSpec(), backend))
     objects_file = state_dir / "objects.yaml"
     atomic_write(objects_file, objects_yaml(objects, fault))
     denial = refusal(objects_file)
@@ -264,7 +288,7 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
 
     prefix = state_dir / "nginx"
     built = build_gateway(head, fault, prefix, http_port=state.http_port,
-                          gateway_ports=state.gateway_ports, objects=objects)
+                          gateway_ports=state.gateway_ports, objects=objects, backend=backend)
     wait = [built.http_port, *built.conf.stream_ports.values()]
     if state.nginx_running():
         nginx_proc.reload_nginx(state.nginx_pid, prefix, built.conf.text, wait)
@@ -272,6 +296,7 @@ def up(state_dir: Path, fault: str | None = None) -> LabInfo:
         state.nginx_pid = nginx_proc.start_nginx(prefix, built.conf.text, wait)
         state.nginx_start_time = proc_start_time(state.nginx_pid)
     state.fault, state.http_port, state.gateway_ports = fault, built.http_port, built.gateway_ports
+    state.backend = backend
     save_state(state_dir, state)
     return LabInfo(state_dir, state, True, True, built.conf.log)
 

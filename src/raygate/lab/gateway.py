@@ -252,6 +252,39 @@ def lab_objects(spec: LabSpec = LabSpec(), fault: str | None = None) -> list[dic
     return apply_fault(gateway, fault, spec) + extra
 
 
+#: What the lab's data plane is rendered from: the ingress-nginx objects (the guide), the
+#: Gateway API objects ``raygate render --backend gateway-api --implementation
+#: nginx-gateway-fabric`` produces, or the ingress-nginx objects after ``raygate migrate``.
+BACKENDS = ("ingress-nginx", "gateway-api", "migrated")
+#: The lab's data plane is nginx, so its Gateway API objects are NGINX Gateway Fabric's.
+GATEWAY_API_IMPLEMENTATION = "nginx-gateway-fabric"
+
+
+def gateway_api_objects(spec: LabSpec = LabSpec(), backend: str = "gateway-api") -> list[dict[str, Any]]:
+    """The lab's Gateway API objects (token auth on): rendered directly, or migrated from the
+    ingress-nginx objects; plus the cluster's RayCluster and head Service."""
+    from raygate import render
+    from raygate import spec as spec_mod
+    from raygate.migrate import Options, migrate
+    from raygate.objects import KubeObject, ObjectSet, Origin
+
+    cluster = cluster_objects(spec, auth=True)
+    known = ObjectSet([KubeObject(c, Origin("<lab cluster>")) for c in cluster])
+    if backend == "migrated":
+        source = lab_objects(spec)
+        result = migrate(ObjectSet([KubeObject(o, Origin("<lab objects>")) for o in source]),
+                         Options(implementation=GATEWAY_API_IMPLEMENTATION,
+                                 gateway_class="nginx", gateway_namespace=spec.namespace))
+        gateway = result.objects
+    else:
+        data = spec.as_dict()
+        data["backend"] = "gateway-api"
+        data["gatewayApi"] = {"gatewayClassName": "nginx",
+                              "implementation": GATEWAY_API_IMPLEMENTATION}
+        gateway = render.render(spec_mod.from_dict(data, "<lab spec>"), cluster=known)
+    return [copy.deepcopy(dict(o)) for o in gateway] + cluster
+
+
 def upstream_map(objs: Iterable[Mapping[str, Any]], spec: LabSpec,
                  local: Mapping[str, int]) -> dict[str, str]:
     """``"ns/svc:port"`` -> ``"127.0.0.1:<port>"`` for every Service port the objects name
@@ -277,6 +310,11 @@ def upstream_map(objs: Iterable[Mapping[str, Any]], spec: LabSpec,
                 e = ingx.parse_tcp_entry(k, v)
                 if not e.error and e.service and e.port:
                     refs.add((str(e.namespace), e.service, e.port))
+        elif o.get("kind") in ("HTTPRoute", "TCPRoute"):  # the gateway-api backend
+            for rule in (o.get("spec") or {}).get("rules") or []:
+                for ref in rule.get("backendRefs") or []:
+                    if ref.get("name") and ref.get("port") is not None:
+                        refs.add((ref.get("namespace") or ns, ref["name"], str(ref["port"])))
     result = {}
     for ns, svc, port in refs:
         role = by_port.get(port)

@@ -52,6 +52,9 @@ class DataPlane:
     reason: str = ""
     #: Where the class came from: "ingressClassName", "annotation", "default IngressClass", "".
     class_source: str = ""
+    #: ingress-nginx controllers that take the class but do not watch the Ingress's namespace
+    #: (``--watch-namespace``/``--watch-namespace-selector``): why it is ``none`` (RG325).
+    namespace_excluded_by: tuple[nginx.Controller, ...] = ()
 
     @property
     def is_ingress_nginx(self) -> bool:
@@ -102,10 +105,12 @@ def class_and_source(objects: ObjectSet, ingress: KubeObject) -> tuple[str | Non
 
 def for_ingress(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
     cache = objects.memo("dataplane-by-ingress", dict)
-    key = id(ingress)
-    if key not in cache:
-        cache[key] = _resolve(objects, ingress)
-    return cache[key]
+    # Keyed by identity, and the object is kept with its answer: an Ingress built on the fly
+    # (KubeRay's enableIngress one) could otherwise be freed and its id reused by another.
+    hit = cache.get(id(ingress))
+    if hit is None or hit[0] is not ingress:
+        hit = cache[id(ingress)] = (ingress, _resolve(objects, ingress))
+    return hit[1]
 
 
 def controller_of(objects: ObjectSet, ingress: KubeObject) -> nginx.Controller | None:
@@ -147,6 +152,7 @@ def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
 
     # 1. An ingress-nginx controller in the inputs that takes it.
     ignored: list[str] = []
+    excluded: list[nginx.Controller] = []
     for c in controllers:
         claims = _claims_class(c, objects, class_name, source)
         if claims is False:
@@ -157,6 +163,7 @@ def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
                      f"--watch-namespace-selector={c.watch_namespace_selector}")
             ignored.append(f"{_workload(c)} takes {via} but namespace {ingress.namespace} is "
                            f"outside its {scope}")
+            excluded.append(c)
             continue
         notes = []
         if claims is None:
@@ -204,6 +211,15 @@ def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
             + (", and class-less Ingresses" if c.watch_without_class else "")
             for c in controllers)
         return DataPlane("none", class_name, class_source=source,
-                         reason=f"{via}, and {takes}")
+                         reason=f"{via}, and {takes}", namespace_excluded_by=tuple(excluded))
     return DataPlane("unknown", class_name, class_source=source,
                      reason=f"{via}: no controller in the inputs claims it")
+
+
+def ingress_nginx_controller(objects: ObjectSet, ingress: KubeObject) -> nginx.Controller | None:
+    """The ingress-nginx controller that processes ``ingress`` (its webhook and its store), or
+    None when another or no controller serves its class, or the controller's
+    ``--watch-namespace`` excludes the Ingress's namespace (CheckIngress then admits it
+    untouched and the store never sees it: controller.go@controller-v1.15.1). The data plane
+    already weighs the namespace scope, so this is ``controller_of``."""
+    return controller_of(objects, ingress)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from raygate import ownership
 from raygate.objects import ObjectSet
 from raygate.render import ingress_nginx_manifests as nginx
 from raygate.render import metallb
@@ -33,6 +34,7 @@ STEPS = {
     13: "The Gateway: one listener per protocol and port",
     14: "HTTPRoutes for the Dashboard (and Serve), no snippets",
     15: "TCPRoutes: raw TCP ports, one route per listener",
+    16: "The implementation's policies: body size and timeouts Ray needs",
 }
 
 
@@ -53,6 +55,9 @@ class Rendered:
     notes: list[str] = field(default_factory=list)
     #: The spec's backend, so outputs can tell ingress-nginx objects from Gateway API ones.
     backend: str = "ingress-nginx"
+    #: The server-side apply field manager of this gateway (``raygate.ownership``): what the
+    #: output tells users to pass to ``kubectl apply --field-manager``.
+    field_manager: str = ownership.field_manager("raygate")
 
     @property
     def objects(self) -> list[dict[str, Any]]:
@@ -84,8 +89,8 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
             "control plane (ShadowRay-style attacks start there) and no HTTP allowlist covers "
             "it; keep it on a private network (exposures.gcs.enabled)")
     if spec.backend == "gateway-api":
-        return Rendered(gateway_api.build_items(spec, target, notes), warnings, notes,
-                        spec.backend)
+        return Rendered(gateway_api.build_items(spec, target, notes, cluster, warnings),
+                        warnings, notes, spec.backend, field_manager=_manager(spec))
 
     items: list[RenderedObject] = []
 
@@ -148,7 +153,11 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
         notes.append("security.allowlist covers the HTTP routes only; raw TCP ports "
                      f"({', '.join(tcp['data'])}) are open to anyone who reaches the gateway "
                      "and rely on Ray token auth")
-    return Rendered(items, warnings, notes)
+    return Rendered(items, warnings, notes, field_manager=_manager(spec))
+
+
+def _manager(spec: GatewaySpec) -> str:
+    return ownership.field_manager(ownership.gateway_id(spec.ray_cluster.namespace, spec.prefix))
 
 
 __all__ = ["render", "build", "Rendered", "RenderedObject", "STEPS"]

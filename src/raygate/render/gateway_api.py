@@ -11,8 +11,17 @@ here express what ``ingress_nginx_manifests.py`` expresses, with the differences
 * placement is a LoadBalancer Service that the implementation creates, so MetalLB is asked
   through ``spec.infrastructure.annotations`` (never ``spec.addresses``, which Envoy Gateway
   and NGINX Gateway Fabric turn into ``externalIPs``; §6.5, §7);
-* body size and the source allowlist have no core field: they are left to the implementation
-  and ``raygate.render.build`` says so on stderr rather than inventing a vendor policy.
+* body size and most timeouts have no core field: with ``gatewayApi.implementation`` set, the
+  implementation's own policies are rendered (Envoy Gateway ClientTrafficPolicy and
+  BackendTrafficPolicy, never its request buffer, which turns the log tail's WebSocket off;
+  NGINX Gateway Fabric ClientSettingsPolicy and ProxySettingsPolicy, and no HTTPRoute
+  ``timeouts`` there, which it ignores with ``UnsupportedField``); otherwise (``generic``)
+  ``raygate.render.build`` says so on stderr rather than inventing a vendor policy. Profiles:
+  ``raygate.backends.gateway_api.implementations``;
+* TCPRoute's apiVersion follows the installed CRDs (v1 from Gateway API v1.6, v1alpha2
+  before; ``tcp_route_version``); attaching to a shared Gateway reuses its matching listeners
+  and adds the missing ones through a ListenerSet when the Gateway allows it (a Gateway holds at
+  most 64 listeners; ``raygate.backends.gateway_api.api``).
 
 Each function returns plain dicts; order and comments are ``raygate.render``'s job.
 """
@@ -22,6 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from raygate.backends.gateway_api import api, implementations, routing, units
+from raygate.backends.gateway_api.implementations import Implementation
+from raygate.errors import RenderError
+from raygate.objects import KubeObject, ObjectSet, matches_label_selector
 from raygate.render import RenderedObject, metallb
 from raygate.render.ingress_nginx_manifests import IGNORE_ANNOTATION, Target, labels, tcp_mappings
 from raygate.spec import GatewaySpec
@@ -98,15 +111,148 @@ def http_section(spec: GatewaySpec) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The plan: implementation, versions, and where each listener lives, resolved once
+
+
+@dataclass(frozen=True)
+class Plan:
+    impl: Implementation
+    #: The Gateway API release of the installed CRDs, when known (spec or CRDs in the inputs).
+    release: tuple[int, int] | None
+    tcp_version: str
+    #: Why that TCPRoute version ("served by the TCPRoute CRD in the inputs", ...).
+    tcp_version_why: str
+    #: The shared Gateway we attach to, when it is in the inputs.
+    existing: KubeObject | None = None
+    #: Our listener name -> the name of the existing Gateway listener that already serves it.
+    reused: tuple[tuple[str, str], ...] = ()
+    #: Our listeners that a ListenerSet adds to the (shared) Gateway.
+    in_listener_set: tuple[str, ...] = ()
+
+    def reused_name(self, section: str) -> str | None:
+        return dict(self.reused).get(section)
+
+    @property
+    def listener_set_api(self) -> api.ListenerSetApi:
+        return api.listener_set_api(self.release)
+
+    @property
+    def route_timeouts(self) -> bool:
+        """Render HTTPRoute ``timeouts``? Not where they are ignored with a warning (NGF)."""
+        return self.impl.honours_route_timeouts is not False
+
+
+def plan(spec: GatewaySpec, target: Target, cluster: ObjectSet | None = None) -> Plan:
+    gw = spec.gateway_api
+    impl = implementations.by_key(gw.implementation)
+    crds = api.installed_crds(cluster)
+    release = api.parse_version(gw.version) or (crds.release if crds else None)
+    version, why = _tcp_version(spec, impl, crds, release)
+    lay = layout(spec, target)
+    if lay.create_gateway:
+        if len(listeners(spec, target)) > api.MAX_LISTENERS:
+            raise RenderError(f"the Gateway would need more than {api.MAX_LISTENERS} listeners "
+                              "(the API's limit); expose fewer TCP ports")
+        return Plan(impl, release, version, why)
+    existing = cluster.get("Gateway", lay.gateway_namespace, lay.gateway) if cluster else None
+    wanted = listeners(spec, target)
+    reused: list[tuple[str, str]] = []
+    missing: list[str] = []
+    for listener in wanted:
+        found = _matching_listener(existing, listener, lay) if existing is not None else None
+        if found is not None:
+            reused.append((listener["name"], found))
+        else:
+            missing.append(listener["name"])
+    use_set = gw.listener_set
+    where = f"Gateway {lay.gateway_namespace}/{lay.gateway}"
+    if use_set is None:
+        use_set = existing is not None and bool(missing) and _allows_listener_sets(
+            existing, lay.route_namespace, cluster)
+    elif use_set and existing is not None and not _allows_listener_sets(
+            existing, lay.route_namespace, cluster):
+        raise RenderError(
+            f"{where} does not accept ListenerSets from namespace {lay.route_namespace} "
+            "(spec.allowedListeners.namespaces, default from: None): ask its owner to allow "
+            "them, or add the listeners to the Gateway itself (gatewayApi.listenerSet: false)")
+    return Plan(impl, release, version, why, existing, tuple(reused),
+                tuple(missing) if use_set else ())
+
+
+def _tcp_version(spec: GatewaySpec, impl: Implementation, crds: api.InstalledCrds | None,
+                 release: tuple[int, int] | None) -> tuple[str, str]:
+    chosen = spec.gateway_api.tcp_route_api_version
+    served = crds.tcp_route_served if crds else ()
+    if chosen is not None:
+        if served and chosen not in served:
+            raise RenderError(
+                f"gatewayApi.tcpRouteApiVersion {chosen}: the TCPRoute CRD in the inputs serves "
+                f"only {', '.join(served)}; the API server would refuse the TCPRoutes")
+        return chosen, "gatewayApi.tcpRouteApiVersion"
+    if crds is not None and crds.tcp_route_version is not None:
+        return crds.tcp_route_version, "served by the TCPRoute CRD in the inputs"
+    if release is not None:
+        return api.tcp_route_version_for(release), \
+            f"Gateway API v{release[0]}.{release[1]} (v1 from v1.6, v1alpha2 before)"
+    if impl.key != "generic" and impl.tcp_route_versions:
+        return impl.tcp_route_versions[0], f"what {impl.title} {impl.version_read} reconciles"
+    return "v1alpha2", "the default (what most released implementations reconcile)"
+
+
+def _matching_listener(gw: KubeObject, wanted: Mapping[str, Any], lay: Layout) -> str | None:
+    """The name of the Gateway's listener that already serves ``wanted`` to our routes."""
+    kind = "TCPRoute" if wanted["protocol"] == "TCP" else "HTTPRoute"
+    for listener in gw.spec.get("listeners") or []:
+        if not isinstance(listener, dict):
+            continue
+        if listener.get("protocol") != wanted["protocol"] or listener.get("port") != wanted["port"]:
+            continue
+        host = listener.get("hostname")
+        if host not in (None, "", wanted.get("hostname")):
+            continue
+        if wanted.get("tls") and not listener.get("tls"):
+            continue
+        allowed = listener.get("allowedRoutes") or {}
+        kinds = allowed.get("kinds")
+        if isinstance(kinds, list) and kinds and not any(
+                isinstance(k, dict) and k.get("kind") == kind for k in kinds):
+            continue
+        frm = ((allowed.get("namespaces") or {}).get("from")) or "Same"
+        if frm == "Same" and gw.namespace != lay.route_namespace:
+            continue
+        if frm not in ("Same", "All", "Selector"):
+            continue
+        if isinstance(listener.get("name"), str):
+            return listener["name"]
+    return None
+
+
+def _allows_listener_sets(gw: KubeObject, namespace: str, cluster: ObjectSet | None) -> bool:
+    allowed = ((gw.spec.get("allowedListeners") or {}).get("namespaces") or {})
+    frm = allowed.get("from") or "None"
+    if frm == "All":
+        return True
+    if frm == "Same":
+        return namespace == gw.namespace
+    if frm == "Selector":
+        selector = allowed.get("selector") or {}
+        ns_obj = cluster.get("Namespace", "", namespace) if cluster else None
+        ns_labels = dict(ns_obj.labels) if ns_obj is not None else {}
+        ns_labels.setdefault("kubernetes.io/metadata.name", namespace)
+        return matches_label_selector(ns_labels, selector)
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
 # The Gateway
 
 
-def _allowed_routes(lay: Layout, kind: str) -> dict[str, Any]:
+def _allowed_routes(lay: Layout, kind: str, namespace: str | None = None) -> dict[str, Any]:
     # Only our route kind, and only from the namespace our routes live in: a shared Gateway
     # must not let any namespace bind to the Ray ports. Cross-namespace attachment is governed
     # by allowedRoutes alone, not by ReferenceGrant (§3.2, §5); the selector uses the label
     # Kubernetes puts on every namespace (kubernetes.io/metadata.name, 1.22+).
-    if lay.route_namespace == lay.gateway_namespace:
+    if lay.route_namespace == (namespace or lay.gateway_namespace):
         namespaces: dict[str, Any] = {"from": "Same"}
     else:
         namespaces = {"from": "Selector", "selector": {
@@ -114,27 +260,30 @@ def _allowed_routes(lay: Layout, kind: str) -> dict[str, Any]:
     return {"namespaces": namespaces, "kinds": [{"group": GROUP, "kind": kind}]}
 
 
-def listeners(spec: GatewaySpec, target: Target) -> list[dict[str, Any]]:
+def listeners(spec: GatewaySpec, target: Target,
+              owner_namespace: str | None = None) -> list[dict[str, Any]]:
+    """Every listener our routes need; ``owner_namespace`` is where they are declared (the
+    Gateway's namespace, or a ListenerSet's), which ``from: Same`` refers to."""
     lay = layout(spec, target)
     gw = spec.gateway_api
     out: list[dict[str, Any]] = []
     http: dict[str, Any] = {"name": "http", "protocol": "HTTP", "port": gw.http_port}
     if lay.host:
         http["hostname"] = lay.host
-    http["allowedRoutes"] = _allowed_routes(lay, "HTTPRoute")
+    http["allowedRoutes"] = _allowed_routes(lay, "HTTPRoute", owner_namespace)
     out.append(http)
     if lay.tls_secret is not None:
         cert: dict[str, Any] = {"group": "", "kind": "Secret", "name": lay.tls_secret}
-        if lay.gateway_namespace != lay.service_namespace:
+        if (owner_namespace or lay.gateway_namespace) != lay.service_namespace:
             cert["namespace"] = lay.service_namespace  # allowed by tls_reference_grant
         out.append({"name": "https", "protocol": "HTTPS", "port": gw.https_port,
                     "hostname": lay.host,
                     "tls": {"mode": "Terminate", "certificateRefs": [cert]},
-                    "allowedRoutes": _allowed_routes(lay, "HTTPRoute")})
+                    "allowedRoutes": _allowed_routes(lay, "HTTPRoute", owner_namespace)})
     for tcp in tcp_listeners(spec, target):
         # No hostname: the API forbids it on TCP listeners.
         out.append({"name": tcp.name, "protocol": "TCP", "port": tcp.port,
-                    "allowedRoutes": _allowed_routes(lay, "TCPRoute")})
+                    "allowedRoutes": _allowed_routes(lay, "TCPRoute", owner_namespace)})
     return out
 
 
@@ -158,15 +307,47 @@ def gateway(spec: GatewaySpec, target: Target) -> dict[str, Any] | None:
     }
 
 
+def listener_set_name(spec: GatewaySpec) -> str:
+    return f"{spec.prefix}-listeners"
+
+
+def listener_set(spec: GatewaySpec, target: Target, pl: Plan) -> dict[str, Any] | None:
+    """The listeners a shared Gateway lacks, attached to it (ListenerSet, v1 from Gateway API
+    v1.5; XListenerSet in the v1.4 experimental channel). The Gateway's own spec is never
+    touched: it belongs to whoever runs the shared Gateway."""
+    if not pl.in_listener_set:
+        return None
+    lay = layout(spec, target)
+    ls_api = pl.listener_set_api
+    parent: dict[str, Any] = {"group": GROUP, "kind": "Gateway", "name": lay.gateway}
+    if lay.gateway_namespace != lay.route_namespace:
+        parent["namespace"] = lay.gateway_namespace
+    wanted = [l for l in listeners(spec, target, owner_namespace=lay.route_namespace)
+              if l["name"] in pl.in_listener_set]
+    return {
+        "apiVersion": ls_api.api_version,
+        "kind": ls_api.kind,
+        "metadata": {"name": listener_set_name(spec), "namespace": lay.route_namespace,
+                     "labels": labels()},
+        "spec": {"parentRef": parent, "listeners": wanted},
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # Routes
 
 
-def _parent(lay: Layout, section: str) -> dict[str, Any]:
+def _parent(lay: Layout, section: str, pl: Plan | None = None,
+            spec: GatewaySpec | None = None) -> dict[str, Any]:
+    if pl is not None and spec is not None and section in pl.in_listener_set:
+        ls_api = pl.listener_set_api
+        # The ListenerSet lives in the routes' namespace: no namespace on the reference.
+        return {"group": ls_api.group, "kind": ls_api.kind, "name": listener_set_name(spec),
+                "sectionName": section}
     ref: dict[str, Any] = {"group": GROUP, "kind": "Gateway", "name": lay.gateway}
     if lay.gateway_namespace != lay.route_namespace:
         ref["namespace"] = lay.gateway_namespace
-    ref["sectionName"] = section
+    ref["sectionName"] = (pl.reused_name(section) if pl is not None else None) or section
     return ref
 
 
@@ -179,9 +360,9 @@ def _backend(lay: Layout, target: Target, port: int) -> dict[str, Any]:
 
 
 def _http_route(spec: GatewaySpec, target: Target, name: str, section: str,
-                rules: list[dict[str, Any]]) -> dict[str, Any]:
+                rules: list[dict[str, Any]], pl: Plan | None = None) -> dict[str, Any]:
     lay = layout(spec, target)
-    route_spec: dict[str, Any] = {"parentRefs": [_parent(lay, section)]}
+    route_spec: dict[str, Any] = {"parentRefs": [_parent(lay, section, pl, spec)]}
     if lay.host:
         route_spec["hostnames"] = [lay.host]
     route_spec["rules"] = rules
@@ -195,29 +376,37 @@ def _http_route(spec: GatewaySpec, target: Target, name: str, section: str,
 
 def duration(seconds: int) -> str:
     """Seconds as a Gateway API duration (GEP-2257: ``1h``, ``90s``, no days, <= 5 digits)."""
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{v}{unit}" for v, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if v]
-    return "".join(parts) or "0s"
+    return units.gep_duration(seconds)
 
 
-def _strip_rule(prefix: str, backend: dict[str, Any], request_timeout: str) -> dict[str, Any]:
+def _strip_rule(prefix: str, backend: dict[str, Any], request_timeout: str | None) -> dict[str, Any]:
     # The match carries the trailing slash: per spec `/ray/` and `/ray` match the same
     # requests, and the slash avoids the `//api` result of ReplacePrefixMatch "/" on several
     # Envoy-based data planes (§2.3).
-    return {
+    rule: dict[str, Any] = {
         "matches": [{"path": {"type": "PathPrefix", "value": prefix + "/"}}],
         "filters": [{"type": "URLRewrite", "urlRewrite": {
             "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
         "backendRefs": [backend],
-        # Extended support: Envoy Gateway, Istio, Cilium, kgateway and agentgateway honour
-        # it (Envoy's own default is 15 s); NGINX Gateway Fabric and Traefik ignore it (§1.4,
-        # §4.3): there, set the implementation's proxy timeouts instead.
-        "timeouts": {"request": request_timeout},
     }
+    if request_timeout is not None:
+        # Extended support: Envoy Gateway, Istio, Cilium, kgateway and agentgateway honour
+        # it (Envoy's own default is 15 s); NGINX Gateway Fabric ignores it with an
+        # UnsupportedField condition (§1.4, §4.3), so it is not rendered there.
+        rule["timeouts"] = {"request": request_timeout}
+    return rule
 
 
-def dashboard_route(spec: GatewaySpec, target: Target) -> dict[str, Any]:
+def dashboard_route_name(spec: GatewaySpec) -> str:
+    return f"{spec.prefix}-dashboard"
+
+
+def serve_route_name(spec: GatewaySpec) -> str:
+    return f"{spec.prefix}-serve"
+
+
+def dashboard_route(spec: GatewaySpec, target: Target, pl: Plan | None = None) -> dict[str, Any]:
+    pl = pl or plan(spec, target)
     base = spec.exposures.dashboard.path
     port = target.port("dashboard", "the Dashboard",
                        "add containerPort 8265 named dashboard to the head container")
@@ -232,9 +421,9 @@ def dashboard_route(spec: GatewaySpec, target: Target) -> dict[str, Any]:
     }
     # "0s" disables the timeout (or means "as long as possible"): the job log tail is a
     # WebSocket on this rule and must outlive any request timeout (§4.1, §4.2).
-    strip = _strip_rule(base, _backend(lay, target, port), "0s")
-    route_obj = _http_route(spec, target, f"{spec.prefix}-dashboard", http_section(spec),
-                            [redirect, strip])
+    strip = _strip_rule(base, _backend(lay, target, port), "0s" if pl.route_timeouts else None)
+    route_obj = _http_route(spec, target, dashboard_route_name(spec), http_section(spec),
+                            [redirect, strip], pl)
     if not spec.exposures.ray_client.enabled:
         # As render/ingress_nginx_manifests.py does: record the user's choice where the catalog's
         # ray-client-not-exposed rule would otherwise ask for a Ray Client path.
@@ -242,21 +431,24 @@ def dashboard_route(spec: GatewaySpec, target: Target) -> dict[str, Any]:
     return route_obj
 
 
-def serve_route(spec: GatewaySpec, target: Target) -> dict[str, Any] | None:
+def serve_route(spec: GatewaySpec, target: Target, pl: Plan | None = None) -> dict[str, Any] | None:
     serve = spec.exposures.serve
     if serve is None:
         return None
+    pl = pl or plan(spec, target)
     port = target.port("serve", "Ray Serve",
                        "add containerPort 8000 named serve to the head container")
     lay = layout(spec, target)
     # Serve answers plain requests: bound them by the spec's proxy timeout, as ingress-nginx
     # does with proxy-read/send-timeout.
     timeout = duration(max(spec.tuning.read_timeout, spec.tuning.send_timeout))
-    return _http_route(spec, target, f"{spec.prefix}-serve", http_section(spec),
-                       [_strip_rule(serve.path, _backend(lay, target, port), timeout)])
+    return _http_route(spec, target, serve_route_name(spec), http_section(spec),
+                       [_strip_rule(serve.path, _backend(lay, target, port),
+                                    timeout if pl.route_timeouts else None)], pl)
 
 
-def https_redirect_route(spec: GatewaySpec, target: Target) -> dict[str, Any] | None:
+def https_redirect_route(spec: GatewaySpec, target: Target,
+                         pl: Plan | None = None) -> dict[str, Any] | None:
     """With TLS, the plain HTTP listener only redirects to HTTPS (ingress-nginx's ssl-redirect):
     a Ray token must not cross the network in clear text."""
     if spec.security.tls is None:
@@ -266,21 +458,23 @@ def https_redirect_route(spec: GatewaySpec, target: Target) -> dict[str, Any] | 
         # Without a port, a redirect to https uses the scheme's well-known port.
         redirect["port"] = spec.gateway_api.https_port
     return _http_route(spec, target, f"{spec.prefix}-https-redirect", "http",
-                       [{"filters": [{"type": "RequestRedirect", "requestRedirect": redirect}]}])
+                       [{"filters": [{"type": "RequestRedirect", "requestRedirect": redirect}]}],
+                       pl)
 
 
-def tcp_routes(spec: GatewaySpec, target: Target) -> list[dict[str, Any]]:
+def tcp_routes(spec: GatewaySpec, target: Target, pl: Plan | None = None) -> list[dict[str, Any]]:
+    pl = pl or plan(spec, target)
     lay = layout(spec, target)
     out = []
     for tcp in tcp_listeners(spec, target):
         out.append({
-            "apiVersion": f"{GROUP}/{spec.gateway_api.tcp_route_api_version}",
+            "apiVersion": f"{GROUP}/{pl.tcp_version}",
             "kind": "TCPRoute",
             "metadata": {"name": f"{spec.prefix}-{tcp.name}", "namespace": lay.route_namespace,
                          "labels": labels()},
             "spec": {
                 # sectionName: without it a TCPRoute binds to every TCP listener (§3.2).
-                "parentRefs": [_parent(lay, tcp.name)],
+                "parentRefs": [_parent(lay, tcp.name, pl, spec)],
                 # v1 allows exactly one rule.
                 "rules": [{"backendRefs": [_backend(lay, target, tcp.service_port)]}],
             },
@@ -313,15 +507,26 @@ def routes_reference_grant(spec: GatewaySpec, target: Target) -> dict[str, Any] 
                   {"group": "", "kind": "Service", "name": target.service})
 
 
-def tls_reference_grant(spec: GatewaySpec, target: Target) -> dict[str, Any] | None:
-    """Lets the Gateway read the TLS Secret in the RayCluster's namespace (that Secret only).
+def tls_reference_grant(spec: GatewaySpec, target: Target,
+                        pl: Plan | None = None) -> dict[str, Any] | None:
+    """Lets the Gateway (or our ListenerSet) read the TLS Secret in the RayCluster's namespace
+    (that Secret only).
 
     A separate grant from the routes' one: grants are a product of ``from`` and ``to``, and
     routes have no business reading the Secret.
     """
     lay = layout(spec, target)
-    if lay.tls_secret is None or not lay.create_gateway \
-            or lay.gateway_namespace == lay.service_namespace:
+    if lay.tls_secret is None:
+        return None
+    if pl is not None and "https" in pl.in_listener_set:
+        if lay.route_namespace == lay.service_namespace:
+            return None
+        ls_api = pl.listener_set_api
+        return _grant(f"{spec.prefix}-listeners-to-tls", lay.service_namespace,
+                      [{"group": ls_api.group, "kind": ls_api.kind,
+                        "namespace": lay.route_namespace}],
+                      {"group": "", "kind": "Secret", "name": lay.tls_secret})
+    if not lay.create_gateway or lay.gateway_namespace == lay.service_namespace:
         return None
     return _grant(f"{spec.prefix}-gateway-to-tls", lay.service_namespace,
                   [{"group": GROUP, "kind": "Gateway", "namespace": lay.gateway_namespace}],
@@ -329,16 +534,161 @@ def tls_reference_grant(spec: GatewaySpec, target: Target) -> dict[str, Any] | N
 
 
 # ---------------------------------------------------------------------------------------------
+# Implementation policies
+
+
+def _route_ref(name: str) -> dict[str, Any]:
+    return {"group": GROUP, "kind": "HTTPRoute", "name": name}
+
+
+def _policy(api_version: str, kind: str, name: str, namespace: str,
+            spec_body: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": {"name": name, "namespace": namespace, "labels": labels()},
+            "spec": spec_body}
+
+
+def _owned_listener_refs(spec: GatewaySpec, target: Target, pl: Plan,
+                         protocols: tuple[str, ...]) -> list[dict[str, Any]]:
+    """targetRefs (with sectionName) of the listeners raygate declares itself: a policy must
+    never change a listener of a shared Gateway that someone else owns."""
+    lay = layout(spec, target)
+    refs = []
+    for listener in listeners(spec, target):
+        if listener["protocol"] not in protocols:
+            continue
+        name = listener["name"]
+        if lay.create_gateway:
+            refs.append({"group": GROUP, "kind": "Gateway", "name": lay.gateway,
+                         "sectionName": name})
+        elif name in pl.in_listener_set:
+            ls_api = pl.listener_set_api
+            if ls_api.kind == "ListenerSet":  # Envoy Gateway targets ListenerSet, not XListenerSet
+                refs.append({"group": GROUP, "kind": "ListenerSet",
+                             "name": listener_set_name(spec), "sectionName": name})
+    return refs
+
+
+ENVOY_GATEWAY_API = "gateway.envoyproxy.io/v1alpha1"
+NGF_API = "gateway.nginx.org/v1alpha1"
+
+
+def envoy_backend_policy(name: str, namespace: str, routes: list[str],
+                         idle_seconds: int) -> dict[str, Any]:
+    """BackendTrafficPolicy on HTTPRoutes: the stream idle timeout only. Never requestBuffer."""
+    return _policy(ENVOY_GATEWAY_API, "BackendTrafficPolicy", name, namespace,
+                   {"targetRefs": [_route_ref(r) for r in routes],
+                    "timeout": {"http": {"streamIdleTimeout": duration(idle_seconds)}}})
+
+
+def envoy_client_policy(name: str, namespace: str, target_refs: list[dict[str, Any]],
+                        timeout: dict[str, Any]) -> dict[str, Any]:
+    return _policy(ENVOY_GATEWAY_API, "ClientTrafficPolicy", name, namespace,
+                   {"targetRefs": target_refs, "timeout": timeout})
+
+
+def envoy_security_policy(name: str, namespace: str, routes: list[str],
+                          cidrs: list[str]) -> dict[str, Any]:
+    """SecurityPolicy authorization: the allowlist's CIDRs allowed, everything else denied."""
+    return _policy(ENVOY_GATEWAY_API, "SecurityPolicy", name, namespace,
+                   {"targetRefs": [_route_ref(r) for r in routes],
+                    "authorization": {"defaultAction": "Deny", "rules": [
+                        {"name": "allowlist", "action": "Allow",
+                         "principal": {"clientCIDRs": list(cidrs)}}]}})
+
+
+def ngf_client_settings(name: str, namespace: str, route: str, max_bytes: int) -> dict[str, Any]:
+    return _policy(NGF_API, "ClientSettingsPolicy", name, namespace,
+                   {"targetRef": _route_ref(route), "body": {"maxSize": units.ngf_size(max_bytes)}})
+
+
+def ngf_proxy_settings(name: str, namespace: str, routes: list[str], read_seconds: int,
+                       send_seconds: int) -> dict[str, Any]:
+    return _policy(NGF_API, "ProxySettingsPolicy", name, namespace,
+                   {"targetRefs": [_route_ref(r) for r in routes],
+                    "timeout": {"read": units.ngf_duration(read_seconds),
+                                "send": units.ngf_duration(send_seconds)}})
+
+
+def _http_route_names(spec: GatewaySpec) -> list[str]:
+    return [dashboard_route_name(spec)] + ([serve_route_name(spec)] if spec.exposures.serve else [])
+
+
+def envoy_gateway_policies(spec: GatewaySpec, target: Target, pl: Plan) -> list[dict[str, Any]]:
+    """Envoy Gateway v1.9.0 (``gateway.envoyproxy.io/v1alpha1``; facts §4.2):
+
+    * BackendTrafficPolicy on our HTTPRoutes: the stream idle timeout (Envoy's default 5m cuts a
+      quiet ``ray job logs --follow``) at the spec's read timeout. Never ``requestBuffer``: the
+      buffer filter turns the WebSocket upgrade off (its CRD refuses ``requestBuffer`` together
+      with ``httpUpgrade``), and without it Envoy streams bodies with no cap, so uploads work;
+    * ClientTrafficPolicy on the listeners raygate declares: the same for HTTP, and the TCP idle
+      timeout (default 1h) of Ray Client streams at ``tuning.streamTimeout``;
+    * SecurityPolicy: ``security.allowlist`` as authorization by client CIDR (Envoy Gateway's
+      proxy Service keeps client addresses with its default externalTrafficPolicy: Local).
+    """
+    lay = layout(spec, target)
+    idle = max(spec.tuning.read_timeout, spec.tuning.send_timeout)
+    routes = _http_route_names(spec)
+    owner_ns = lay.gateway_namespace if lay.create_gateway else lay.route_namespace
+    out = [envoy_backend_policy(f"{spec.prefix}-routes", lay.route_namespace, routes, idle)]
+    http_refs = _owned_listener_refs(spec, target, pl, ("HTTP", "HTTPS"))
+    if http_refs:
+        out.append(envoy_client_policy(f"{spec.prefix}-http-clients", owner_ns, http_refs,
+                                       {"http": {"streamIdleTimeout": duration(idle)}}))
+    tcp_refs = _owned_listener_refs(spec, target, pl, ("TCP",))
+    stream = units.nginx_seconds(spec.tuning.stream_timeout)
+    if tcp_refs and stream:
+        out.append(envoy_client_policy(f"{spec.prefix}-tcp-clients", owner_ns, tcp_refs,
+                                       {"tcp": {"idleTimeout": duration(stream)}}))
+    if spec.security.allowlist:
+        out.append(envoy_security_policy(f"{spec.prefix}-allowlist", lay.route_namespace, routes,
+                                         list(spec.security.allowlist)))
+    return out
+
+
+def nginx_gateway_fabric_policies(spec: GatewaySpec, target: Target,
+                                  pl: Plan) -> list[dict[str, Any]]:
+    """NGINX Gateway Fabric v2.6.7 (``gateway.nginx.org/v1alpha1``; facts §4.3):
+
+    * ClientSettingsPolicy per HTTPRoute (its ``targetRef`` is one object): ``body.maxSize``,
+      as nginx's default ``client_max_body_size`` of 1m would refuse Ray's uploads with 413;
+    * ProxySettingsPolicy on the HTTPRoutes: ``timeout.read``/``send`` (nginx's 60 s default),
+      as NGF ignores HTTPRoute ``timeouts``.
+    """
+    lay = layout(spec, target)
+    routes = _http_route_names(spec)
+    size = units.size_bytes(spec.tuning.body_size)
+    out = [ngf_client_settings(f"{r}-body", lay.route_namespace, r, size if size is not None else 0)
+           for r in routes]
+    out.append(ngf_proxy_settings(f"{spec.prefix}-routes", lay.route_namespace, routes,
+                                  spec.tuning.read_timeout, spec.tuning.send_timeout))
+    return out
+
+
+_POLICIES = {"envoy-gateway": envoy_gateway_policies,
+             "nginx-gateway-fabric": nginx_gateway_fabric_policies}
+
+
+def policies(spec: GatewaySpec, target: Target, pl: Plan) -> list[dict[str, Any]]:
+    fn = _POLICIES.get(pl.impl.key)
+    return fn(spec, target, pl) if fn else []
+
+
+# ---------------------------------------------------------------------------------------------
 # Assembly: apply order, comments, and what Gateway API cannot express
 
 
-def build_items(spec: GatewaySpec, target: Target, notes: list[str]) -> list[RenderedObject]:
-    """Every object in apply order (pool, grants, Gateway, routes); appends stderr notes.
+def build_items(spec: GatewaySpec, target: Target, notes: list[str],
+                cluster: ObjectSet | None = None,
+                warnings: list[str] | None = None) -> list[RenderedObject]:
+    """Every object in apply order (pool, grants, Gateway, ListenerSet, routes, policies);
+    appends stderr notes and warnings.
 
     Grants come before the routes so the routes resolve on first reconcile instead of
     reporting ``RefNotPermitted`` until the grant shows up.
     """
     lay = layout(spec, target)
+    pl = plan(spec, target, cluster)
     items: list[RenderedObject] = []
 
     def add(obj: dict[str, Any] | None, step: int, *comment: str) -> None:
@@ -349,25 +699,56 @@ def build_items(spec: GatewaySpec, target: Target, notes: list[str]) -> list[Ren
     add(metallb.l2_advertisement(spec), 11, "Announces the pool on the local network (L2 mode).")
     add(routes_reference_grant(spec, target), 12,
         f"Routes in {lay.route_namespace} may send traffic to the head Service (only it).")
-    add(tls_reference_grant(spec, target), 12,
-        f"The Gateway in {lay.gateway_namespace} may read the TLS Secret (only it).")
+    add(tls_reference_grant(spec, target, pl), 12,
+        f"The {'ListenerSet' if 'https' in pl.in_listener_set else 'Gateway'} in "
+        f"{lay.route_namespace if 'https' in pl.in_listener_set else lay.gateway_namespace} "
+        "may read the TLS Secret (only it).")
     add(gateway(spec, target), 13, *_gateway_comment(spec))
+    add(listener_set(spec, target, pl), 13,
+        f"Listeners the shared Gateway {lay.gateway_namespace}/{lay.gateway} lacks, attached",
+        "to it without touching its spec (it allows ListenerSets from this namespace).")
     base = spec.exposures.dashboard.path
-    add(dashboard_route(spec, target), 14,
+    timeouts = (["request timeout disabled (the job log tail is a WebSocket)."]
+                if pl.route_timeouts else
+                [f"no HTTPRoute timeouts: {pl.impl.title} ignores them; see its policies."])
+    add(dashboard_route(spec, target, pl), 14,
         f"Exactly {base} -> 301 {base}/ (the Dashboard's relative asset URLs need the slash);",
-        f"{base}/<anything> -> /<anything> on the Dashboard, request timeout disabled (the",
-        "job log tail is a WebSocket). timeouts are honoured by Envoy Gateway, Istio, Cilium,",
-        "kgateway; NGINX Gateway Fabric and Traefik ignore them.",
-        *_allowlist_comment(spec))
-    add(serve_route(spec, target), 14, "Ray Serve under its sub-path.", *_allowlist_comment(spec))
-    add(https_redirect_route(spec, target), 14,
+        f"{base}/<anything> -> /<anything> on the Dashboard,", *timeouts,
+        *_allowlist_comment(spec, pl))
+    add(serve_route(spec, target, pl), 14, "Ray Serve under its sub-path.",
+        *_allowlist_comment(spec, pl))
+    add(https_redirect_route(spec, target, pl), 14,
         "Plain HTTP only redirects to HTTPS: tokens never travel in clear text.")
-    for route_obj in tcp_routes(spec, target):
+    for route_obj in tcp_routes(spec, target, pl):
         add(route_obj, 15, "Raw TCP to the head Service; TCPRoute has no match fields, so each",
-            "port has its own listener (only the oldest route on a listener is attached).")
+            "port has its own listener (only the oldest route on a listener is attached).",
+            f"apiVersion {pl.tcp_version}: {pl.tcp_version_why}.")
+    for policy in policies(spec, target, pl):
+        add(policy, 16, *_policy_comment(policy))
 
-    notes.extend(_notes(spec, target, lay))
+    notes.extend(_notes(spec, target, lay, pl))
+    if warnings is not None:
+        warnings.extend(_warnings(spec, target, pl, cluster))
     return items
+
+
+def _policy_comment(policy: Mapping[str, Any]) -> list[str]:
+    kind = policy["kind"]
+    if kind == "BackendTrafficPolicy":
+        return ["Envoy's 5m stream idle timeout would cut a quiet log tail. No requestBuffer:",
+                "it turns the WebSocket upgrade off (ray job logs --follow)."]
+    if kind == "ClientTrafficPolicy":
+        return ["Idle timeouts of the listeners raygate declares (Envoy: HTTP streams 5m,",
+                "TCP 1h by default)."]
+    if kind == "ClientSettingsPolicy":
+        return ["client_max_body_size for Ray's uploads (nginx's default is 1m)."]
+    if kind == "ProxySettingsPolicy":
+        return ["Proxy read/send timeouts (nginx's default is 60s; NGINX Gateway Fabric",
+                "ignores HTTPRoute timeouts)."]
+    if kind == "SecurityPolicy":
+        return ["security.allowlist: only these client CIDRs reach the routes (the proxy",
+                "Service keeps client addresses with externalTrafficPolicy: Local, the default)."]
+    return []
 
 
 def _gateway_comment(spec: GatewaySpec) -> list[str]:
@@ -378,26 +759,69 @@ def _gateway_comment(spec: GatewaySpec) -> list[str]:
     return lines
 
 
-def _allowlist_comment(spec: GatewaySpec) -> list[str]:
-    if not spec.security.allowlist:
+def _allowlist_comment(spec: GatewaySpec, pl: Plan | None = None) -> list[str]:
+    if not spec.security.allowlist or (pl is not None and pl.impl.key == "envoy-gateway"):
         return []
     return [f"security.allowlist ({', '.join(spec.security.allowlist)}) is NOT enforced here:",
             "Gateway API has no core source-IP filter; configure your implementation's policy."]
 
 
-def _notes(spec: GatewaySpec, target: Target, lay: Layout) -> list[str]:
-    notes = [
-        # §4.2/§4.3: no core body-size field; the defaults differ per data plane.
-        (f"body size (tuning.bodySize {spec.tuning.body_size}) has no Gateway API field; Ray "
-         "job uploads (working_dir) need it: NGINX Gateway Fabric defaults to 1m (set a "
-         "ClientSettingsPolicy body.maxSize); Envoy Gateway sets no cap (do not enable a "
-         "BackendTrafficPolicy requestBuffer on these routes: it breaks the log-tail WebSocket)"),
-        ("HTTPRoute timeouts are ignored by NGINX Gateway Fabric (set a ProxySettingsPolicy "
-         f"timeout of {spec.tuning.read_timeout}s) and not claimed by Traefik; TCP idle timeouts "
-         "(tuning.streamTimeout) are implementation policy too (Envoy Gateway "
-         "ClientTrafficPolicy timeout.tcp.idleTimeout, default 1h)"),
-    ]
-    if spec.security.allowlist:
+def _warnings(spec: GatewaySpec, target: Target, pl: Plan,
+              cluster: ObjectSet | None) -> list[str]:
+    out = []
+    impl = pl.impl
+    crds = api.installed_crds(cluster)
+    served = crds.tcp_route_served if crds else ()
+    # Served versions of one CRD are views of the same objects: what matters is whether the
+    # CRDs serve a version the implementation watches, not the version we write.
+    if tcp_listeners(spec, target) and impl.key != "generic" and served \
+            and not set(impl.tcp_route_versions) & set(served):
+        out.append(f"{impl.title} {impl.version_read} watches TCPRoute "
+                   f"{', '.join(impl.tcp_route_versions)}, which the TCPRoute CRD in the inputs "
+                   f"does not serve ({', '.join(served)}): it will see no TCPRoute and the Ray "
+                   "Client port stays closed; install CRDs that serve "
+                   f"{impl.tcp_route_versions[0]} (experimental channel) or upgrade it")
+    return out
+
+
+def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str]:
+    impl = pl.impl
+    notes: list[str] = []
+    if impl.key == "generic":
+        notes += [
+            # §4.2/§4.3: no core body-size field; the defaults differ per data plane.
+            (f"body size (tuning.bodySize {spec.tuning.body_size}) has no Gateway API field; "
+             "Ray job uploads (working_dir) need it: NGINX Gateway Fabric defaults to 1m (set a "
+             "ClientSettingsPolicy body.maxSize); Envoy Gateway sets no cap (do not enable a "
+             "BackendTrafficPolicy requestBuffer on these routes: it breaks the log-tail "
+             "WebSocket); --implementation renders these policies"),
+            ("HTTPRoute timeouts are ignored by NGINX Gateway Fabric (set a ProxySettingsPolicy "
+             f"timeout of {spec.tuning.read_timeout}s) and not claimed by Traefik; TCP idle "
+             "timeouts (tuning.streamTimeout) are implementation policy too (Envoy Gateway "
+             "ClientTrafficPolicy timeout.tcp.idleTimeout, default 1h)"),
+        ]
+    elif impl.policy_group is None:
+        size = units.size_bytes(spec.tuning.body_size)
+        knob = impl.body_limit_knob or "its own policy"
+        notes.append(f"{impl.title}: body size (tuning.bodySize {spec.tuning.body_size}, "
+                     f"{size} bytes) and proxy timeouts have no Gateway API field and raygate "
+                     f"renders no {impl.title} policy; set them with {knob}"
+                     + (f" and {impl.timeout_knob}" if impl.timeout_knob else ""))
+    if impl.key == "envoy-gateway" and not _owned_listener_refs(spec, target, pl, ("TCP",)) \
+            and tcp_listeners(spec, target):
+        notes.append("the Ray Client TCP idle timeout is the shared Gateway's listener policy "
+                     "(Envoy Gateway ClientTrafficPolicy timeout.tcp.idleTimeout, default 1h): "
+                     "raygate does not write policies onto listeners it does not own")
+    tcp = tcp_listeners(spec, target)
+    if tcp and impl.tcp_prerequisite:
+        notes.append(f"TCPRoute on {impl.title} needs {impl.tcp_prerequisite}")
+    if impl.tcp_listener_needs_entrypoint:
+        ports = [(l["name"], l["port"], l["protocol"]) for l in listeners(spec, target)]
+        flags = " ".join(f"--entryPoints.{name}.address=:{port}" + ("/tcp" if proto == "TCP" else "")
+                         for name, port, proto in ports)
+        notes.append(f"Traefik binds a Gateway listener only on a static entryPoint with the "
+                     f"same port (traefik/traefik#8974); its static configuration needs: {flags}")
+    if spec.security.allowlist and impl.key != "envoy-gateway":
         notes.append("security.allowlist is not rendered: Gateway API has no core source-IP "
                      "filter; configure your implementation's own source-IP policy or a "
                      "firewall in front of the gateway; until then the routes are open to "
@@ -415,22 +839,29 @@ def _notes(spec: GatewaySpec, target: Target, lay: Layout) -> list[str]:
         notes.append(f"raygate does not own Gateway {lay.gateway_namespace}/{lay.gateway}: add "
                      f"the MetalLB annotation {_metallb_annotation(spec)} to its "
                      "spec.infrastructure.annotations yourself (not spec.addresses)")
-    if tcp_listeners(spec, target):
-        version = spec.gateway_api.tcp_route_api_version
+    if tcp:
+        version = pl.tcp_version
         notes.append(
-            "TCPRoute rendered as v1alpha2: it needs the experimental-channel CRDs (Gateway API "
-            "<= v1.5, or v1.6 experimental); on v1.6 standard CRDs use "
-            "gatewayApi.tcpRouteApiVersion: v1 (Envoy Gateway >= 1.9, Cilium 1.20)"
+            f"TCPRoute rendered as v1alpha2 ({pl.tcp_version_why}): it needs the "
+            "experimental-channel CRDs (Gateway API <= v1.5, or v1.6 experimental); on v1.6 "
+            "standard CRDs use gatewayApi.tcpRouteApiVersion: v1 (Envoy Gateway >= 1.9, "
+            "Cilium 1.20)"
             if version == "v1alpha2" else
-            "TCPRoute rendered as v1: it needs the Gateway API v1.6 CRDs and an implementation "
-            "that reconciles v1 (Envoy Gateway >= 1.9, Cilium 1.20); Istio <= 1.30 and NGINX "
-            "Gateway Fabric 2.6 only attach v1alpha2 (gatewayApi.tcpRouteApiVersion)")
+            f"TCPRoute rendered as v1 ({pl.tcp_version_why}): it needs the Gateway API v1.6 "
+            "CRDs and an implementation that reconciles v1 (Envoy Gateway >= 1.9, Cilium "
+            "1.20); Istio <= 1.30 and NGINX Gateway Fabric 2.6 only attach v1alpha2 "
+            "(gatewayApi.tcpRouteApiVersion)")
     if not lay.create_gateway:
-        wanted = ", ".join(f"{l['name']} ({l['protocol']} {l['port']})"
-                           for l in listeners(spec, target))
-        notes.append(f"routes attach to the existing Gateway {lay.gateway_namespace}/"
-                     f"{lay.gateway} by listener name; it needs the listeners {wanted}, "
-                     f"admitting routes from namespace {lay.route_namespace}")
+        wanted = [l for l in listeners(spec, target)
+                  if l["name"] not in pl.in_listener_set and pl.reused_name(l["name"]) is None]
+        if wanted:
+            names = ", ".join(f"{l['name']} ({l['protocol']} {l['port']})" for l in wanted)
+            notes.append(f"routes attach to the existing Gateway {lay.gateway_namespace}/"
+                         f"{lay.gateway} by listener name; it needs the listeners {names}, "
+                         f"admitting routes from namespace {lay.route_namespace}"
+                         + ("" if pl.existing is not None else
+                            " (pass the Gateway with --cluster-manifest to attach to its own "
+                            "listeners, or --listener-set to add them through a ListenerSet)"))
     return notes
 
 
@@ -439,40 +870,7 @@ def _metallb_annotation(spec: GatewaySpec) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The routing model: HTTPRoute path matching as the spec defines it (§2.2)
+# The routing model (kept here for the renderer's callers; it lives in the backend)
 
-
-def _prefix_matches(prefix: str, path: str) -> bool:
-    """PathPrefix: element-wise, a trailing `/` ignored: `/ray/` matches `/ray`, `/ray/x`,
-    not `/rayfoo`. Case-sensitive."""
-    p = prefix.rstrip("/")
-    return p == "" or path == p or path.startswith(p + "/")
-
-
-def route(rules: Iterable[Mapping[str, Any]], path: str) -> int | None:
-    """Index of the rule that serves ``path`` among one host's rules, or None (404).
-
-    Precedence: an Exact match first, then the longest PathPrefix, then rule order.
-    """
-    best: tuple[int, int, int] | None = None  # (exact?, prefix length, -index)
-    for i, rule in enumerate(rules):
-        for m in rule.get("matches") or [{"path": {"type": "PathPrefix", "value": "/"}}]:
-            p = m.get("path") or {"type": "PathPrefix", "value": "/"}
-            if p["type"] == "Exact" and path == p["value"]:
-                key = (1, len(p["value"]), -i)
-            elif p["type"] == "PathPrefix" and _prefix_matches(p["value"], path):
-                key = (0, len(p["value"].rstrip("/")), -i)
-            else:
-                continue
-            if best is None or key > best:
-                best = key
-    return None if best is None else -best[2]
-
-
-def rewrite_prefix(prefix: str, replacement: str, path: str) -> str:
-    """The path the backend sees after ``ReplacePrefixMatch`` (the spec's table: `/foo/bar`
-    with `/foo` -> `/xyz` gives `/xyz/bar`; `/foo` and `/foo/` with `/` give `/`)."""
-    rest = path[len(prefix.rstrip("/")):]
-    if replacement.endswith("/"):
-        return replacement + rest.lstrip("/")
-    return (replacement + rest) or "/"
+route = routing.route
+rewrite_prefix = routing.rewrite_prefix

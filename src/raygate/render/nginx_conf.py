@@ -64,7 +64,6 @@ from raygate.objects import KubeObject, ObjectSet, Origin
 
 #: Debian's nginx builds the stream module as a dynamic module (feasibility.md §B).
 DEFAULT_STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
-_SIZE_RE = re.compile(r"^\d+[bkmgBKMG]?$")
 _INT_RE = re.compile(r"^\d+$")
 # Conservative URL shape for redirect targets; anything else is ignored like an invalid value.
 _REDIRECT_URL_RE = re.compile(r"^[A-Za-z0-9\-._~/:?&=%#+]+$")
@@ -114,10 +113,9 @@ def _upstream_name(ns: str, svc: str, port: str) -> str:
 
 
 def _size(ing: KubeObject, controller: ingx.Controller) -> str:
-    value = _ann(ing, "proxy-body-size")
-    if value is not None and _SIZE_RE.match(value):
-        return value
-    return controller.setting("proxy-body-size") or "1m"
+    # The controller's own answer (annotation validator, ConfigMap, nginx.tmpl's
+    # isValidByteSize guard): the lab's nginx gets what the controller would write.
+    return ingx.body_size(controller, _ann(ing, "proxy-body-size")).effective
 
 
 def _seconds(ing: KubeObject, controller: ingx.Controller, key: str) -> str:

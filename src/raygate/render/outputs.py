@@ -27,7 +27,10 @@ FORMATS = ("yaml", "helm-values", "kustomize")
 #: The upstream manifest the kustomization patches (controller v1.15.1, the last release).
 UPSTREAM_DEPLOY = ("https://raw.githubusercontent.com/kubernetes/ingress-nginx/"
                    "controller-v1.15.1/deploy/static/provider/baremetal/deploy.yaml")
-APPLY_HINT = "kubectl apply --server-side --field-manager=raygate -f <this file>"
+def apply_hint(rendered: "Rendered") -> str:
+    """How to apply the output by hand: server-side, under this gateway's own field manager
+    (one manager per gateway keeps each gateway's tcp-services entries; raygate.ownership)."""
+    return f"kubectl apply --server-side --field-manager={rendered.field_manager} -f <this file>"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -68,10 +71,10 @@ def yaml_stream(rendered: Rendered) -> str:
     """All objects, in apply order, each preceded by the step it implements."""
     if rendered.backend == "gateway-api":
         header = ("# The Ray gateway as Gateway API objects, rendered by raygate. Apply in this "
-                  f"order:\n#   {APPLY_HINT}\n")
+                  f"order:\n#   {apply_hint(rendered)}\n")
     else:
         header = ("# The Pinned Gateway, rendered by raygate. Apply in this order with server-side\n"
-                  f"# apply (several objects are partial and rely on it):\n#   {APPLY_HINT}\n")
+                  f"# apply (several objects are partial and rely on it):\n#   {apply_hint(rendered)}\n")
     docs = [_comment(i) + dump(i.obj) for i in rendered.items]
     return header + "".join("---\n" + d for d in docs)
 
@@ -156,7 +159,8 @@ def helm_values(spec: GatewaySpec, rendered: Rendered) -> dict[str, Any]:
 
 def helm_files(spec: GatewaySpec, rendered: Rendered) -> dict[str, str]:
     """``values.yaml`` for the chart, ``gateway.yaml`` for what the chart does not create."""
-    rest = Rendered([i for i in rendered.items if _chart_role(spec, i.obj) is None])
+    rest = Rendered([i for i in rendered.items if _chart_role(spec, i.obj) is None],
+                    field_manager=rendered.field_manager)
     values = ("# Values for the ingress-nginx Helm chart, rendered by raygate:\n"
               "#   helm upgrade --install ingress-nginx ingress-nginx/ingress-nginx \\\n"
               f"#     --namespace {spec.controller.namespace} -f values.yaml\n"
@@ -211,7 +215,7 @@ def kustomize_files(spec: GatewaySpec, rendered: Rendered,
         "kustomization.yaml": ("# Pinned Gateway as patches over the upstream ingress-nginx "
                                "deploy.yaml, rendered by raygate.\n#   kubectl apply -k .\n"
                                + dump(kustomization)),
-        "gateway.yaml": yaml_stream(Rendered(new_objects)),
+        "gateway.yaml": yaml_stream(Rendered(new_objects, field_manager=rendered.field_manager)),
     }
     for path, obj in patches.items():
         files[path] = FILE_MARK + dump(obj)

@@ -3,6 +3,11 @@
 GitHub needs ``tool.driver.rules[].id``, a ``shortDescription``, a ``help`` text, results with a
 ``ruleId`` and a physical location (``artifactLocation.uri`` relative to the repo, a
 ``region.startLine``), and accepts ``partialFingerprints`` for stable de-duplication.
+
+Locations are relative URIs with ``uriBaseId: %SRCROOT%`` (SARIF 2.1.0 §3.4.4): code scanning
+resolves them against the checkout. With ``root`` (the repository root, found by the caller)
+absolute paths under it become relative to it and the run says where %SRCROOT% is
+(``originalUriBaseIds``), so a report made from any directory points at the right file.
 """
 
 from __future__ import annotations
@@ -20,11 +25,19 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
 
-def _uri(path: str) -> str:
+SRCROOT = "%SRCROOT%"
+
+
+def _location(path: str, root: str | None) -> dict[str, Any]:
+    """An ``artifactLocation``: a relative URI under %SRCROOT% for files, else as given."""
     if path in ("-", "") or path.startswith("cluster:"):
-        return "stdin" if path == "-" else path
-    rel = os.path.relpath(path) if os.path.isabs(path) else path
-    return rel.replace(os.sep, "/")
+        return {"uri": "stdin" if path in ("-", "") else path}
+    if os.path.isabs(path):
+        if root is None or os.path.commonpath([root, path]) != os.path.normpath(root):
+            return {"uri": "file://" + path.replace(os.sep, "/")}
+        path = os.path.relpath(path, root)
+    rel = os.path.normpath(path).replace(os.sep, "/")
+    return {"uri": rel, "uriBaseId": SRCROOT}
 
 
 def rule_descriptor(r: Rule) -> dict[str, Any]:
@@ -41,7 +54,7 @@ def rule_descriptor(r: Rule) -> dict[str, Any]:
     }
 
 
-def format(result: Result) -> str:  # noqa: A001
+def format(result: Result, root: str | None = None) -> str:  # noqa: A001
     rules = sorted({r.code: r for r in result.rules}.values(), key=lambda r: r.code)
     index = {r.code: i for i, r in enumerate(rules)}
     results = []
@@ -54,7 +67,7 @@ def format(result: Result) -> str:  # noqa: A001
             "message": {"text": f"{f.object}: {f.message}. Fix: {f.fix}"},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(f.file)},
+                    "artifactLocation": _location(f.file, root),
                     "region": {"startLine": max(1, f.line),
                                "startColumn": max(1, f.column)},
                 },
@@ -80,11 +93,13 @@ def format(result: Result) -> str:  # noqa: A001
                     "level": "error",
                     "message": {"text": p.message},
                     "locations": [{"physicalLocation": {
-                        "artifactLocation": {"uri": _uri(p.file)},
+                        "artifactLocation": _location(p.file, root),
                         **({"region": {"startLine": p.line}} if p.line else {})}}],
                 } for p in result.problems],
             }],
             "columnKind": "utf16CodeUnits",
+            **({"originalUriBaseIds": {SRCROOT: {"uri": "file://" + root.rstrip("/").replace(os.sep, "/") + "/"}}}
+               if root else {}),
         }],
     }
     return json.dumps(doc, indent=2) + "\n"

@@ -53,16 +53,27 @@ class Rule:
         return self.check.__module__
 
     def matches_error(self, text: str) -> bool:
+        return self.error_score(text) > 0
+
+    def error_score(self, text: str) -> int:
+        """How much of ``text`` this rule's known messages account for: the fixed characters
+        of the longest template that matches, or the length of a pasted fragment; 0 when none
+        matches. ``explain --error`` shows the best-scoring rules, so Ray's own 413 ("Request
+        failed with status code 413: Maximum request body size ...") names Ray's limit and not
+        the gateway's generic "Request failed with status code 413"."""
         norm = _normalise(text)
-        if any(_error_regex(e).search(norm) for e in self.errors):
-            return True
+        best = max((_specific_chars(e) for e in self.errors if _error_regex(e).search(norm)),
+                   default=0)
+        if best:
+            return best
         # Users paste part of a message ("ray client connection timeout" without its
         # "ConnectionError:" prefix, "Request Entity Too Large"): a fragment of a few words
         # that appears verbatim in a template's fixed text identifies the rule too.
         fragment = norm.strip(" .:;,'\"")
         if len(fragment) < _MIN_FRAGMENT or " " not in fragment:
-            return False
-        return any(fragment in part for e in self.errors for part in _literal_parts(e))
+            return 0
+        found = any(fragment in part for e in self.errors for part in _literal_parts(e))
+        return len(fragment) if found else 0
 
 
 #: Shorter pasted fragments ("timeout", "not found") would match half the catalog.
@@ -77,6 +88,18 @@ def _normalise(text: str) -> str:
 
 def _literal_parts(template: str) -> list[str]:
     return [p for i, p in enumerate(_PLACEHOLDER.split(_normalise(template))) if i % 2 == 0]
+
+
+#: Text every admission denial carries (kubectl's and the API server's wrapper): it says that
+#: something was denied, not why, so it does not make a template more specific.
+_WRAPPER_TEXT = ("error from server (badrequest):", "admission webhook", "denied the request:")
+
+
+def _specific_chars(template: str) -> int:
+    literal = sum(map(len, _literal_parts(template)))
+    norm = _normalise(template)
+    wrapper = sum(len(w) for w in _WRAPPER_TEXT if w in norm)
+    return max(literal - wrapper, 1)
 
 
 def _error_regex(template: str) -> re.Pattern[str]:
@@ -142,6 +165,13 @@ class Registry:
         """Selectors that match no rule at all (typos the CLI should refuse)."""
         rules = list(self)
         return [s for s in selectors if not any(matches_any(r, [s]) for r in rules)]
+
+
+def best_error_matches(rules: Iterable[Rule], text: str) -> list[Rule]:
+    """The rules whose known messages explain ``text`` best (ties all kept), by code."""
+    scored = [(r.error_score(text), r) for r in rules]
+    top = max((score for score, _ in scored), default=0)
+    return [r for score, r in scored if score and score == top]
 
 
 def matches_any(r: Rule, selectors: Iterable[str]) -> bool:

@@ -79,9 +79,19 @@ KINDS: tuple[KindSpec, ...] = (
              optional=True),
     KindSpec("HTTPRoute", "gateway.networking.k8s.io", ("v1", "v1beta1"), "httproutes", True,
              optional=True),
-    KindSpec("TCPRoute", "gateway.networking.k8s.io", ("v1alpha2",), "tcproutes", True,
+    # v1alpha2 up to Gateway API v1.5 (and still in v1.6's experimental channel), v1 from v1.6,
+    # whose standard CRD no longer serves v1alpha2: a 404 on the first falls back to the next.
+    KindSpec("TCPRoute", "gateway.networking.k8s.io", ("v1alpha2", "v1"), "tcproutes", True,
              optional=True),
 )
+
+
+def _later_served(spec: KindSpec, version: str, groups: Mapping[str, list[str]]) -> str | None:
+    """The next of ``spec.versions`` after ``version`` that the group serves, if any."""
+    served = groups.get(spec.group, [])
+    rest = list(spec.versions)[list(spec.versions).index(version) + 1:] \
+        if version in spec.versions else []
+    return next((v for v in rest if v in served), None)
 
 
 def resource_class(group: str, version: str, kind: str, plural: str, namespaced: bool) -> Any:
@@ -360,6 +370,10 @@ class ClusterSource:
                     self.forbidden.setdefault(spec.kind, _status_message(resp) or "forbidden")
                     return None
                 if resp.status_code == 404 and spec.optional:
+                    later = _later_served(spec, version, self.discover())
+                    if later is not None and not items:
+                        # The group serves a later version, and this kind may be only there.
+                        return self._list_kind((spec, later))
                     self.not_installed.append(spec.kind)
                     return None
                 if resp.status_code == 410 and "continue" in params and restarts < MAX_RELISTS:

@@ -70,8 +70,6 @@ WRONG_ANNOTATION_LOG = "ingress class annotation is not equal to the expected by
         'no object matching key "<class>" in local store',
         "removing ingress because of unknown ingressclass",
         "ignoring ingressclass as the spec.controller is not the same of this ingress",
-        # The admission webhook skips an Ingress outside --watch-namespace (controller.go).
-        "ignoring ingress <name> in namespace <namespace> different from the namespace watched <namespace>",
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
@@ -91,6 +89,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             severity="error",
             fix=f"Remove the {ANNOTATION} annotation and keep spec.ingressClassName: {class_name}.")
     plane = dataplane.for_ingress(ctx.objects, obj)
+    if plane.namespace_excluded_by:
+        return  # its class is served, only not in this namespace: RG325 says so
     if class_name:
         yield from _named_class(obj, ctx, class_name, plane)
         return

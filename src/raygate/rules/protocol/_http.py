@@ -162,6 +162,9 @@ class Setting:
     annotation_value: str | None  # the annotation as written, when present
     refused: bool               # the annotation failed its validator and was ignored
     assumption: str | None      # set when the value rests on assumed controller defaults
+    #: Why the value written in the ConfigMap or annotation did not take effect, when that is
+    #: the ConfigMap decoder (``"3600s"`` is no int) or nginx.tmpl's size guard (``100Mi``).
+    not_applied: str | None = None
 
     @property
     def field(self) -> str | None:
@@ -170,8 +173,12 @@ class Setting:
 
     def describe(self) -> str:
         if self.refused:
+            why = f"; {self.not_applied}" if self.not_applied else ""
             return (f'{self.key} is {self.value}: the annotation value "{self.annotation_value}" '
-                    f"fails the controller's validator and is silently ignored ({self.source})")
+                    f"fails the controller's validator and is silently ignored "
+                    f"({self.source}{why})")
+        if self.not_applied:
+            return f"{self.key} is {self.value}: {self.not_applied} ({self.source})"
         return f"{self.key} is {self.value} ({self.source})"
 
 
@@ -186,9 +193,13 @@ def valid_int(value: str) -> bool:
 def effective(objects: ObjectSet, ingress: KubeObject, key: str,
               valid: Callable[[str], bool]) -> Setting:
     """Annotation if valid, else the controller ConfigMap, else the default (facts §5, §2.3:
-    every proxy-* parser falls back to the ConfigMap value on any error)."""
+    every proxy-* parser falls back to the ConfigMap value on any error). A ConfigMap integer
+    that does not decode keeps the default (``ingress_nginx.decode_config_value``), and a body
+    size nginx.tmpl will not write leaves nginx's own 1m (``ingress_nginx.body_size``)."""
     served_by = controller(objects, ingress) or nginx.controller_for_class(objects, None)
     raw = annotation(ingress, key)
+    if key == "proxy-body-size":
+        return _body_size(served_by, raw)
     refused = False
     if raw is not None and raw.strip():
         if valid(raw):
@@ -196,14 +207,40 @@ def effective(objects: ObjectSet, ingress: KubeObject, key: str,
         refused = True
     value = served_by.setting(key)
     from_configmap = key in served_by.config and served_by.configmap is not None
+    not_applied = None
     if from_configmap:
         source = served_by.setting_source(key)
+        decoded = nginx.decode_config_value(key, str(served_by.config[key]))
+        if decoded.error is not None:
+            not_applied = (f'the ConfigMap value "{decoded.raw}" is not an integer the '
+                           f"controller can decode, so the default {value} stays")
     elif served_by.workload is None:
         source = f"ingress-nginx default, {served_by.assumption}"
     else:
         source = f"ingress-nginx default of {served_by.workload.namespace}/{served_by.workload.name}"
     assumption = served_by.assumed if not from_configmap else None
-    return Setting(key, value, source, raw, refused, assumption)
+    return Setting(key, value, source, raw, refused, assumption, not_applied)
+
+
+def _body_size(controller: nginx.Controller, raw: str | None) -> Setting:
+    size = nginx.body_size(controller, raw)
+    key = "proxy-body-size"
+    if size.source == "annotation":
+        source = "annotation"
+    elif size.source == "configmap" and controller.configmap is not None:
+        source = controller.setting_source(key)
+    elif controller.workload is None:
+        source = f"ingress-nginx default, {controller.assumption}"
+    else:
+        source = f"ingress-nginx default of {controller.workload.namespace}/{controller.workload.name}"
+    not_applied = None
+    if not size.written:
+        not_applied = (f'nginx.tmpl writes client_max_body_size only for values like 100m '
+                       f'(^\\d+[kKmMgG]?$), so "{size.configured}" leaves nginx\'s default '
+                       f"{nginx.NGINX_DEFAULT_BODY_SIZE}")
+    assumption = controller.assumed if size.source == "default" else None
+    return Setting(key, size.effective, source, raw, size.annotation_refused, assumption,
+                   not_applied)
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}

@@ -7,14 +7,16 @@
 package over 1 MiB gets nginx's ``413 Request Entity Too Large`` and the CLI dies with
 ``RuntimeError: Request failed with status code 413`` (reproduced through real nginx,
 feasibility.md §B). An annotation value that fails the size validator (``100Mi``, ``1.5g``) is
-silently replaced by the ConfigMap value (ingress_nginx.md §2.3), which this rule follows too.
+silently replaced by the ConfigMap value (ingress_nginx.md §2.3), and a value nginx.tmpl does
+not write (``isValidByteSize``: ``^\\d+[kKmMgG]?$`` after trimming, template.go at
+controller-v1.15.1; ConfigMap ``100Mi``, ``"100 m"``, ``104857600b``) leaves nginx's own 1m; this
+rule follows both. Ray's own 100 MiB cap answering 413 is RG236, not this rule.
 """
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -51,21 +53,18 @@ DASHBOARD_MAX_BYTES = 100 * 1024 ** 2
         "413 Request Entity Too Large",
         "RuntimeError: Request failed with status code 413",
         "client intended to send too large body: <n> bytes",
-        "HTTPRequestEntityTooLarge",
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     routes = _http.ray_routes(ctx.objects, obj, "dashboard")
     if not routes:
         return
+    # The effective size: a refused annotation falls back to the ConfigMap, and a value
+    # nginx.tmpl does not write (100Mi, "100 m", 104857600b) leaves nginx's own 1m.
     setting = _http.effective(ctx.objects, obj, "proxy-body-size", _http.valid_size)
-    if setting.refused and not _http.controller(ctx.objects, obj).annotation_validation:
-        # Without --enable-annotation-validation (before v1.12) the bad size is not replaced by
-        # the default: it reaches nginx.conf and fails the reload, which RG103 reports.
-        return
     limit = _http.size_bytes(setting.value)
     if limit is None or limit == 0 or limit >= DASHBOARD_MAX_BYTES:
-        return  # 0 means unlimited in nginx; unparsable ConfigMap values are RG103's business
+        return  # 0 means unlimited in nginx
     where = ", ".join(_http.describe_route(r) for r in routes)
     yield ctx.finding(
         obj, ("metadata", "annotations", setting.field) if setting.field else _http.path_field(routes[0]),

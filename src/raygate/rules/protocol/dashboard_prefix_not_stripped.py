@@ -334,20 +334,7 @@ def _check_built_in(rc: KubeObject, ctx: Context) -> Finding | None:
 #: rewrite (``common/ingress.go: BuildIngressForHeadService`` from v0.4 to v1.6.2); v1.7.0
 #: generates ``ingressOptions.path``, default ``/``.
 INGRESS_OPTIONS_SINCE = (1, 7, 0)
-_OPERATOR_IMAGE = re.compile(r"kuberay/operator:v?(\d+)\.(\d+)\.(\d+)")
-
-
-def _operator_version(objects: ObjectSet) -> tuple[int, int, int] | None:
-    """The KubeRay operator's version, when its Deployment is in the inputs."""
-    def find() -> tuple[int, int, int] | None:
-        for d in objects.of_kind("Deployment"):
-            containers = d.get("spec", "template", "spec", "containers")
-            for c in containers if isinstance(containers, list) else []:
-                m = _OPERATOR_IMAGE.search(str(c.get("image", ""))) if isinstance(c, dict) else None
-                if m:
-                    return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        return None
-    return objects.memo("rg225-kuberay-operator-version", find)
+_operator_version = kuberay.operator_version
 
 
 def _legacy_built_in(ctx: Context, rc: KubeObject, v17: KubeObject) -> Finding | None:

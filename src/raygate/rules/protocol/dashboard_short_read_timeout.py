@@ -94,7 +94,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 def _describe(short: list[_http.Setting]) -> str:
     first = short[0]
-    if len(short) == 2 and not any(st.refused for st in short) and \
+    if len(short) == 2 and not any(st.refused or st.not_applied for st in short) and \
             short[1].value == first.value and short[1].source == first.source:
         return f"proxy-read-timeout and proxy-send-timeout are {first.value} ({first.source})"
     return " and ".join(st.describe() for st in short)

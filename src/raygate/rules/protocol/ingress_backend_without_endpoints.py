@@ -39,7 +39,10 @@ LOG_LINE = 'Service "{ns}/{svc}" does not have any active Endpoint.'
     fix=("Make the backend Service port have a ready endpoint: fix the head pod, the selector "
          "or the port the backend names (the finding says which)."),
     references=("https://kubernetes.github.io/ingress-nginx/troubleshooting/",),
-    errors=("Service <svc> does not have any active Endpoint.", "503 Service Temporarily Unavailable"),
+    errors=("Service <svc> does not have any active Endpoint.",
+            # controller.go serviceEndpoints / createUpstreams (controller-v1.15.1)
+            'Error obtaining Endpoints for Service "<ns>/<svc>": <err>',
+            "503 Service Temporarily Unavailable"),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     state = rt.state_of(ctx.runtime, ctx.objects)

@@ -6,7 +6,10 @@ when ``strict-validate-path-type`` is on, the default since controller v1.12.0: 
 Exact path outside ``^/[[:alnum:]._\\-/]*$`` is denied with ``ingress contains invalid paths:
 path <path> cannot be used with pathType <type>``. With the setting off (or before v1.12) the
 same text comes back as an admission warning and the Ingress is accepted
-(facts: ingress_nginx.md §1.2, §1.3 item 7, §4.2). Old guides and the seed guide's own
+(facts: ingress_nginx.md §1.2, §1.3 item 7, §4.2). A controller without ``--validating-webhook``
+never runs ``ValidatePathType`` (controller.go CheckIngress is its only caller at
+controller-v1.15.1): the path is served, as a regex only if the host enforces regex. Go's ``$``
+matches only at the end of the text, so ``"/ray\n"`` fails the check too. Old guides and the seed guide's own
 manifest that omit ``pathType: ImplementationSpecific`` hit this on a current controller.
 """
 
@@ -16,8 +19,8 @@ from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
-from raygate.objects import KubeObject
-from raygate.objects import FieldPath
+from raygate.model import dataplane
+from raygate.objects import FieldPath, KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _http
 
@@ -70,14 +73,30 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if nginx.VALID_PATH_TYPE_RE.match(path):
             continue
-        controller = controller or _http.controller(ctx.objects, obj)
+        controller = controller or dataplane.ingress_nginx_controller(ctx.objects, obj)
+        if controller is None:
+            return
         if controller.version_known and controller.version < FIRST_VERSION:
             continue
         text = DENIED.format(path=path, ptype=ptype)
         source = controller.setting_source("strict-validate-path-type")
         assumption = controller.assumed
         fix = _fix(ctx, obj, field, path, ptype, host)
-        if controller.strict_path_type:
+        if not controller.admission_webhook:
+            # ValidatePathType runs only in CheckIngress; the store never applies it.
+            server = _http.server_for(ctx.objects, obj, host)
+            how = ("as a regex location, because a path of this host uses rewrite-target or "
+                   "use-regex, so it routes; a controller that runs the webhook will deny it"
+                   if server is not None and server.regex else
+                   "as a plain prefix location that matches only the literal text "
+                   f"{path}, so requests to it get 404")
+            yield ctx.finding(
+                obj, field + ("pathType",),
+                f"path {path} cannot be used with pathType {ptype} under "
+                f"strict-validate-path-type, but {controller.no_webhook}: the controller "
+                f"serves it {how}",
+                fix=fix, severity="warning", assumption=assumption)
+        elif controller.strict_path_type:
             yield ctx.finding(
                 obj, field + ("pathType",),
                 f'admission webhook "{nginx.WEBHOOK_NAME}" denied the request: {text} '

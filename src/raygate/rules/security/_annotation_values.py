@@ -101,17 +101,17 @@ CHECKS: dict[str, Check] = {
     "x-forwarded-prefix": Check("path", DENY, remove_spaces=True),
     "permanent-redirect": Check("url", DENY),
     "temporal-redirect": Check("url", DENY),
-    # Not checked upstream which way these go: say so.
-    "connection-proxy-header": Check("options", UNVERIFIED, options=("close", "keep-alive"),
+    # connection/main.go and auth/main.go return the validation error (controller-v1.15.1).
+    "connection-proxy-header": Check("options", DENY, options=("close", "keep-alive"),
                                      remove_spaces=True),
+    # satisfy/main.go: anything but any/all becomes "" (nginx's default, satisfy all).
+    "satisfy": Check("options", FALLBACK, instead="nginx's default (satisfy all)",
+                     options=("any", "all"), remove_spaces=True),
+    "auth-type": Check("options", DENY, options=("basic", "digest"), remove_spaces=True),
+    # Not checked upstream which way these go: say so.
     "affinity": Check("options", UNVERIFIED, options=("cookie",), remove_spaces=True),
     "affinity-mode": Check("options", UNVERIFIED, options=("balanced", "persistent"),
                            remove_spaces=True),
-    "satisfy": Check("options", UNVERIFIED, options=("any", "all"), remove_spaces=True),
-    "auth-type": Check("options", UNVERIFIED, options=("basic", "digest"), remove_spaces=True),
-    "allowlist-source-range": Check("cidrs", UNVERIFIED, parser_checks=True),
-    "whitelist-source-range": Check("cidrs", UNVERIFIED, parser_checks=True),
-    "denylist-source-range": Check("cidrs", UNVERIFIED, parser_checks=True),
     "limit-allowlist": Check("cidrs", UNVERIFIED, parser_checks=True),
     "limit-whitelist": Check("cidrs", UNVERIFIED, parser_checks=True),
     "auth-signin-redirect-param": Check("url", UNVERIFIED, remove_spaces=True),
@@ -134,6 +134,18 @@ for _name in ("canary", "auth-tls-pass-certificate-to-upstream", "cors-allow-cre
               "session-cookie-change-on-failure", "session-cookie-conditional-samesite-none",
               "session-cookie-secure", "upstream-hash-by-subset", "use-port-in-redirects"):
     CHECKS[_name] = Check("bool", UNVERIFIED, parser_checks=True)
+# redirect.go returns every non-missing error, canary/main.go logs and defaults (v1.15.1).
+for _name in ("permanent-redirect-code", "temporal-redirect-code"):
+    CHECKS[_name] = Check("int", DENY, parser_checks=True)
+for _name in ("from-to-www-redirect", "relative-redirects"):
+    CHECKS[_name] = Check("bool", DENY, parser_checks=True)
+CHECKS["canary"] = Check("bool", FALLBACK, instead="false (no canary)", parser_checks=True)
+CHECKS["canary-weight"] = Check("int", FALLBACK, instead="0", parser_checks=True)
+CHECKS["canary-weight-total"] = Check("int", FALLBACK, instead="100", parser_checks=True)
+
+#: Allow/deny lists: every failure becomes a LocationDeniedError (ipallowlist/ipdenylist main.go
+#: at controller-v1.15.1), the Ingress is admitted and its locations answer 503; RG125 says so.
+LOCATION_DENIED = frozenset({nginx.ALLOWLIST, nginx.ALLOWLIST_ALIAS, nginx.DENYLIST})
 
 #: Annotations whose validator accepts CR/LF (snippets: ValidateNull; options: trimmed first).
 _CRLF_EXEMPT_SUFFIX = "-snippet"
@@ -288,4 +300,4 @@ def validation_enabled(controller: nginx.Controller) -> bool:
 
 def annotation_prefix(controller: nginx.Controller) -> str:
     """The prefix this controller reads (``--annotations-prefix``), with a trailing slash."""
-    return nginx.annotation_prefix(controller)
+    return controller.annotations_prefix

@@ -13,7 +13,7 @@ from typing import Iterable
 from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
-from raygate.rules import CATALOG, Context, rule
+from raygate.rules import CATALOG, Context, best_error_matches, rule
 
 GENERIC_FIX = ("Fix what the denial names, then re-apply; `raygate explain --error '<text>'` "
                "finds the rule behind the message.")
@@ -57,7 +57,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 def cause_rule(text: str):
     """The catalog rule whose known error text matches ``text`` (static rules first)."""
-    matches = [r for r in CATALOG if r.code not in ("RG151", "RG152") and r.matches_error(text)]
+    candidates = [r for r in CATALOG if r.code not in ("RG151", "RG152")]
+    matches = best_error_matches(candidates, text)
     matches.sort(key=lambda r: (r.needs != "static", r.code))
     return matches[0] if matches else None
 

@@ -76,9 +76,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = dataplane.controller_of(ctx.objects, ingress)
+    controller = dataplane.ingress_nginx_controller(ctx.objects, ingress)
     if controller is None:
-        return  # not served by ingress-nginx: its annotations mean nothing there
+        return
     if controller.version_known and controller.version < (1, 9, 0):
         return  # no risk model before v1.9
     risks = nginx.annotation_risks()
@@ -112,9 +112,12 @@ def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Findi
                      if controller.configmap is not None else "the controller ConfigMap")
             fix = (f"Remove {key}, or set annotations-risk-level: {needed} in {where} if the "
                    "cluster accepts that risk.")
+        text = RISKY.format(webhook=nginx.WEBHOOK_NAME, group=group)
+        if not controller.admission_webhook:
+            text = (f"{controller.no_webhook}, but {nginx.SKIPPED_BY_SYNC} (log: annotation "
+                    f"group {group} contains risky annotation based on ingress configuration)")
         yield ctx.finding(
             obj, ("metadata", "annotations", key),
-            RISKY.format(webhook=nginx.WEBHOOK_NAME, group=group)
-            + f" ({suffix} is {needed}{alias_note}; {level_note})",
+            text + f" ({suffix} is {needed}{alias_note}; {level_note})",
             fix=fix,
             assumption=controller.assumed)

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from raygate.backends import ingress_nginx as nginx
 from raygate.model import dataplane
 from raygate.findings import Finding
+from raygate.model import dataplane
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
@@ -77,9 +78,9 @@ DECODE = ('error: unable to decode "{file}": json: cannot unmarshal {json_type} 
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not nginx.is_ingress(obj):
         return
-    controller = dataplane.controller_of(ctx.objects, obj)
+    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
     if controller is None:
-        return  # not served by ingress-nginx: its annotations mean nothing there
+        return
     assumption = controller.assumed
     prefix = values.annotation_prefix(controller)
     for key in sorted(obj.annotations, key=str):
@@ -91,6 +92,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         if not isinstance(key, str) or not key.startswith(prefix) or raw is None:
             continue
         name = key[len(prefix):]
+        if name in values.LOCATION_DENIED:
+            continue  # admitted, then 503 on every location: RG125
         refused = values.refusal(name, raw)
         if refused is None:
             continue
@@ -134,6 +137,15 @@ def _refused(ctx: Context, obj: KubeObject, field: tuple[str, ...], key: str, na
                 f"contains invalid value {raw.strip()}")
     unvalidated = check_ is not None and not check_.parser_checks \
         and not values.validation_enabled(controller)
+    if unvalidated and name == "proxy-body-size" and not nginx.template_writes_size(raw):
+        # nginx.tmpl guards client_max_body_size with isValidByteSize (since v0.34.0), so the
+        # unchecked value is simply not written: no reload failure, nginx's own 1m applies.
+        return ctx.finding(
+            obj, field,
+            f"{what}; annotation validation is off ({_validation_source(controller)}), so the "
+            "value reaches the location, but nginx.tmpl writes client_max_body_size only for "
+            f"values like 100m and nginx's default {nginx.NGINX_DEFAULT_BODY_SIZE} applies",
+            severity="warning", fix=fix, assumption=assumption)
     if unvalidated:
         # With validation off only the parser's own checks run (facts §1.1: the flag gates the
         # per-value validators), so the value is written into nginx.conf as it is (derived).
@@ -144,6 +156,12 @@ def _refused(ctx: Context, obj: KubeObject, field: tuple[str, ...], key: str, na
             "(\"Error reloading NGINX\")",
             severity="warning", fix=fix, assumption=assumption)
     if outcome == values.DENY:
+        if not controller.admission_webhook:
+            return ctx.finding(
+                obj, field,
+                f"{controller.no_webhook}, but {nginx.SKIPPED_BY_SYNC} (log: annotation {key} "
+                f"contains invalid value) ({what})",
+                fix=fix, assumption=assumption)
         return ctx.finding(
             obj, field,
             INVALID.format(webhook=nginx.WEBHOOK_NAME, key=key) + f" ({what})",

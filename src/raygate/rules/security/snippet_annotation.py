@@ -49,10 +49,13 @@ RISKY = ('admission webhook "{webhook}" denied the request: annotation group {gr
         "https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/configmap/#allow-snippet-annotations",
     ),
     errors=(
+        # controller.go CheckIngress (webhook), controller-v1.15.1
         "<key> annotation cannot be used. Snippet directives are disabled by the Ingress administrator",
+        # errors.go NewRiskyAnnotations, via annotations.go Extract
         "annotation group <group> contains risky annotation based on ingress configuration",
-        "denied the request: risky annotation",
-        "tried to use configuration-snippet and the annotation is disabled by the admin",
+        # controller.go dropSnippetDirectives (no webhook, risk level Critical): V(3) log
+        'Ingress "<ns>/<name>" tried to use <key> and the annotation is disabled by the admin. '
+        "Removing the annotation",
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
@@ -64,15 +67,18 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = dataplane.controller_of(ctx.objects, ingress)
+    controller = dataplane.ingress_nginx_controller(ctx.objects, ingress)
     if controller is None:
-        return  # not served by ingress-nginx: its annotations mean nothing there
+        return  # another class, or outside --watch-namespace: the webhook admits it untouched
     risks = nginx.annotation_risks()
     for key in sorted(ingress.annotations):
         if not key.endswith("-snippet"):
             continue
         field = ("metadata", "annotations", key)
         risk, group = risks.get(key, (3, "ConfigurationSnippet"))
+        if not controller.admission_webhook:
+            yield from _without_webhook(ctx, obj, ingress, field, key, risk, group, controller)
+            continue
         if not controller.snippets_allowed:
             yield ctx.finding(
                 obj, field,
@@ -93,6 +99,38 @@ def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Findi
                 f"{key} is accepted only because the controller allows snippets and Critical "
                 "annotations; it injects raw nginx config that raygate cannot check",
                 severity="warning")
+
+
+def _without_webhook(ctx: Context, obj: KubeObject, ingress: KubeObject, field: tuple, key: str,
+                     risk: int, group: str, controller: nginx.Controller) -> Iterable[Finding]:
+    """No webhook: nothing denies the Ingress, and what happens depends on the store's order
+    (store.go syncIngress, controller.go getBackendServers at controller-v1.15.1). Extract runs
+    the risk check first: a snippet above annotations-risk-level fails it and the whole Ingress
+    is left out. Within the level, a disallowed snippet is dropped by dropSnippetDirectives."""
+    if not key.startswith(controller.annotations_prefix):
+        return  # only the webhook looks at any *-snippet key; the store ignores foreign keys
+    if risk > controller.max_risk:
+        yield ctx.finding(
+            obj, field,
+            f"{controller.no_webhook}, but {nginx.SKIPPED_BY_SYNC} (log: annotation group "
+            f"{group} contains risky annotation based on ingress configuration): {key} is "
+            f"Critical; annotations-risk-level is {controller.setting('annotations-risk-level')}",
+            assumption=controller.assumed)
+    elif not controller.snippets_allowed:
+        short = key[len(controller.annotations_prefix):]
+        yield ctx.finding(
+            obj, field,
+            f"{controller.no_webhook}; allow-snippet-annotations is false, so the controller "
+            f"silently drops the snippet (log at -v=3: Ingress \"{ingress.namespace}/{ingress.name}\" "
+            f"tried to use {short} and the annotation is disabled by the admin. Removing the "
+            "annotation) and the route runs without it",
+            severity="warning", assumption=controller.assumed)
+    else:
+        yield ctx.finding(
+            obj, field,
+            f"{key} is accepted only because the controller allows snippets and Critical "
+            "annotations; it injects raw nginx config that raygate cannot check",
+            severity="warning")
 
 
 def _source(controller: nginx.Controller, key: str) -> str:

@@ -1,0 +1,81 @@
+"""doctor draws Gateway API routes as lanes (client -> Gateway -> implementation -> Service ->
+endpoints -> Ray head) and pins the implementation's own status verdicts (RG367) on them."""
+
+from __future__ import annotations
+
+import copy
+
+from raygate import doctor
+from raygate.doctor import core
+from raygate.sources.files import load_text
+from tests.doctor import cluster
+
+GATEWAY_IP = "192.168.1.240"
+
+
+def snapshot(route_status: str = "True") -> list[dict]:
+    objs = [o for o in cluster.healthy() if o["kind"] not in ("Ingress",)
+            and not (o["kind"] == "ConfigMap" and o["metadata"]["name"] == "tcp-services")]
+    objs += [
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+         "metadata": {"name": "eg"},
+         "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+         "metadata": {"name": "ray-gateway", "namespace": "ray"},
+         "spec": {"gatewayClassName": "eg", "listeners": [
+             {"name": "http", "protocol": "HTTP", "port": 80},
+             {"name": "ray-client", "protocol": "TCP", "port": 10001}]},
+         "status": {"addresses": [{"type": "IPAddress", "value": GATEWAY_IP}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+         "metadata": {"name": "ray-dashboard", "namespace": "ray"},
+         "spec": {"parentRefs": [{"name": "ray-gateway", "sectionName": "http"}], "rules": [
+             {"matches": [{"path": {"type": "Exact", "value": "/ray"}}],
+              "filters": [{"type": "RequestRedirect", "requestRedirect": {
+                  "path": {"type": "ReplaceFullPath", "replaceFullPath": "/ray/"}, "statusCode": 301}}]},
+             {"matches": [{"path": {"type": "PathPrefix", "value": "/ray/"}}],
+              "filters": [{"type": "URLRewrite", "urlRewrite": {
+                  "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
+              "backendRefs": [{"name": cluster.HEAD_SVC, "port": 8265}],
+              "timeouts": {"request": "0s"}}]},
+         "status": {"parents": [{"parentRef": {"name": "ray-gateway", "sectionName": "http"},
+                                 "controllerName": "gateway.envoyproxy.io/gatewayclass-controller",
+                                 "conditions": [{"type": "ResolvedRefs", "status": route_status,
+                                                 "reason": "ResolvedRefs" if route_status == "True"
+                                                 else "BackendNotFound",
+                                                 "message": "Service ray/x not found",
+                                                 "lastTransitionTime": "2026-12-01T00:00:00Z"}]}]}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "TCPRoute",
+         "metadata": {"name": "ray-client", "namespace": "ray"},
+         "spec": {"parentRefs": [{"name": "ray-gateway", "sectionName": "ray-client"}],
+                  "rules": [{"backendRefs": [{"name": cluster.HEAD_SVC, "port": 10001}]}]}},
+    ]
+    return objs
+
+
+def diagnose(objs: list[dict]):
+    loaded = load_text(cluster.dump(objs), "snapshot.yaml")
+    assert not loaded.problems
+    return doctor.diagnose(core.Gathered(loaded.objects, "snapshot", "snapshot.yaml",
+                                         files=loaded.files), expect_ips=[GATEWAY_IP])
+
+
+def test_routes_are_lanes_through_their_gateway() -> None:
+    d = diagnose(snapshot())
+    lanes = {lane.role: lane for lane in d.lanes}
+    assert set(lanes) == {"Dashboard", "Client"}
+    dash = lanes["Dashboard"]
+    assert dash.route == f"http://{GATEWAY_IP}/ray/"
+    assert dash.hop("node").name == "Gateway ray/ray-gateway"
+    assert dash.hop("controller").name == "Envoy Gateway (GatewayClass eg)"
+    assert dash.hop("service").name == f"ray/{cluster.HEAD_SVC}:8265"
+    assert dash.status == "ok", [(h.key, h.status, [f.code for f in h.findings]) for h in dash.hops]
+    assert lanes["Client"].route == f"{GATEWAY_IP}:10001"
+
+
+def test_status_verdicts_break_the_implementation_hop() -> None:
+    d = diagnose(snapshot(route_status="False"))
+    dash = next(lane for lane in d.lanes if lane.role == "Dashboard")
+    assert dash.status == "fail"
+    assert {f.code for f in dash.hop("controller").findings} == {"RG367"}
+    client = next(lane for lane in d.lanes if lane.role == "Client")
+    assert client.status == "ok"  # another route: not this lane's problem
