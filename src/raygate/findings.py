@@ -68,8 +68,8 @@ class Finding:
     #: Root-cause chain for doctor: (symptom, cause) as the user would see them.
     symptom: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    #: 1-based column of the field (its key) on ``line``; 1 when unknown.
-    column: int = 1
+    #: 1-based column of the field (its key) on ``line``; 0 when unknown.
+    column: int = 0
 
     @property
     def code(self) -> str:

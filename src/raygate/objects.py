@@ -191,9 +191,9 @@ class KubeObject:
 
     def position_of(self, path: Sequence[PathPart]) -> tuple[int, int]:
         """1-based (line, column) of the deepest node along ``path`` (see ``line_of``);
-        column 1 when only the object's own line is known."""
+        column 0 (unknown) when only the object's own line is known."""
         node = self.node
-        line, column = self.origin.line, 1
+        line, column = self.origin.line, 0
         resolve = getattr(node, "resolve", None)
         if callable(resolve):  # a lazily composed node (see sources/files.py)
             node = resolve()

@@ -13,7 +13,7 @@ from raygate.findings import Result
 def format(result: Result) -> str:  # noqa: A001 - the formatter protocol's name
     lines = []
     for f in result.findings:
-        where = f.file if f.file.startswith("cluster:") else f"{f.file}:{f.line}:{f.column}"
+        where = f.file if f.file.startswith("cluster:") else f"{f.file}:{f.line}:{max(1, f.column)}"
         lines.append(f"{where}: {f.code} [{f.severity.value}] {f.object}: {_one_line(f.message)}")
     for p in result.problems:
         where = f"{p.file}:{p.line or 1}:1"

@@ -27,7 +27,8 @@ def format(result: Result) -> str:  # noqa: A001
     for f in result.findings:
         props = []
         if not f.file.startswith("cluster:") and f.file != "-":
-            props += [f"file={_prop(f.file)}", f"line={f.line}", f"col={f.column}"]
+            props += [f"file={_prop(f.file)}", f"line={f.line}"]
+            props += [f"col={f.column}"] if f.column > 0 else []
         props.append(f"title={_prop(f'{f.code} {f.name}')}")
         message = f"{f.object}: {f.message}\nFix: {f.fix}\nDocs: {docs_url(f.rule)}"
         out.append(f"::{COMMAND[f.severity]} {','.join(props)}::{_data(message)}")

@@ -23,7 +23,7 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "severity": f.severity.value,
         "title": f.rule.title,
         "object": f.object.to_dict(),
-        "location": {"file": f.file, "line": f.line, "column": f.column},
+        "location": {"file": f.file, "line": f.line, "column": max(1, f.column)},
         "field": f.field,
         "message": f.message,
         "fix": f.fix,

@@ -69,7 +69,7 @@ def format(result: Result, root: str | None = None) -> str:  # noqa: A001
                 "physicalLocation": {
                     "artifactLocation": _location(f.file, root),
                     "region": {"startLine": max(1, f.line),
-                               "startColumn": max(1, f.column)},
+                               **({"startColumn": f.column} if f.column > 0 else {})},
                 },
                 "logicalLocations": [{"name": str(f.object), "kind": "resource",
                                       "fullyQualifiedName": f"{f.object}#{f.field}"}],
