@@ -5,16 +5,23 @@ BIN    := $(VENV)/bin
 
 .PHONY: demo test test-fast bootstrap docs bench fidelity mutation clean
 
+# pip's own notices and warnings go to $(VENV)/pip.log (shown only when pip fails), so
+# `make demo` prints the demo and nothing else.
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 $(BIN)/pip install -q
+QUIET_PIP = >>$(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+
 # The demo needs only the package itself; the test suite also needs Ray, Playwright & co.
 $(BIN)/.base: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
-	touch $@
+	@echo "Installing raygate into $(VENV) (pip log: $(VENV)/pip.log)..."
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) --upgrade pip $(QUIET_PIP)
+	@$(PIP) -e . $(QUIET_PIP)
+	@touch $@
 
 $(BIN)/.test: pyproject.toml $(BIN)/.base
-	$(BIN)/pip install -q -e '.[test,ray,operator]'
-	touch $@
+	@echo "Installing the test dependencies (Ray, Playwright...) into $(VENV)..."
+	@$(PIP) -e '.[test,ray,operator]' $(QUIET_PIP)
+	@touch $@
 
 bootstrap: $(BIN)/.test
 
@@ -38,7 +45,7 @@ mutation: $(BIN)/.test
 	PYTHON=$(BIN)/python bash scripts/mutation.sh $(MUTATION)
 
 docs: $(BIN)/.base
-	$(BIN)/raygate rules --format markdown > docs/rules.md
+	$(BIN)/raygate rules -o markdown > docs/rules.md
 
 bench: $(BIN)/.test
 	$(BIN)/python bench/lint_vs_checkov.py

@@ -141,7 +141,7 @@ def speed_section(runs: int) -> tuple[list[str], list[Target]]:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "generated"
         generate(corpus, 10_000)
-        lint_cmd = raygate + ["lint", str(corpus), "-f", "json", "-q", "--fail-on", "never"]
+        lint_cmd = raygate + ["lint", str(corpus), "-o", "json", "-q", "--fail-on", "never"]
         floor_cmd = [sys.executable, "-c", lvc.FLOOR, str(corpus)]
         # Interleaved, so a burst of load from other work hits both sides alike.
         for _ in range(runs):

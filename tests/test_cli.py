@@ -97,3 +97,88 @@ def test_explain_error_refuses_vague_fragments() -> None:
     # One generic word must not list half the catalog as "the rule behind" it.
     result = CliRunner().invoke(app, ["explain", "--error", "timeout"])
     assert result.exit_code == 1 and "No rule matches" in result.output
+
+
+# -- one meaning per flag (issue 12, point 4) ----------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_f_is_an_input_and_o_an_output_format_on_every_command(name: str) -> None:
+    import importlib
+    command = importlib.import_module(f"raygate.cli.{COMMANDS[name][0]}").command
+    import click
+    visible = {opt: p for p in command.params if isinstance(p, click.Option) and not p.hidden
+               for opt in p.opts}
+    if "-f" in visible:
+        assert "--filename" in visible["-f"].opts, (name, visible["-f"].opts)
+    if "-o" in visible:
+        assert "--output" in visible["-o"].opts and "format" in (visible["-o"].help or "").lower()
+    assert "--format" not in visible, f"raygate {name}: --format is the old spelling of -o"
+
+
+@pytest.mark.parametrize("args,old,new", [
+    (["rules", "--format", "json"], "-f/--format json", "-o json"),
+    (["rules", "-f", "markdown"], "-f/--format markdown", "-o markdown"),
+    (["render", "--auth-mode", "token", "--format", "helm-values"], "--format helm-values",
+     "-o helm-values"),
+])
+def test_old_spellings_work_with_a_deprecation_notice(args: list[str], old: str, new: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "raygate", *args], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f"raygate: deprecated: {old} -> use {new}" in proc.stderr
+    new_proc = subprocess.run([sys.executable, "-m", "raygate", *args[:-2], *new.split()],
+                              capture_output=True, text=True, timeout=60)
+    assert new_proc.returncode == 0 and new_proc.stdout == proc.stdout
+    assert "deprecated" not in new_proc.stderr
+
+
+def test_shell_completion_completes_commands_and_formats() -> None:
+    """The documented completion (click's _RAYGATE_COMPLETE) works through the lazy group."""
+    import os
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_RAYGATE_COMPLETE": "bash_complete", "COMP_WORDS": words,
+               "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+        proc = subprocess.run([str(BIN / "raygate")], env=env, capture_output=True, text=True,
+                              timeout=60)
+        return [line.split(",", 1)[1] for line in proc.stdout.splitlines() if "," in line]
+
+    assert complete("raygate li") == ["lint"]
+    assert set(complete("raygate lint -o ")) == {"text", "concise", "json", "sarif", "github", "junit"}
+    script = subprocess.run([str(BIN / "raygate")], env={**os.environ, "_RAYGATE_COMPLETE": "bash_source"},
+                            capture_output=True, text=True, timeout=60).stdout
+    assert "_raygate_completion" in script
+
+
+# -- the lab tells the story (issue 12, point 5) -------------------------------------------------
+
+def test_every_lab_fault_names_the_probe_check_that_catches_it() -> None:
+    from raygate.lab.gateway import FAULT_PROBE, FAULTS
+    # Every fault that reaches nginx has a check; the snippet fault is refused before.
+    assert set(FAULT_PROBE) == set(FAULTS) - {"snippet"}
+    from raygate.probe import ProbeOptions
+    from raygate.probe.runner import planned_checks
+    everything = planned_checks(ProbeOptions("http://gw/ray/", client="gw:10001", serve="/serve",
+                                             submit=True))
+    for fault, (check, needs_submit) in FAULT_PROBE.items():
+        assert check in everything, (fault, check)
+        without_submit = planned_checks(ProbeOptions("http://gw/ray/", client="gw:10001",
+                                                     serve="/serve"))
+        assert (check not in without_submit) == needs_submit, fault
+    # The end-to-end fault table (real nginx and Ray) agrees with what lab up prints.
+    from tests.e2e.test_lab_faults import EXPECTED
+    for fault, (opts, check, _) in EXPECTED.items():
+        assert FAULT_PROBE[fault] == (check, bool(opts.get("submit"))), fault
+
+
+def test_lab_status_after_down_shows_no_stale_fault(tmp_path: Path) -> None:
+    from raygate.lab.control import LabState, state_path
+    state_dir = tmp_path / "lab"
+    state_dir.mkdir()
+    # What `lab down` leaves behind: the last state, its processes gone.
+    state_path(state_dir).write_text(LabState(nginx_pid=2**22 + 7, fault="gcs-exposed",
+                                              nginx_start_time=1).to_json())
+    proc = subprocess.run([sys.executable, "-m", "raygate", "lab", "status", "--state-dir",
+                           str(state_dir)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "fault     none (the lab is down)" in proc.stdout and "gcs-exposed" not in proc.stdout

@@ -69,11 +69,21 @@ def test_pinned_gateway_yaml_is_the_renderers_output() -> None:
         "regenerate examples/pinned-gateway/gateway.yaml with raygate render (see its README)"
 
 
-def test_demo_runs() -> None:
+def test_demo_runs_fits_an_80x60_terminal_and_ends_on_next_steps() -> None:
+    import math
+    import os
+    env = {**os.environ, "COLUMNS": "80"}
     proc = subprocess.run(["bash", "scripts/demo.sh", str(Path(sys.executable).parent)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+                          capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "snippet-annotation" in proc.stdout and "No findings" in proc.stdout
+    assert "three layers" in proc.stdout
+    assert proc.stderr == ""  # no notices, summaries or pip warnings between the steps
+    lines = proc.stdout.splitlines()
+    on_screen = sum(max(1, math.ceil(len(line) / 80)) for line in lines)
+    assert on_screen < 60, on_screen
+    tail = lines[lines.index("== Next: your own setup"):]
+    assert len(tail) >= 4 and all(line.startswith("  ") for line in tail[1:])
 
 
 def test_doctor_snapshot_names_todays_root_causes() -> None:

@@ -20,8 +20,17 @@ LAYER_INTRO = {
 }
 
 
+#: Where docs/rules.md is published; every finding links to its rule's section there.
+DOCS_BASE = "https://github.com/raygate/raygate/blob/main/docs/rules.md"
+
+
 def anchor(r: Rule) -> str:
     return f"{r.code.lower()}-{r.name}"
+
+
+def docs_url(r: Rule) -> str:
+    """The rule's section in docs/rules.md (GitHub's heading anchor for ``### RG101 name``)."""
+    return f"{DOCS_BASE}#{anchor(r)}"
 
 
 def markdown(rules: Iterable[Rule]) -> str:

@@ -83,3 +83,21 @@ def _unknown_ignores(objects: ObjectSet, catalog: Sequence[Rule]) -> list[str]:
                 out.append(f"{obj.origin}: {obj.ref}: {IGNORE_ANNOTATION} names no rule "
                            f"{key!r} (use codes like RG101 or names from `raygate rules`)")
     return out
+
+
+def apply_baseline(result: Result, recorded: Iterable[str]) -> Result:
+    """Leave out findings a baseline already records (by ``Finding.fingerprint``), so a team
+    adopting raygate fails only on new ones. Each recorded fingerprint absorbs one finding:
+    a second copy of a recorded problem is new."""
+    from collections import Counter
+    from dataclasses import replace
+
+    budget = Counter(recorded)
+    kept: list[Finding] = []
+    for f in result.findings:
+        if budget[f.fingerprint] > 0:
+            budget[f.fingerprint] -= 1
+        else:
+            kept.append(f)
+    return replace(result, findings=kept,
+                   baselined=result.baselined + len(result.findings) - len(kept))

@@ -68,6 +68,8 @@ class Finding:
     #: Root-cause chain for doctor: (symptom, cause) as the user would see them.
     symptom: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: 1-based column of the field (its key) on ``line``; 0 when unknown.
+    column: int = 0
 
     @property
     def code(self) -> str:
@@ -80,6 +82,14 @@ class Finding:
     @property
     def layer(self) -> Layer:
         return self.rule.layer
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable identity of a finding across runs: rule, object and field, not the line,
+        so editing above an object does not make its old findings look new (baselines, SARIF
+        ``partialFingerprints``)."""
+        import hashlib
+        return hashlib.sha256(f"{self.code}|{self.object}|{self.field}".encode()).hexdigest()[:32]
 
     def sort_key(self) -> tuple[Any, ...]:
         return (self.layer.order, -self.severity.rank, self.file, self.line, self.code, self.field)
@@ -98,6 +108,8 @@ class Result:
     suppressed: int = 0
     #: Rules that could not run, with why ("forbidden", "needs a live cluster"...).
     not_checked: dict[str, str] = field(default_factory=dict)
+    #: Findings left out because a ``--baseline`` file already records them.
+    baselined: int = 0
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Severity}

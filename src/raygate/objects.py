@@ -187,19 +187,24 @@ class KubeObject:
 
         Falls back to the object's own line, so a finding always has a line.
         """
+        return self.position_of(path)[0]
+
+    def position_of(self, path: Sequence[PathPart]) -> tuple[int, int]:
+        """1-based (line, column) of the deepest node along ``path`` (see ``line_of``);
+        column 0 (unknown) when only the object's own line is known."""
         node = self.node
-        line = self.origin.line
+        line, column = self.origin.line, 0
         resolve = getattr(node, "resolve", None)
         if callable(resolve):  # a lazily composed node (see sources/files.py)
             node = resolve()
         if node is None:
-            return line
+            return line, column
         for part in path:
             node = _child_node(node, part)
             if node is None:
                 break
-            line = node.start_mark.line + 1
-        return line
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+        return line, column
 
 
 def _child_node(node: Any, part: PathPart) -> Any:

@@ -383,3 +383,24 @@ def test_apply_refuses_the_gateway_api_backend_clearly(tmp_path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "supports backend ingress-nginx" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_apply_takes_cluster_manifests_like_render(cluster: FakeApiServer, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """--cluster-manifest lays the given objects over the live ones, as render reads them:
+    the live RayCluster has token auth, the manifest (what is about to be deployed) does not,
+    so the apply is refused before anything is sent."""
+    unauthenticated = world.raycluster()
+    del unauthenticated["spec"]["authOptions"]
+    manifest = tmp_path / "ray-cluster.yaml"
+    manifest.write_text(yaml.safe_dump(unauthenticated))
+    base = ["apply", "-f", str(_spec_file(tmp_path)), "--kubeconfig", cluster.kubeconfig_path,
+            "--dry-run", "--force-conflicts"]
+    with pytest.raises(SystemExit) as e:
+        main(base)
+    assert e.value.code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(base + ["--cluster-manifest", str(manifest)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "token auth" in err

@@ -179,7 +179,7 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, args, message):
     (tmp_path / "bad.yaml").write_text("apiVersion: v1\nkind: [unclosed\n")
     (tmp_path / "empty.yaml").write_text("# nothing\n")
     (tmp_path / "ok.yaml").write_text(cluster.dump(cluster.healthy()))
-    r = run_cli(*args, "-o", "out.html", cwd=tmp_path)
+    r = run_cli(*args, "-o", "html=out.html", cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr

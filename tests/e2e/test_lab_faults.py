@@ -34,7 +34,11 @@ def options(built: Any, head: Any, *, client: bool = False, submit: bool = False
         client=f"127.0.0.1:{ports[WELL_KNOWN['client']]}" if client else None,
         serve=f"{gw.SERVE_PREFIX}{gw.SERVE_ROUTE}" if serve else None,
         token=head.token, submit=submit, gcs_port=ports[WELL_KNOWN["gcs"]],
-        agent_port=ports[WELL_KNOWN["agent"]], client_timeout=15, job_timeout=45)
+        agent_port=ports[WELL_KNOWN["agent"]], client_timeout=15, job_timeout=45,
+        # Per-request timeout as a hang guard only: with two suites side by side the
+        # Dashboard took over 10 s to answer the WebSocket request, and the no-websocket
+        # fault then read as a handshake timeout instead of the refused upgrade it is.
+        timeout=60)
 
 
 def static_findings(objects: list[dict[str, Any]], rule: str) -> list[Any]:

@@ -4,7 +4,6 @@ client hides the detail under test: bookmarks, 401, discovery documents)."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 import httpx
@@ -437,14 +436,11 @@ def test_watch_replays_from_resource_version_and_streams_live(fake_api: FakeApiS
     fake_api.add(_pod("a"))
     fake_api.delete("Pod", "ray", "before")
     events: list[tuple[str, str]] = []
-
-    def later() -> None:
-        time.sleep(0.2)
-        fake_api.add(_pod("b"))
-
-    threading.Thread(target=later).start()
     for ev, obj in kube.watch(Pod, namespace="ray", resource_version=str(start)):
         events.append((ev, obj.metadata.name))
+        if len(events) == 2:
+            # Replay is done; "b" is created only now, so it can only arrive live.
+            fake_api.add(_pod("b"))
         if len(events) == 3:
             break
     assert events == [("ADDED", "a"), ("DELETED", "before"), ("ADDED", "b")]
@@ -460,7 +456,10 @@ def test_watch_without_version_lists_then_times_out(fake_api: FakeApiServer) -> 
     elapsed = time.monotonic() - t0
     lines = [json.loads(line) for line in resp.text.splitlines()]
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in lines] == [("ADDED", "a")]
-    assert 0.9 <= elapsed < 3
+    # The server held the stream open for timeoutSeconds, then ended it (no upper bound: a
+    # loaded machine may take longer, and a server that never ends it fails on the client's
+    # own timeout).
+    assert elapsed >= 0.9
 
 
 def test_watch_bookmarks(fake_api: FakeApiServer) -> None:

@@ -71,10 +71,18 @@ def dashboard() -> Iterator[Any]:
     server.server_close()
 
 
+#: Sockets behind closed_port(): held for the whole run so no other process (a second test
+#: run beside this one) can take the port and answer on it.
+_HELD: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port that refuses connections: bound here (nobody else can take it) but never
+    listening, so the refusal is deterministic rather than "probably free"."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    _HELD.append(s)
+    return int(s.getsockname()[1])
 
 
 def opts_for(server: Any, **kw: Any) -> ProbeOptions:

@@ -299,7 +299,7 @@ def test_init_prompts_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     import raygate.cli.init as init_mod
     monkeypatch.setattr(init_mod, "_interactive", lambda: True)
     target = tmp_path / "raygate.yaml"
-    answers = "my-ray\nml\ntoken\nmetallb\n192.168.1.240\n/serve\n9000, 9001\n"
+    answers = "\nmy-ray\nml\ntoken\nmetallb\n192.168.1.240\n/serve\n9000, 9001\n"  # no manifest
     result = CliRunner().invoke(app, ["init", str(target)], input=answers)
     assert result.exit_code == 0, result.output
     assert "RayCluster name" in result.output and "MetalLB address" in result.output
@@ -409,6 +409,7 @@ def _terminal(args: list[str], answers: list[tuple[str, str]], timeout: float = 
 def test_init_asks_on_a_real_terminal_and_re_asks_bad_answers(tmp_path: Path) -> None:
     target = tmp_path / "raygate.yaml"
     code, screen = _terminal([str(BIN / "raygate"), "init", str(target)], [
+        ("RayCluster manifest", ""),            # none: asked for name, namespace, auth
         ("RayCluster name", "My_Ray"),          # not a DNS-1035 label: asked again
         ("RayCluster name", "my-ray"),
         ("RayCluster namespace", ""),           # default
@@ -644,5 +645,68 @@ def test_upstream_without_kustomize_is_a_usage_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "raygate", "render", "--ray-cluster", "r",
                            "--allow-unauthenticated", "--upstream", "deploy.yaml"],
                           capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2 and "--upstream only applies to --format kustomize" in proc.stderr
+    assert proc.returncode == 2 and "--upstream only applies to -o kustomize" in proc.stderr
     assert proc.stdout == ""
+
+
+# -- init leads somewhere render accepts (issue 12, point 4) -------------------------------------
+
+def _raygate(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "raygate", *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_init_next_hint_is_a_command_render_accepts(tmp_path: Path) -> None:
+    import shlex
+    init = _raygate("init", "--no-input", "--ray-cluster", "ray-cluster-kuberay", "-n", "raycluster",
+                    cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    hint = init.stderr.split("next: ", 1)[1].splitlines()[0]
+    # The hint first fetches the RayCluster (kubectl); here its manifest stands in for the cluster.
+    fetch, _, render_cmd = hint.partition(" && ")
+    assert fetch == "kubectl get raycluster ray-cluster-kuberay -n raycluster -o yaml > ray-cluster.yaml"
+    (tmp_path / "ray-cluster.yaml").write_text((REPO / "examples/pinned-gateway/raycluster.yaml").read_text())
+    argv = shlex.split(render_cmd)
+    assert argv[:2] == ["raygate", "render"]
+    render = _raygate(*argv[1:], cwd=tmp_path)
+    assert render.returncode == 0, render.stderr
+    assert "kind: Ingress" in render.stdout
+
+
+def test_init_from_a_cluster_manifest_renders_as_is(tmp_path: Path) -> None:
+    (tmp_path / "rc.yaml").write_text((REPO / "examples/pinned-gateway/raycluster.yaml").read_text())
+    init = _raygate("init", "--no-input", "--cluster-manifest", "rc.yaml", cwd=tmp_path)
+    assert init.returncode == 0 and init.stderr.rstrip().endswith("next: raygate render -f raygate.yaml")
+    s = spec_mod.load(tmp_path / "raygate.yaml")
+    assert list(s.ray_cluster.manifests) == ["rc.yaml"] and s.ray_cluster.name == "ray-cluster-kuberay"
+    assert _raygate("render", "-f", "raygate.yaml", cwd=tmp_path).returncode == 0
+
+
+def test_init_with_a_metallb_ip_writes_metallb_mode(tmp_path: Path) -> None:
+    init = _raygate("init", "--no-input", "--auth-mode", "token", "--metallb-ip", "192.168.1.240",
+                    cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    s = spec_mod.load(tmp_path / "raygate.yaml")
+    assert s.placement.mode == "metallb" and s.placement.metallb.ip == "192.168.1.240"
+    render = _raygate("render", "-f", "raygate.yaml", cwd=tmp_path)
+    assert render.returncode == 0 and "192.168.1.240" in render.stdout
+
+
+def test_init_on_a_terminal_takes_yes_and_serve_as_answers(tmp_path: Path) -> None:
+    """A real pseudo-terminal, answered as a person would: "yes" to token auth, "serve"."""
+    target = tmp_path / "raygate.yaml"
+    code, screen = _terminal([sys.executable, "-m", "raygate", "init", str(target)], [
+        ("RayCluster manifest", ""),
+        ("RayCluster name", "my-ray"),
+        ("RayCluster namespace", "ml"),
+        ("token auth", "yes"),
+        ("Placement", ""),
+        ("Gateway node name", "node-33"),
+        ("Serve sub-path", "serve"),
+        ("Extra TCP ports", ""),
+    ])
+    assert code == 0, screen
+    s = spec_mod.load(target)
+    assert s.ray_cluster.auth_mode == "token" and s.exposures.serve.path == "/serve"
+    assert s.placement.pinned_node.node_name == "node-33"
+    assert screen.rstrip().endswith(f"next: raygate render -f {target}")

@@ -139,23 +139,40 @@ def gateway(tmp_path_factory: pytest.TempPathFactory):
     if NGINX is None:
         pytest.skip("nginx is not installed")
     tmp = tmp_path_factory.mktemp("nginx")
-    front, backend = _free_port(), _free_port()
-    conf = tmp / "nginx.conf"
-    conf.write_text(_nginx_conf(tmp, front, backend, _ingress_paths(render(SPEC))))
-    proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", front), timeout=0.2).close()
+    # Free ports are picked, then bound by nginx: another process (a second suite beside
+    # this one) may take one in between, so a bind conflict picks new ports.
+    for _attempt in range(5):
+        front, backend = _free_port(), _free_port()
+        conf = tmp / "nginx.conf"
+        conf.write_text(_nginx_conf(tmp, front, backend, _ingress_paths(render(SPEC))))
+        proc = subprocess.Popen([NGINX, "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        error = _wait_until_listening(proc, front)
+        if error is None:
             break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"nginx exited: {proc.stderr.read().decode()}")
-            time.sleep(0.05)
+        if "Address already in use" not in error:
+            pytest.fail(f"nginx exited: {error}")
+    else:
+        pytest.fail("nginx could not bind free ports in 5 attempts")
     yield front
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def _wait_until_listening(proc: subprocess.Popen, port: int) -> str | None:
+    """Wait until nginx accepts on ``port`` (None) or exits (its error). The deadline only
+    guards against a hang; a loaded machine may take a while to start nginx."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return None
+        except OSError:
+            if proc.poll() is not None:
+                return proc.stderr.read().decode() if proc.stderr else "no output"
+            time.sleep(0.05)  # a readiness poll, not a wait for "long enough"
+    proc.kill()
+    pytest.fail("nginx did not listen within 120 s")
 
 
 def _get(port: int, uri: str) -> tuple[str, str | None]:

@@ -83,7 +83,7 @@ def test_exit_codes_follow_fail_on() -> None:
 
 def test_suppression_by_annotation_is_counted() -> None:
     text = SNIPPET.replace("  annotations:\n", "  annotations:\n    raygate.io/ignore: \"RG101\"\n")
-    proc = lint("-", "-f", "json", stdin=text)
+    proc = lint("-", "-o", "json", stdin=text)
     doc = json.loads(proc.stdout)
     assert proc.returncode == 0 and doc["summary"]["suppressed"] >= 1
     assert not [f for f in doc["findings"] if f["rule"] == "RG101"]
@@ -95,7 +95,7 @@ def test_project_config_is_found_upward_from_the_inputs(tmp_path: Path) -> None:
     sub = tmp_path / "manifests"
     sub.mkdir()
     (sub / "i.yaml").write_text(SNIPPET)
-    proc = lint(str(sub), "-f", "json")
+    proc = lint(str(sub), "-o", "json")
     assert proc.returncode == 0, proc.stderr
     assert not [f for f in json.loads(proc.stdout)["findings"] if f["rule"] == "RG101"]
     assert ".raygate.yaml" in proc.stderr
@@ -114,7 +114,7 @@ def test_config_option_names_the_project_config(tmp_path: Path) -> None:
     cfg.parent.mkdir()
     cfg.write_text("ignore: [RG101]\nfail-on: info\n")
     (tmp_path / "i.yaml").write_text(SNIPPET)
-    proc = lint(str(tmp_path / "i.yaml"), "--config", str(cfg), "-f", "json")
+    proc = lint(str(tmp_path / "i.yaml"), "--config", str(cfg), "-o", "json")
     doc = json.loads(proc.stdout)
     assert not [f for f in doc["findings"] if f["rule"] == "RG101"]
     assert str(cfg) in proc.stderr
@@ -126,7 +126,7 @@ def test_config_option_names_the_project_config(tmp_path: Path) -> None:
 def test_unknown_rule_in_ignore_annotation_is_a_notice() -> None:
     text = SNIPPET.replace("  annotations:\n",
                            "  annotations:\n    raygate.io/ignore: \"RG101, unmapped-tcp-port\"\n")
-    proc = lint("-", "-f", "json", stdin=text)
+    proc = lint("-", "-o", "json", stdin=text)
     doc = json.loads(proc.stdout)
     assert proc.returncode == 0, proc.stderr
     assert "names no rule 'unmapped-tcp-port'" in proc.stderr
@@ -171,10 +171,10 @@ def test_suppression_entries_take_layers_and_ignore_empty_items(tmp_path: Path) 
     (tmp_path / ".raygate.yaml").write_text('suppress:\n  - rules: "RG101,"\n')
     (tmp_path / "i.yaml").write_text(SNIPPET.replace(
         "  annotations:\n", "  annotations:\n    nginx.ingress.kubernetes.io/proxy-body-size: 100Mi\n"))
-    doc = json.loads(lint(str(tmp_path / "i.yaml"), "-f", "json").stdout)
+    doc = json.loads(lint(str(tmp_path / "i.yaml"), "-o", "json").stdout)
     assert doc["summary"]["suppressed"] == 1
     assert [f["rule"] for f in doc["findings"]] == ["RG103"]
     (tmp_path / ".raygate.yaml").write_text("suppress:\n  - rules: [security]\n    name: s\n")
-    doc = json.loads(lint(str(tmp_path / "i.yaml"), "-f", "json").stdout)
+    doc = json.loads(lint(str(tmp_path / "i.yaml"), "-o", "json").stdout)
     assert not [f for f in doc["findings"] if f["layer"] == "security"]
     assert doc["summary"]["suppressed"] >= 1

@@ -79,7 +79,7 @@ def test_cli_reports_bad_input_with_exit_2_and_still_checks_the_rest(tmp_path: P
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: s\n  annotations:\n"
         "    nginx.ingress.kubernetes.io/server-snippet: x\nspec: {}\n")
     out = tmp_path / "report.json"
-    proc = run_cli("lint", str(tmp_path), "-f", "json", "-o", str(out))
+    proc = run_cli("lint", str(tmp_path), "-o", f"json={out}")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{tmp_path / 'bad.yaml'}:" in proc.stderr and "invalid YAML" in proc.stderr
@@ -92,7 +92,8 @@ def test_cli_reports_bad_input_with_exit_2_and_still_checks_the_rest(tmp_path: P
 @pytest.mark.parametrize("args, needle", [
     (("lint",), "give files, directories, or -"),
     (("lint", "x.yaml", "--select", "RG999"), "unknown rule selector(s): RG999"),
-    (("lint", "x.yaml", "--format", "xml"), "Invalid value for '-f' / '--format'"),
+    (("lint", "-", "-o", "xml"), "-o xml: unknown format 'xml'"),
+    (("lint", "x.yaml"), "x.yaml: no such file or directory"),
     (("explain", "nope"), "no rule 'nope'"),
     (("lint", "x.yaml", "--config", "/nonexistent.yaml"), "not found"),
 ])
@@ -104,6 +105,6 @@ def test_usage_errors_exit_2_with_one_clear_line(args: tuple[str, ...], needle: 
 
 def test_output_is_never_half_written(tmp_path: Path) -> None:
     out = tmp_path / "sub" / "r.sarif"
-    proc = run_cli("lint", "-", "-f", "sarif", "-o", str(out), stdin=GOOD)
+    proc = run_cli("lint", "-", "-o", f"sarif={out}", stdin=GOOD)
     assert proc.returncode == 0
     assert out.read_text().startswith("{") and not list(out.parent.glob(".r.sarif.*"))

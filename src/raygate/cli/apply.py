@@ -36,8 +36,13 @@ written and how to finish or undo).
 
 
 @click.command(epilog=EPILOG)
-@click.option("-f", "--file", "spec_file", required=True, type=click.Path(dir_okay=False),
-              help="The gateway spec (raygate.yaml).")
+@click.option("-f", "--filename", "--file", "spec_file", required=True,
+              type=click.Path(dir_okay=False), help="The gateway spec (raygate.yaml).")
+@click.option("--cluster-manifest", "cluster_manifests", multiple=True,
+              type=click.Path(exists=False), metavar="FILE|DIR",
+              help="RayCluster / head Service / controller manifests to render from, as "
+                   "render takes them; they win over the live objects of the same name. "
+                   "Repeatable.")
 @click.option("--kubeconfig", type=click.Path(dir_okay=False), default=None,
               help="Kubeconfig file (default: in-cluster, $KUBECONFIG, ~/.kube/config).")
 @click.option("--context", default=None, help="Kubeconfig context to use.")
@@ -55,7 +60,7 @@ written and how to finish or undo).
               help="Expose a RayCluster without token auth (refused by default).")
 def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run: bool,
             diff: bool, force_conflicts: bool, prune: bool, timeout: float, no_wait: bool,
-            allow_unauthenticated: bool) -> None:
+            allow_unauthenticated: bool, cluster_manifests: tuple[str, ...]) -> None:
     """Server-side apply the rendered gateway (field manager raygate/<ns>.<name>), wait for the
     controller rollout and the endpoints, then run doctor on the live cluster."""
     from raygate import apply as apply_mod
@@ -71,12 +76,13 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
             "`raygate render -f ... | kubectl apply --server-side "
             f"--field-manager=raygate/{apply_mod.gateway_id(spec)} -f -`")
     with ClusterSource(kubeconfig=kubeconfig, context=context) as source:
-        live = apply_mod.load_live(source)
+        live = _with_manifests(apply_mod.load_live(source), spec, spec_file, cluster_manifests)
         objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated)
         report = apply_mod.apply_objects(
             source, objects, gateway=apply_mod.gateway_for(spec), dry_run=dry_run,
             force_conflicts=force_conflicts, diff=diff, prune=prune,
-            command=_command_line(spec_file, kubeconfig, context, force_conflicts, prune))
+            command=_command_line(spec_file, kubeconfig, context, force_conflicts, prune,
+                                  cluster_manifests))
         _print_changes(report, diff)
         failed = bool(report.failed)
         if not dry_run and not no_wait and not failed:
@@ -88,11 +94,33 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
 
 
+def _with_manifests(live: Any, spec: Any, spec_file: str,
+                    cluster_manifests: tuple[str, ...]) -> Any:
+    """The live objects, with the spec's ``rayCluster.manifests`` and ``--cluster-manifest``
+    files laid over them (same kind/namespace/name: the file wins), as render reads them."""
+    from pathlib import Path
+
+    from raygate.cli.render import load_cluster
+    from raygate.objects import ObjectSet
+
+    base = Path(spec_file).parent
+    paths = [str(base / m) for m in spec.ray_cluster.manifests] + list(cluster_manifests)
+    given = load_cluster(paths)
+    if given is None:
+        return live
+    names = {(o.kind, o.namespace, o.name) for o in given}
+    return ObjectSet([o for o in live if (o.kind, o.namespace, o.name) not in names]
+                     + list(given))
+
+
 def _command_line(spec_file: str, kubeconfig: str | None, context: str | None,
-                  force_conflicts: bool, prune: bool) -> str:
+                  force_conflicts: bool, prune: bool,
+                  cluster_manifests: tuple[str, ...] = ()) -> str:
     """The command that repeats this apply (for "apply stopped after ..." messages)."""
     import shlex
     parts = ["raygate", "apply", "-f", spec_file]
+    for manifest in cluster_manifests:
+        parts += ["--cluster-manifest", manifest]
     if kubeconfig:
         parts += ["--kubeconfig", kubeconfig]
     if context:

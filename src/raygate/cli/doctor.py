@@ -13,8 +13,9 @@ Examples:
   raygate doctor                                   # current kube context
   kubectl raygate doctor --context prod -n ray --logs --tail 1000
   raygate doctor --expect-ip 192.168.1.33          # the address users were given
-  raygate doctor --format html -o doctor.html      # a picture of every exposed route
-  raygate doctor --snapshot snapshot/              # offline, from kubectl dumps
+  raygate doctor -o html=doctor.html               # a picture of every exposed route
+  raygate doctor -f snapshot/                      # offline, from kubectl dumps
+  raygate doctor -o text -o sarif=doctor.sarif     # terminal + code scanning
   raygate doctor --save-snapshot bug-report.yaml   # live read + dry runs + logs, to attach
 
 \b
@@ -43,9 +44,12 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, input or cluster
 @click.option("--logs", is_flag=True, help="Scan the controller pods' recent log for known signatures.")
 @click.option("--tail", type=click.IntRange(1, 100_000), default=500, show_default=True,
               help="Log lines per controller pod with --logs.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json", "sarif", "html"]),
-              default="text", show_default=True, help="Report format.")
-@click.option("-o", "--output", metavar="FILE", help="Write the report here (default stdout).")
+@click.option("-f", "--filename", "filenames", multiple=True, metavar="FILE|DIR",
+              help="A snapshot to diagnose (same as --snapshot; kubectl's -f for inputs).")
+@click.option("-o", "--output", "outputs", multiple=True, metavar="FORMAT[=FILE]",
+              help="Report format (text, concise, json, sarif, github, junit, html), "
+                   "optionally written to FILE; repeatable. [default: text]")
+@click.option("--format", "legacy_format", hidden=True, default=None)
 @click.option("--fail-on", type=click.Choice(_common.FAIL_ON), default=None,
               help="Lowest severity that makes the exit code 1. [default: error]")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), metavar="FILE",
@@ -60,7 +64,8 @@ Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage, input or cluster
 @click.option("--color/--no-color", default=None, help="Colour the text report (default: on a TTY).")
 def command(context: str | None, kubeconfig: str | None, namespace: str | None,
             snapshots: tuple[str, ...], expect_ips: tuple[str, ...], logs: bool, tail: int,
-            fmt: str, output: str | None, fail_on: str | None, config_path: str | None,
+            filenames: tuple[str, ...], outputs: tuple[str, ...], legacy_format: str | None,
+            fail_on: str | None, config_path: str | None,
             no_config: bool, select: tuple[str, ...], ignore: tuple[str, ...],
             save_snapshot: str | None, quiet: bool, color: bool | None) -> None:
     """Run the whole catalog plus the runtime rules on a live cluster (or a snapshot) and
@@ -73,6 +78,12 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
     from raygate import doctor, report
     from raygate.errors import RaygateError
 
+    from raygate.cli.lint import FORMATS, _write_reports
+
+    formats = FORMATS + ("html",)
+    inputs, legacy_f = _common.split_format_like(filenames, formats)
+    snapshots = tuple(snapshots) + tuple(inputs)
+    targets = _common.resolve_outputs(outputs, legacy_format, formats, "text", legacy_f)
     for ip in expect_ips:
         try:
             ipaddress.ip_address(ip)
@@ -99,15 +110,14 @@ def command(context: str | None, kubeconfig: str | None, namespace: str | None,
     diagnosis = doctor.diagnose(gathered, expect_ips=expect_ips, config=cfg, select=selectors,
                                 ignore=ignores)
     result = diagnosis.result
-    if fmt == "text":
-        use_color = sys.stdout.isatty() if color is None else color
-        text = report.formatter("text")(result, color=use_color and not output)
-    elif fmt == "html":
-        text = report.formatter("html")(result, lanes=diagnosis.lanes,
-                                        title=f"raygate doctor: {gathered.where}")
-    else:
-        text = report.formatter(fmt)(result)
-    _common.write_output(text, output)
+    for fmt, file in targets:
+        if fmt == "text":
+            _write_reports(result, [(fmt, file)], color, lanes=diagnosis.lanes)
+        elif fmt == "html":
+            _common.write_output(report.formatter("html")(
+                result, lanes=diagnosis.lanes, title=f"raygate doctor: {gathered.where}"), file)
+        else:
+            _write_reports(result, [(fmt, file)], color)
     if not quiet:
         for n in result.notices:
             _common.note(f"raygate: notice: {n}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from raygate.lab.gateway import FAULTS
+from raygate.lab.gateway import FAULT_PROBE, FAULTS
 
 EPILOG = """\b
 Examples:
@@ -62,7 +62,16 @@ def up(state_dir: str, fault: str | None, backend: str) -> None:
         click.echo(f"  token file  {st.ray.token_file}")
     for line in info.log:
         click.echo(f"  controller log: {line}", err=True)
-    click.echo(f"\nProbe it:\n  {info.probe_command()}")
+    command = info.probe_command()
+    if fault in FAULT_PROBE:
+        check, needs_submit = FAULT_PROBE[fault]
+        if needs_submit:
+            command += " --submit"
+        click.echo(f"\nProbe it: check {check} fails on this fault"
+                   + (" (--submit: it needs a real job)" if needs_submit else "")
+                   + f"\n  {command}")
+    else:
+        click.echo(f"\nProbe it:\n  {command}")
     click.echo(f"Lint the same objects:\n  raygate lint {Path(state_dir) / 'objects.yaml'}")
 
 
@@ -89,7 +98,9 @@ def status(state_dir: str) -> None:
     nginx = f"running (pid {st.nginx_pid})" if info.nginx_running else "stopped"
     click.echo(f"Ray head  {ray}")
     click.echo(f"nginx     {nginx}")
-    click.echo(f"fault     {st.fault or 'none'}")
+    # A fault lives in the running nginx; once the lab is down there is none to report.
+    running = info.ray_running or info.nginx_running
+    click.echo(f"fault     {(st.fault or 'none') if running else 'none (the lab is down)'}")
     if info.ray_running and info.nginx_running:
         click.echo(f"gateway   {info.dashboard_url}")
         click.echo(f"probe     {info.probe_command()}")

@@ -12,7 +12,7 @@ EPILOG = """\b
 Examples:
   raygate probe http://GATEWAY/ray/ --client GATEWAY:10001 --token-file ~/.ray/auth_token
   RAY_AUTH_TOKEN=... raygate probe http://GATEWAY/ray/ --serve /serve/hello --submit
-  raygate probe http://GATEWAY/ray/ --format json | jq '.checks[] | select(.verdict=="fail")'
+  raygate probe http://GATEWAY/ray/ -o json | jq '.checks[] | select(.verdict=="fail")'
   raygate lab up    # prints the probe command for the local lab
 
 \b
@@ -23,7 +23,10 @@ Checks: Dashboard index + every JS/CSS asset (a 200 index with 404 assets is a b
 --serve: the Serve route answers; GCS (6379) and the dashboard agent (52365) are NOT reachable.
 
 \b
-The token comes from --token, --token-file or RAY_AUTH_TOKEN and is never printed.
+The token comes from --token, --token-file, --token-from-secret or RAY_AUTH_TOKEN and is
+never printed. On KubeRay (authOptions.mode: token) it is in the Secret named after the
+RayCluster (or authOptions.secretName), key auth_token:
+  raygate probe http://GATEWAY/ray/ --token-from-secret raycluster/ray-cluster-kuberay
 Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
 """
 
@@ -36,6 +39,12 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
               help="Ray auth token (prefer --token-file or the env var: argv is visible in ps).")
 @click.option("--token-file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Read the Ray auth token from this file.")
+@click.option("--token-from-secret", metavar="NS/NAME[:KEY]",
+              help="Read the Ray auth token from a Kubernetes Secret (KubeRay's: the "
+                   "RayCluster's name, or authOptions.secretName; key auth_token).")
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), metavar="FILE",
+              help="kubeconfig for --token-from-secret (default: $KUBECONFIG, ~/.kube/config).")
+@click.option("--context", metavar="NAME", help="kubeconfig context for --token-from-secret.")
 @click.option("--submit", is_flag=True, help="Also submit a tiny job (>1 MB working_dir) and tail its logs (~7 s).")
 @click.option("--gcs-port", type=click.IntRange(1, 65535), default=6379, show_default=True,
               help="Gateway port that must NOT reach GCS.")
@@ -48,17 +57,28 @@ Exit codes: 0 every check passed, 1 a check failed, 2 usage error.
 @click.option("--allow-unauthenticated", is_flag=True,
               help="Report an open Jobs API as a warning instead of a failure.")
 @click.option("--no-ray", is_flag=True, help="Do not import Ray: check the Ray Client port with HTTP/2 only.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Output format. [default: table]")
+@click.option("-f", "--format", "legacy_format", type=click.Choice(["table", "json"]),
+              default=None, hidden=True)
 def command(url: str, client: str | None, serve: str | None, token: str | None,
-            token_file: str | None, submit: bool, gcs_port: int, agent_port: int, timeout: float,
-            client_timeout: float, allow_unauthenticated: bool, no_ray: bool, fmt: str) -> None:
+            token_file: str | None, token_from_secret: str | None, kubeconfig: str | None,
+            context: str | None, submit: bool, gcs_port: int, agent_port: int, timeout: float,
+            client_timeout: float, allow_unauthenticated: bool, no_ray: bool,
+            fmt: str | None, legacy_format: str | None) -> None:
     """Probe a gateway end to end: Dashboard, Jobs API, Ray Client, Serve and security."""
+    from raygate.cli import _common
     from raygate.errors import EXIT_FINDINGS, ProbeError
+
+    if legacy_format is not None:
+        _common.deprecated(f"-f/--format {legacy_format}", f"-o {legacy_format}")
+    fmt = fmt or legacy_format or "table"
     from raygate.probe import ProbeOptions, planned_checks, probe
     from raygate.probe.output import render_table
 
-    if token_file:
+    if token_from_secret:
+        token = token_from_cluster(token_from_secret, kubeconfig=kubeconfig, context=context)
+    elif token_file:
         try:
             token = Path(token_file).expanduser().read_text().strip()
         except OSError as e:
@@ -88,3 +108,47 @@ def command(url: str, client: str | None, serve: str | None, token: str | None,
         Console(highlight=False, soft_wrap=False).print(render_table(report))
     if not report.ok:
         sys.exit(EXIT_FINDINGS)
+
+
+#: KubeRay's key in the auth Secret (operator-generated or authOptions.secretName).
+KUBERAY_TOKEN_KEY = "auth_token"
+
+
+def token_from_cluster(ref: str, *, kubeconfig: str | None = None,
+                       context: str | None = None) -> str:
+    """The token in Secret ``NS/NAME`` (key ``auth_token`` unless ``:KEY`` is given), read
+    through the cluster client. Errors name the Secret and what to check; the value is never
+    echoed."""
+    import base64
+    import binascii
+
+    from raygate.errors import ClusterError, ProbeError
+    from raygate.sources.cluster import ClusterSource
+
+    name_part, _, key = ref.partition(":")
+    namespace, sep, name = name_part.partition("/")
+    if not sep or not namespace or not name:
+        raise ProbeError(f"--token-from-secret {ref!r}: expected NAMESPACE/NAME[:KEY], "
+                         "e.g. raycluster/ray-cluster-kuberay")
+    key = key or KUBERAY_TOKEN_KEY
+    with ClusterSource(kubeconfig=kubeconfig, context=context) as source:
+        from lightkube.resources.core_v1 import Secret
+        try:
+            secret = source.client.get(Secret, name, namespace=namespace)
+        except Exception as e:  # lightkube/httpx errors become one line
+            err = source.error(e, f"read Secret {namespace}/{name}")
+            if getattr(err, "status_code", None) == 404:
+                raise ClusterError(f"Secret {namespace}/{name} not found: KubeRay creates it "
+                                   "(named after the RayCluster) only with authOptions.mode: "
+                                   "token; check `kubectl get secret -n "
+                                   f"{namespace}`") from None
+            raise err from None
+    data = secret.data or {}
+    if key not in data:
+        keys = ", ".join(sorted(data)) or "none"
+        raise ProbeError(f"Secret {namespace}/{name} has no key {key!r} (keys: {keys}); "
+                         "name it with --token-from-secret NS/NAME:KEY")
+    try:
+        return base64.b64decode(data[key], validate=True).decode("utf-8").strip()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ProbeError(f"Secret {namespace}/{name} key {key!r} is not base64 text") from None

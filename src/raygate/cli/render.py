@@ -22,8 +22,8 @@ Examples:
   raygate render -f raygate.yaml | raygate lint -      # prove it clean
   raygate render --auth-mode token --node node-33 --tcp-port 9000   # no file: guide defaults
   raygate render -f raygate.yaml --placement metallb --metallb-ip 192.168.1.240
-  raygate render -f raygate.yaml --format kustomize --out gateway/ && kubectl apply -k gateway/
-  raygate render -f raygate.yaml --format helm-values > values.yaml
+  raygate render -f raygate.yaml -o kustomize=gateway/ && kubectl apply -k gateway/
+  raygate render -f raygate.yaml -o helm-values > values.yaml
   raygate render -f raygate.yaml --set tuning.bodySize=500m --set exposures.host=ray.example.com
   raygate render -f raygate.yaml --backend gateway-api --gateway-class eg   # Gateway API
 
@@ -130,15 +130,17 @@ def load_cluster(paths: list[str]) -> Any:
 
 
 @click.command(epilog=EPILOG, context_settings={"max_content_width": 100})
-@click.option("-f", "--file", "spec_file", type=click.Path(dir_okay=False),
+@click.option("-f", "--filename", "--file", "spec_file", type=click.Path(dir_okay=False),
               help="The gateway spec (raygate.yaml). Without it, the guide's defaults + flags.")
 @click.option("--placement", type=click.Choice(["pinned-node", "metallb"]),
               help="Where the controller listens: a labelled node's host network, or a "
                    "MetalLB IP.")
-@click.option("--format", "fmt", type=click.Choice(["yaml", "helm-values", "kustomize"]),
-              default="yaml", show_default=True, help="Output format.")
+@click.option("-o", "--output", "output", metavar="FORMAT[=DIR]", default=None,
+              help="Output format: yaml, helm-values or kustomize; with =DIR, write files "
+                   "into DIR (one per object for yaml). [default: yaml]")
+@click.option("--format", "legacy_format", hidden=True, default=None)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Write files into this directory (one per object for yaml).")
+              help="Write files into this directory (same as -o FORMAT=DIR).")
 @click.option("--allow-unauthenticated", is_flag=True,
               help="Render even when the RayCluster has no token auth (loud warning).")
 @click.option("--cluster-manifest", "cluster_manifests", multiple=True,
@@ -210,7 +212,8 @@ def load_cluster(paths: list[str]) -> Any:
 @click.option("--https-port", type=int, help="gateway-api: HTTPS listener port (default 443).")
 @click.option("--set", "sets", multiple=True, metavar="PATH=VALUE",
               help="Set any spec field, e.g. --set tuning.readTimeout=7200. Repeatable.")
-def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthenticated: bool,
+def command(spec_file: str | None, output: str | None, legacy_format: str | None,
+            out_dir: str | None, allow_unauthenticated: bool,
             cluster_manifests: tuple[str, ...], upstream: str | None, **options: Any) -> None:
     """Render the Pinned Gateway for a RayCluster from a raygate.yaml spec.
 
@@ -221,10 +224,11 @@ def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthen
     from raygate import spec as spec_mod
     from raygate.render import build, outputs
 
+    fmt, out_dir = _render_output(output, legacy_format, out_dir)
     if upstream and fmt != "kustomize":
         # Only the kustomization patches an upstream deploy.yaml; saying nothing would let a
         # user believe their --upstream was used.
-        raise RenderError(f"--upstream only applies to --format kustomize (not {fmt})")
+        raise RenderError(f"--upstream only applies to -o kustomize (not {fmt})")
     overrides = overrides_from(options)
     if spec_file:
         gateway = spec_mod.load(spec_file, overrides)
@@ -239,7 +243,7 @@ def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthen
     rendered = build(gateway, cluster=cluster, allow_unauthenticated=allow_unauthenticated)
 
     if fmt == "kustomize" and not out_dir:
-        raise RenderError("--format kustomize writes several files; add --out DIR")
+        raise RenderError("-o kustomize writes several files; use -o kustomize=DIR (or --out DIR)")
     if out_dir:
         files = outputs.files_for(fmt, gateway, rendered, upstream or outputs.UPSTREAM_DEPLOY)
         written = outputs.write_files(files, out_dir, prune=True)
@@ -254,6 +258,29 @@ def command(spec_file: str | None, fmt: str, out_dir: str | None, allow_unauthen
         text = outputs.yaml_stream(rendered)
     click.echo(text, nl=False)
     _report(rendered)
+
+
+RENDER_FORMATS = ("yaml", "helm-values", "kustomize")
+
+
+def _render_output(output: str | None, legacy_format: str | None,
+                   out_dir: str | None) -> tuple[str, str | None]:
+    """``-o FORMAT[=DIR]`` (and the old ``--format FORMAT``) -> (format, directory or None)."""
+    from raygate.cli import _common
+
+    if legacy_format is not None:
+        _common.deprecated(f"--format {legacy_format}", f"-o {legacy_format}")
+        if output is None:
+            output = legacy_format
+    fmt, sep, target = (output or "yaml").partition("=")
+    if fmt not in RENDER_FORMATS:
+        raise RenderError(f"-o {output}: unknown format {fmt!r}; choose from "
+                          f"{', '.join(RENDER_FORMATS)}")
+    if sep:
+        if out_dir and out_dir != target:
+            raise RenderError(f"-o {output} and --out {out_dir} name two directories")
+        out_dir = target
+    return fmt, out_dir
 
 
 def _report(rendered: Any) -> None:

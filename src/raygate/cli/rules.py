@@ -8,7 +8,7 @@ EPILOG = """\b
 Examples:
   raygate rules                      # table of every rule
   raygate rules --layer protocol
-  raygate rules --format markdown > docs/rules.md   # how the docs are generated
+  raygate rules -o markdown > docs/rules.md   # how the docs are generated
   raygate explain RG202              # one rule in full
 """
 
@@ -16,10 +16,16 @@ Examples:
 @click.command(epilog=EPILOG)
 @click.option("--layer", type=click.Choice(["security", "protocol", "infrastructure"]),
               help="Only one layer.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["table", "markdown", "json"]),
-              default="table", show_default=True)
-def command(layer: str | None, fmt: str) -> None:
+@click.option("-o", "--output", "fmt", type=click.Choice(["table", "markdown", "json"]),
+              default=None, help="Output format. [default: table]")
+@click.option("-f", "--format", "legacy_format", type=click.Choice(["table", "markdown", "json"]),
+              default=None, hidden=True)
+def command(layer: str | None, fmt: str | None, legacy_format: str | None) -> None:
     """List the rule catalog: code, name, layer, severity and title."""
+    if legacy_format is not None:
+        from raygate.cli import _common
+        _common.deprecated(f"-f/--format {legacy_format}", f"-o {legacy_format}")
+    fmt = fmt or legacy_format or "table"
     from raygate import catalog_docs
     from raygate.rules import CATALOG
 

@@ -43,6 +43,19 @@ FAULTS: dict[str, tuple[str, str]] = {
                 "Ray head without token auth, rendered with allow_unauthenticated"),
 }
 
+#: fault -> (the probe check that fails on it, whether that check needs `probe --submit`).
+#: The snippet fault never reaches nginx (refused as the webhook would), so it has no check;
+#: no-auth is caught by the auth-required check every probe runs.
+FAULT_PROBE: dict[str, tuple[str, bool]] = {
+    "no-tcp-map": ("ray-client", False),
+    "missing-slash-redirect": ("slash-redirect", False),
+    "body-size-1m": ("job-upload", True),
+    "no-websocket": ("job-logs", True),
+    "short-read-timeout": ("job-logs", True),
+    "gcs-exposed": ("gcs-closed", False),
+    "no-auth": ("auth-required", False),
+}
+
 SNIPPET_VALUE = 'more_set_headers "X-Frame-Options: SAMEORIGIN";'
 SHORT_TIMEOUT = "2"
 

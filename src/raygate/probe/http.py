@@ -49,8 +49,12 @@ async def check_dashboard(client: httpx.AsyncClient, opts: ProbeOptions) -> Chec
     try:
         index = await client.get(opts.dashboard_url, follow_redirects=True)
     except httpx.HTTPError as e:
+        # A connection that never opened means the gateway itself is unreachable (the
+        # runner then reports the whole probe as such, not as partly healthy).
         return CheckResult(name, title, Verdict.FAIL, time.perf_counter() - start,
-                           cause=opts.masked(f"cannot reach {opts.dashboard_url}: {_err(e)}"))
+                           cause=opts.masked(f"cannot reach {opts.dashboard_url}: {_err(e)}"),
+                           data={"unreachable": isinstance(e, (httpx.ConnectError,
+                                                               httpx.ConnectTimeout))})
     if index.status_code != 200:
         return CheckResult(name, title, Verdict.FAIL, time.perf_counter() - start,
                            detail=f"GET {opts.dashboard_url} -> {index.status_code}",

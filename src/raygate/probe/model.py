@@ -37,11 +37,15 @@ class CheckResult:
     #: The catalog rule this failure corresponds to, when there is one (static view).
     rule: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
+    #: When the check began, in seconds after the probe began (checks run concurrently, so
+    #: these are all near 0; a report can show which check waited for which).
+    started: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["verdict"] = self.verdict.value
         d["seconds"] = round(self.seconds, 3)
+        d["started"] = round(self.started, 3)
         return d
 
 
@@ -120,6 +124,8 @@ class ProbeReport:
     target: str
     results: list[CheckResult]
     seconds: float
+    #: Set when the gateway accepted no connection at all: why (refused, timed out).
+    unreachable: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -130,4 +136,5 @@ class ProbeReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"target": self.target, "ok": self.ok, "seconds": round(self.seconds, 3),
+                "unreachable": self.unreachable,
                 "checks": [r.to_dict() for r in self.results]}

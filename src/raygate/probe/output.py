@@ -17,6 +17,9 @@ def render_table(report: ProbeReport) -> Any:
     failed = sum(r.verdict is Verdict.FAIL for r in report.results)
     caption = (f"{'all checks passed' if report.ok else f'{failed} check(s) failed'} "
                f"in {report.seconds:.2f} s")
+    if report.unreachable:
+        caption = (f"[bold red]gateway unreachable[/]: {escape(report.unreachable)}; "
+                   "no check got through (is the address right, is the controller up?)")
     table = Table(title=f"raygate probe {escape(report.target)}", caption=caption, expand=False)
     table.add_column("check")
     table.add_column("verdict")

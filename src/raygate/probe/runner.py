@@ -36,8 +36,9 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
     start = time.perf_counter()
     results: list[CheckResult] = []
 
-    def record(items: CheckResult | list[CheckResult]) -> None:
+    def record(items: CheckResult | list[CheckResult], began: float = 0.0) -> None:
         for r in items if isinstance(items, list) else [items]:
+            r.started = began
             r.detail, r.cause = opts.masked(r.detail), (opts.masked(r.cause) if r.cause else None)
             r.data = _masked(r.data, opts)  # job log text, stderr lines: JSON prints them too
             results.append(r)
@@ -63,16 +64,36 @@ async def probe_async(opts: ProbeOptions, on_result: OnResult | None = None) -> 
             tasks.append(jobs.submit_and_tail(client, opts))
 
         async def run(task: Awaitable[CheckResult | list[CheckResult]]) -> None:
+            began = time.perf_counter() - start
             try:
-                record(await task)
+                record(await task, began)
             except Exception as e:  # a bug in one check must not hide the others
                 record(CheckResult("internal", "probe internals", Verdict.FAIL,
-                                   cause=f"{type(e).__name__}: {e}"))
+                                   cause=f"{type(e).__name__}: {e}"), began)
 
         await asyncio.gather(*(run(t) for t in tasks))
     order = {name: i for i, name in enumerate(planned_checks(opts))}
     results.sort(key=lambda r: order.get(r.name, len(order)))
-    return ProbeReport(opts.url, results, time.perf_counter() - start)
+    return ProbeReport(opts.url, results, time.perf_counter() - start,
+                       unreachable=_unreachable(results))
+
+
+#: Checks that pass when a port is closed: on a host that answers nothing they prove nothing.
+CLOSED_PORT_CHECKS = ("gcs-closed", "agent-closed")
+
+
+def _unreachable(results: list[CheckResult]) -> str | None:
+    """When the gateway accepted no connection, say so once and do not count "port closed"
+    as healthy: every port of an unreachable host is closed."""
+    dashboard = next((r for r in results if r.name == "dashboard"), None)
+    if dashboard is None or not dashboard.data.get("unreachable"):
+        return None
+    for r in results:
+        if r.name in CLOSED_PORT_CHECKS and r.verdict is Verdict.PASS:
+            r.verdict = Verdict.SKIP
+            r.detail = ("not meaningful: the gateway accepts no connection at all, so a "
+                        "closed port proves nothing")
+    return dashboard.cause
 
 
 def _masked(value: Any, opts: ProbeOptions) -> Any:

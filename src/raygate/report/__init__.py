@@ -18,6 +18,9 @@ class Format(str, enum.Enum):
     JSON = "json"
     SARIF = "sarif"
     HTML = "html"
+    CONCISE = "concise"
+    GITHUB = "github"
+    JUNIT = "junit"
 
 
 def formatter(fmt: Format | str) -> Callable[..., str]:
@@ -32,6 +35,8 @@ def summary(result: Result) -> str:
              f"{counts['error']} errors", f"{counts['warning']} warnings", f"{counts['info']} info"]
     if result.suppressed:
         parts.append(f"{result.suppressed} suppressed")
+    if result.baselined:
+        parts.append(f"{result.baselined} in the baseline")
     if result.problems:
         parts.append(f"{len(result.problems)} input problems")
     return ", ".join(parts)

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from raygate import __version__
+from raygate.catalog_docs import docs_url
 from raygate.findings import Finding, Result
 
 SCHEMA_VERSION = 1
@@ -22,10 +23,12 @@ def finding_dict(f: Finding) -> dict[str, Any]:
         "severity": f.severity.value,
         "title": f.rule.title,
         "object": f.object.to_dict(),
-        "location": {"file": f.file, "line": f.line},
+        "location": {"file": f.file, "line": f.line, "column": max(1, f.column)},
         "field": f.field,
         "message": f.message,
         "fix": f.fix,
+        "docs": docs_url(f.rule),
+        "fingerprint": f.fingerprint,
     }
     if f.assumption:
         out["assumption"] = f.assumption
@@ -44,10 +47,12 @@ def document(result: Result) -> dict[str, Any]:
             "rules": len(result.rules),
             **result.counts(),
             "suppressed": result.suppressed,
+            "baselined": result.baselined,
         },
         "findings": [finding_dict(f) for f in result.findings],
         "problems": [{"file": p.file, "line": p.line, "message": p.message,
-                      **({"object": p.obj} if getattr(p, "obj", None) else {})}
+                      **({"object": p.obj} if getattr(p, "obj", None) else {}),
+                      **({"field": p.field} if getattr(p, "field", None) else {})}
                      for p in result.problems],
         "notices": list(result.notices),
         "notChecked": [{"rule": k, "reason": v} for k, v in sorted(result.not_checked.items())],

@@ -12,18 +12,17 @@ absolute paths under it become relative to it and the run says where %SRCROOT% i
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
 
 from raygate import __version__
 from raygate.findings import Result, Severity
+from raygate.catalog_docs import docs_url
 from raygate.rules import Rule
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-DOCS = "https://github.com/raygate/raygate/blob/main/docs/rules.md"
 
 
 SRCROOT = "%SRCROOT%"
@@ -49,7 +48,7 @@ def rule_descriptor(r: Rule) -> dict[str, Any]:
         "fullDescription": {"text": r.rationale},
         "help": {"text": f"{r.rationale}\n\nFix: {r.fix}",
                  "markdown": f"{r.rationale}\n\n**Fix:** {r.fix}"},
-        "helpUri": f"{DOCS}#{r.code.lower()}-{r.name}",
+        "helpUri": docs_url(r),
         "defaultConfiguration": {"level": LEVEL[r.severity]},
         "properties": {"tags": [r.layer.value, r.name], "layer": r.layer.value},
     }
@@ -60,8 +59,7 @@ def format(result: Result, root: str | None = None) -> str:  # noqa: A001
     index = {r.code: i for i, r in enumerate(rules)}
     results = []
     for f in result.findings:
-        fingerprint = hashlib.sha256(
-            f"{f.code}|{f.object}|{f.field}".encode()).hexdigest()[:32]
+        fingerprint = f.fingerprint
         results.append({
             "ruleId": f.code,
             "ruleIndex": index.get(f.code, 0),
@@ -70,7 +68,8 @@ def format(result: Result, root: str | None = None) -> str:  # noqa: A001
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": _location(f.file, root),
-                    "region": {"startLine": max(1, f.line)},
+                    "region": {"startLine": max(1, f.line),
+                               **({"startColumn": f.column} if f.column > 0 else {})},
                 },
                 "logicalLocations": [{"name": str(f.object), "kind": "resource",
                                       "fullyQualifiedName": f"{f.object}#{f.field}"}],

@@ -233,11 +233,13 @@ class Context:
                 **extra: Any) -> Finding:
         assert self.rule is not None, "Context.finding() outside a rule run"
         path = tuple(field)
+        line, column = obj.position_of(path)
         return Finding(
             rule=self.rule,
             object=ObjectRef(obj.api_version, obj.kind, obj.namespace, obj.name),
             file=obj.origin.file,
-            line=obj.line_of(path),
+            line=line,
+            column=column,
             field=format_path(path),
             message=message,
             fix=fix or self.rule.fix,

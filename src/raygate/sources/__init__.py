@@ -23,6 +23,8 @@ class InputProblem:
     line: int | None
     message: str
     obj: str | None = None
+    #: The field path, for problems inside an object (schema violations).
+    field: str | None = None
 
     def __str__(self) -> str:
         where = self.file + (f":{self.line}" if self.line else "")

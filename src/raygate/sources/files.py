@@ -17,7 +17,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import yaml
 
@@ -66,41 +66,154 @@ _ANCHOR = re.compile(r"&[^\s&]")
 
 
 def load_paths(paths: Sequence[str], *, stdin_text: str | None = None,
-               max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
-    """Load every path (file, directory walked recursively, or ``-`` for stdin)."""
+               max_bytes: int = DEFAULT_MAX_BYTES,
+               on_file: Callable[[str, int], None] | None = None) -> LoadResult:
+    """Load every path (file, directory walked recursively, or ``-`` for stdin).
+
+    ``on_file(name, size)`` is called before each file is read (the CLI shows progress on
+    inputs that take a while). Helm chart and kustomize directories are not walked as plain
+    YAML (their files are templates and patches, not objects): they are rendered when
+    ``helm`` / ``kustomize`` (or ``kubectl kustomize``) is installed, else skipped with the
+    command to pipe.
+    """
     with no_cyclic_gc():
-        return _load_paths(paths, stdin_text, max_bytes)
+        return _load_paths(paths, stdin_text, max_bytes, on_file)
 
 
-def _load_paths(paths: Sequence[str], stdin_text: str | None, max_bytes: int) -> LoadResult:
+def missing_paths(paths: Sequence[str]) -> list[str]:
+    """The inputs that do not exist (checked before anything is read or reported)."""
+    return [p for p in paths if p != STDIN and not Path(p).exists()]
+
+
+def _load_paths(paths: Sequence[str], stdin_text: str | None, max_bytes: int,
+                on_file: Callable[[str, int], None] | None) -> LoadResult:
     result = LoadResult()
     for path in paths:
         if path == STDIN:
+            if on_file:
+                on_file("stdin", 0)
             text = stdin_text if stdin_text is not None else sys.stdin.read()
+            result.files.append(STDIN)
+            if not text.strip():
+                result.notices.append("-: stdin was empty (did the command before the pipe "
+                                      "fail? `set -o pipefail` makes CI say so)")
+                continue
             result.extend(load_text(text, STDIN))
             continue
         p = Path(path)
         if p.is_dir():
-            files = sorted(f for f in _walk(p))
-            if not files:
-                result.notices.append(f"{path}: no *.yaml, *.yml or *.json files found")
-            for f in files:
+            before = len(result.files)
+            for f, bundle in sorted(_walk(p), key=lambda item: item[0]):
+                if bundle is not None:
+                    result.extend(_load_bundle(f, bundle, max_bytes))
+                    continue
+                if on_file:
+                    try:
+                        on_file(str(f), f.stat().st_size)
+                    except OSError:
+                        pass
                 result.extend(load_file(f, max_bytes=max_bytes))
+            if len(result.files) == before and not any(n.startswith(f"{path}") for n in result.notices):
+                result.notices.append(f"{path}: no *.yaml, *.yml or *.json files found")
         elif p.is_file():
+            if on_file:
+                on_file(path, p.stat().st_size)
             result.extend(load_file(p, max_bytes=max_bytes))
         else:
             result.problems.append(InputProblem(path, None, "no such file or directory"))
     return result
 
 
-def _walk(root: Path) -> Iterable[Path]:
+#: Directory markers of sources that must be rendered before they are Kubernetes objects.
+HELM_CHART = "Chart.yaml"
+KUSTOMIZATION = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def bundle_kind(directory: Path) -> str | None:
+    """``"helm"`` for a chart directory, ``"kustomize"`` for a kustomization, else None."""
+    if (directory / HELM_CHART).is_file():
+        return "helm"
+    if any((directory / name).is_file() for name in KUSTOMIZATION):
+        return "kustomize"
+    return None
+
+
+def render_command(kind: str, directory: Path) -> list[str] | None:
+    """The installed command that renders ``directory``, or None when no tool is on PATH."""
+    import shutil
+
+    if kind == "helm":
+        return ["helm", "template", str(directory)] if shutil.which("helm") else None
+    if shutil.which("kustomize"):
+        return ["kustomize", "build", str(directory)]
+    if shutil.which("kubectl"):
+        return ["kubectl", "kustomize", str(directory)]
+    return None
+
+
+def _pipe_hint(kind: str, directory: Path) -> str:
+    if kind == "helm":
+        return f"helm template {directory} | raygate lint -"
+    return f"kustomize build {directory} | raygate lint -"
+
+
+#: A render that takes longer than this is stuck (a remote base, a chart dependency fetch).
+RENDER_TIMEOUT_S = 120
+
+
+def _load_bundle(directory: Path, kind: str, max_bytes: int) -> LoadResult:
+    """Render a Helm chart or kustomization with the installed tool, or say how to."""
+    name = str(directory)
+    label = "Helm chart" if kind == "helm" else "kustomize directory"
+    command = render_command(kind, directory)
+    if command is None:
+        tool = "helm" if kind == "helm" else "kustomize or kubectl"
+        return LoadResult(notices=[
+            f"{name}: skipped, a {label} holds templates, not objects, and {tool} is not "
+            f"installed to render it; run `{_pipe_hint(kind, directory)}`"])
+    import subprocess
+
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=RENDER_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return LoadResult(problems=[InputProblem(name, None, f"`{' '.join(command)}` failed: {e}")])
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        return LoadResult(problems=[InputProblem(
+            name, None, f"`{' '.join(command)}` exited {proc.returncode}: {last}")])
+    if len(proc.stdout) > max_bytes:
+        return LoadResult(problems=[InputProblem(
+            name, None, f"rendered {label} is over the {max_bytes:,}-byte limit")])
+    loaded = load_text(proc.stdout, f"{name} ({' '.join(command[:2])})")
+    loaded.notices.insert(0, f"{name}: rendered the {label} with `{' '.join(command)}`")
+    return loaded
+
+
+def _walk(root: Path) -> Iterable[tuple[Path, str | None]]:
+    """Manifest files under ``root`` in sorted order, and chart/kustomize directories whole."""
+    kind = bundle_kind(root)
+    if kind:
+        yield root, kind
+        return
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in filenames:
+        dirnames.sort()
+        keep = []
+        for d in dirnames:
+            if d.startswith("."):
+                continue
+            sub = Path(dirpath, d)
+            sub_kind = bundle_kind(sub)
+            if sub_kind:
+                yield sub, sub_kind
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for name in sorted(filenames):
             # Hidden files are tool configs (.raygate.yaml itself, .pre-commit-config.yaml),
             # not manifests, as hidden directories are skipped above; name one to lint it.
             if name.endswith(SUFFIXES) and not name.startswith("."):
-                yield Path(dirpath, name)
+                yield Path(dirpath, name), None
 
 
 def load_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
