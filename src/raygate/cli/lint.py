@@ -104,15 +104,18 @@ def command(paths: tuple[str, ...], filenames: tuple[str, ...], outputs: tuple[s
     progress = _common.Progress(enabled=not quiet)
     loaded = load_paths(all_paths, max_bytes=max_file_size, on_file=progress.on_file)
     progress.step(f"checking {len(loaded.objects):,} objects")
-    # What the API server would refuse to decode is an input error (file:line, field).
-    from raygate.sources import schema
-    refused = schema.check(loaded.objects)
-    # The loaded objects live until exit; keep the cyclic GC from rescanning them (speed).
+    # The loaded objects live until exit; keep the cyclic GC from rescanning them (speed), and
+    # pause it while checking: findings and views hold no cycles (~10% of lint at 10k objects).
     import gc
     gc.freeze()
     from raygate import engine, report
-    result = engine.run(loaded.objects, config=cfg, select=selectors, ignore=ignores,
-                        files=loaded.files, problems=loaded.problems, notices=loaded.notices)
+    from raygate.sources import no_cyclic_gc, schema
+    with no_cyclic_gc():
+        # What the API server would refuse to decode is an input error (file:line, field).
+        refused = schema.check(loaded.objects)
+        result = engine.run(loaded.objects, config=cfg, select=selectors, ignore=ignores,
+                            files=loaded.files, problems=loaded.problems,
+                            notices=loaded.notices)
     result.problems.extend(schema.without_overlap(refused, result.findings))
     progress.done()
     if not quiet:
