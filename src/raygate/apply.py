@@ -83,6 +83,8 @@ PRUNE_KINDS = (("v1", "ConfigMap"), ("v1", "Service"), ("networking.k8s.io/v1", 
                ("gateway.networking.k8s.io/v1", "Gateway"),
                ("gateway.networking.k8s.io/v1", "HTTPRoute"),
                ("gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
+               ("gateway.networking.k8s.io/v1", "TCPRoute"),
+               ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
                ("apps/v1", "Deployment"), ("apps/v1", "DaemonSet"))
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation",
                   "selfLink")
@@ -703,7 +705,13 @@ def _prune(source: ClusterSource, gw: Gateway, wanted: list[dict[str, Any]], *,
                     obj.setdefault("kind", kind)
                     obj.setdefault("apiVersion", api_version)
                     found[_key(obj)] = obj
-            except (ApiError, httpx2.HTTPError) as e:
+            except ApiError as e:
+                if e.status.code == 404:
+                    break  # this version of the kind is not served (TCPRoute v1 before v1.6)
+                raise source.error(e, f"LIST {kind} for --prune") from None
+            except httpx2.HTTPError as e:
+                if getattr(getattr(e, "response", None), "status_code", None) == 404:
+                    break  # not served, answered by a plain 404 page
                 raise source.error(e, f"LIST {kind} for --prune") from None
         for key, obj in sorted(found.items()):
             if key in keep:
@@ -786,6 +794,17 @@ def wait_targets(objects: Iterable[Mapping[str, Any]]) -> list[WaitTarget]:
                 svc, port = nginx.backend_service(path)
                 if svc and port:
                     backends.setdefault((ns, svc), set()).add(port)
+        elif kind in ("HTTPRoute", "TCPRoute") and \
+                str(obj.get("apiVersion", "")).startswith("gateway.networking.k8s.io/"):
+            # Gateway API routes: every Service backendRef (its namespace, else the route's).
+            for rule in (obj.get("spec") or {}).get("rules") or []:
+                for ref in (rule or {}).get("backendRefs") or []:
+                    if not isinstance(ref, dict) or ref.get("kind", "Service") != "Service" \
+                            or ref.get("group", "") not in ("", None):
+                        continue
+                    if ref.get("name") and ref.get("port") is not None:
+                        backends.setdefault((ref.get("namespace") or ns, str(ref["name"])),
+                                            set()).add(str(ref["port"]))
     for (ns, svc), ports in sorted(backends.items()):
         targets.append(WaitTarget(f"endpoints of Service {ns}/{svc} (ports {', '.join(sorted(ports))})",
                                   _endpoints_check(ns, svc, ports)))

@@ -68,13 +68,6 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
     from raygate.sources.cluster import ClusterSource
 
     spec = spec_mod.load(spec_file)
-    if spec.backend != "ingress-nginx":
-        # Waiting, doctor and prune are built around the ingress-nginx objects; until they know
-        # Gateway API (ReferenceGrants, TCPRoute versions), refuse rather than half-apply.
-        raise RaygateError(
-            f"{spec_file}: raygate apply supports backend ingress-nginx; for {spec.backend} run "
-            "`raygate render -f ... | kubectl apply --server-side "
-            f"--field-manager=raygate/{apply_mod.gateway_id(spec)} -f -`")
     with ClusterSource(kubeconfig=kubeconfig, context=context) as source:
         live = _with_manifests(apply_mod.load_live(source), spec, spec_file, cluster_manifests)
         objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated)
