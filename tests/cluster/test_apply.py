@@ -372,19 +372,6 @@ def test_cli_worked_yesterday_not_today(cluster: FakeApiServer, controller_manag
     assert code == 0 and "raygate apply: 5 unchanged" in err
 
 
-def test_apply_refuses_the_gateway_api_backend_clearly(tmp_path) -> None:
-    import subprocess
-    import sys
-
-    spec = tmp_path / "raygate.yaml"
-    spec.write_text("apiVersion: raygate.io/v1alpha1\nkind: RayGateway\nbackend: gateway-api\n"
-                    "gatewayApi: {gatewayClassName: eg}\nrayCluster: {name: r, namespace: ray}\n")
-    proc = subprocess.run([sys.executable, "-m", "raygate", "apply", "-f", str(spec)],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 2, proc.stderr
-    assert "supports backend ingress-nginx" in proc.stderr and "Traceback" not in proc.stderr
-
-
 def test_cli_apply_takes_cluster_manifests_like_render(cluster: FakeApiServer, tmp_path: Path,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """--cluster-manifest lays the given objects over the live ones, as render reads them:
