@@ -85,6 +85,7 @@ PRUNE_KINDS = (("v1", "ConfigMap"), ("v1", "Service"), ("networking.k8s.io/v1", 
                ("gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
                ("gateway.networking.k8s.io/v1", "TCPRoute"),
                ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
+               ("gateway.networking.k8s.io/v1", "ListenerSet"),
                ("apps/v1", "Deployment"), ("apps/v1", "DaemonSet"))
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation",
                   "selfLink")

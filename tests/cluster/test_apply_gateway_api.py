@@ -109,3 +109,48 @@ def test_cli_applies_the_gateway_api_backend(cluster: FakeApiServer, tmp_path: P
     out, err = capsys.readouterr()
     assert exit_.value.code == 0, err
     assert f"Gateway/{world.RAY_NS}/ray-cluster-kuberay-gateway created" in out + err
+
+
+def test_gateways_attach_to_a_shared_gateway_without_writing_it(cluster: FakeApiServer,
+                                                                tmp_path: Path) -> None:
+    """Several Ray gateways behind one Gateway another team runs: each adds its listeners
+    through a ListenerSet of its own, so the shared Gateway is never written (no manager of
+    raygate on it, nothing to co-own) and pruning one gateway leaves the other's listeners."""
+    cluster.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "infra"}})
+    cluster.add({"apiVersion": f"{GW}/v1", "kind": "Gateway",
+                 "metadata": {"name": "shared", "namespace": "infra"},
+                 "spec": {"gatewayClassName": "eg", "allowedListeners": {"namespaces": {"from": "All"}},
+                          "listeners": [{"name": "https", "protocol": "HTTPS", "port": 443}]}},
+                manager="helm")
+    cluster.add({**world.raycluster(), "metadata": {"name": "second", "namespace": world.RAY_NS}})
+    cluster.add({**world.head_service(), "metadata": {"name": "second-head-svc",
+                                                      "namespace": world.RAY_NS}})
+    attach = {"createGateway": False, "gatewayName": "shared", "gatewayNamespace": "infra",
+              "listenerSet": True}
+
+    def spec(name: str, port: int, client: bool = True) -> Path:
+        path = _spec(tmp_path, name=name, rayClient={"enabled": client, "port": port})
+        data = yaml.safe_load(path.read_text())
+        data["gatewayApi"] = attach
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    before = cluster.get("Gateway", "infra", "shared")
+    for name, port in (("ray-cluster-kuberay", 10001), ("second", 10002)):
+        report = _apply(cluster, spec(name, port))
+        assert not report.failed, report.changes
+    after = cluster.get("Gateway", "infra", "shared")
+    assert after["spec"] == before["spec"] and _managers(after) == {"helm"}
+    sets = {o["metadata"]["name"]: o for o in cluster.objects("ListenerSet", world.RAY_NS)}
+    assert set(sets) == {"ray-cluster-kuberay-listeners", "second-listeners"}
+    assert {entry["port"] for entry in sets["second-listeners"]["spec"]["listeners"]} >= {10002}
+    # The first gateway stops exposing its Ray Client: its own ListenerSet loses that listener
+    # (server-side apply drops what its manager no longer sends); the second's is untouched.
+    second_before = cluster.get("ListenerSet", world.RAY_NS, "second-listeners")
+    report = _apply(cluster, spec("ray-cluster-kuberay", 10001, client=False), prune=True)
+    assert not report.failed, report.changes
+    first = cluster.get("ListenerSet", world.RAY_NS, "ray-cluster-kuberay-listeners")
+    assert {entry["name"] for entry in first["spec"]["listeners"]} == {"http"}
+    assert cluster.get("ListenerSet", world.RAY_NS, "second-listeners")["spec"] == \
+        second_before["spec"]
+    assert _managers(cluster.get("Gateway", "infra", "shared")) == {"helm"}

@@ -88,6 +88,9 @@ DEFAULT_RESOURCES: tuple[ResourceType, ...] = (
                  crd=True),
     ResourceType("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", True, (),
                  crd=True),
+    # Gateway API v1.6 serves ListenerSet at v1 (experimental channel before).
+    ResourceType("gateway.networking.k8s.io", "v1", "ListenerSet", "listenersets", True, (),
+                 crd=True),
     ResourceType("gateway.networking.k8s.io", "v1alpha2", "TCPRoute", "tcproutes", True, (),
                  crd=True),
     ResourceType("metallb.io", "v1beta1", "IPAddressPool", "ipaddresspools", True, (),
