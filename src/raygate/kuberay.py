@@ -17,6 +17,9 @@ RAY_KINDS = ("RayCluster", "RayService", "RayJob")
 DEFAULT_PORTS = {"gcs-server": 6379, "dashboard": 8265, "client": 10001, "serve": 8000,
                  "metrics": 8080}
 DASHBOARD_AGENT_PORT = 52365
+#: The Dashboard's own request size cap (aiohttp ``client_max_size``, Ray's
+#: ``DASHBOARD_CLIENT_MAX_SIZE``): the largest job ``working_dir`` upload Ray accepts, 100 MiB.
+DASHBOARD_UPLOAD_MAX_BYTES = 100 * 1024 ** 2
 #: KubeRay >= 1.5.1 supports spec.authOptions; Ray >= 2.52 supports token auth.
 AUTH_FIX = "set spec.authOptions.mode: token on the RayCluster (KubeRay >= 1.5.1, Ray >= 2.52)"
 

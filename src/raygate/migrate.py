@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from raygate import kuberay
 from raygate.backends import ingress_nginx as nginx
 from raygate.backends.gateway_api import api, implementations, units
 from raygate.model import dataplane
@@ -39,7 +40,7 @@ from raygate.objects import KubeObject, ObjectSet
 from raygate.render import gateway_api as gw_render
 
 GROUP = api.GROUP
-RAY_UPLOAD = 100 * units.MIB
+RAY_UPLOAD = kuberay.DASHBOARD_UPLOAD_MAX_BYTES
 MANAGED = {"app.kubernetes.io/managed-by": "raygate"}
 
 #: Annotations that change nothing once the route is on Gateway API (the behaviour is the

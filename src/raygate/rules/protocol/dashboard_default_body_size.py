@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from raygate import kuberay
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _http
 
 #: Ray's own upload cap (DASHBOARD_CLIENT_MAX_SIZE); a gateway limit below it is the bottleneck.
-DASHBOARD_MAX_BYTES = 100 * 1024 ** 2
+DASHBOARD_MAX_BYTES = kuberay.DASHBOARD_UPLOAD_MAX_BYTES
 
 
 @rule(

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from raygate import kuberay
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _http
 
-RAY_DASHBOARD_MAX_BYTES = 100 * 1024 ** 2
+RAY_DASHBOARD_MAX_BYTES = kuberay.DASHBOARD_UPLOAD_MAX_BYTES
 
 
 @rule(

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from raygate import kuberay
 from raygate.backends.gateway_api import attachment, dataplane, units
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _gateway_routes
 
-RAY_UPLOAD = 100 * units.MIB
+RAY_UPLOAD = kuberay.DASHBOARD_UPLOAD_MAX_BYTES
 
 
 @rule(
