@@ -215,11 +215,3 @@ def _resolve(objects: ObjectSet, ingress: KubeObject) -> DataPlane:
     return DataPlane("unknown", class_name, class_source=source,
                      reason=f"{via}: no controller in the inputs claims it")
 
-
-def ingress_nginx_controller(objects: ObjectSet, ingress: KubeObject) -> nginx.Controller | None:
-    """The ingress-nginx controller that processes ``ingress`` (its webhook and its store), or
-    None when another or no controller serves its class, or the controller's
-    ``--watch-namespace`` excludes the Ingress's namespace (CheckIngress then admits it
-    untouched and the store never sees it: controller.go@controller-v1.15.1). The data plane
-    already weighs the namespace scope, so this is ``controller_of``."""
-    return controller_of(objects, ingress)

@@ -41,8 +41,6 @@ class PassReport:
     writes: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    #: cluster -> seconds from its creationTimestamp to its routes written (when seen in a pass).
-    latencies: dict[str, float] = field(default_factory=dict)
     #: The gateway placement check (pinned-node mode), when it ran.
     placement: placement.Decision | None = None
     #: cluster -> (ok, summary) of the probes run in this pass.
@@ -167,6 +165,8 @@ class Reconciler:
         self._report_lock = threading.Lock()
         #: cluster -> (when probed, what was probed): re-probed on change or after the interval.
         self._probed: dict[str, tuple[float, Any]] = {}
+        #: The placement verdict of the last pass: an Event is written when it changes.
+        self._last_placement = "ok"
         #: The probe runner (``raygate.probe.probe``); tests may point it at a local server.
         self.probe_fn: Callable[..., Any] | None = None
         self.settings = settings
@@ -286,13 +286,7 @@ class Reconciler:
                                               report, address), sorted(plans))
         if self.settings.probe.enabled:
             self._probe(objs, plans, holdings, address, report)
-        now = self.clock()
-        for key, p in sorted(plans.items()):
-            if p.exposed:
-                report.exposed += 1
-                created = _timestamp((objs[key].get("metadata") or {}).get("creationTimestamp"))
-                if created is not None:
-                    report.latencies[key] = max(0.0, now - created)
+        report.exposed = sum(1 for p in plans.values() if p.exposed)
         report.writes = self.api.writes - start_writes
         return report
 
@@ -398,7 +392,7 @@ class Reconciler:
         nodes = self.api.list("v1", "Node")
         decision = placement.decide(nodes, cfg.label, cfg.failover_label)
         report.placement = decision
-        changed = decision.state != getattr(self, "_last_placement", "ok")
+        changed = decision.state != self._last_placement
         self._last_placement = decision.state
         by_name = {(n.get("metadata") or {}).get("name"): n for n in nodes}
         if decision.state == "move":
@@ -495,21 +489,6 @@ def _subset(want: Any, have: Any) -> bool:
         return isinstance(have, list) and len(want) == len(have) and \
             all(_subset(w, h) for w, h in zip(want, have))
     return want == have
-
-
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    import calendar
-    try:
-        return float(calendar.timegm(time.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")))
-    except ValueError:
-        return None
-
-
-def exposed_clusters(objs: Iterable[Mapping[str, Any]]) -> list[str]:
-    return sorted(f"{(o.get('metadata') or {}).get('namespace')}/{(o.get('metadata') or {}).get('name')}"
-                  for o in objs if desired.EXPOSE in ((o.get("metadata") or {}).get("annotations") or {}))
 
 
 class DryRunApi(Api):

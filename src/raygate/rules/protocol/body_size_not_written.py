@@ -49,7 +49,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if obj.kind == "ConfigMap":
         yield from _configmap(obj, ctx)
         return
-    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
     if controller is None:
         return
     key = controller.annotations_prefix + KEY

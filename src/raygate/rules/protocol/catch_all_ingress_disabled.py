@@ -48,7 +48,7 @@ DENIAL = ("this deployment is trying to create a catch-all ingress while Disable
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not isinstance(obj.spec.get("defaultBackend"), dict):
         return
-    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
     if controller is None:
         return
     if not controller.disable_catch_all:

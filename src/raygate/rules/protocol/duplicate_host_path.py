@@ -54,7 +54,7 @@ from raygate.rules import Context, rule
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     for overlap in _overlaps(ctx.objects).get(id(obj), ()):
-        controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+        controller = dataplane.controller_of(ctx.objects, obj)
         assert controller is not None
         existing = f"{overlap.existing.namespace}/{overlap.existing.name}"
         if controller.admission_webhook and nginx.has_behaviour(controller, "overlap-denial"):
@@ -81,7 +81,7 @@ def _compute(objects: ObjectSet) -> dict[int, list[nginx.Overlap]]:
     for index, ing in enumerate(objects.of_kind("Ingress")):
         if not nginx.is_ingress(ing):
             continue
-        controller = dataplane.ingress_nginx_controller(objects, ing)
+        controller = dataplane.controller_of(objects, ing)
         if controller is None:
             continue
         created = ing.get("metadata", "creationTimestamp")

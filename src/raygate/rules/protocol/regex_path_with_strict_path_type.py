@@ -73,7 +73,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
             continue
         if nginx.VALID_PATH_TYPE_RE.match(path):
             continue
-        controller = controller or dataplane.ingress_nginx_controller(ctx.objects, obj)
+        controller = controller or dataplane.controller_of(ctx.objects, obj)
         if controller is None:
             return
         if controller.version_known and controller.version < FIRST_VERSION:

@@ -76,7 +76,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = dataplane.ingress_nginx_controller(ctx.objects, ingress)
+    controller = dataplane.controller_of(ctx.objects, ingress)
     if controller is None:
         return
     if controller.version_known and controller.version < (1, 9, 0):

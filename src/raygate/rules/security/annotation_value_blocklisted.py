@@ -50,7 +50,7 @@ KEY = "annotation-value-word-blocklist"
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
     if controller is None:
         return
     if not nginx.has_behaviour(controller, "word-blocklist"):

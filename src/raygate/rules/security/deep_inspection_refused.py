@@ -49,7 +49,7 @@ from raygate.rules import Context, rule
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
     if controller is None:
         return
     if not controller.deep_inspect:

@@ -78,7 +78,7 @@ DECODE = ('error: unable to decode "{file}": json: cannot unmarshal {json_type} 
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     if not nginx.is_ingress(obj):
         return
-    controller = dataplane.ingress_nginx_controller(ctx.objects, obj)
+    controller = dataplane.controller_of(ctx.objects, obj)
     if controller is None:
         return
     assumption = controller.assumed

@@ -67,7 +67,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _check(obj: KubeObject, ingress: KubeObject, ctx: Context) -> Iterable[Finding]:
-    controller = dataplane.ingress_nginx_controller(ctx.objects, ingress)
+    controller = dataplane.controller_of(ctx.objects, ingress)
     if controller is None:
         return  # another class, or outside --watch-namespace: the webhook admits it untouched
     risks = nginx.annotation_risks()
