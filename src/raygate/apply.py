@@ -144,13 +144,6 @@ class ApplyInterrupted(ClusterError):
 
 # --------------------------------------------------------------------------- identity
 
-_bounded = ownership.bounded
-
-
-def _id_of(namespace: str, name: str) -> str:
-    return ownership.gateway_id(namespace, name)
-
-
 @dataclass(frozen=True)
 class Gateway:
     """Who is applying: the label value, the field manager and the objects it shares."""
@@ -192,7 +185,7 @@ class Gateway:
 
 def gateway_id(spec: Any) -> str:
     """A label value naming this gateway: ``<namespace>.<prefix>`` (<= 63 chars)."""
-    return _id_of(spec.ray_cluster.namespace, spec.prefix)
+    return ownership.gateway_id(spec.ray_cluster.namespace, spec.prefix)
 
 
 def gateway_for(spec: Any) -> Gateway:

@@ -8,6 +8,7 @@ import hashlib
 import pytest
 
 from raygate import apply as apply_mod
+from raygate import ownership
 from raygate.apply import Gateway
 from raygate.errors import ClusterError
 from raygate.render.ingress_nginx_manifests import merge_flags
@@ -35,20 +36,20 @@ def test_gateway_id_and_manager_fit_the_api_limits() -> None:
     long = Gateway.named("x" * 200)
     assert len(long.manager) == 128 and long.manager.startswith("raygate/xxx")
     assert Gateway.named("x" * 120).manager == "raygate/" + "x" * 120  # exactly 128 fits
-    assert apply_mod._bounded("abc", 3) == "abc"
-    assert apply_mod._bounded("abcd", 3) != "abc"
+    assert ownership.bounded("abc", 3) == "abc"
+    assert ownership.bounded("abcd", 3) != "abc"
     # Characters a label value cannot hold are replaced; edges trimmed.
     assert apply_mod.gateway_id(_Spec("a_b", "c:d")) == "a_b.c-d"
-    assert apply_mod._id_of("-", "-") == "raygate"
-    assert apply_mod._id_of("", "x") == "x"
-    assert apply_mod._id_of("-a", "b-") == "a.b" and apply_mod._id_of("_a", "b.") == "a.b"
+    assert ownership.gateway_id("-", "-") == "raygate"
+    assert ownership.gateway_id("", "x") == "x"
+    assert ownership.gateway_id("-a", "b-") == "a.b" and ownership.gateway_id("_a", "b.") == "a.b"
     assert apply_mod.gateway_id(_Spec("Team", "Ray")) == "Team.Ray"  # label values keep case
     # The cut never leaves a separator before the hash.
     raw = "a" * 10 + "-._" + "b" * 20
     digest = hashlib.sha256(raw.encode()).hexdigest()[:8]
-    assert apply_mod._bounded(raw, 22) == "a" * 10 + "-" + digest
-    assert apply_mod._id_of("Xa", "bX") == "Xa.bX"
-    assert apply_mod._bounded("-" * 5 + "a" * 30, 20).startswith("-----")
+    assert ownership.bounded(raw, 22) == "a" * 10 + "-" + digest
+    assert ownership.gateway_id("Xa", "bX") == "Xa.bX"
+    assert ownership.bounded("-" * 5 + "a" * 30, 20).startswith("-----")
 
 
 def _obj(kind: str, name: str, ns: str | None = "ns", labels: dict | None = None, **extra) -> dict:

@@ -140,7 +140,15 @@ def _spec_path(ray: KubeObject) -> str:
 
 
 def cluster_protections(ray: KubeObject) -> tuple[Protection, ...]:
-    """What the Ray cluster itself enforces, whatever the way in."""
+    """What the Ray cluster itself enforces, whatever the way in (computed once per Ray object:
+    every exposure of the cluster and RG104 ask again)."""
+    cached = ray.__dict__.get("_raygate_cluster_protections")
+    if cached is None:
+        cached = ray.__dict__["_raygate_cluster_protections"] = _cluster_protections(ray)
+    return cached
+
+
+def _cluster_protections(ray: KubeObject) -> tuple[Protection, ...]:
     found: list[Protection] = []
     name = f"{ray.kind} {ray.namespace}/{ray.name}"
     spec = kuberay.cluster_spec(ray)
