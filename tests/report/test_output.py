@@ -65,16 +65,7 @@ def test_text_on_a_real_80_column_terminal_has_colour_and_no_split_words(broken_
         fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
         os.execve(sys.executable, [sys.executable, "-m", "raygate", "lint", str(BROKEN), "-q"], env)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.waitpid(pid, 0)
+    out = _read_all(pid, fd)
     text = out.decode()
     assert "\x1b[" in text  # coloured on a terminal
     plain = re.sub(r"\x1b\]8;[^\x1b]*\x1b\\|\x1b\[[0-9;]*m", "", text).replace("\r", "")
@@ -87,21 +78,27 @@ def test_text_on_a_real_80_column_terminal_has_colour_and_no_split_words(broken_
     assert not missing, missing[:10]
 
 
-def test_no_color_is_honoured_even_when_forced_by_a_terminal() -> None:
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(sys.executable, [sys.executable, "-m", "raygate", "lint", str(BROKEN), "-q"],
-                  {**os.environ, "NO_COLOR": "1"})
+def _read_all(pid: int, fd: int) -> bytes:
+    """Everything the child wrote to its pseudo-terminal, once it has exited."""
     out = b""
     while True:
         try:
             chunk = os.read(fd, 65536)
-        except OSError:
+        except OSError:  # EIO: the child closed the terminal
             break
         if not chunk:
             break
         out += chunk
     os.waitpid(pid, 0)
+    return out
+
+
+def test_no_color_is_honoured_even_when_forced_by_a_terminal() -> None:
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(sys.executable, [sys.executable, "-m", "raygate", "lint", str(BROKEN), "-q"],
+                  {**os.environ, "NO_COLOR": "1"})
+    out = _read_all(pid, fd)
     assert b"RG101" in out and b"\x1b[" not in out
 
 
