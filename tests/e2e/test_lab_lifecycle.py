@@ -35,6 +35,17 @@ def checks(done: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object
     return {c["name"]: c for c in json.loads(done.stdout)["checks"]}
 
 
+def head_logs(state: Path) -> str:
+    """The tails of the head's per-client server logs: what a Ray Client failure points to."""
+    try:
+        temp_dir = Path(json.loads((state / "state.json").read_text())["ray"]["temp_dir"])
+    except (OSError, ValueError, KeyError):
+        return ""
+    logs = sorted(temp_dir.glob("session_latest/logs/ray_client_server*.err"))
+    return "".join(f"\n--- {p.name}\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:])
+                   for p in logs)
+
+
 def test_lab_cli_lifecycle(tmp_path: Path) -> None:
     state = tmp_path / ".raygate-lab"
     up = raygate("lab", "up", cwd=tmp_path)
@@ -51,7 +62,7 @@ def test_lab_cli_lifecycle(tmp_path: Path) -> None:
 
         # The printed command, verbatim: every check passes, and the token is not shown.
         probed = raygate(*args, cwd=tmp_path)
-        assert probed.returncode == 0, probed.stdout + probed.stderr
+        assert probed.returncode == 0, probed.stdout + probed.stderr + head_logs(state)
         assert "all checks passed" in probed.stdout
         assert token not in probed.stdout + probed.stderr
         report = json.loads(raygate(*args, "-o", "json", cwd=tmp_path).stdout)
@@ -79,7 +90,7 @@ def test_lab_cli_lifecycle(tmp_path: Path) -> None:
         probed = raygate(*probe_args(faulty), "-o", "json", cwd=tmp_path)
         assert probed.returncode == 1
         failed = {n for n, c in checks(probed).items() if c["verdict"] == "fail"}
-        assert failed == {"gcs-closed"}, probed.stdout
+        assert failed == {"gcs-closed"}, probed.stdout + head_logs(state)
         lint = raygate("lint", ".raygate-lab/objects.yaml", "-o", "json", cwd=tmp_path)
         assert "RG105" in lint.stdout, lint.stdout + lint.stderr
 
