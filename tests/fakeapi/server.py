@@ -139,6 +139,8 @@ class FakeApiServer:
         #: [verb, kind, name, remaining, code, reason, message, after] (see ``inject``).
         self._faults: list[list[Any]] = []
         self._disabled_groups: set[str] = set()
+        #: [verb, kind, remaining, seconds] (see ``stall``).
+        self._stalls: list[list[Any]] = []
         self._logs: dict[tuple[str, str, str | None], str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -332,6 +334,12 @@ class FakeApiServer:
                  "has been modified; please apply your changes to the latest version and try again",
         }.get(code, f"injected {code}")
         self._faults.append([verb, kind, name, times, code, reason, message, after])
+
+    def stall(self, seconds: float, *, verb: str | None = None, kind: str | None = None,
+              times: int = 1) -> None:
+        """Hold ``times`` matching requests for ``seconds`` before answering: an API server
+        that is slow (etcd latency, a busy apiserver) so the client's timeout fires first."""
+        self._stalls.append([verb, kind, times, seconds])
 
     def allow(self, kind: str) -> None:
         self._forbidden.pop(kind, None)
@@ -555,6 +563,7 @@ class FakeApiServer:
         rec.verb, rec.kind = verb, t.kind
         self._check_rbac(t, verb, ns)
         self._check_faults(t, verb, name)
+        await self._check_stalls(t, verb)
         if sub == "log":
             return self._pod_log(t, ns or "", name or "", q)
         if verb == "list":
@@ -609,6 +618,14 @@ class FakeApiServer:
                     continue
                 fault[3] -= 1
                 raise ApiStatus(code, reason, message, {"name": name or "", "kind": t.plural})
+
+    async def _check_stalls(self, t: ResourceType, verb: str) -> None:
+        for stall in self._stalls:
+            f_verb, f_kind, remaining, seconds = stall
+            if remaining > 0 and f_verb in (None, verb) and f_kind in (None, t.kind):
+                stall[2] -= 1
+                await asyncio.sleep(seconds)
+                return
 
     @staticmethod
     def _decode(body: bytes, ctype: str) -> Any:
