@@ -298,3 +298,50 @@ def test_ports_another_tool_maps_are_never_claimed(api_server: FakeApiServer,
     reconciler(source).run_pass()
     assert [a.port for a in held(api_server)] == [30002]
     assert tcp_data(api_server)["30001"] == "db/other:5432"
+
+
+def test_kuberay_own_ingress_and_upgrade_gateway_are_never_touched(
+        api_server: FakeApiServer, source: ClusterSource) -> None:
+    """KubeRay writes its own Ingress (``enableIngress``), the RayCluster's status, and for a
+    RayService's incremental upgrade its own Gateway and HTTPRoute (ray-operator
+    controllers/ray/utils/util.go, rayservice_controller.go, v1.4+). The operator writes beside
+    them with its own names and field manager, never into them."""
+    cluster = ray_cluster("a", "t", "ua")
+    cluster["spec"]["headGroupSpec"]["enableIngress"] = True
+    cluster["status"] = {"state": "ready", "head": {"serviceIP": "10.0.0.9"}}
+    api_server.add(cluster, manager="kuberay-operator")
+    kuberay = "kuberay-operator"
+    api_server.add({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                    "metadata": {"name": "a-head-ingress", "namespace": "t",
+                                 "labels": {"ray.io/cluster": "a"}},
+                    "spec": {"ingressClassName": "nginx", "rules": [{"http": {"paths": [{
+                        "path": "/a/(.*)", "pathType": "ImplementationSpecific",
+                        "backend": {"service": {"name": "a-head-svc",
+                                                "port": {"number": 8265}}}}]}}]}},
+                   manager=kuberay)
+    api_server.add({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                    "metadata": {"name": "svc-gateway", "namespace": "t"},
+                    "spec": {"gatewayClassName": "istio", "listeners": [
+                        {"name": "http", "port": 80, "protocol": "HTTP"}]}}, manager=kuberay)
+    api_server.add({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                    "metadata": {"name": "svc-httproute", "namespace": "t"},
+                    "spec": {"parentRefs": [{"name": "svc-gateway"}], "rules": [{
+                        "backendRefs": [{"name": "svc-serve-svc", "port": 8000, "weight": 100}]}]}},
+                   manager=kuberay)
+    theirs = {(kind, name): api_server.get(kind, "t", name)
+              for kind, name in (("Ingress", "a-head-ingress"), ("Gateway", "svc-gateway"),
+                                 ("HTTPRoute", "svc-httproute"))}
+    r = reconciler(source)
+    r.run_pass()
+    r.run_pass()
+    for (kind, name), before in theirs.items():
+        assert api_server.get(kind, "t", name) == before, f"{kind} {name} was written"
+    live = api_server.get("RayCluster", "t", "a")
+    assert live["spec"] == cluster["spec"] and live["status"] == cluster["status"]
+    managers = {e["manager"] for e in live["metadata"]["managedFields"]}
+    assert kuberay in managers and len(managers) == 2
+    ours = [e for e in live["metadata"]["managedFields"] if e["manager"] != kuberay]
+    owned = ours[0]["fieldsV1"]
+    assert set(owned) == {"f:metadata"}, "the operator owns fields outside metadata"
+    assert set(owned["f:metadata"]) <= {"f:annotations", "f:finalizers"}
+    assert api_server.get("Ingress", "t", "raygate-a-dashboard") is not None
