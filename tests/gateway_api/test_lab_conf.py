@@ -113,7 +113,7 @@ def _behaviour(objects: list[dict], http: int, tcp: int, tmp_path: Path, echo_po
 @pytest.mark.parametrize("source", ["rendered", "migrated"])
 def test_gateway_api_objects_behave_in_real_nginx(source: str, echo: int, tcp_echo: int,
                                                   tmp_path: Path) -> None:
-    from raygate.lab.control import pick_port
+    from raygate.lab.ports import pick_port
     objects = gateway_api_objects() if source == "rendered" else migrated_objects()
     http = pick_port(set())
     got = _behaviour(objects, http, pick_port({http}), tmp_path, echo, tcp_echo)

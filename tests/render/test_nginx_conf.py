@@ -186,7 +186,8 @@ def echo() -> Iterator[int]:
 @pytest.mark.parametrize("fault", [None, "body-size-1m", "missing-slash-redirect", "no-websocket"])
 def test_lab_objects_behave_in_real_nginx(fault: str | None, echo: int, tmp_path: Path) -> None:
     from raygate.lab import nginx as nginx_proc
-    from raygate.lab.control import pick_port, worker_user
+    from raygate.lab.control import worker_user
+    from raygate.lab.ports import pick_port
 
     spec = gw.LabSpec()
     objects = gw.lab_objects(spec, fault)

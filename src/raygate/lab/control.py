@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ import yaml
 
 from raygate.lab import gateway as gw
 from raygate.lab import nginx as nginx_proc
+from raygate.lab.ports import pick_port
 from raygate.lab.ray_head import (LabError, RayHead, is_ours, proc_start_time, start_ray_head,
                                   stop_ray_head)
 from raygate.render.nginx_conf import NginxConf, render_nginx_conf
@@ -31,7 +30,6 @@ DEFAULT_STATE_DIR = ".raygate-lab"
 WELL_KNOWN = {"client": 10001, "gcs": 6379, "agent": 52365}
 # Gateway-side ports are picked from here: below Linux's ephemeral range (where Ray's own
 # random ports land) and above Ray's worker (10002-19999) and client-server (23000-24000) ports.
-PORT_RANGE = (25000, 29999)
 
 
 class LabRefused(LabError):
@@ -147,23 +145,6 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def pick_port(taken: set[int]) -> int:
-    """A free loopback port in PORT_RANGE not already used by this lab."""
-    rng = random.Random()
-    for _ in range(500):
-        port = rng.randint(*PORT_RANGE)
-        if port in taken:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        taken.add(port)
-        return port
-    raise LabError(f"no free port in {PORT_RANGE[0]}-{PORT_RANGE[1]} on 127.0.0.1")
 
 
 def objects_yaml(objects: list[dict[str, Any]], fault: str | None) -> str:

@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from raygate.errors import RaygateError
+from raygate.lab.errors import LabError
+from raygate.lab.ports import pick_port
 
 # Ray's unix socket paths live under the temp dir (session_<date>/sockets/plasma_store);
 # AF_UNIX paths are limited to 107 bytes, so a long temp dir breaks Ray at start.
@@ -37,7 +37,6 @@ import os, sys
 from ray import serve
 import ray
 ray.init(address=os.environ["RAYGATE_LAB_GCS"], logging_level="ERROR", log_to_driver=False)
-serve.start(http_options={"host": "127.0.0.1", "port": int(os.environ["RAYGATE_LAB_SERVE_PORT"])})
 
 @serve.deployment(ray_actor_options={"num_cpus": 0})
 class Hello:
@@ -49,13 +48,20 @@ class Hello:
     async def __call__(self, request):
         return {"hello": "world", "path": request.url.path}
 
-serve.run(Hello.bind(), name="hello", route_prefix="/hello")
+try:
+    serve.start(http_options={"host": "127.0.0.1",
+                              "port": int(os.environ["RAYGATE_LAB_SERVE_PORT"])})
+    serve.run(Hello.bind(), name="hello", route_prefix="/hello")
+except BaseException:
+    # Serve's controller outlives this script and keeps its HTTP options: shut it down so a
+    # retry on another port starts afresh instead of retrying the taken one.
+    try:
+        serve.shutdown()
+    except Exception:
+        pass
+    raise
 print("serve-ready", flush=True)
 '''
-
-
-class LabError(RaygateError):
-    """The lab could not start or stop a component."""
 
 
 @dataclass
@@ -125,12 +131,6 @@ def ray_env(home: str, token: str | None) -> dict[str, str]:
     return env
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def ray_executable() -> str:
     candidate = Path(sys.executable).with_name("ray")
     if candidate.exists():
@@ -169,7 +169,8 @@ def start_ray_head(state_dir: Path, *, auth: bool = True, token: str | None = No
         with os.fdopen(fd, "w") as f:
             f.write((token or new_token()) + "\n")
         token_file = str(token_path.resolve())
-    ports = {name: free_port() for name in ("gcs", "dashboard", "client", "serve", "agent")}
+    taken: set[int] = set()
+    ports = {name: pick_port(taken) for name in ("gcs", "dashboard", "client", "serve", "agent")}
     temp_dir = _temp_dir(state_dir)
     log = open(state_dir / "ray-head.log", "wb")
     tok = Path(token_file).read_text().strip() if token_file else None
@@ -217,19 +218,30 @@ def _wait_dashboard(head: RayHead, proc: subprocess.Popen[bytes], timeout: float
                    f"(see {log})")
 
 
+#: Serve binds its HTTP port when the app deploys, seconds after the port was picked; another
+#: lab picking at the same moment can take it in between. A new port, then, not a failure.
+SERVE_BIND_ATTEMPTS = 3
+
+
 def deploy_serve(head: RayHead, state_dir: Path, timeout: float = 90.0) -> None:
-    env = head.env()
-    env["RAYGATE_LAB_GCS"] = head.gcs_address
-    env["RAYGATE_LAB_SERVE_PORT"] = str(head.serve_port)
-    try:
-        done = subprocess.run([sys.executable, "-c", SERVE_APP], env=env, cwd=str(state_dir),
-                              capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        raise LabError(f"deploying the Serve app took longer than {timeout:.0f} s") from e
-    if done.returncode != 0 or "serve-ready" not in done.stdout:
-        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    for attempt in range(1, SERVE_BIND_ATTEMPTS + 1):
+        env = head.env()
+        env["RAYGATE_LAB_GCS"] = head.gcs_address
+        env["RAYGATE_LAB_SERVE_PORT"] = str(head.serve_port)
+        try:
+            done = subprocess.run([sys.executable, "-c", SERVE_APP], env=env, cwd=str(state_dir),
+                                  capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            raise LabError(f"deploying the Serve app took longer than {timeout:.0f} s") from e
+        if done.returncode == 0 and "serve-ready" in done.stdout:
+            head.serve_ready = True
+            return
+        output = done.stderr or done.stdout
+        if "Failed to bind to address" in output and attempt < SERVE_BIND_ATTEMPTS:
+            head.serve_port = pick_port(set(head.local_ports().values()))
+            continue
+        tail = output.strip().splitlines()[-3:]
         raise LabError("deploying the Serve app failed: " + " | ".join(tail))
-    head.serve_ready = True
 
 
 def pid_alive(pid: int) -> bool:
