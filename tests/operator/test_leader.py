@@ -159,6 +159,22 @@ def test_cli_bad_settings_exit_2_with_one_line(args: list[str], message: str,
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def run_one_pass_through_faults(fake_api: FakeApiServer, src: ClusterSource) -> Metrics:
+    """One operator pass over clusters a and b (faults already injected), retrying with a
+    short backoff; it must end with both exposed. Returns the metrics to count the errors."""
+    metrics = Metrics()
+    elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only")
+    op = Operator(Reconciler(Api(src), settings.OperatorSettings()), elector, metrics)
+    op.backoff = Backoff(base=0.01, cap=0.05)
+    op.run(max_passes=1)
+    assert op.last_report is not None and op.last_report.exposed == 2
+    for name in ("a", "b"):
+        notes = fake_api.get("RayCluster", "t", name)["metadata"]["annotations"]
+        assert notes["raygate.io/status"] == "exposed"
+        assert fake_api.get("Ingress", "t", f"raygate-{name}-dashboard") is not None
+    return metrics
+
+
 def test_server_errors_and_conflicts_are_retried_until_the_pass_converges(
         fake_api: FakeApiServer, sources) -> None:
     from tests.cluster import world
@@ -168,41 +184,22 @@ def test_server_errors_and_conflicts_are_retried_until_the_pass_converges(
     fake_api.inject(500, verb="list", kind="RayCluster")
     fake_api.inject(503, verb="patch", kind="Ingress", times=2)
     fake_api.inject(409, verb="patch", kind="RayCluster")
-    metrics = Metrics()
-    elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only")
-    op = Operator(Reconciler(Api(src), settings.OperatorSettings()), elector, metrics)
-    op.backoff = Backoff(base=0.01, cap=0.05)
-    op.run(max_passes=1)
+    metrics = run_one_pass_through_faults(fake_api, src)
     assert metrics.get("raygate_operator_reconcile_errors_total") == 3
-    assert op.last_report is not None and op.last_report.exposed == 2
-    for name in ("a", "b"):
-        notes = fake_api.get("RayCluster", "t", name)["metadata"]["annotations"]
-        assert notes["raygate.io/status"] == "exposed"
-        assert fake_api.get("Ingress", "t", f"raygate-{name}-dashboard") is not None
 
 
 def test_requests_that_time_out_are_retried_with_backoff_until_the_pass_converges(
-        fake_api: FakeApiServer) -> None:
+        fake_api: FakeApiServer, sources) -> None:
     """A slow API server (the client's timeout fires before the answer) is an error of one
     attempt, retried with backoff, not a crash or a cluster left half exposed."""
     from tests.cluster import world
     world.install(fake_api)
-    fake_api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
     fake_api.add_many([ray_cluster(n, "t", f"u{n}") for n in ("a", "b")])
     fake_api.stall(3.0, verb="list", kind="RayCluster")
     fake_api.stall(3.0, verb="patch", kind="Ingress")
     with ClusterSource(fake_api.kubeconfig_path, timeout=0.5) as src:
-        metrics = Metrics()
-        elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only")
-        op = Operator(Reconciler(Api(src), settings.OperatorSettings()), elector, metrics)
-        op.backoff = Backoff(base=0.01, cap=0.05)
-        op.run(max_passes=1)
+        metrics = run_one_pass_through_faults(fake_api, src)
     assert metrics.get("raygate_operator_reconcile_errors_total") == 2
-    assert op.last_report is not None and op.last_report.exposed == 2
-    for name in ("a", "b"):
-        notes = fake_api.get("RayCluster", "t", name)["metadata"]["annotations"]
-        assert notes["raygate.io/status"] == "exposed"
-        assert fake_api.get("Ingress", "t", f"raygate-{name}-dashboard") is not None
 
 
 def test_a_watch_that_gets_410_gone_restarts_and_keeps_reporting(fake_api: FakeApiServer,
