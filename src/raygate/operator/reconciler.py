@@ -24,7 +24,12 @@ from raygate.operator.settings import OperatorSettings
 
 FIELD_MANAGER = "raygate-operator"
 RAY_KINDS = (("ray.io/v1", "RayCluster"), ("ray.io/v1", "RayService"), ("ray.io/v1", "RayJob"))
-ROUTE_KINDS = (("networking.k8s.io/v1", "Ingress"), ("gateway.networking.k8s.io/v1", "HTTPRoute"))
+GATEWAY_API = "gateway.networking.k8s.io"
+#: The kinds of the per-cluster objects each backend writes (RBAC: list, patch, delete).
+#: gateway-api's TCPRoute version is the one the API server serves (``Reconciler._tcp_version``).
+ROUTE_KINDS = {"ingress-nginx": (("networking.k8s.io/v1", "Ingress"),),
+               "gateway-api": ((f"{GATEWAY_API}/v1", "HTTPRoute"), (None, "TCPRoute"),
+                               (f"{GATEWAY_API}/v1", "ListenerSet"))}
 
 
 @dataclass
@@ -82,6 +87,10 @@ class Api:
         group, _, version = api_version.rpartition("/")
         return version in self.source.discover().get(group, [])
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the API server serves ``kind`` at ``api_version`` (discovery, cached)."""
+        return self.installed(api_version) and self.source.serves(api_version, kind)
+
     def list(self, api_version: str, kind: str, *, namespace: str = "*",
              labels: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         from lightkube.core import resource as r
@@ -133,7 +142,7 @@ class Api:
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         from lightkube.core.exceptions import ApiError
         try:
-            o = self.client.get(self._res(api_version, kind), name, namespace=namespace)
+            o = self.client.get(self._res(api_version, kind), name, namespace=namespace or None)
         except ApiError as e:
             if e.status.code in (403, 404):
                 return None
@@ -173,6 +182,7 @@ class Reconciler:
         self.clock = clock
         #: The tcp-services entries last written: unchanged entries are not written again.
         self._tcp_written: dict[str, str] | None = None
+        self._tcp_route_version: str | None = None
 
     # ------------------------------------------------------------------ reading
 
@@ -195,12 +205,42 @@ class Reconciler:
     def _routes(self) -> list[dict[str, Any]]:
         out = []
         # Only the backend's own route kinds: what RBAC grants (charts/raygate-operator).
-        kinds = ROUTE_KINDS[:1] if self.settings.backend == "ingress-nginx" else ROUTE_KINDS[1:]
-        for api_version, kind in kinds:
-            if self.api.installed(api_version):
+        for api_version, kind in ROUTE_KINDS[self.settings.backend]:
+            api_version = api_version or f"{GATEWAY_API}/{self._tcp_version()}"
+            if self.api.serves(api_version, kind):
                 out += self.api.list(api_version, kind,
                                      labels={"app.kubernetes.io/managed-by": FIELD_MANAGER})
         return out
+
+    def _tcp_version(self) -> str:
+        """The TCPRoute version written: configured, else v1 when served (Gateway API v1.6),
+        else v1alpha2 (discovery is read once)."""
+        if self._tcp_route_version is None:
+            self._tcp_route_version = self.settings.gateway_api.tcp_route_api_version or (
+                "v1" if self.api.serves(f"{GATEWAY_API}/v1", "TCPRoute") else "v1alpha2")
+        return self._tcp_route_version
+
+    def _shared_gateway(self, namespaces: set[str]) -> Any:
+        """gateway-api: the shared Gateway as read (never written), with the Namespace objects
+        of ``namespaces`` (the annotated clusters') when its allowedListeners select namespaces
+        by label; None for ingress-nginx."""
+        if self.settings.backend != "gateway-api":
+            return None
+        from raygate.objects import KubeObject, ObjectSet, Origin
+        ns, name = self.settings.gateway_ref
+        gw = self.api.get(f"{GATEWAY_API}/v1", "Gateway", ns, name)
+        objs = []
+        if gw is not None:
+            gw.setdefault("apiVersion", f"{GATEWAY_API}/v1")
+            gw.setdefault("kind", "Gateway")
+            objs.append(gw)
+            allowed = ((gw.get("spec") or {}).get("allowedListeners") or {}).get("namespaces")
+            if (allowed or {}).get("from") == "Selector":
+                for cluster_ns in sorted(namespaces):
+                    found = self.api.get("v1", "Namespace", "", cluster_ns)
+                    if found is not None:
+                        objs.append({**found, "apiVersion": "v1", "kind": "Namespace"})
+        return ObjectSet(tuple(KubeObject(o, Origin("cluster")) for o in objs))
 
     # ------------------------------------------------------------------ one pass
 
@@ -211,8 +251,15 @@ class Reconciler:
         report.clusters = len(clusters)
         plans: dict[str, desired.Plan] = {}
         objs: dict[str, dict[str, Any]] = {}
+        settings = self.settings
+        if settings.backend == "gateway-api":
+            settings = settings.model_copy(update={"gateway_api": settings.gateway_api.model_copy(
+                update={"tcp_route_api_version": self._tcp_version()})})
+        shared = self._shared_gateway({desired.cluster_ref(c)[0] for c in clusters
+                                       if desired.EXPOSE in ((c.get("metadata") or {})
+                                                             .get("annotations") or {})})
         for c in clusters:
-            p = desired.plan(c, self.settings)
+            p = desired.plan(c, settings, shared=shared)
             if p.request is None and p.refused is None and not _has_finalizer(c):
                 continue
             plans[p.cluster] = p
@@ -234,7 +281,7 @@ class Reconciler:
         taken = {a.port for a in held if a not in released}
         # Ports another tool maps in tcp-services are theirs: claiming one would make our apply
         # conflict with its manager on every pass.
-        taken |= self._foreign_tcp_ports({a.port for a in held})
+        taken |= self._foreign_tcp_ports({a.port for a in held}, shared)
         needs = [(key, purpose) for key in sorted(plans) if plans[key].exposed
                  for purpose in sorted(plans[key].tcp_targets)
                  if purpose not in holdings.get(key, {})]
@@ -258,6 +305,12 @@ class Reconciler:
 
         # Shared: one tcp-services map for every exposed cluster, written once per pass.
         self._write_tcp_services(holdings, plans)
+        if shared is not None:
+            # gateway-api: each cluster's TCP ports are listeners of its own ListenerSet on
+            # the shared Gateway, rendered once its ports are held.
+            for key, p in list(plans.items()):
+                if p.exposed and holdings.get(key):
+                    plans[key] = desired.plan(objs[key], settings, holdings[key], shared)
 
         # Where the gateway runs: a pinned node that went away moves (or is reported).
         address = self._placement(report)
@@ -318,7 +371,13 @@ class Reconciler:
             if self.api.create(alloc.to_object(a, self.settings.namespace)):
                 return port
 
-    def _foreign_tcp_ports(self, ours: set[int]) -> set[int]:
+    def _foreign_tcp_ports(self, ours: set[int], shared: Any = None) -> set[int]:
+        if shared is not None:
+            # gateway-api: the shared Gateway's own listeners hold their ports; a ListenerSet
+            # listener on one of them would be Conflicted.
+            return {l["port"] for gw in shared.of_kind("Gateway")
+                    for l in gw.spec.get("listeners") or []
+                    if isinstance(l, dict) and isinstance(l.get("port"), int)} - ours
         if self.settings.backend != "ingress-nginx":
             return set()
         ctl = self.settings.controller
@@ -439,6 +498,8 @@ class Reconciler:
             self._patch_cluster(cluster, patch, report)
             if p.refused:
                 self._event(cluster, "NotExposed", p.refused, "Warning")
+            elif p.tcp_refused and desired.STATUS in changes:
+                self._event(cluster, "TcpPortsNotExposed", p.tcp_refused, "Warning")
             elif changes:
                 self._event(cluster, "Exposed", ", ".join(f"{k}={v}" for k, v in want.items()
                                                           if k != desired.STATUS))

@@ -126,6 +126,8 @@ class ClusterSource:
         self._config: Any = None
         self._discovered: dict[str, list[str]] | None = None
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
+        #: group version -> the kinds its discovery document lists (``serves``).
+        self._served: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -281,6 +283,22 @@ class ClusterSource:
                     raise ClusterError(f"{self.server}: the API has no kind {kind} in {api_version} "
                                        "(is the CRD installed?)")
         return self._resources[key]
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the server serves ``kind`` at ``api_version``, from the group version's own
+        discovery document (cached; a group serves several versions, each with its own kinds:
+        TCPRoute is v1 only from Gateway API v1.6). False when the group version is not served."""
+        if api_version not in self._served:
+            group, _, version = api_version.rpartition("/")
+            if version not in self.discover().get(group, []):
+                self._served[api_version] = frozenset()
+            else:
+                path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+                doc = self._get_json(path, f"discovery of {api_version}")
+                self._served[api_version] = frozenset(
+                    r.get("kind") for r in doc.get("resources") or []
+                    if "/" not in r.get("name", ""))
+        return kind in self._served[api_version]
 
     def resource_for(self, obj: Mapping[str, Any]) -> Any:
         """The lightkube generic resource class for an object dict."""
