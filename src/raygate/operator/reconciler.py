@@ -183,6 +183,12 @@ class Reconciler:
         #: The tcp-services entries last written: unchanged entries are not written again.
         self._tcp_written: dict[str, str] | None = None
         self._tcp_route_version: str | None = None
+        self._settings_for_plans: tuple[OperatorSettings, OperatorSettings] | None = None
+        #: (cluster, with ports?) -> (what the plan was made from, the plan): a pass over
+        #: unchanged clusters renders none of them again (see ``_plan``).
+        self._plan_cache: dict[tuple[str, bool], tuple[Any, desired.Plan]] = {}
+        #: route -> (the live resourceVersion found equal to, the desired object compared).
+        self._verified: dict[tuple[str, str, str], tuple[Any, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -211,6 +217,42 @@ class Reconciler:
                 out += self.api.list(api_version, kind,
                                      labels={"app.kubernetes.io/managed-by": FIELD_MANAGER})
         return out
+
+    def _plan_settings(self) -> OperatorSettings:
+        """The settings plans are made with (gateway-api: with the TCPRoute version served),
+        one object for as long as ``self.settings`` is the same one."""
+        if self._settings_for_plans is None or self._settings_for_plans[0] is not self.settings:
+            settings = self.settings
+            if settings.backend == "gateway-api":
+                settings = settings.model_copy(update={
+                    "gateway_api": settings.gateway_api.model_copy(
+                        update={"tcp_route_api_version": self._tcp_version()})})
+            self._settings_for_plans = (self.settings, settings)
+        return self._settings_for_plans[1]
+
+    def _plan(self, previous: Mapping[tuple[str, bool], tuple[Any, desired.Plan]],
+              cluster: Mapping[str, Any], settings: OperatorSettings,
+              ports: Mapping[str, int] | None, shared: Any) -> desired.Plan:
+        """``desired.plan``, made again only when what it is a pure function of changed: the
+        cluster object (its uid and resourceVersion: any change to it is a new version), the
+        settings, the ports it holds and the shared Gateway as read. Rendering every cluster
+        on every pass was most of a pass over 500 unchanged clusters."""
+        meta = cluster.get("metadata") or {}
+        ns, name, _, _ = desired.cluster_ref(cluster)
+        key = (f"{ns}/{name}", ports is not None)
+        basis = (meta.get("uid"), meta.get("resourceVersion"), settings,
+                 tuple(sorted(ports.items())) if ports else None,
+                 None if shared is None else tuple(
+                     (o.kind, o.namespace, o.name, o.metadata.get("resourceVersion"))
+                     for o in shared))
+        hit = previous.get(key)
+        if meta.get("resourceVersion") is not None and hit is not None \
+                and hit[0][2] is settings and hit[0][:2] == basis[:2] and hit[0][3:] == basis[3:]:
+            p = hit[1]
+        else:
+            p = desired.plan(cluster, settings, ports, shared)
+        self._plan_cache[key] = (basis, p)
+        return p
 
     def _tcp_version(self) -> str:
         """The TCPRoute version written: configured, else v1 when served (Gateway API v1.6),
@@ -251,15 +293,13 @@ class Reconciler:
         report.clusters = len(clusters)
         plans: dict[str, desired.Plan] = {}
         objs: dict[str, dict[str, Any]] = {}
-        settings = self.settings
-        if settings.backend == "gateway-api":
-            settings = settings.model_copy(update={"gateway_api": settings.gateway_api.model_copy(
-                update={"tcp_route_api_version": self._tcp_version()})})
+        settings = self._plan_settings()
         shared = self._shared_gateway({desired.cluster_ref(c)[0] for c in clusters
                                        if desired.EXPOSE in ((c.get("metadata") or {})
                                                              .get("annotations") or {})})
+        plan_cache, self._plan_cache = self._plan_cache, {}
         for c in clusters:
-            p = desired.plan(c, settings, shared=shared)
+            p = self._plan(plan_cache, c, settings, None, shared)
             if p.request is None and p.refused is None and not _has_finalizer(c):
                 continue
             plans[p.cluster] = p
@@ -310,7 +350,7 @@ class Reconciler:
             # the shared Gateway, rendered once its ports are held.
             for key, p in list(plans.items()):
                 if p.exposed and holdings.get(key):
-                    plans[key] = desired.plan(objs[key], settings, holdings[key], shared)
+                    plans[key] = self._plan(plan_cache, objs[key], settings, holdings[key], shared)
 
         # Where the gateway runs: a pinned node that went away moves (or is reported).
         address = self._placement(report)
@@ -319,13 +359,23 @@ class Reconciler:
         live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
                        for r in self._routes()}
         wanted_routes: set[tuple[str, str, str]] = set()
+        verified: dict[tuple[str, str, str], tuple[Any, dict[str, Any]]] = {}
         to_apply = []
         for key, p in sorted(plans.items()):
             for route in p.routes if p.exposed else []:
                 rkey = (route["kind"], route["metadata"]["namespace"], route["metadata"]["name"])
                 wanted_routes.add(rkey)
-                if not _same(live_routes.get(rkey), route):
+                live_route = live_routes.get(rkey)
+                live_rv = ((live_route or {}).get("metadata") or {}).get("resourceVersion")
+                seen = self._verified.get(rkey)
+                if live_rv is not None and seen is not None and seen[0] == live_rv \
+                        and seen[1] is route:
+                    verified[rkey] = seen  # this version was already found to be what we want
+                elif _same(live_route, route):
+                    verified[rkey] = (live_rv, route)
+                else:
                     to_apply.append(route)
+        self._verified = verified
         stale = [(rk, r) for rk, r in live_routes.items() if rk not in wanted_routes]
         self._parallel(self.api.apply, to_apply)
         self._parallel(lambda item: self.api.delete(item[1]["apiVersion"], item[0][0],
