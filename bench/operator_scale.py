@@ -11,7 +11,7 @@ The fake API server runs in its own process, so the operator's memory is measure
 operator runs as it does in a pod: Lease election, watches on the Ray kinds, batched passes.
 Results: docs/benchmarks.md, section "Operator at scale".
 
-    .venv/bin/python bench/operator_scale.py [--clusters 100 500 1000]
+    .venv/bin/python bench/operator_scale.py [--clusters 100 500 1000] [--rate 50]
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def serve(workdir: str) -> None:
     server.stop()
 
 
-def measure(kubeconfig: str, n: int) -> dict:
+def measure(kubeconfig: str, n: int, rate: float | None = None) -> dict:
     from lightkube.generic_resource import create_namespaced_resource
 
     from raygate.operator import settings
@@ -77,12 +77,17 @@ def measure(kubeconfig: str, n: int) -> dict:
         time.sleep(0.05)
     time.sleep(0.5)
 
-    # A separate client creates the clusters, as users (or a CI job) would, all at once.
+    # A separate client creates the clusters, as users (or a CI job) would: all at once (as
+    # fast as the API server takes them), or ``rate`` per second (a steady arrival rate).
     RayCluster = create_namespaced_resource("ray.io", "v1", "RayCluster", "rayclusters")
     creator = ClusterSource(kubeconfig, timeout=120)
     created: dict[str, float] = {}
     create_start = time.monotonic()
     for i in range(n):
+        if rate:
+            pause = create_start + i / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
         ns, name = f"team{i % 20}", f"c{i:04d}"
         created[f"{ns}/{name}"] = time.monotonic()
         creator.client.create(RayCluster.from_dict(ray_cluster(name, ns, f"uid-{i}")), namespace=ns)
@@ -96,7 +101,7 @@ def measure(kubeconfig: str, n: int) -> dict:
     busy = [p for p in passes if p.allocated]
     writes = sum(p.writes for p in busy)
     return {
-        "clusters": n, "routed": len(done),
+        "clusters": n, "rate": rate or "burst", "routed": len(done),
         # How long the client took to create them all: a floor under the p99 above.
         "create_s": round(create_s, 3),
         "median_s": round(statistics.median(latencies), 3),
@@ -112,6 +117,8 @@ def measure(kubeconfig: str, n: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clusters", type=int, nargs="+", default=[100, 500, 1000])
+    ap.add_argument("--rate", type=float, default=None,
+                    help="create RATE clusters per second instead of all at once")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -121,7 +128,7 @@ def main() -> None:
         serve(args.workdir)
         return
     if args.measure:
-        print(json.dumps(measure(args.kubeconfig, args.measure)))
+        print(json.dumps(measure(args.kubeconfig, args.measure, args.rate)))
         return
     env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'src'}")
     rows = []
@@ -133,7 +140,8 @@ def main() -> None:
             try:
                 info = json.loads(server.stdout.readline())
                 proc = subprocess.run([sys.executable, __file__, "--measure", str(n),
-                                       "--kubeconfig", info["kubeconfig"]],
+                                       "--kubeconfig", info["kubeconfig"],
+                                       *(["--rate", str(args.rate)] if args.rate else [])],
                                       capture_output=True, text=True, env=env)
                 if proc.returncode != 0:
                     sys.exit(proc.stderr)
@@ -142,11 +150,13 @@ def main() -> None:
             finally:
                 server.stdin.close()
                 server.wait(30)
-    print("\n| clusters | creating them took | median create->routed | p99 | passes | "
+    print("\n| clusters | arrivals | creating them took | median create->routed | p99 | passes | "
           "writes/cluster | tcp-services writes | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['clusters']} | {r['create_s']} s | {r['median_s']} s | {r['p99_s']} s | "
+        arrivals = "all at once" if r["rate"] == "burst" else f"{r['rate']:g}/s"
+        print(f"| {r['clusters']} | {arrivals} | {r['create_s']} s | {r['median_s']} s | "
+              f"{r['p99_s']} s | "
               f"{r['passes']} | {r['writes_per_cluster']} | {r['tcp_services_writes']} | "
               f"{r['peak_rss_mb']} MB |")
 

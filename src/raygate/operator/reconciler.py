@@ -193,15 +193,10 @@ class Reconciler:
     # ------------------------------------------------------------------ reading
 
     def _clusters(self) -> list[dict[str, Any]]:
-        out = []
-        for api_version, kind in RAY_KINDS:
-            if not self.api.installed(api_version):
-                continue
-            for c in self.api.list(api_version, kind):
-                ns = (c.get("metadata") or {}).get("namespace") or ""
-                if self.settings.watches(ns):
-                    out.append(c)
-        return out
+        kinds = [(v, k) for v, k in RAY_KINDS if self.api.installed(v)]
+        return [c for listed in self._parallel(lambda vk: self.api.list(*vk), kinds)
+                for c in listed
+                if self.settings.watches((c.get("metadata") or {}).get("namespace") or "")]
 
     def _allocations(self) -> list[alloc.Allocation]:
         records = self.api.list("v1", "ConfigMap", namespace=self.settings.namespace,
@@ -209,14 +204,26 @@ class Reconciler:
         return [a for a in (alloc.from_object(r) for r in records) if a is not None]
 
     def _routes(self) -> list[dict[str, Any]]:
-        out = []
         # Only the backend's own route kinds: what RBAC grants (charts/raygate-operator).
-        for api_version, kind in ROUTE_KINDS[self.settings.backend]:
-            api_version = api_version or f"{GATEWAY_API}/{self._tcp_version()}"
-            if self.api.serves(api_version, kind):
-                out += self.api.list(api_version, kind,
-                                     labels={"app.kubernetes.io/managed-by": FIELD_MANAGER})
-        return out
+        kinds = [(v or f"{GATEWAY_API}/{self._tcp_version()}", k)
+                 for v, k in ROUTE_KINDS[self.settings.backend]]
+        kinds = [(v, k) for v, k in kinds if self.api.serves(v, k)]
+        return [r for listed in self._parallel(
+            lambda vk: self.api.list(*vk, labels={"app.kubernetes.io/managed-by": FIELD_MANAGER}),
+            kinds) for r in listed]
+
+    def _read(self) -> tuple[list[dict[str, Any]], list[alloc.Allocation],
+                             list[dict[str, Any]], dict[str, Any] | None]:
+        """Everything a pass reads first, at once (the reads are independent; one after the
+        other they were most of a quiet pass): the Ray clusters, the port records, our routes
+        and (ingress-nginx) the shared tcp-services map."""
+        ctl = self.settings.controller
+        tcp = (lambda: self.api.get("v1", "ConfigMap", ctl.namespace,
+                                    ctl.tcp_services_config_map)) \
+            if self.settings.backend == "ingress-nginx" else (lambda: None)
+        clusters, held, routes, tcp_map = self._parallel(
+            lambda read: read(), [self._clusters, self._allocations, self._routes, tcp])
+        return clusters, held, routes, tcp_map
 
     def _plan_settings(self) -> OperatorSettings:
         """The settings plans are made with (gateway-api: with the TCPRoute version served),
@@ -289,7 +296,7 @@ class Reconciler:
     def run_pass(self) -> PassReport:
         report = PassReport()
         start_writes = self.api.writes
-        clusters = self._clusters()
+        clusters, held, live_route_list, tcp_map = self._read()
         report.clusters = len(clusters)
         plans: dict[str, desired.Plan] = {}
         objs: dict[str, dict[str, Any]] = {}
@@ -306,7 +313,6 @@ class Reconciler:
             objs[p.cluster] = c
 
         # Allocations: free leaks and duplicates first, then give each purpose a port.
-        held = self._allocations()
         live = {k: p.uid for k, p in plans.items() if p.exposed}
         wanted = {k: set(p.tcp_targets) for k, p in plans.items() if p.exposed}
         repair = alloc.repair(held, live, wanted)
@@ -321,7 +327,7 @@ class Reconciler:
         taken = {a.port for a in held if a not in released}
         # Ports another tool maps in tcp-services are theirs: claiming one would make our apply
         # conflict with its manager on every pass.
-        taken |= self._foreign_tcp_ports({a.port for a in held}, shared)
+        taken |= self._foreign_tcp_ports({a.port for a in held}, shared, tcp_map)
         needs = [(key, purpose) for key in sorted(plans) if plans[key].exposed
                  for purpose in sorted(plans[key].tcp_targets)
                  if purpose not in holdings.get(key, {})]
@@ -357,7 +363,7 @@ class Reconciler:
 
         # Per cluster: routes, then what users are told.
         live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
-                       for r in self._routes()}
+                       for r in live_route_list}
         wanted_routes: set[tuple[str, str, str]] = set()
         verified: dict[tuple[str, str, str], tuple[Any, dict[str, Any]]] = {}
         to_apply = []
@@ -421,7 +427,8 @@ class Reconciler:
             if self.api.create(alloc.to_object(a, self.settings.namespace)):
                 return port
 
-    def _foreign_tcp_ports(self, ours: set[int], shared: Any = None) -> set[int]:
+    def _foreign_tcp_ports(self, ours: set[int], shared: Any = None,
+                           live: Mapping[str, Any] | None = None) -> set[int]:
         if shared is not None:
             # gateway-api: the shared Gateway's own listeners hold their ports; a ListenerSet
             # listener on one of them would be Conflicted.
@@ -430,8 +437,6 @@ class Reconciler:
                     if isinstance(l, dict) and isinstance(l.get("port"), int)} - ours
         if self.settings.backend != "ingress-nginx":
             return set()
-        ctl = self.settings.controller
-        live = self.api.get("v1", "ConfigMap", ctl.namespace, ctl.tcp_services_config_map)
         keys = ((live or {}).get("data") or {}).keys()
         return {int(k) for k in keys if str(k).isdigit() and int(k) not in ours}
 
