@@ -785,11 +785,13 @@ class FakeApiServer:
                             f"does not match the expected API version ({t.api_version})")
         if not body.get("kind"):
             raise ApiStatus(400, "BadRequest", "Object 'Kind' is missing in the request body")
-        obj = copy.deepcopy(body)
+        # The body is the handler's own (decoded from this request, or made by a patch
+        # function, which copies its target): copy only what is changed here, not the whole
+        # object (a deep copy was the fake's largest cost per write).
+        obj = dict(body)
         obj["apiVersion"] = t.api_version
         meta = obj.get("metadata")
-        if not isinstance(meta, dict):
-            meta = obj["metadata"] = {}
+        meta = obj["metadata"] = dict(meta) if isinstance(meta, dict) else {}
         if t.namespaced:
             if meta.get("namespace") and meta["namespace"] != ns:
                 raise ApiStatus(400, "BadRequest", "the namespace of the provided object does not "
@@ -1065,7 +1067,9 @@ class FakeApiServer:
         # else also owns them (that is how other managers' tcp-services entries survive).
         previous = owners.get(me, set())
         others = [paths for key, paths in owners.items() if key != me]
-        for path in sorted(previous - leaves.keys(), key=len, reverse=True):
+        # Whole keyed-list items first: an item's key fields are part of it, and removing them
+        # on their own would leave a keyless item behind.
+        for path in sorted(previous - leaves.keys(), key=lambda p: (p[-1] != ".", -len(p))):
             base = path[:-1] if path[-1] == "." else path
             if any(q[:len(base)] == base for paths in others for q in paths):
                 continue

@@ -352,3 +352,16 @@ def test_listener_set_listeners_merge_by_name(fake_api: FakeApiServer) -> None:
             assert resp.status_code in (200, 201), resp.text
     names = [l["name"] for l in fake_api.get("ListenerSet", "ray", "ls")["spec"]["listeners"]]
     assert sorted(names) == ["other", "ray-client"]
+    # "one" switches between two listeners: the one it stops applying goes whole (key fields
+    # included), "other" stays.
+    with _http(fake_api) as http:
+        c = {"name": "gcs", "protocol": "TCP", "port": 30003}
+        for _ in range(5):  # field paths come out of sets: the order must not matter
+            for listener in (a, c):
+                resp = http.patch(f"{LS_PATH}/ls", json=_listener_set("ls", listener),
+                                  params={"fieldManager": "one"},
+                                  headers={"Content-Type": "application/apply-patch+yaml"})
+                assert resp.status_code == 200, resp.text
+                listeners = fake_api.get("ListenerSet", "ray", "ls")["spec"]["listeners"]
+                assert sorted(l.get("name") for l in listeners) == sorted(
+                    ["other", listener["name"]])

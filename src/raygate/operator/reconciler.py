@@ -80,6 +80,16 @@ class Api:
     def client(self) -> Any:
         return self.source.client
 
+    def prepare(self) -> None:
+        """Connect, discover and import the client's modules before calls run concurrently:
+        the first use of each is not thread-safe (two threads importing lightkube at once
+        can deadlock on the import locks; two would each build a client)."""
+        import lightkube.core.exceptions  # noqa: F401
+        import lightkube.core.resource  # noqa: F401
+        import lightkube.types  # noqa: F401
+        self.source.client
+        self.source.discover()
+
     def _res(self, api_version: str, kind: str) -> Any:
         return self.source.resource_for({"apiVersion": api_version, "kind": kind})
 
@@ -217,6 +227,7 @@ class Reconciler:
         """Everything a pass reads first, at once (the reads are independent; one after the
         other they were most of a quiet pass): the Ray clusters, the port records, our routes
         and (ingress-nginx) the shared tcp-services map."""
+        self.api.prepare()
         ctl = self.settings.controller
         tcp = (lambda: self.api.get("v1", "ConfigMap", ctl.namespace,
                                     ctl.tcp_services_config_map)) \
