@@ -20,6 +20,7 @@ server and what failed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -94,9 +95,11 @@ def _later_served(spec: KindSpec, version: str, groups: Mapping[str, list[str]])
     return next((v for v in rest if v in served), None)
 
 
+@functools.lru_cache(maxsize=None)
 def resource_class(group: str, version: str, kind: str, plural: str, namespaced: bool) -> Any:
     """A lightkube generic resource class (plain-dict objects), not added to lightkube's
-    global registry so it never clashes with typed models other code may load."""
+    global registry so it never clashes with typed models other code may load. One class per
+    kind (made once: the operator asks for one on every write)."""
     from lightkube.generic_resource import (GenericGlobalResource, GenericNamespacedResource,
                                             create_api_info)
     base = GenericNamespacedResource if namespaced else GenericGlobalResource
