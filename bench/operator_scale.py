@@ -5,13 +5,16 @@ Measures, for N in 100, 500, 1,000 (``--clusters``):
   target p99 under 1 s at 500);
 - API writes per pass and per cluster (shared objects are written once per pass, so writes per
   cluster stay ~ 1 allocation + routes + 1 annotation);
-- the operator process's peak RSS (target under 200 MB at 1,000).
+- the operator process's peak RSS (target under 200 MB at 1,000);
+- CPU per cluster of the operator (its process less the creating thread) and of the fake API
+  server (its process), and the machine's load average: on a shared machine the latencies
+  follow the CPU left over, so they are only meaningful next to these.
 
 The fake API server runs in its own process, so the operator's memory is measured alone; the
 operator runs as it does in a pod: Lease election, watches on the Ray kinds, batched passes.
 Results: docs/benchmarks.md, section "Operator at scale".
 
-    .venv/bin/python bench/operator_scale.py [--clusters 100 500 1000]
+    .venv/bin/python bench/operator_scale.py [--clusters 100 500 1000] [--rate 50]
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ def serve(workdir: str) -> None:
     server.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "raygate-system"}})
     path = server.write_kubeconfig(Path(workdir) / "kubeconfig")
     print(json.dumps({"kubeconfig": str(path)}), flush=True)
-    sys.stdin.read()  # until the parent closes it
+    for _ in sys.stdin:  # each line asks for the CPU time used so far; until the parent closes it
+        print(json.dumps({"cpu_s": time.process_time()}), flush=True)
     server.stop()
 
 
-def measure(kubeconfig: str, n: int) -> dict:
+def measure(kubeconfig: str, n: int, rate: float | None = None) -> dict:
     from lightkube.generic_resource import create_namespaced_resource
 
     from raygate.operator import settings
@@ -77,12 +81,19 @@ def measure(kubeconfig: str, n: int) -> dict:
         time.sleep(0.05)
     time.sleep(0.5)
 
-    # A separate client creates the clusters, as users (or a CI job) would, all at once.
+    # A separate client creates the clusters, as users (or a CI job) would: all at once (as
+    # fast as the API server takes them), or ``rate`` per second (a steady arrival rate).
     RayCluster = create_namespaced_resource("ray.io", "v1", "RayCluster", "rayclusters")
     creator = ClusterSource(kubeconfig, timeout=120)
     created: dict[str, float] = {}
+    # CPU of this process minus this (the creating) thread's: the operator's own.
+    cpu_start, creator_start = time.process_time(), time.thread_time()
     create_start = time.monotonic()
     for i in range(n):
+        if rate:
+            pause = create_start + i / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
         ns, name = f"team{i % 20}", f"c{i:04d}"
         created[f"{ns}/{name}"] = time.monotonic()
         creator.client.create(RayCluster.from_dict(ray_cluster(name, ns, f"uid-{i}")), namespace=ns)
@@ -90,13 +101,14 @@ def measure(kubeconfig: str, n: int) -> dict:
     deadline = time.monotonic() + 300
     while len(done) < n and time.monotonic() < deadline:
         time.sleep(0.05)
+    operator_cpu = (time.process_time() - cpu_start) - (time.thread_time() - creator_start)
     op.stop()
     runner.join(30)
     latencies = sorted(done[c] - created[c] for c in done)
     busy = [p for p in passes if p.allocated]
     writes = sum(p.writes for p in busy)
     return {
-        "clusters": n, "routed": len(done),
+        "clusters": n, "rate": rate or "burst", "routed": len(done),
         # How long the client took to create them all: a floor under the p99 above.
         "create_s": round(create_s, 3),
         "median_s": round(statistics.median(latencies), 3),
@@ -106,12 +118,16 @@ def measure(kubeconfig: str, n: int) -> dict:
         "writes_per_pass": round(writes / max(1, len(busy)), 1),
         "tcp_services_writes": len(busy),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "operator_cpu_ms_per_cluster": round(operator_cpu * 1000 / n, 2),
+        "load": round(os.getloadavg()[0], 1),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clusters", type=int, nargs="+", default=[100, 500, 1000])
+    ap.add_argument("--rate", type=float, default=None,
+                    help="create RATE clusters per second instead of all at once")
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -121,7 +137,7 @@ def main() -> None:
         serve(args.workdir)
         return
     if args.measure:
-        print(json.dumps(measure(args.kubeconfig, args.measure)))
+        print(json.dumps(measure(args.kubeconfig, args.measure, args.rate)))
         return
     env = dict(os.environ, PYTHONPATH=f"{ROOT}:{ROOT / 'src'}")
     rows = []
@@ -132,23 +148,35 @@ def main() -> None:
                                       env=env)
             try:
                 info = json.loads(server.stdout.readline())
+                server.stdin.write("\n")
+                server.stdin.flush()
+                server_cpu = json.loads(server.stdout.readline())["cpu_s"]
                 proc = subprocess.run([sys.executable, __file__, "--measure", str(n),
-                                       "--kubeconfig", info["kubeconfig"]],
+                                       "--kubeconfig", info["kubeconfig"],
+                                       *(["--rate", str(args.rate)] if args.rate else [])],
                                       capture_output=True, text=True, env=env)
                 if proc.returncode != 0:
                     sys.exit(proc.stderr)
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                server.stdin.write("\n")
+                server.stdin.flush()
+                server_cpu = json.loads(server.stdout.readline())["cpu_s"] - server_cpu
+                rows[-1]["api_server_cpu_ms_per_cluster"] = round(server_cpu * 1000 / n, 2)
                 print(json.dumps(rows[-1]), flush=True)
             finally:
                 server.stdin.close()
                 server.wait(30)
-    print("\n| clusters | creating them took | median create->routed | p99 | passes | "
-          "writes/cluster | tcp-services writes | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| clusters | arrivals | creating them took | median create->routed | p99 | passes | "
+          "writes/cluster | tcp-services writes | peak RSS | CPU/cluster: operator, fake API | "
+          "load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['clusters']} | {r['create_s']} s | {r['median_s']} s | {r['p99_s']} s | "
+        arrivals = "all at once" if r["rate"] == "burst" else f"{r['rate']:g}/s"
+        print(f"| {r['clusters']} | {arrivals} | {r['create_s']} s | {r['median_s']} s | "
+              f"{r['p99_s']} s | "
               f"{r['passes']} | {r['writes_per_cluster']} | {r['tcp_services_writes']} | "
-              f"{r['peak_rss_mb']} MB |")
+              f"{r['peak_rss_mb']} MB | {r['operator_cpu_ms_per_cluster']} ms, "
+              f"{r['api_server_cpu_ms_per_cluster']} ms | {r['load']} |")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ _KEYED_LISTS = {
     "webhooks": ("name",), "workerGroupSpecs": ("groupName",), "envFrom": None,
     "ports": None,  # containerPort for containers, port for Services: decided per item
     "addresses": None, "ownerReferences": ("uid",),
+    # Gateway and ListenerSet spec.listeners: x-kubernetes-list-type map, keys [name]
+    # (gateway-api v1.6.1 CRDs).
+    "listeners": ("name",),
 }
 
 #: Fields the server owns; never part of anyone's managed fields.

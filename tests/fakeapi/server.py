@@ -802,11 +802,13 @@ class FakeApiServer:
                             f"does not match the expected API version ({t.api_version})")
         if not body.get("kind"):
             raise ApiStatus(400, "BadRequest", "Object 'Kind' is missing in the request body")
-        obj = copy.deepcopy(body)
+        # The body is the handler's own (decoded from this request, or made by a patch
+        # function, which copies its target): copy only what is changed here, not the whole
+        # object (a deep copy was the fake's largest cost per write).
+        obj = dict(body)
         obj["apiVersion"] = t.api_version
         meta = obj.get("metadata")
-        if not isinstance(meta, dict):
-            meta = obj["metadata"] = {}
+        meta = obj["metadata"] = dict(meta) if isinstance(meta, dict) else {}
         if t.namespaced:
             if meta.get("namespace") and meta["namespace"] != ns:
                 raise ApiStatus(400, "BadRequest", "the namespace of the provided object does not "
@@ -852,13 +854,18 @@ class FakeApiServer:
                 for i, c in enumerate(containers or []):
                     if not (c or {}).get("image"):
                         causes.append((f"{where}.containers[{i}].image", "Required value"))
+        if t.group == "gateway.networking.k8s.io" and t.kind in ("Gateway", "ListenerSet"):
+            causes += _listener_causes(t.kind, obj.get("spec") or {})
         if t.kind == "ConfigMap":
             for k, v in ((obj.get("data") or {}).items() if isinstance(obj.get("data"), dict) else ()):
                 if not isinstance(v, str):
                     raise ApiStatus(400, "BadRequest", f"json: cannot unmarshal {type(v).__name__} "
                                     f"into Go struct field ConfigMap.data of type string")
         if causes:
-            msg = f'{t.kind} "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
+            # A custom resource is named by kind and group (k8s.io/apiextensions-apiserver
+            # pkg/registry/customresource/validator.go via errors.NewInvalid).
+            kind = f"{t.kind}.{t.group}" if t.crd else t.kind
+            msg = f'{kind} "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
             raise ApiStatus(422, "Invalid", msg, {"name": name, "kind": t.kind, "causes": [
                 {"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes]})
 
@@ -949,7 +956,10 @@ class FakeApiServer:
             new_meta.pop("deletionTimestamp", None)
             new_meta.pop("deletionGracePeriodSeconds", None)
         if causes:
-            msg = f'{t.kind} "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
+            # A custom resource is named by kind and group (k8s.io/apiextensions-apiserver
+            # pkg/registry/customresource/validator.go via errors.NewInvalid).
+            kind = f"{t.kind}.{t.group}" if t.crd else t.kind
+            msg = f'{kind} "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
             raise ApiStatus(422, "Invalid", msg, {"name": name, "kind": t.kind, "causes": [
                 {"reason": "FieldValueForbidden", "message": m, "field": f} for f, m in causes]})
 
@@ -1074,7 +1084,9 @@ class FakeApiServer:
         # else also owns them (that is how other managers' tcp-services entries survive).
         previous = owners.get(me, set())
         others = [paths for key, paths in owners.items() if key != me]
-        for path in sorted(previous - leaves.keys(), key=len, reverse=True):
+        # Whole keyed-list items first: an item's key fields are part of it, and removing them
+        # on their own would leave a keyless item behind.
+        for path in sorted(previous - leaves.keys(), key=lambda p: (p[-1] != ".", -len(p))):
             base = path[:-1] if path[-1] == "." else path
             if any(q[:len(base)] == base for paths in others for q in paths):
                 continue
@@ -1134,6 +1146,57 @@ class FakeApiServer:
         return self._json({"kind": f"{t.kind}List", "apiVersion": t.api_version,
                            "metadata": {"resourceVersion": str(self._rv)},
                            "items": [e.obj for e in gone]})
+
+
+def _listener_causes(kind: str, spec: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What the Gateway API v1.6.1 CRDs refuse in ``spec.listeners`` (and a ListenerSet's
+    ``spec.parentRef``): required, 1..64 items, and the CEL rules on the list
+    (``config/crd/standard/gateway.networking.k8s.io_{gateways,listenersets}.yaml``,
+    ``apis/v1/gateway_types.go``, ``apis/v1/listenerset_types.go`` @v1.6.1)."""
+    causes: list[tuple[str, str]] = []
+    if kind == "ListenerSet":
+        ref = spec.get("parentRef")
+        if not isinstance(ref, dict):
+            causes.append(("spec.parentRef", "Required value"))
+        elif not ref.get("name"):
+            causes.append(("spec.parentRef.name", "Required value"))
+    listeners = spec.get("listeners")
+    if listeners is None:
+        return causes + [("spec.listeners", "Required value")]
+    if not isinstance(listeners, list):
+        return causes + [("spec.listeners", f'Invalid value: "{type(listeners).__name__}": '
+                          'spec.listeners in body must be of type array')]
+    if not listeners:
+        causes.append(("spec.listeners", "Invalid value: 0: spec.listeners in body should have "
+                       "at least 1 items"))
+    if len(listeners) > 64:
+        causes.append(("spec.listeners", f"Too many: {len(listeners)}: must have at most 64 "
+                       "items"))
+    items = [l for l in listeners if isinstance(l, dict)]
+    for i, l in enumerate(items):
+        for field in ("name", "port", "protocol"):
+            if l.get(field) in (None, ""):
+                causes.append((f"spec.listeners[{i}].{field}", "Required value"))
+        port = l.get("port")
+        if isinstance(port, int) and not 1 <= port <= 65535:
+            causes.append((f"spec.listeners[{i}].port", f"Invalid value: {port}: "
+                           f"spec.listeners[{i}].port in body should be "
+                           + ("greater than or equal to 1" if port < 1 else
+                              "less than or equal to 65535")))
+    rules = (
+        (lambda: all(not l.get("hostname") for l in items if l.get("protocol") in ("TCP", "UDP")),
+         "hostname must not be specified for protocols ['TCP', 'UDP']"),
+        (lambda: all(sum(1 for m in items if m.get("name") == l.get("name")) == 1 for l in items),
+         "Listener name must be unique within the Gateway"),
+        (lambda: all(sum(1 for m in items if (m.get("port"), m.get("protocol"), m.get("hostname"))
+                         == (l.get("port"), l.get("protocol"), l.get("hostname"))) == 1
+                     for l in items if l.get("port") is not None),
+         "Combination of port, protocol and hostname must be unique for each listener"),
+    )
+    for holds, message in rules:
+        if not holds():
+            causes.append(("spec.listeners", f'Invalid value: "array": {message}'))
+    return causes
 
 
 def _qualified(t: ResourceType) -> str:

@@ -298,3 +298,70 @@ def test_webhook_denial_reaches_the_client(fake_api: FakeApiServer, kube: Client
     assert resp.json()["message"] == (PREFIX + "nginx.ingress.kubernetes.io/auth-snippet annotation "
                                       "cannot be used. Snippet directives are disabled by the "
                                       "Ingress administrator")
+
+
+# ------------------------------------------------------------------ Gateway API ListenerSet
+
+LS_PATH = "/apis/gateway.networking.k8s.io/v1/namespaces/ray/listenersets"
+
+
+def _listener_set(name: str, *listeners: dict) -> dict:
+    return {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+            "metadata": {"name": name, "namespace": "ray"},
+            "spec": {"parentRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                   "name": "shared", "namespace": "infra"},
+                     "listeners": list(listeners)}}
+
+
+@pytest.mark.parametrize(("listeners", "message"), [
+    ([], "spec.listeners: Invalid value: 0: spec.listeners in body should have at least 1 items"),
+    ([{"name": "a", "protocol": "TCP", "port": 30001},
+      {"name": "a", "protocol": "TCP", "port": 30002}],
+     'spec.listeners: Invalid value: "array": Listener name must be unique within the Gateway'),
+    ([{"name": "a", "protocol": "TCP", "port": 30001, "hostname": "x.example.com"}],
+     "spec.listeners: Invalid value: \"array\": hostname must not be specified for protocols "
+     "['TCP', 'UDP']"),
+    ([{"name": "a", "protocol": "TCP", "port": 30001},
+      {"name": "b", "protocol": "TCP", "port": 30001}],
+     'spec.listeners: Invalid value: "array": Combination of port, protocol and hostname must '
+     "be unique for each listener"),
+])
+def test_listener_set_refuses_what_its_crd_refuses(fake_api: FakeApiServer, listeners: list,
+                                                    message: str) -> None:
+    """The v1.6.1 ListenerSet CRD: listeners 1..64 and its CEL rules
+    (config/crd/standard/gateway.networking.k8s.io_listenersets.yaml)."""
+    body = _listener_set("ls", *listeners)
+    with _http(fake_api) as http:
+        resp = http.patch(f"{LS_PATH}/ls", json=body, params={"fieldManager": "a"},
+                          headers={"Content-Type": "application/apply-patch+yaml"})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["message"] == f'ListenerSet.gateway.networking.k8s.io "ls" is invalid: {message}'
+    assert fake_api.get("ListenerSet", "ray", "ls") is None
+
+
+def test_listener_set_listeners_merge_by_name(fake_api: FakeApiServer) -> None:
+    """spec.listeners is a map list keyed by name: two managers' listeners live side by side,
+    and a manager's apply drops only the listeners it stopped sending."""
+    a = {"name": "ray-client", "protocol": "TCP", "port": 30001}
+    b = {"name": "other", "protocol": "TCP", "port": 30002}
+    with _http(fake_api) as http:
+        for manager, listener in (("one", a), ("two", b)):
+            resp = http.patch(f"{LS_PATH}/ls", json=_listener_set("ls", listener),
+                              params={"fieldManager": manager},
+                              headers={"Content-Type": "application/apply-patch+yaml"})
+            assert resp.status_code in (200, 201), resp.text
+    names = [l["name"] for l in fake_api.get("ListenerSet", "ray", "ls")["spec"]["listeners"]]
+    assert sorted(names) == ["other", "ray-client"]
+    # "one" switches between two listeners: the one it stops applying goes whole (key fields
+    # included), "other" stays.
+    with _http(fake_api) as http:
+        c = {"name": "gcs", "protocol": "TCP", "port": 30003}
+        for _ in range(5):  # field paths come out of sets: the order must not matter
+            for listener in (a, c):
+                resp = http.patch(f"{LS_PATH}/ls", json=_listener_set("ls", listener),
+                                  params={"fieldManager": "one"},
+                                  headers={"Content-Type": "application/apply-patch+yaml"})
+                assert resp.status_code == 200, resp.text
+                listeners = fake_api.get("ListenerSet", "ray", "ls")["spec"]["listeners"]
+                assert sorted(l.get("name") for l in listeners) == sorted(
+                    ["other", listener["name"]])

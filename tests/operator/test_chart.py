@@ -42,13 +42,22 @@ def test_chart_lints_clean() -> None:
     assert report["errors"] == [] and [m for m in report["messages"] if m["severity"] >= 2] == []
 
 
-@pytest.mark.parametrize("backend", ["ingress-nginx", "gateway-api"])
-def test_rendered_objects_validate(backend: str) -> None:
-    docs = render({"backend": backend})
+GATEWAY_VALUES = {"backend": "gateway-api",
+                  "gatewayApi": {"gatewayName": "shared", "gatewayNamespace": "infra"}}
+
+
+@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES])
+def test_rendered_objects_validate(values: dict[str, Any]) -> None:
+    docs = render(values)
     kinds = sorted(d["kind"] for d in docs)
     assert "Deployment" in kinds and "ClusterRole" in kinds and "Lease" not in kinds
     for d in docs:
         kubernetes_validate.validate(copy.deepcopy(d), "1.30.0", strict=True)
+
+
+def test_gateway_api_needs_the_shared_gateway() -> None:
+    with pytest.raises(Exception, match="gatewayApi.gatewayName is required"):
+        render({"backend": "gateway-api"})
 
 
 def test_config_is_what_the_operator_reads(tmp_path: Path) -> None:
@@ -84,9 +93,26 @@ def _granted(docs: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
     return out
 
 
-def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer) -> None:
+@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES],
+                         ids=["ingress-nginx", "gateway-api"])
+def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer,
+                                                         values: dict[str, Any]) -> None:
     world.install(fake_api)
     fake_api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    overrides: dict[str, Any] = {}
+    if values["backend"] == "gateway-api":
+        # A shared Gateway admitting ListenerSets from labelled namespaces (the operator reads
+        # the clusters' Namespaces then).
+        fake_api.add({"apiVersion": "v1", "kind": "Namespace",
+                      "metadata": {"name": "t", "labels": {"ray": "yes"}}})
+        fake_api.add({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                      "metadata": {"name": "shared", "namespace": "infra"},
+                      "spec": {"gatewayClassName": "eg", "allowedListeners": {"namespaces": {
+                          "from": "Selector", "selector": {"matchLabels": {"ray": "yes"}}}},
+                          "listeners": [{"name": "web", "protocol": "HTTP", "port": 80,
+                                         "allowedRoutes": {"namespaces": {"from": "All"}}}]}},
+                     manager="helm")
+        overrides = {"backend": "gateway-api", **{"gatewayApi": values["gatewayApi"]}}
     service = ray_cluster("svc", "t", "us")
     service["kind"], service["spec"] = "RayService", {"rayClusterConfig": service["spec"]}
     job = ray_cluster("job", "t", "uj")
@@ -97,13 +123,19 @@ def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer
     with ClusterSource(fake_api.kubeconfig_path) as source:
         s = settings.load(None, {"namespace": NS, "leaseName": "raygate",
                                  "gatewayAddress": "127.0.0.1:9", "probe": {"enabled": True,
-                                                                            "timeoutSeconds": 1}})
+                                                                            "timeoutSeconds": 1},
+                                 **overrides})
         elector = LeaseElector(LightkubeLeaseApi(source.client), NS, "raygate", "me")
         assert elector.try_acquire_or_renew() and elector.try_acquire_or_renew()
         r = Reconciler(Api(source), s)
-        r.run_pass()
+        report = r.run_pass()
+        assert report.errors == [] and report.exposed == 3, report
+        if values["backend"] == "gateway-api":
+            assert len(fake_api.objects("ListenerSet", "t")) == 3
         fake_api.patch("RayCluster", "t", "a", {"metadata": {"annotations": {"raygate.io/expose": None}}})
         r.run_pass()
+        if values["backend"] == "gateway-api":
+            assert len(fake_api.objects("ListenerSet", "t")) == 2
         for kind, name in (("RayCluster", "b"), ("RayService", "svc"), ("RayJob", "job")):
             stop = threading.Event()
             pokes: list[int] = []
@@ -124,7 +156,7 @@ def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer
         t = fake_api.type_of(rec.kind)
         m = re.search(r"/namespaces/([^/]+)/", rec.path)
         used.add((t.group, t.plural, rec.verb, m.group(1) if m else "*"))
-    granted = _granted(render())
+    granted = _granted(render(values))
 
     def allowed(g: str, r: str, v: str, ns: str) -> bool:
         return (g, r, v, "*") in granted or (g, r, v, ns) in granted

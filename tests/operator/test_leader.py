@@ -144,7 +144,30 @@ def test_cli_dry_run_prints_the_plan_and_writes_nothing(fake_api: FakeApiServer,
     assert fake_api.resource_version == before
 
 
+def test_cli_dry_run_on_the_gateway_api_backend(fake_api: FakeApiServer, sources,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from raygate.cli import main
+    fake_api.add({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                  "metadata": {"name": "shared", "namespace": "infra"},
+                  "spec": {"gatewayClassName": "eg",
+                           "allowedListeners": {"namespaces": {"from": "All"}},
+                           "listeners": [{"name": "web", "protocol": "HTTP", "port": 80,
+                                          "allowedRoutes": {"namespaces": {"from": "All"}}}]}})
+    fake_api.add(ray_cluster("a", "t", "ua"))
+    before = fake_api.resource_version
+    main(["operator", "--dry-run", "--kubeconfig", str(fake_api.kubeconfig_path),
+          "--backend", "gateway-api", "--gateway", "infra/shared", "--port-range", "31000-31010"])
+    out, err = capsys.readouterr()
+    assert "create ConfigMap raygate-system/raygate-port-31000" in out
+    assert "apply ListenerSet t/raygate-a-listeners" in out
+    assert "apply TCPRoute t/raygate-a-ray-client" in out
+    assert "apply HTTPRoute t/raygate-a-dashboard" in out
+    assert "tcp-services" not in out and "Gateway infra/shared" not in out
+    assert fake_api.resource_version == before
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--backend", "gateway-api"], "gatewayApi.gatewayName"),
     (["--port-range", "30000"], "expected FIRST-LAST"),
     (["--port-range", "31000-30000"], "portRange"),
     (["--routing", "host"], "routing.domain"),

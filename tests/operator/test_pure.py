@@ -36,6 +36,11 @@ def test_settings_refuse_bad_values_with_the_field_named() -> None:
         settings.load(None, {"portRange": {"first": 31000, "last": 30000}})
     with pytest.raises(SpecError, match="routing.*domain"):
         settings.load(None, {"routing": {"mode": "host"}})
+    with pytest.raises(SpecError, match="gatewayApi.gatewayName"):
+        settings.load(None, {"backend": "gateway-api"})
+    with pytest.raises(SpecError, match="gatewayApi.gatewayNamespace"):
+        settings.load(None, {"backend": "gateway-api",
+                             "gatewayApi": {"gatewayName": "gw", "gatewayNamespace": "Bad_NS"}})
     with pytest.raises(SpecError, match="leaseDurationSeconds"):
         settings.load(None, {"leaseDurationSeconds": 5, "renewDeadlineSeconds": 10})
 

@@ -345,3 +345,28 @@ def test_kuberay_own_ingress_and_upgrade_gateway_are_never_touched(
     assert set(owned) == {"f:metadata"}, "the operator owns fields outside metadata"
     assert set(owned["f:metadata"]) <= {"f:annotations", "f:finalizers"}
     assert api_server.get("Ingress", "t", "raygate-a-dashboard") is not None
+
+
+def test_a_route_changed_behind_our_back_is_restored(api_server: FakeApiServer,
+                                                     source: ClusterSource) -> None:
+    """Unchanged passes skip comparing a route whose live version was already found right;
+    a change by someone else is a new version, compared and restored on the next pass. A
+    changed cluster is planned again (its routes follow its annotation)."""
+    api_server.add(ray_cluster("a", "t", "ua", expose="dashboard,serve"))
+    r = reconciler(source)
+    r.run_pass()
+    r.run_pass()
+    assert r.run_pass().writes == 0
+    want = api_server.get("Ingress", "t", "raygate-a-dashboard")["spec"]
+    api_server.patch("Ingress", "t", "raygate-a-dashboard",
+                     {"spec": {"rules": [{"http": {"paths": [{
+                         "path": "/stolen", "pathType": "Prefix", "backend": {"service": {
+                             "name": "evil", "port": {"number": 80}}}}]}}]}})
+    report = r.run_pass()
+    assert report.routes_written == 1
+    assert api_server.get("Ingress", "t", "raygate-a-dashboard")["spec"] == want
+    api_server.patch("RayCluster", "t", "a",
+                     {"metadata": {"annotations": {desired.EXPOSE: "dashboard"}}})
+    report = r.run_pass()
+    assert report.routes_deleted == 1
+    assert api_server.get("Ingress", "t", "raygate-a-serve") is None

@@ -48,6 +48,9 @@ Exit codes: 0 stopped cleanly, 2 invalid settings or unreachable cluster.
 @click.option("--domain", default=None, help="Parent domain for --routing host.")
 @click.option("--gateway-address", default=None,
               help="Host or IP users reach the gateway at (written into the URLs).")
+@click.option("--gateway", "shared_gateway", default=None, metavar="[NS/]NAME",
+              help="gateway-api: the shared Gateway the routes and ListenerSets attach to "
+                   "(never written; default namespace: the operator's).")
 @click.option("--allow-unauthenticated", is_flag=True, default=None,
               help="Also expose clusters without token auth (refused by default).")
 @click.option("--identity", default=None,
@@ -60,7 +63,7 @@ Exit codes: 0 stopped cleanly, 2 invalid settings or unreachable cluster.
 def command(config_file: str | None, kubeconfig: str | None, context: str | None,
             namespace: str | None, backend: str | None, port_range: str | None,
             routing: str | None, domain: str | None, gateway_address: str | None,
-            allow_unauthenticated: bool | None, identity: str | None, metrics_address: str,
+            shared_gateway: str | None, allow_unauthenticated: bool | None, identity: str | None, metrics_address: str,
             dry_run: bool, once: bool, verbose: bool) -> None:
     """Watch RayClusters, RayServices and RayJobs annotated raygate.io/expose and give each a
     secure, stable entry point on the gateway (Lease-elected: one active replica)."""
@@ -80,6 +83,14 @@ def command(config_file: str | None, kubeconfig: str | None, context: str | None
         if not sep or not first.isdigit() or not last.isdigit():
             raise SpecError(f"--port-range {port_range!r}: expected FIRST-LAST, e.g. 30001-30999")
         overrides["portRange"] = {"first": int(first), "last": int(last)}
+    if shared_gateway:
+        ns, _, name = shared_gateway.rpartition("/")
+        try:
+            base = settings_mod.load(config_file).gateway_api.model_dump(by_alias=True)
+        except SpecError:
+            base = {}  # e.g. backend gateway-api without a gatewayName: this flag is it
+        overrides["gatewayApi"] = {**base, "gatewayName": name,
+                                   **({"gatewayNamespace": ns} if ns else {})}
     if routing or domain:
         base = settings_mod.load(config_file).routing.model_dump(by_alias=True)
         overrides["routing"] = {**base, **({"mode": routing} if routing else {}),

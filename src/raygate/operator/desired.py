@@ -15,6 +15,7 @@ from raygate import kuberay, render
 from raygate.errors import RaygateError
 from raygate.objects import KubeObject, ObjectSet, Origin
 from raygate.operator.settings import OperatorSettings
+from raygate.render import gateway_api
 from raygate.spec import GatewaySpec
 
 EXPOSE = "raygate.io/expose"
@@ -91,9 +92,13 @@ class Plan:
     #: purpose -> head Service port, for each TCP port that needs an external port.
     tcp_targets: dict[str, int] = field(default_factory=dict)
     head_service: str = ""
-    #: Routes (Ingresses or HTTPRoutes) to apply, labelled with the cluster.
+    #: Routes (Ingresses, or HTTPRoutes, TCPRoutes and the cluster's ListenerSet) to apply,
+    #: labelled with the cluster.
     routes: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: gateway-api: why the TCP ports (held, never moved) are not exposed on the shared
+    #: Gateway, e.g. it does not admit the cluster's ListenerSet; HTTP routes still are.
+    tcp_refused: str | None = None
 
     @property
     def exposed(self) -> bool:
@@ -126,9 +131,11 @@ def host_for(settings: OperatorSettings, namespace: str, name: str) -> str | Non
 
 
 def plan(cluster: Mapping[str, Any], settings: OperatorSettings,
-         ports: Mapping[str, int] | None = None) -> Plan:
+         ports: Mapping[str, int] | None = None, shared: ObjectSet | None = None) -> Plan:
     """The plan for one cluster. ``ports``: purpose -> external port it already holds (the
-    routes for TCP purposes are only part of the plan once their port is held)."""
+    routes for TCP purposes are only part of the plan once their port is held). ``shared``
+    (gateway-api): the shared Gateway as read, and the Namespace objects its
+    ``allowedListeners`` selector needs."""
     ns, name, uid, kind = cluster_ref(cluster)
     obj = _as_object(cluster)
     try:
@@ -162,38 +169,84 @@ def plan(cluster: Mapping[str, Any], settings: OperatorSettings,
             result.warnings.append(f"{EXTRA_TCP}: the head Service has no port {p}; skipped")
             continue
         result.tcp_targets[f"tcp-{p}"] = p
-    if request.http or "serve" in request.parts:
+    tcp_ports = {k: v for k, v in (ports or {}).items() if k in result.tcp_targets}
+    if settings.backend == "gateway-api" and tcp_ports:
+        result.tcp_refused = _tcp_refusal(settings, ns, shared)
+        if result.tcp_refused:
+            tcp_ports = {}
+    else:
+        tcp_ports = {}
+    if request.http or "serve" in request.parts or tcp_ports:
         try:
-            result.routes = _routes(cluster, obj, request, settings, ns, name)
+            result.routes = _routes(cluster, obj, request, settings, ns, name, tcp_ports,
+                                    result.tcp_targets, shared)
         except RaygateError as e:
             result.refused = str(e)
             result.routes = []
     return result
 
 
+def _tcp_refusal(settings: OperatorSettings, namespace: str,
+                 shared: ObjectSet | None) -> str | None:
+    """Why the cluster's TCP listeners cannot be added to the shared Gateway (None: they can)."""
+    gw_ns, gw_name = settings.gateway_ref
+    gw = shared.get("Gateway", gw_ns, gw_name) if shared is not None else None
+    if gw is None:
+        return (f"the shared Gateway {gw_ns}/{gw_name} (gatewayApi.gatewayName) was not found: "
+                "its TCP listeners cannot be attached")
+    refused = gateway_api.listener_sets_refused(gw, namespace, shared)
+    return (f"{refused}: the Ray Client and TCP ports need a ListenerSet; ask the Gateway's "
+            "owner to admit this namespace") if refused else None
+
+
 def _routes(cluster: Mapping[str, Any], obj: KubeObject, request: Request,
-            settings: OperatorSettings, ns: str, name: str) -> list[dict[str, Any]]:
-    """The HTTP routes for the cluster, from the same renderer as ``raygate render``."""
+            settings: OperatorSettings, ns: str, name: str,
+            tcp_ports: Mapping[str, int] | None = None,
+            tcp_targets: Mapping[str, int] | None = None,
+            shared: ObjectSet | None = None) -> list[dict[str, Any]]:
+    """The cluster's routes, from the same renderer as ``raygate render``.
+
+    ingress-nginx: its Ingresses (TCP is shared across clusters: the reconciler writes one
+    tcp-services map). gateway-api: its HTTPRoutes on the shared Gateway's HTTP listener and,
+    for ``tcp_ports`` (purpose -> external port held), a TCPRoute each on a listener of the
+    cluster's own ListenerSet attached to the shared Gateway."""
+    tcp_ports, tcp_targets = tcp_ports or {}, tcp_targets or {}
+    exposures: dict[str, Any] = {
+        "host": host_for(settings, ns, name),
+        "dashboard": {"path": dashboard_path(settings, ns, name)},
+        "serve": ({"path": f"/serve/{ns}/{name}" if settings.routing.mode == "path"
+                   else "/serve"} if "serve" in request.parts else None),
+        "rayClient": ({"enabled": True, "port": tcp_ports["client"]} if "client" in tcp_ports
+                      else {"enabled": False}),
+        "extraTcpPorts": [{"port": port, "servicePort": tcp_targets[purpose]}
+                          for purpose, port in sorted(tcp_ports.items())
+                          if purpose.startswith("tcp-")],
+    }
+    if "gcs" in tcp_ports:
+        exposures["gcs"] = {"enabled": True, "port": tcp_ports["gcs"]}
     data: dict[str, Any] = {
         "name": route_name_prefix(ns, name),
         "backend": settings.backend,
         "rayCluster": {"name": name, "namespace": ns},
         "controller": settings.controller.model_dump(by_alias=True),
-        "exposures": {
-            "host": host_for(settings, ns, name),
-            "dashboard": {"path": dashboard_path(settings, ns, name)},
-            "serve": ({"path": f"/serve/{ns}/{name}" if settings.routing.mode == "path"
-                       else "/serve"} if "serve" in request.parts else None),
-            # TCP is shared across clusters: the reconciler writes one tcp-services map.
-            "rayClient": {"enabled": False},
-            "extraTcpPorts": [],
-        },
+        "exposures": exposures,
         "security": {"allowlist": [], "requireTokenAuth": not settings.allow_unauthenticated},
     }
+    inputs: tuple[KubeObject, ...] = (obj,)
+    if settings.backend == "gateway-api":
+        gw = settings.gateway_api
+        gw_ns, gw_name = settings.gateway_ref
+        data["gatewayApi"] = {
+            "createGateway": False, "gatewayName": gw_name, "gatewayNamespace": gw_ns,
+            "httpPort": gw.http_port, "tcpRouteApiVersion": gw.tcp_route_api_version,
+            # TCP listeners go into the cluster's own ListenerSet: the Gateway is not ours.
+            "listenerSet": True if tcp_ports else None,
+        }
+        inputs += tuple(shared or ())
     spec = GatewaySpec.model_validate(data)
-    rendered = render.build(spec, cluster=ObjectSet((obj,)),
+    rendered = render.build(spec, cluster=ObjectSet(inputs),
                             allow_unauthenticated=settings.allow_unauthenticated)
-    wanted_kinds = {"Ingress", "HTTPRoute"}
+    wanted_kinds = {"Ingress", "HTTPRoute", "TCPRoute", "ListenerSet"}
     routes = []
     for item in rendered.items:
         o = item.obj
@@ -209,7 +262,39 @@ def _routes(cluster: Mapping[str, Any], obj: KubeObject, request: Request,
         # ask the Dashboard route for it.
         annotations.pop("raygate.io/ignore", None)
         routes.append(o)
+    if settings.backend == "gateway-api":
+        _check_attachment(routes, settings, ns, shared)
     return routes
+
+
+def _check_attachment(routes: list[dict[str, Any]], settings: OperatorSettings, ns: str,
+                      shared: ObjectSet | None) -> None:
+    """Refuse what would not attach: a route naming a listener the shared Gateway does not
+    have (it lacks it and does not admit our ListenerSet), or, with path routing, an HTTP
+    listener in the cluster's ListenerSet (every cluster would add the same host and port, and
+    all but the oldest would be Conflicted)."""
+    gw_ns, gw_name = settings.gateway_ref
+    gw = shared.get("Gateway", gw_ns, gw_name) if shared is not None else None
+    if gw is None:
+        return  # the routes attach once it exists; the TCP ports wait (_tcp_refusal)
+    have = {l.get("name") for l in gw.spec.get("listeners") or [] if isinstance(l, dict)}
+    missing = sorted({ref.get("sectionName") for r in routes if r["kind"] != "ListenerSet"
+                      for ref in r["spec"].get("parentRefs") or []
+                      if ref.get("kind") == "Gateway" and ref.get("sectionName") not in have})
+    if missing:
+        raise ExposeError(
+            f"the shared Gateway {gw_ns}/{gw_name} has no listener {', '.join(missing)} "
+            f"admitting routes from namespace {ns} (port {settings.gateway_api.http_port}, "
+            "allowedRoutes), and does not admit ListenerSets from it: ask its owner for one")
+    if settings.routing.mode == "path":
+        for r in routes:
+            if r["kind"] == "ListenerSet" and any(
+                    l.get("protocol") in ("HTTP", "HTTPS") for l in r["spec"]["listeners"]):
+                raise ExposeError(
+                    f"the shared Gateway {gw_ns}/{gw_name} has no HTTP listener on port "
+                    f"{settings.gateway_api.http_port} admitting HTTPRoutes from namespace "
+                    f"{ns}: with path routing every cluster would add the same listener to it "
+                    "(all but one Conflicted); ask its owner for one, or use routing.mode: host")
 
 
 def tcp_services_data(holdings: Mapping[str, Mapping[str, int]],
@@ -237,12 +322,13 @@ def annotations_for(p: Plan, settings: OperatorSettings,
     ns, _, name = p.cluster.partition("/")
     if p.refused:
         return {STATUS: f"not exposed: {p.refused}"}
-    out = {STATUS: "exposed"}
+    out = {STATUS: f"exposed without its TCP ports: {p.tcp_refused}" if p.tcp_refused
+           else "exposed"}
     address = settings.gateway_address
     if p.request is not None and p.request.http:
         host = host_for(settings, ns, name) or address or "GATEWAY"
         out[DASHBOARD_URL] = f"http://{host}{dashboard_path(settings, ns, name)}/"
-    if "client" in ports:
+    if "client" in ports and not p.tcp_refused:
         out[CLIENT_ADDRESS] = f"ray://{address or 'GATEWAY'}:{ports['client']}"
     return out
 

@@ -24,7 +24,12 @@ from raygate.operator.settings import OperatorSettings
 
 FIELD_MANAGER = "raygate-operator"
 RAY_KINDS = (("ray.io/v1", "RayCluster"), ("ray.io/v1", "RayService"), ("ray.io/v1", "RayJob"))
-ROUTE_KINDS = (("networking.k8s.io/v1", "Ingress"), ("gateway.networking.k8s.io/v1", "HTTPRoute"))
+GATEWAY_API = "gateway.networking.k8s.io"
+#: The kinds of the per-cluster objects each backend writes (RBAC: list, patch, delete).
+#: gateway-api's TCPRoute version is the one the API server serves (``Reconciler._tcp_version``).
+ROUTE_KINDS = {"ingress-nginx": (("networking.k8s.io/v1", "Ingress"),),
+               "gateway-api": ((f"{GATEWAY_API}/v1", "HTTPRoute"), (None, "TCPRoute"),
+                               (f"{GATEWAY_API}/v1", "ListenerSet"))}
 
 
 @dataclass
@@ -75,12 +80,26 @@ class Api:
     def client(self) -> Any:
         return self.source.client
 
+    def prepare(self) -> None:
+        """Connect, discover and import the client's modules before calls run concurrently:
+        the first use of each is not thread-safe (two threads importing lightkube at once
+        can deadlock on the import locks; two would each build a client)."""
+        import lightkube.core.exceptions  # noqa: F401
+        import lightkube.core.resource  # noqa: F401
+        import lightkube.types  # noqa: F401
+        self.source.client
+        self.source.discover()
+
     def _res(self, api_version: str, kind: str) -> Any:
         return self.source.resource_for({"apiVersion": api_version, "kind": kind})
 
     def installed(self, api_version: str) -> bool:
         group, _, version = api_version.rpartition("/")
         return version in self.source.discover().get(group, [])
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the API server serves ``kind`` at ``api_version`` (discovery, cached)."""
+        return self.installed(api_version) and self.source.serves(api_version, kind)
 
     def list(self, api_version: str, kind: str, *, namespace: str = "*",
              labels: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -133,7 +152,7 @@ class Api:
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         from lightkube.core.exceptions import ApiError
         try:
-            o = self.client.get(self._res(api_version, kind), name, namespace=namespace)
+            o = self.client.get(self._res(api_version, kind), name, namespace=namespace or None)
         except ApiError as e:
             if e.status.code in (403, 404):
                 return None
@@ -173,19 +192,21 @@ class Reconciler:
         self.clock = clock
         #: The tcp-services entries last written: unchanged entries are not written again.
         self._tcp_written: dict[str, str] | None = None
+        self._tcp_route_version: str | None = None
+        self._settings_for_plans: tuple[OperatorSettings, OperatorSettings] | None = None
+        #: (cluster, with ports?) -> (what the plan was made from, the plan): a pass over
+        #: unchanged clusters renders none of them again (see ``_plan``).
+        self._plan_cache: dict[tuple[str, bool], tuple[Any, desired.Plan]] = {}
+        #: route -> (the live resourceVersion found equal to, the desired object compared).
+        self._verified: dict[tuple[str, str, str], tuple[Any, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ reading
 
     def _clusters(self) -> list[dict[str, Any]]:
-        out = []
-        for api_version, kind in RAY_KINDS:
-            if not self.api.installed(api_version):
-                continue
-            for c in self.api.list(api_version, kind):
-                ns = (c.get("metadata") or {}).get("namespace") or ""
-                if self.settings.watches(ns):
-                    out.append(c)
-        return out
+        kinds = [(v, k) for v, k in RAY_KINDS if self.api.installed(v)]
+        return [c for listed in self._parallel(lambda vk: self.api.list(*vk), kinds)
+                for c in listed
+                if self.settings.watches((c.get("metadata") or {}).get("namespace") or "")]
 
     def _allocations(self) -> list[alloc.Allocation]:
         records = self.api.list("v1", "ConfigMap", namespace=self.settings.namespace,
@@ -193,33 +214,116 @@ class Reconciler:
         return [a for a in (alloc.from_object(r) for r in records) if a is not None]
 
     def _routes(self) -> list[dict[str, Any]]:
-        out = []
         # Only the backend's own route kinds: what RBAC grants (charts/raygate-operator).
-        kinds = ROUTE_KINDS[:1] if self.settings.backend == "ingress-nginx" else ROUTE_KINDS[1:]
-        for api_version, kind in kinds:
-            if self.api.installed(api_version):
-                out += self.api.list(api_version, kind,
-                                     labels={"app.kubernetes.io/managed-by": FIELD_MANAGER})
-        return out
+        kinds = [(v or f"{GATEWAY_API}/{self._tcp_version()}", k)
+                 for v, k in ROUTE_KINDS[self.settings.backend]]
+        kinds = [(v, k) for v, k in kinds if self.api.serves(v, k)]
+        return [r for listed in self._parallel(
+            lambda vk: self.api.list(*vk, labels={"app.kubernetes.io/managed-by": FIELD_MANAGER}),
+            kinds) for r in listed]
+
+    def _read(self) -> tuple[list[dict[str, Any]], list[alloc.Allocation],
+                             list[dict[str, Any]], dict[str, Any] | None]:
+        """Everything a pass reads first, at once (the reads are independent; one after the
+        other they were most of a quiet pass): the Ray clusters, the port records, our routes
+        and (ingress-nginx) the shared tcp-services map."""
+        self.api.prepare()
+        ctl = self.settings.controller
+        tcp = (lambda: self.api.get("v1", "ConfigMap", ctl.namespace,
+                                    ctl.tcp_services_config_map)) \
+            if self.settings.backend == "ingress-nginx" else (lambda: None)
+        clusters, held, routes, tcp_map = self._parallel(
+            lambda read: read(), [self._clusters, self._allocations, self._routes, tcp])
+        return clusters, held, routes, tcp_map
+
+    def _plan_settings(self) -> OperatorSettings:
+        """The settings plans are made with (gateway-api: with the TCPRoute version served),
+        one object for as long as ``self.settings`` is the same one."""
+        if self._settings_for_plans is None or self._settings_for_plans[0] is not self.settings:
+            settings = self.settings
+            if settings.backend == "gateway-api":
+                settings = settings.model_copy(update={
+                    "gateway_api": settings.gateway_api.model_copy(
+                        update={"tcp_route_api_version": self._tcp_version()})})
+            self._settings_for_plans = (self.settings, settings)
+        return self._settings_for_plans[1]
+
+    def _plan(self, previous: Mapping[tuple[str, bool], tuple[Any, desired.Plan]],
+              cluster: Mapping[str, Any], settings: OperatorSettings,
+              ports: Mapping[str, int] | None, shared: Any) -> desired.Plan:
+        """``desired.plan``, made again only when what it is a pure function of changed: the
+        cluster object (its uid and resourceVersion: any change to it is a new version), the
+        settings, the ports it holds and the shared Gateway as read. Rendering every cluster
+        on every pass was most of a pass over 500 unchanged clusters."""
+        meta = cluster.get("metadata") or {}
+        ns, name, _, _ = desired.cluster_ref(cluster)
+        key = (f"{ns}/{name}", ports is not None)
+        basis = (meta.get("uid"), meta.get("resourceVersion"), settings,
+                 tuple(sorted(ports.items())) if ports else None,
+                 None if shared is None else tuple(
+                     (o.kind, o.namespace, o.name, o.metadata.get("resourceVersion"))
+                     for o in shared))
+        hit = previous.get(key)
+        if meta.get("resourceVersion") is not None and hit is not None \
+                and hit[0][2] is settings and hit[0][:2] == basis[:2] and hit[0][3:] == basis[3:]:
+            p = hit[1]
+        else:
+            p = desired.plan(cluster, settings, ports, shared)
+        self._plan_cache[key] = (basis, p)
+        return p
+
+    def _tcp_version(self) -> str:
+        """The TCPRoute version written: configured, else v1 when served (Gateway API v1.6),
+        else v1alpha2 (discovery is read once)."""
+        if self._tcp_route_version is None:
+            self._tcp_route_version = self.settings.gateway_api.tcp_route_api_version or (
+                "v1" if self.api.serves(f"{GATEWAY_API}/v1", "TCPRoute") else "v1alpha2")
+        return self._tcp_route_version
+
+    def _shared_gateway(self, namespaces: set[str]) -> Any:
+        """gateway-api: the shared Gateway as read (never written), with the Namespace objects
+        of ``namespaces`` (the annotated clusters') when its allowedListeners select namespaces
+        by label; None for ingress-nginx."""
+        if self.settings.backend != "gateway-api":
+            return None
+        from raygate.objects import KubeObject, ObjectSet, Origin
+        ns, name = self.settings.gateway_ref
+        gw = self.api.get(f"{GATEWAY_API}/v1", "Gateway", ns, name)
+        objs = []
+        if gw is not None:
+            gw.setdefault("apiVersion", f"{GATEWAY_API}/v1")
+            gw.setdefault("kind", "Gateway")
+            objs.append(gw)
+            allowed = ((gw.get("spec") or {}).get("allowedListeners") or {}).get("namespaces")
+            if (allowed or {}).get("from") == "Selector":
+                for cluster_ns in sorted(namespaces):
+                    found = self.api.get("v1", "Namespace", "", cluster_ns)
+                    if found is not None:
+                        objs.append({**found, "apiVersion": "v1", "kind": "Namespace"})
+        return ObjectSet(tuple(KubeObject(o, Origin("cluster")) for o in objs))
 
     # ------------------------------------------------------------------ one pass
 
     def run_pass(self) -> PassReport:
         report = PassReport()
         start_writes = self.api.writes
-        clusters = self._clusters()
+        clusters, held, live_route_list, tcp_map = self._read()
         report.clusters = len(clusters)
         plans: dict[str, desired.Plan] = {}
         objs: dict[str, dict[str, Any]] = {}
+        settings = self._plan_settings()
+        shared = self._shared_gateway({desired.cluster_ref(c)[0] for c in clusters
+                                       if desired.EXPOSE in ((c.get("metadata") or {})
+                                                             .get("annotations") or {})})
+        plan_cache, self._plan_cache = self._plan_cache, {}
         for c in clusters:
-            p = desired.plan(c, self.settings)
+            p = self._plan(plan_cache, c, settings, None, shared)
             if p.request is None and p.refused is None and not _has_finalizer(c):
                 continue
             plans[p.cluster] = p
             objs[p.cluster] = c
 
         # Allocations: free leaks and duplicates first, then give each purpose a port.
-        held = self._allocations()
         live = {k: p.uid for k, p in plans.items() if p.exposed}
         wanted = {k: set(p.tcp_targets) for k, p in plans.items() if p.exposed}
         repair = alloc.repair(held, live, wanted)
@@ -234,7 +338,7 @@ class Reconciler:
         taken = {a.port for a in held if a not in released}
         # Ports another tool maps in tcp-services are theirs: claiming one would make our apply
         # conflict with its manager on every pass.
-        taken |= self._foreign_tcp_ports({a.port for a in held})
+        taken |= self._foreign_tcp_ports({a.port for a in held}, shared, tcp_map)
         needs = [(key, purpose) for key in sorted(plans) if plans[key].exposed
                  for purpose in sorted(plans[key].tcp_targets)
                  if purpose not in holdings.get(key, {})]
@@ -258,21 +362,37 @@ class Reconciler:
 
         # Shared: one tcp-services map for every exposed cluster, written once per pass.
         self._write_tcp_services(holdings, plans)
+        if shared is not None:
+            # gateway-api: each cluster's TCP ports are listeners of its own ListenerSet on
+            # the shared Gateway, rendered once its ports are held.
+            for key, p in list(plans.items()):
+                if p.exposed and holdings.get(key):
+                    plans[key] = self._plan(plan_cache, objs[key], settings, holdings[key], shared)
 
         # Where the gateway runs: a pinned node that went away moves (or is reported).
         address = self._placement(report)
 
         # Per cluster: routes, then what users are told.
         live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
-                       for r in self._routes()}
+                       for r in live_route_list}
         wanted_routes: set[tuple[str, str, str]] = set()
+        verified: dict[tuple[str, str, str], tuple[Any, dict[str, Any]]] = {}
         to_apply = []
         for key, p in sorted(plans.items()):
             for route in p.routes if p.exposed else []:
                 rkey = (route["kind"], route["metadata"]["namespace"], route["metadata"]["name"])
                 wanted_routes.add(rkey)
-                if not _same(live_routes.get(rkey), route):
+                live_route = live_routes.get(rkey)
+                live_rv = ((live_route or {}).get("metadata") or {}).get("resourceVersion")
+                seen = self._verified.get(rkey)
+                if live_rv is not None and seen is not None and seen[0] == live_rv \
+                        and seen[1] is route:
+                    verified[rkey] = seen  # this version was already found to be what we want
+                elif _same(live_route, route):
+                    verified[rkey] = (live_rv, route)
+                else:
                     to_apply.append(route)
+        self._verified = verified
         stale = [(rk, r) for rk, r in live_routes.items() if rk not in wanted_routes]
         self._parallel(self.api.apply, to_apply)
         self._parallel(lambda item: self.api.delete(item[1]["apiVersion"], item[0][0],
@@ -318,11 +438,16 @@ class Reconciler:
             if self.api.create(alloc.to_object(a, self.settings.namespace)):
                 return port
 
-    def _foreign_tcp_ports(self, ours: set[int]) -> set[int]:
+    def _foreign_tcp_ports(self, ours: set[int], shared: Any = None,
+                           live: Mapping[str, Any] | None = None) -> set[int]:
+        if shared is not None:
+            # gateway-api: the shared Gateway's own listeners hold their ports; a ListenerSet
+            # listener on one of them would be Conflicted.
+            return {l["port"] for gw in shared.of_kind("Gateway")
+                    for l in gw.spec.get("listeners") or []
+                    if isinstance(l, dict) and isinstance(l.get("port"), int)} - ours
         if self.settings.backend != "ingress-nginx":
             return set()
-        ctl = self.settings.controller
-        live = self.api.get("v1", "ConfigMap", ctl.namespace, ctl.tcp_services_config_map)
         keys = ((live or {}).get("data") or {}).keys()
         return {int(k) for k in keys if str(k).isdigit() and int(k) not in ours}
 
@@ -439,6 +564,8 @@ class Reconciler:
             self._patch_cluster(cluster, patch, report)
             if p.refused:
                 self._event(cluster, "NotExposed", p.refused, "Warning")
+            elif p.tcp_refused and desired.STATUS in changes:
+                self._event(cluster, "TcpPortsNotExposed", p.tcp_refused, "Warning")
             elif changes:
                 self._event(cluster, "Exposed", ", ".join(f"{k}={v}" for k, v in want.items()
                                                           if k != desired.STATUS))

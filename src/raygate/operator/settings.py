@@ -102,6 +102,29 @@ class Probe(_Model):
     timeout_seconds: float = 10
 
 
+class SharedGateway(_Model):
+    """The Gateway the gateway-api backend attaches every cluster to. It belongs to whoever
+    runs it and is never written: the operator only reads it. Each cluster's HTTPRoutes attach
+    to its HTTP listener, and each cluster's TCP ports (Ray Client, extra ports, GCS) get
+    listeners of their own through a ListenerSet per cluster, which the Gateway must admit
+    (``spec.allowedListeners``)."""
+
+    gateway_name: Optional[str] = None
+    #: Default: the operator's namespace.
+    gateway_namespace: Optional[str] = None
+    #: The TCPRoute apiVersion; null: v1 when the API server serves it (Gateway API v1.6),
+    #: else v1alpha2.
+    tcp_route_api_version: Optional[Literal["v1alpha2", "v1"]] = None
+    http_port: int = 80
+
+    @field_validator("gateway_name", "gateway_namespace")
+    @classmethod
+    def _gw_names(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _DNS1123_SUBDOMAIN.match(v):
+            raise ValueError(f"{v!r} is not a valid object name (DNS-1123)")
+        return v
+
+
 class OperatorSettings(_Model):
     backend: Literal["ingress-nginx", "gateway-api"] = "ingress-nginx"
     #: Namespace holding the operator's own records (port allocations, the Lease).
@@ -112,6 +135,8 @@ class OperatorSettings(_Model):
     routing: Routing = Field(default_factory=Routing)
     controller: ControllerRef = Field(default_factory=ControllerRef)
     placement: Placement = Field(default_factory=Placement)
+    #: The shared Gateway (backend gateway-api).
+    gateway_api: SharedGateway = Field(default_factory=SharedGateway)
     probe: Probe = Field(default_factory=Probe)
     #: The address users reach the gateway at (for the URLs written on each cluster).
     gateway_address: Optional[str] = None
@@ -132,6 +157,19 @@ class OperatorSettings(_Model):
         if not _DNS1123_SUBDOMAIN.match(v):
             raise ValueError(f"{v!r} is not a valid object name (DNS-1123)")
         return v
+
+    @model_validator(mode="after")
+    def _gateway(self) -> "OperatorSettings":
+        if self.backend == "gateway-api" and not self.gateway_api.gateway_name:
+            raise ValueError("backend gateway-api needs gatewayApi.gatewayName: the shared "
+                             "Gateway every cluster's routes and ListenerSets attach to")
+        return self
+
+    @property
+    def gateway_ref(self) -> tuple[str, str]:
+        """(namespace, name) of the shared Gateway (backend gateway-api)."""
+        gw = self.gateway_api
+        return gw.gateway_namespace or self.namespace, gw.gateway_name or ""
 
     @model_validator(mode="after")
     def _lease(self) -> "OperatorSettings":
@@ -170,4 +208,5 @@ def load(path: Union[str, Path, None], overrides: dict[str, Any] | None = None) 
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise SpecError(f"{source}: {loc}: {err['msg']}") from None
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise SpecError(f"{source}: {loc + ': ' if loc else ''}{msg}") from None

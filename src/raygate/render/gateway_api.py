@@ -165,16 +165,14 @@ def plan(spec: GatewaySpec, target: Target, cluster: ObjectSet | None = None) ->
         else:
             missing.append(listener["name"])
     use_set = gw.listener_set
-    where = f"Gateway {lay.gateway_namespace}/{lay.gateway}"
     if use_set is None:
         use_set = existing is not None and bool(missing) and _allows_listener_sets(
             existing, lay.route_namespace, cluster)
-    elif use_set and existing is not None and not _allows_listener_sets(
-            existing, lay.route_namespace, cluster):
-        raise RenderError(
-            f"{where} does not accept ListenerSets from namespace {lay.route_namespace} "
-            "(spec.allowedListeners.namespaces, default from: None): ask its owner to allow "
-            "them, or add the listeners to the Gateway itself (gatewayApi.listenerSet: false)")
+    elif use_set and existing is not None and missing:
+        refused = listener_sets_refused(existing, lay.route_namespace, cluster)
+        if refused:
+            raise RenderError(f"{refused}: ask its owner to allow them, or add the listeners "
+                              "to the Gateway itself (gatewayApi.listenerSet: false)")
     return Plan(impl, release, version, why, existing, tuple(reused),
                 tuple(missing) if use_set else ())
 
@@ -225,6 +223,14 @@ def _matching_listener(gw: KubeObject, wanted: Mapping[str, Any], lay: Layout) -
         if isinstance(listener.get("name"), str):
             return listener["name"]
     return None
+
+
+def listener_sets_refused(gw: KubeObject, namespace: str, cluster: ObjectSet | None) -> str | None:
+    """Why ``gw`` does not accept ListenerSets from ``namespace``; None when it does."""
+    if _allows_listener_sets(gw, namespace, cluster):
+        return None
+    return (f"Gateway {gw.namespace}/{gw.name} does not accept ListenerSets from namespace "
+            f"{namespace} (spec.allowedListeners.namespaces, default from: None)")
 
 
 def _allows_listener_sets(gw: KubeObject, namespace: str, cluster: ObjectSet | None) -> bool:

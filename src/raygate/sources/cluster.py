@@ -20,6 +20,7 @@ server and what failed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -94,9 +95,11 @@ def _later_served(spec: KindSpec, version: str, groups: Mapping[str, list[str]])
     return next((v for v in rest if v in served), None)
 
 
+@functools.lru_cache(maxsize=None)
 def resource_class(group: str, version: str, kind: str, plural: str, namespaced: bool) -> Any:
     """A lightkube generic resource class (plain-dict objects), not added to lightkube's
-    global registry so it never clashes with typed models other code may load."""
+    global registry so it never clashes with typed models other code may load. One class per
+    kind (made once: the operator asks for one on every write)."""
     from lightkube.generic_resource import (GenericGlobalResource, GenericNamespacedResource,
                                             create_api_info)
     base = GenericNamespacedResource if namespaced else GenericGlobalResource
@@ -126,6 +129,8 @@ class ClusterSource:
         self._config: Any = None
         self._discovered: dict[str, list[str]] | None = None
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
+        #: group version -> the kinds its discovery document lists (``serves``).
+        self._served: dict[str, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -281,6 +286,22 @@ class ClusterSource:
                     raise ClusterError(f"{self.server}: the API has no kind {kind} in {api_version} "
                                        "(is the CRD installed?)")
         return self._resources[key]
+
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the server serves ``kind`` at ``api_version``, from the group version's own
+        discovery document (cached; a group serves several versions, each with its own kinds:
+        TCPRoute is v1 only from Gateway API v1.6). False when the group version is not served."""
+        if api_version not in self._served:
+            group, _, version = api_version.rpartition("/")
+            if version not in self.discover().get(group, []):
+                self._served[api_version] = frozenset()
+            else:
+                path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+                doc = self._get_json(path, f"discovery of {api_version}")
+                self._served[api_version] = frozenset(
+                    r.get("kind") for r in doc.get("resources") or []
+                    if "/" not in r.get("name", ""))
+        return kind in self._served[api_version]
 
     def resource_for(self, obj: Mapping[str, Any]) -> Any:
         """The lightkube generic resource class for an object dict."""
