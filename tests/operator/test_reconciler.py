@@ -72,6 +72,7 @@ def test_two_hundred_clusters_at_once_get_unique_ports(api_server: FakeApiServer
     r = reconciler(source)
     report = r.run_pass()
     assert report.exposed == 200 and len(report.allocated) == 200 and not report.errors
+    assert report.routed_at is not None  # what bench/operator_scale.py times
     assert_consistent(api_server, names)
     live = api_server.get("RayCluster", "team3", "c003")
     port = next(a.port for a in held(api_server) if a.cluster == "team3/c003")

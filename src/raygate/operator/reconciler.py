@@ -50,6 +50,9 @@ class PassReport:
     placement: placement.Decision | None = None
     #: cluster -> (ok, summary) of the probes run in this pass.
     probes: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    #: ``time.monotonic()`` once this pass's ports, tcp-services entries and routes were all
+    #: written (the clusters are reachable); what users are told is written after it.
+    routed_at: float | None = None
 
 
 class Api:
@@ -398,6 +401,7 @@ class Reconciler:
         self._parallel(lambda item: self.api.delete(item[1]["apiVersion"], item[0][0],
                                                     item[0][1], item[0][2]), stale)
         report.routes_written, report.routes_deleted = len(to_apply), len(stale)
+        report.routed_at = time.monotonic()
 
         warning = desired.shared_cookie_warning(plans, self.settings)
         if warning:
