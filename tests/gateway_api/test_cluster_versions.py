@@ -123,10 +123,17 @@ def _live(server: FakeApiServer) -> tuple[core.Gathered, core.Diagnosis]:
     return g, core.diagnose(g)
 
 
-def _files(objs: list[dict[str, Any]], tmp_path: Path) -> core.Diagnosis:
-    path = tmp_path / "snapshot.yaml"
-    path.write_text(cluster.dump(objs))
-    return core.diagnose(core.gather_snapshot([str(path)]))
+def _files(objs: list[dict[str, Any]], tmp_path: Path, crd_dirs: tuple[str, ...] = ()
+           ) -> core.Diagnosis:
+    """Doctor on the same objects as files, with the cluster's CRD files beside them (what
+    ``kubectl get crd -o yaml`` would add to the snapshot)."""
+    directory = tmp_path / "files"
+    directory.mkdir()
+    (directory / "snapshot.yaml").write_text(cluster.dump(objs))
+    for i, d in enumerate(crd_dirs):
+        for crd in sorted((CORPUS_CRDS / d).glob("*.yaml")):
+            (directory / f"crd-{i}-{crd.name}").write_text(crd.read_text())
+    return core.diagnose(core.gather_snapshot([str(directory)]))
 
 
 def test_listener_set_tls_route_and_tcp_route_v1_judged_live_as_on_files(serve, tmp_path) -> None:
@@ -135,7 +142,7 @@ def test_listener_set_tls_route_and_tcp_route_v1_judged_live_as_on_files(serve, 
     server.add_many(copy.deepcopy(objs))
     g, live = _live(server)
 
-    on_files = _files(objs, tmp_path)
+    on_files = _files(objs, tmp_path, (*V16, *POLICIES))
     expected = {("RG364", "ListenerSet", OTHER_NS, "ray-extra"),
                 ("RG360", "TCPRoute", "ray", "ray-client"),
                 ("RG160", "TLSRoute", OTHER_NS, "ray-client-tls")}
@@ -172,9 +179,11 @@ def test_tcproute_v1alpha2_only_cluster(serve, tmp_path) -> None:
         [f"/apis/{GW}/v1alpha2/tcproutes"]  # no 404 probing of v1 first
     assert any(o.kind == "XListenerSet" for o in g.objects)
     assert server.count("list", "ListenerSet") == 0  # not served: never asked for
-    assert _findings(live) == _findings(_files(objs, tmp_path))
+    assert _findings(live) == _findings(_files(objs, tmp_path, V14_EXPERIMENTAL))
     assert ("RG360", "TCPRoute", "ray", "ray-client") in _findings(live)
     assert ("RG364", "XListenerSet", OTHER_NS, "ray-extra") in _findings(live)
+    # Envoy Gateway v1.9 watches TCPRoute v1, which these CRDs do not serve.
+    assert ("RG365", "TCPRoute", "ray", "ray-client") in _findings(live)
     assert {"TLSRoute", "GRPCRoute"} <= set(g.not_served)
     assert any("TLSRoute not checked (not served)" in n for n in g.notices)
     # XListenerSet stands in for ListenerSet: no notice that ListenerSets were not checked.
@@ -195,7 +204,7 @@ def test_cluster_without_listener_sets_is_not_an_error(serve, tmp_path) -> None:
     assert ("RG360", "TCPRoute", "ray", "ray-client") in _findings(live)
     # Without the policy, Envoy Gateway's 15 s default applies to the Dashboard rule.
     assert ("RG265", "HTTPRoute", "ray", "ray-dashboard") in _findings(live)
-    assert _findings(live) == _findings(_files(objs, tmp_path))
+    assert _findings(live) == _findings(_files(objs, tmp_path, V16))
     assert server.count("list") == MAX_LISTS - 5  # no ListenerSet slot, no policy kinds
 
 
@@ -223,3 +232,48 @@ def test_version_preferences_follow_the_bundles() -> None:
     assert by_kind["TLSRoute"].versions == ("v1", "v1alpha3", "v1alpha2")
     assert by_kind["ListenerSet"].slot == by_kind["XListenerSet"].slot
     assert "ValidatingWebhookConfiguration" not in by_kind  # no rule reads it
+
+
+def test_tcproute_version_judged_from_discovery(serve, tmp_path) -> None:
+    """RG365 on a live cluster: the TCPRoute CRD is not listed (CRDs are large), discovery says
+    v1.6.1 standard serves TCPRoute v1 only, and NGINX Gateway Fabric 2.6 watches v1alpha2."""
+    server = serve(*V16)
+    objs = [o for o in cluster.healthy() if o["kind"] != "Ingress"] + [
+        {"apiVersion": f"{GW}/v1", "kind": "GatewayClass", "metadata": {"name": "nginx"},
+         "spec": {"controllerName": "gateway.nginx.org/nginx-gateway-controller"}},
+        {"apiVersion": f"{GW}/v1", "kind": "Gateway",
+         "metadata": {"name": "ngf", "namespace": "ray"},
+         "spec": {"gatewayClassName": "nginx", "listeners": [
+             {"name": "ray-client", "protocol": "TCP", "port": 10001}]}},
+        {"apiVersion": f"{GW}/v1", "kind": "TCPRoute",
+         "metadata": {"name": "ray-client", "namespace": "ray"},
+         "spec": {"parentRefs": [{"name": "ngf", "sectionName": "ray-client"}],
+                  "rules": [{"backendRefs": [{"name": cluster.HEAD_SVC, "port": 10001}]}]}},
+    ]
+    server.add_many(copy.deepcopy(objs))
+    g, live = _live(server)
+    assert g.served["TCPRoute"] == ("v1",)
+    found = [f for f in live.result.findings if f.code == "RG365"]
+    assert [(f.object.name, f.severity.value) for f in found] == [("ray-client", "warning")]
+    assert "watches TCPRoute v1alpha2, which the cluster (API discovery) does not serve (v1)" \
+        in found[0].message
+
+    # The same objects as files, with the v1.6.1 standard TCPRoute CRD beside them.
+    crd = (CORPUS_CRDS / V16[0] / "gateway.networking.k8s.io_tcproutes.yaml").read_text()
+    (tmp_path / "crd.yaml").write_text(crd)
+    (tmp_path / "objects.yaml").write_text(cluster.dump(objs))
+    on_files = core.diagnose(core.gather_snapshot([str(tmp_path)]))
+    assert [f.object.name for f in on_files.result.findings if f.code == "RG365"] == ["ray-client"]
+
+    # A snapshot saved from the live read keeps what discovery said.
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / "cluster.yaml").write_text(core.snapshot_text(g, []))
+    again = core.diagnose(core.gather_snapshot([str(saved)]))
+    assert [f.message for f in again.result.findings if f.code == "RG365"] == [found[0].message]
+
+    # Without the NGF class (a v1-watching implementation), nothing to say.
+    server.delete("GatewayClass", None, "nginx")
+    server.add({**objs[-3], "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}})
+    _, live = _live(server)
+    assert not any(f.code == "RG365" for f in live.result.findings)

@@ -64,6 +64,8 @@ class Gathered:
     forbidden: dict[str, str] = field(default_factory=dict)
     #: Kinds the live cluster does not serve (no CRD) -> why; not listed.
     not_served: dict[str, str] = field(default_factory=dict)
+    #: Custom kind -> the versions the live cluster serves (API discovery).
+    served: dict[str, tuple[str, ...]] = field(default_factory=dict)
     listed: tuple[str, ...] | None = None
     request_count: int | None = None
     #: Requests of the bounded read alone (discovery + LISTs), before dry runs and logs.
@@ -169,7 +171,8 @@ def gather_live(*, kubeconfig: str | None = None, context: str | None = None,
     g = Gathered(list(loaded.objects), "live", where, files=list(loaded.files),
                  problems=list(loaded.problems), notices=list(loaded.notices),
                  forbidden=forbidden, logs_requested=logs, listed=_listed_kinds(source),
-                 not_served=dict(getattr(source, "not_served", {}) or {}))
+                 not_served=dict(getattr(source, "not_served", {}) or {}),
+                 served=_served_versions(source))
     g.timings["load"] = time.perf_counter() - started
     g.read_requests = getattr(source, "request_count", None)
     with no_cyclic_gc():
@@ -211,6 +214,13 @@ def gather_live(*, kubeconfig: str | None = None, context: str | None = None,
     g.timings["dry_runs_and_logs"] = time.perf_counter() - started
     g.request_count = getattr(source, "request_count", None)
     return g
+
+
+def _served_versions(source: Any) -> dict[str, tuple[str, ...]]:
+    try:
+        return dict(source.served_versions())
+    except AttributeError:  # a source without discovery
+        return {}
 
 
 def _listed_kinds(source: Any) -> tuple[str, ...]:
@@ -266,7 +276,8 @@ def _diagnose(gathered: Gathered, *, expect_ips: Sequence[str], config: config_m
     state = rt.runtime_from_objects(
         objects, source=gathered.source, where=gathered.where, expect_ips=expect_ips,
         logs=gathered.logs, logs_requested=gathered.logs_requested or None,
-        admission=gathered.admission, forbidden=gathered.forbidden, listed=gathered.listed)
+        admission=gathered.admission, forbidden=gathered.forbidden, listed=gathered.listed,
+        served=gathered.served)
     result = engine.run(objects, runtime=state, config=config, select=select, ignore=ignore,
                         files=gathered.files, problems=gathered.problems,
                         notices=gathered.notices)
@@ -336,6 +347,8 @@ def capture_document(gathered: Gathered, expect_ips: Sequence[str]) -> dict[str,
         "spec": {
             "source": gathered.where,
             "expectIPs": list(expect_ips),
+            **({"servedVersions": {k: list(v) for k, v in sorted(gathered.served.items())}}
+               if gathered.served else {}),
             "admission": [{"kind": k, "namespace": ns, "name": n, "denied": d}
                           for (k, ns, n), d in sorted(gathered.admission.items())],
             "logs": [{"namespace": ns, "pod": pod, "text": text}

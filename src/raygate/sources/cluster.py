@@ -422,6 +422,15 @@ class ClusterSource:
             planned.append(chosen)
         return planned
 
+    def served_versions(self) -> dict[str, tuple[str, ...]]:
+        """Custom kind -> the versions the cluster serves it in (discovery's order), for the
+        kinds of ``KINDS``; empty when discovery did not say (forbidden)."""
+        found = self.discovery()
+        if found.kinds is None:
+            return {}
+        return {spec.kind: tuple(found.kinds[(spec.group, spec.kind)]) for spec in KINDS
+                if spec.optional and found.kinds.get((spec.group, spec.kind))}
+
     def load(self) -> LoadResult:
         """Every kind doctor needs, as ``KubeObject``s (one paginated LIST per kind)."""
         with no_cyclic_gc():
