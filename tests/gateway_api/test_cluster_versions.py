@@ -52,7 +52,8 @@ def serve(tmp_path: Path) -> Iterator[Any]:
 def gateway_objects(tcp_version: str = "v1", listener_set: str | None = "ListenerSet"
                     ) -> list[dict[str, Any]]:
     """A Ray cluster behind Envoy Gateway, with three mistakes the rules name on files:
-    a ListenerSet its Gateway does not admit (RG364), a TCPRoute on the HTTP listener (RG360
+    a ListenerSet its Gateway does not admit (RG364, and its status says so: RG367), a
+    TCPRoute on the HTTP listener (RG360
     NotAllowedByListeners) and a TLSRoute in another namespace whose backend has no
     ReferenceGrant (RG160). The Dashboard route's timeout comes from a BackendTrafficPolicy,
     so RG265 stays quiet only if the policy was read."""
@@ -102,7 +103,11 @@ def gateway_objects(tcp_version: str = "v1", listener_set: str | None = "Listene
             {"apiVersion": f"{GW}/v1", "kind": "ListenerSet",
              "metadata": {"name": "ray-extra", "namespace": OTHER_NS},
              "spec": {"parentRef": {"name": "ray-gateway", "namespace": "ray"},
-                      "listeners": [{"name": "serve", "protocol": "HTTP", "port": 8000}]}})
+                      "listeners": [{"name": "serve", "protocol": "HTTP", "port": 8000}]},
+             # What the implementation writes for it (RG367 reads a ListenerSet's status).
+             "status": {"conditions": [{"type": "Accepted", "status": "False",
+                                        "reason": "NotAllowed",
+                                        "lastTransitionTime": "2026-12-01T00:00:00Z"}]}})
     elif listener_set == "XListenerSet":
         objs.append(
             {"apiVersion": "gateway.networking.x-k8s.io/v1alpha1", "kind": "XListenerSet",
@@ -144,6 +149,7 @@ def test_listener_set_tls_route_and_tcp_route_v1_judged_live_as_on_files(serve, 
 
     on_files = _files(objs, tmp_path, (*V16, *POLICIES))
     expected = {("RG364", "ListenerSet", OTHER_NS, "ray-extra"),
+                ("RG367", "ListenerSet", OTHER_NS, "ray-extra"),
                 ("RG360", "TCPRoute", "ray", "ray-client"),
                 ("RG160", "TLSRoute", OTHER_NS, "ray-client-tls")}
     assert expected <= _findings(on_files), _findings(on_files)
