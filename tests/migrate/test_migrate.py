@@ -180,6 +180,30 @@ def test_lost_ray_paths_ports_allowlists_and_auth_are_errors() -> None:
     schemas.validate(sp, "v1.6.1-standard")
 
 
+def test_ssl_passthrough_becomes_a_tls_listener_and_tlsroute() -> None:
+    """KubeRay's Ray Client guidance (ssl-passthrough + backend-protocol GRPC, its sample
+    ingress-rayclient-tls.yaml) becomes a Passthrough TLS listener and a TLSRoute."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "threads" / \
+        "kuberay-1051-client-tls-ssl-passthrough" / "ingress.yaml"
+    result = migrate(ObjectSet(load_paths([str(sample)]).objects),
+                     Options(implementation="envoy-gateway", gateway_class="eg",
+                             all_ingresses=True))
+    assert not result.errors
+    [gw] = kinds(result.objects, "Gateway")
+    [tls] = [l for l in gw["spec"]["listeners"] if l["protocol"] == "TLS"]
+    assert (tls["port"], tls["hostname"], tls["tls"]) == (443, "localhost", {"mode": "Passthrough"})
+    [route] = kinds(result.objects, "TLSRoute")
+    assert route["spec"]["hostnames"] == ["localhost"]
+    assert route["spec"]["parentRefs"][0]["sectionName"] == tls["name"]
+    assert [(b["name"], b["port"]) for b in route["spec"]["rules"][0]["backendRefs"]] == \
+        [("raycluster-tls-head-svc", 10001)]
+    verdicts = {i.subject: i.status for i in result.items}
+    assert verdicts["nginx.ingress.kubernetes.io/ssl-passthrough"] == "converted"
+    assert verdicts["nginx.ingress.kubernetes.io/backend-protocol"] == "converted"
+    for obj in result.objects:
+        schemas.validate(obj, "v1.6.1-standard")
+
+
 def test_report_formats() -> None:
     result = run_migrate(implementation="generic")
     data = json.loads(report_json(result))
