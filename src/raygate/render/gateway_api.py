@@ -175,6 +175,11 @@ def plan(spec: GatewaySpec, target: Target, cluster: ObjectSet | None = None) ->
             f"{where} does not accept ListenerSets from namespace {lay.route_namespace} "
             "(spec.allowedListeners.namespaces, default from: None): ask its owner to allow "
             "them, or add the listeners to the Gateway itself (gatewayApi.listenerSet: false)")
+    if use_set and len(missing) > api.MAX_LISTENERS:
+        # A ListenerSet holds at most 64 listeners too (spec.listeners maxItems: 64 in
+        # config/crd/standard/gateway.networking.k8s.io_listenersets.yaml @v1.6.1).
+        raise RenderError(f"the ListenerSet would need {len(missing)} listeners, more than "
+                          f"the API's limit of {api.MAX_LISTENERS}; expose fewer TCP ports")
     return Plan(impl, release, version, why, existing, tuple(reused),
                 tuple(missing) if use_set else ())
 
@@ -856,12 +861,18 @@ def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str
                   if l["name"] not in pl.in_listener_set and pl.reused_name(l["name"]) is None]
         if wanted:
             names = ", ".join(f"{l['name']} ({l['protocol']} {l['port']})" for l in wanted)
+            have = pl.existing.spec.get("listeners") if pl.existing is not None else None
+            have_n = len(have) if isinstance(have, list) else 0
             notes.append(f"routes attach to the existing Gateway {lay.gateway_namespace}/"
                          f"{lay.gateway} by listener name; it needs the listeners {names}, "
                          f"admitting routes from namespace {lay.route_namespace}"
                          + ("" if pl.existing is not None else
                             " (pass the Gateway with --cluster-manifest to attach to its own "
-                            "listeners, or --listener-set to add them through a ListenerSet)"))
+                            "listeners, or --listener-set to add them through a ListenerSet)")
+                         + (f"; it already has {have_n} listeners, and a Gateway holds at most "
+                            f"{api.MAX_LISTENERS}: its owner must allow ListenerSets from "
+                            f"{lay.route_namespace} (spec.allowedListeners) instead"
+                            if have_n + len(wanted) > api.MAX_LISTENERS else ""))
     return notes
 
 
