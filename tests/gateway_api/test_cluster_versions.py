@@ -283,3 +283,16 @@ def test_tcproute_version_judged_from_discovery(serve, tmp_path) -> None:
     server.add({**objs[-3], "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}})
     _, live = _live(server)
     assert not any(f.code == "RG365" for f in live.result.findings)
+
+
+def test_a_kind_the_cluster_does_not_serve_is_named_not_a_bare_404(serve) -> None:
+    from raygate.errors import ClusterError
+    from raygate.sources.cluster import ClusterSource
+    server = serve(*V14_EXPERIMENTAL)
+    with ClusterSource(server.kubeconfig_path) as source:
+        with pytest.raises(ClusterError, match=r"does not serve TCPRoute in "
+                           r"gateway.networking.k8s.io/v1 \(it serves v1alpha2\)"):
+            source.resource_type(f"{GW}/v1", "TCPRoute")
+        with pytest.raises(ClusterError, match="does not serve ListenerSet .* CRD installed"):
+            source.resource_type(f"{GW}/v1", "ListenerSet")
+        assert source.resource_type(f"{GW}/v1alpha2", "TCPRoute") == ("tcproutes", True)

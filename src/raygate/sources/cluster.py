@@ -370,10 +370,29 @@ class ClusterSource:
                             r["name"], bool(r.get("namespaced")))
         return Discovery(groups, kinds if told else None, "legacy")
 
+    def serves(self, api_version: str, kind: str) -> bool | None:
+        """Does the cluster serve ``kind`` in ``api_version``? None when discovery cannot tell
+        (core kinds, legacy discovery, discovery forbidden)."""
+        group, _, version = api_version.rpartition("/")
+        if not group:
+            return None
+        found = self.discovery()
+        if found.kinds is None or found.mode != "aggregated":
+            return None  # legacy discovery read only the group versions raygate lists from
+        return version in found.kinds.get((group, kind), {})
+
     def resource_type(self, api_version: str, kind: str) -> tuple[str, bool]:
         """``(plural, namespaced)`` of a kind, from the group version's discovery document
         (one request per group version, cached); for ``apply`` and ``dry_run``."""
         key = (api_version, kind)
+        if key not in self._resources and self.serves(api_version, kind) is False:
+            # Discovery named every served kind: say so instead of the bare 404 a request
+            # would get.
+            group = api_version.rpartition("/")[0]
+            served = sorted((self.discovery().kinds or {}).get((group, kind), {}))
+            raise ClusterError(f"{self.server}: the cluster does not serve {kind} in "
+                               f"{api_version}" + (f" (it serves {', '.join(served)})" if served
+                                                   else " (is its CRD installed?)"))
         if key not in self._resources:
             for spec in KINDS:
                 if spec.kind == kind and api_version in {_gv(spec.group, v) for v in spec.versions}:

@@ -48,14 +48,11 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     group, _, version = obj.api_version.rpartition("/")
     if group != attachment.GROUP:
         return
-    crds = api.installed_crds(ctx.objects)
-    served: tuple[str, ...] = crds.tcp_route_served if crds is not None else ()
-    where = "the TCPRoute CRD in the inputs"
-    if not served and ctx.runtime is not None:
-        served = tuple(getattr(ctx.runtime, "served", {}).get("TCPRoute", ()))
-        where = "the cluster (API discovery)"
+    crds = api.installed_crds(ctx.objects, getattr(ctx.runtime, "served", None))
+    served = crds.tcp_route_served if crds is not None else ()
     if not served:
         return  # the installed versions are unknown: nothing to judge
+    where = crds.where if crds is not None else ""
     if version not in served:
         yield ctx.finding(obj, ("apiVersion",),
                           f"{where} serves {', '.join(served)}"
