@@ -272,3 +272,23 @@ def test_live_cluster_through_the_fake_api_server(capsys, fake_api) -> None:
     assert csp["spec"]["body"]["maxSize"] == "500m"
     code, out, err = run(capsys, "migrate", "x.yaml", "--kubeconfig", "k", "--gateway-class", "eg")
     assert code == 2 and "not both" in err
+
+
+def test_a_kubectl_snapshot_migrates_like_the_files(capsys, tmp_path: Path) -> None:
+    """The snapshot form (`kubectl get ingress,svc,cm,deploy,raycluster -A -o yaml`: one v1
+    List with server metadata and status) gives the same objects as the plain files."""
+    items = []
+    for i, doc in enumerate(d for d in yaml.safe_load_all(SETUP) if d):
+        doc["metadata"].update({"uid": f"uid-{i}", "resourceVersion": str(100 + i),
+                                "creationTimestamp": "2026-12-01T00:00:00Z"})
+        items.append(doc)
+    snapshot = tmp_path / "snapshot.yaml"
+    snapshot.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    setup = tmp_path / "setup.yaml"
+    setup.write_text(SETUP, encoding="utf-8")
+    args = ["--to", "gateway-api", "--implementation", "envoy-gateway", "--gateway-class", "eg"]
+    code, from_snapshot, err = run(capsys, "migrate", str(snapshot), *args)
+    assert code == 0, err
+    code, from_files, err = run(capsys, "migrate", str(setup), *args)
+    assert code == 0, err
+    assert from_snapshot == from_files and "TCPRoute" in from_snapshot
