@@ -164,3 +164,16 @@ def test_broken_kubeconfig_is_one_line_naming_the_file(tmp_path: Path, text: str
         ClusterSource(str(path)).load()
     assert str(e.value).startswith(f"kubeconfig {path}: ") and message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_request_counts_in_docs_doctor_md(fake_api: FakeApiServer) -> None:
+    """The figures docs/doctor.md states, counted at the server: 13 requests on an
+    ingress-nginx + KubeRay cluster (discovery + 10 core LISTs + 2 KubeRay), 25 at most."""
+    from raygate.sources.cluster import MAX_LISTS
+    world.install(fake_api)
+    fake_api.disable_group("gateway.networking.k8s.io")
+    fake_api.reset_requests()
+    source = _source(fake_api)
+    source.load()
+    assert fake_api.request_count == source.request_count == 13
+    assert MAX_LISTS == 24 and MAX_REQUESTS == 25

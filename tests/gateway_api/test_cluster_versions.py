@@ -258,6 +258,8 @@ def test_tcproute_version_judged_from_discovery(serve, tmp_path) -> None:
     ]
     server.add_many(copy.deepcopy(objs))
     g, live = _live(server)
+    # docs/doctor.md: 21 requests with all of Gateway API v1.6 standard and no policy CRDs.
+    assert g.read_requests == server.request_count == 21
     assert g.served["TCPRoute"] == ("v1",)
     found = [f for f in live.result.findings if f.code == "RG365"]
     assert [(f.object.name, f.severity.value) for f in found] == [("ray-client", "warning")]
