@@ -2,7 +2,7 @@
 
 Measures, against the fake API (tests/fakeapi) holding 5,000 nodes, 50,000 pods,
 10,000 services (+ their EndpointSlices) and 500 RayClusters:
-- the number of API requests ``ClusterSource.load()`` makes (must stay <= 20);
+- the number of API requests ``ClusterSource.load()`` makes (must stay <= ``MAX_REQUESTS``, 25 with every Gateway API kind and policy served);
 - the wall time of the whole doctor run (load + dry-runs + every rule) versus the same
   LISTs alone (same URLs and selectors, fetched concurrently and JSON-decoded), target <= 1.5x;
 - the peak RSS of the client process for each.

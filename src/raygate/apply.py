@@ -86,6 +86,7 @@ PRUNE_KINDS = (("v1", "ConfigMap"), ("v1", "Service"), ("networking.k8s.io/v1", 
                ("gateway.networking.k8s.io/v1", "TCPRoute"),
                ("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
                ("gateway.networking.k8s.io/v1", "ListenerSet"),
+               ("gateway.networking.x-k8s.io/v1alpha1", "XListenerSet"),
                ("apps/v1", "Deployment"), ("apps/v1", "DaemonSet"))
 _VOLATILE_META = ("managedFields", "resourceVersion", "uid", "creationTimestamp", "generation",
                   "selfLink")
@@ -685,8 +686,8 @@ def _prune(source: ClusterSource, gw: Gateway, wanted: list[dict[str, Any]], *,
     changes: list[Change] = []
     for api_version, kind in PRUNE_KINDS:
         group, _, version = api_version.rpartition("/")
-        if version not in groups.get(group, []):
-            continue
+        if version not in groups.get(group, []) or source.serves(api_version, kind) is False:
+            continue  # not served here (TCPRoute v1 before Gateway API v1.6, XListenerSet after)
         res = source.resource_for({"apiVersion": api_version, "kind": kind})
         found: dict[tuple[str, str, str], dict[str, Any]] = {}
         kwargs = {"namespace": "*"} if _namespaced(res) else {}

@@ -77,6 +77,8 @@ class Options:
     https_port: int = 443
     #: Also migrate ingress-nginx Ingresses that reach no Ray head.
     all_ingresses: bool = False
+    #: Kind -> versions a live cluster serves (its API discovery), when migrating one.
+    served: Mapping[str, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -742,6 +744,10 @@ def _objects(objects: ObjectSet, options: Options, impl: implementations.Impleme
     for r in routes:
         by_ingress.setdefault(id(r.ingress), []).append(r)
     tls_version = "v1alpha2" if (api.parse_version(options.version) or (9, 9)) < (1, 5) else "v1"
+    tls_served = (options.served or {}).get("TLSRoute") or ()
+    if tls_served:  # a live cluster: the version it serves (v1 from v1.5)
+        tls_version = next((v for v in ("v1", "v1alpha3", "v1alpha2") if v in tls_served),
+                           tls_version)
     for r in routes:
         name = _route_name(r, by_ingress[id(r.ingress)])
         names[id(r)] = name
@@ -832,7 +838,7 @@ def _https_redirect(options: Options) -> dict[str, Any]:
 
 
 def _tcp_version(objects: ObjectSet, options: Options, impl: implementations.Implementation) -> str:
-    crds = api.installed_crds(objects)
+    crds = api.installed_crds(objects, options.served)
     if crds is not None and crds.tcp_route_version:
         return crds.tcp_route_version
     release = api.parse_version(options.version)

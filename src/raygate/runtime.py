@@ -58,6 +58,9 @@ class RuntimeState:
     forbidden: Mapping[str, str] = field(default_factory=dict)
     #: Kinds the source listed (a live source lists a kind even when it has no objects).
     listed: frozenset[str] = frozenset()
+    #: ``kind -> versions`` the live cluster serves, from its API discovery (custom kinds:
+    #: Gateway API, KubeRay); empty for a snapshot without a capture.
+    served: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def saw(self, kind: str) -> bool:
         """Whether ``kind`` was read at all, so its absence means something."""
@@ -70,7 +73,8 @@ def runtime_from_objects(objects: ObjectSet, *, source: str = "snapshot", where:
                          logs_requested: bool | None = None,
                          admission: Mapping[tuple[str, str, str], str | None] | None = None,
                          forbidden: Mapping[str, str] | None = None,
-                         listed: Iterable[str] | None = None) -> RuntimeState:
+                         listed: Iterable[str] | None = None,
+                         served: Mapping[str, Iterable[str]] | None = None) -> RuntimeState:
     """The runtime state of a snapshot (or, with the keywords, of a live read).
 
     ``DoctorCapture`` documents in ``objects`` add their expected IPs, logs and dry-run results
@@ -82,8 +86,12 @@ def runtime_from_objects(objects: ObjectSet, *, source: str = "snapshot", where:
     all_logs = dict(logs or {})
     all_admission = dict(admission or {})
     captured_logs = False
+    all_served = {str(k): tuple(str(v) for v in vs) for k, vs in (served or {}).items()}
     for cap in objects.of_kind(CAPTURE_KIND):
         spec = cap.spec
+        versions = spec.get("servedVersions")
+        for kind, vs in (versions.items() if isinstance(versions, dict) else ()):
+            all_served.setdefault(str(kind), tuple(str(v) for v in as_list(vs)))
         ips += [str(ip) for ip in as_list(spec.get("expectIPs")) if ip]
         for item in as_list(spec.get("logs")):
             if isinstance(item, dict) and item.get("pod"):
@@ -100,7 +108,8 @@ def runtime_from_objects(objects: ObjectSet, *, source: str = "snapshot", where:
     return RuntimeState(
         source=source, where=where, expect_ips=tuple(dict.fromkeys(ips)), logs=all_logs,
         logs_requested=bool(logs_requested) if logs_requested is not None else captured_logs,
-        admission=all_admission, forbidden=dict(forbidden or {}), listed=frozenset(kinds))
+        admission=all_admission, forbidden=dict(forbidden or {}), listed=frozenset(kinds),
+        served=all_served)
 
 
 def as_list(value: Any) -> list[Any]:

@@ -17,6 +17,7 @@ from raygate import spec as spec_mod
 from raygate.cli import main
 from raygate.sources.cluster import ClusterSource
 from tests.cluster import world
+from tests.fakeapi.resources import BASE_RESOURCES, CORPUS_CRDS, crd_resources
 from tests.fakeapi.server import FakeApiServer
 
 GW = "gateway.networking.k8s.io"
@@ -154,3 +155,44 @@ def test_gateways_attach_to_a_shared_gateway_without_writing_it(cluster: FakeApi
     assert cluster.get("ListenerSet", world.RAY_NS, "second-listeners")["spec"] == \
         second_before["spec"]
     assert _managers(cluster.get("Gateway", "infra", "shared")) == {"helm"}
+
+
+@pytest.mark.skipif(not (CORPUS_CRDS / "gateway-api-v1.4.1").is_dir(),
+                    reason="../shared/corpus/crds is absent")
+def test_apply_writes_the_versions_the_cluster_serves(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A cluster with Gateway API v1.4.1's experimental CRDs (TCPRoute v1alpha2 only,
+    XListenerSet instead of ListenerSet) and Envoy Gateway, which itself watches TCPRoute v1:
+    with no CRD among the manifests, apply renders what discovery says the cluster serves, so
+    the API server accepts every object (v1 TCPRoutes and ListenerSets would be a 404)."""
+    server = FakeApiServer(BASE_RESOURCES + crd_resources("gateway-api-v1.4.1/experimental",
+                                                          "envoy-gateway-v1.9.0"))
+    server.start()
+    try:
+        server.write_kubeconfig(tmp_path / "kubeconfig")
+        world.install(server)
+        server.add({"apiVersion": f"{GW}/v1", "kind": "GatewayClass", "metadata": {"name": "eg"},
+                    "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}})
+        server.add({"apiVersion": f"{GW}/v1", "kind": "Gateway",
+                    "metadata": {"name": "shared", "namespace": "infra"},
+                    "spec": {"gatewayClassName": "eg",
+                             "allowedListeners": {"namespaces": {"from": "All"}},
+                             "listeners": [{"name": "web", "protocol": "HTTP", "port": 80}]}})
+        path = _spec(tmp_path)
+        data = yaml.safe_load(path.read_text())
+        data["gatewayApi"] = {"createGateway": False, "gatewayName": "shared",
+                              "gatewayNamespace": "infra", "listenerSet": True,
+                              "implementation": "envoy-gateway"}
+        path.write_text(yaml.safe_dump(data))
+        with pytest.raises(SystemExit) as exit_:
+            main(["apply", "-f", str(path), "--kubeconfig", str(server.kubeconfig_path),
+                  "--no-wait"])
+        out, err = capsys.readouterr()
+        assert exit_.value.code == 0, out + err
+        [tcp] = server.objects("TCPRoute", world.RAY_NS)
+        assert tcp["apiVersion"] == f"{GW}/v1alpha2"
+        [ls] = server.objects("XListenerSet", world.RAY_NS)
+        assert ls["apiVersion"] == "gateway.networking.x-k8s.io/v1alpha1"
+        assert all((r.status or 200) < 400 for r in server.requests if r.verb == "patch")
+    finally:
+        server.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from raygate.errors import ClusterError
-from raygate.sources.cluster import MAX_REQUESTS, ClusterSource
+from raygate.sources.cluster import KINDS, MAX_REQUESTS, ClusterSource
 from tests.cluster import world
 from tests.fakeapi.admission import PREFIX, ingress_nginx_admission
 from tests.fakeapi.server import FakeApiServer
@@ -31,10 +31,14 @@ def test_load_reads_every_kind_with_one_list_each(fake_api: FakeApiServer) -> No
 
     assert source.request_count == fake_api.request_count <= MAX_REQUESTS
     assert fake_api.count("get") == 0  # never a GET per object
-    for kind in ("Node", "Service", "EndpointSlice", "ConfigMap", "Deployment", "DaemonSet",
-                 "Ingress", "IngressClass", "ValidatingWebhookConfiguration", "RayCluster",
-                 "RayService", "Gateway", "HTTPRoute", "TCPRoute", "GatewayClass"):
+    listed = ("Node", "Service", "EndpointSlice", "ConfigMap", "Deployment", "DaemonSet",
+              "Ingress", "IngressClass", "RayCluster", "RayService", "Gateway", "HTTPRoute",
+              "TCPRoute", "GatewayClass", "ListenerSet")
+    for kind in listed:
         assert fake_api.count("list", kind) == 1, kind
+    # One aggregated discovery request, then one LIST per kind the fake serves (it has no
+    # GRPCRoute, TLSRoute, ReferenceGrant or policy CRDs).
+    assert fake_api.request_count == 1 + len(listed) + 2  # + the two Pod LISTs
     assert fake_api.count("list", "Pod") == 2  # controller pods + Ray heads, label-filtered
     pod_selectors = sorted(r.query["labelSelector"] for r in fake_api.requests if r.kind == "Pod")
     assert pod_selectors == ["app.kubernetes.io/name=ingress-nginx", "ray.io/node-type=head"]
@@ -66,10 +70,10 @@ def test_pagination_reads_everything(fake_api: FakeApiServer) -> None:
 def test_forbidden_kind_is_recorded_and_the_rest_is_read(fake_api: FakeApiServer) -> None:
     world.install(fake_api)
     fake_api.forbid("EndpointSlice")
-    fake_api.forbid("ValidatingWebhookConfiguration", verbs=["list"])
+    fake_api.forbid("IngressClass", verbs=["list"])
     source = _source(fake_api)
     result = source.load()
-    assert set(source.forbidden) == {"EndpointSlice", "ValidatingWebhookConfiguration"}
+    assert set(source.forbidden) == {"EndpointSlice", "IngressClass"}
     assert "cannot list resource \"endpointslices\"" in source.forbidden["EndpointSlice"]
     assert any("EndpointSlice not checked (forbidden)" in n for n in result.notices)
     assert {o.kind for o in result.objects} >= {"Node", "Service", "RayCluster", "Deployment"}
@@ -83,9 +87,9 @@ def test_uninstalled_crds_are_not_listed(fake_api: FakeApiServer) -> None:
     source = _source(fake_api)
     result = source.load()
     assert fake_api.count("list", "RayCluster") == 0 and fake_api.count("list", "Gateway") == 0
-    assert set(source.not_installed) == {"RayCluster", "RayService", "GatewayClass", "Gateway",
-                                         "HTTPRoute", "TCPRoute"}
-    assert any("RayCluster not listed" in n for n in result.notices)
+    assert set(source.not_served) == {k.kind for k in KINDS if k.optional}
+    assert "does not serve the API group ray.io" in source.not_served["RayCluster"]
+    assert any("RayCluster not checked (not served)" in n for n in result.notices)
 
 
 def test_namespace_limits_namespaced_lists(fake_api: FakeApiServer) -> None:
@@ -160,3 +164,16 @@ def test_broken_kubeconfig_is_one_line_naming_the_file(tmp_path: Path, text: str
         ClusterSource(str(path)).load()
     assert str(e.value).startswith(f"kubeconfig {path}: ") and message in str(e.value)
     assert "\n" not in str(e.value)
+
+
+def test_request_counts_in_docs_doctor_md(fake_api: FakeApiServer) -> None:
+    """The figures docs/doctor.md states, counted at the server: 13 requests on an
+    ingress-nginx + KubeRay cluster (discovery + 10 core LISTs + 2 KubeRay), 25 at most."""
+    from raygate.sources.cluster import MAX_LISTS
+    world.install(fake_api)
+    fake_api.disable_group("gateway.networking.k8s.io")
+    fake_api.reset_requests()
+    source = _source(fake_api)
+    source.load()
+    assert fake_api.request_count == source.request_count == 13
+    assert MAX_LISTS == 24 and MAX_REQUESTS == 25

@@ -9,6 +9,7 @@ resources, raygate's cluster source) sees exactly what the fake can store.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -122,6 +123,38 @@ def api_resource_list(group_version: str, types: Iterable[ResourceType]) -> dict
             "resources": resources}
 
 
+#: The aggregated discovery media type (Kubernetes 1.30+ serves v2; 1.26-1.29 v2beta1):
+#: ``staging/src/k8s.io/apiserver/pkg/endpoints/discovery/aggregated/negotation.go``.
+AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def aggregated_discovery(types_by_group: dict[str, list[ResourceType]]) -> dict[str, Any]:
+    """``GET /apis`` as an ``apidiscovery.k8s.io/v2`` ``APIGroupDiscoveryList``: every group,
+    its versions (preferred first) and their resources in one document
+    (``staging/src/k8s.io/api/apidiscovery/v2/types.go``: ``resource``, ``responseKind``,
+    ``scope`` Cluster|Namespaced, ``singularResource``, ``verbs``, ``subresources``)."""
+    items = []
+    for group, types in types_by_group.items():
+        versions: dict[str, list[dict[str, Any]]] = {}
+        for t in types:
+            subs = (("status",) if t.has_status else ()) + EXTRA_SUBRESOURCES.get(t.key, ())
+            versions.setdefault(t.version, []).append({
+                "resource": t.plural,
+                "responseKind": {"group": t.group, "version": t.version, "kind": t.kind},
+                "scope": "Namespaced" if t.namespaced else "Cluster",
+                "singularResource": t.singular, "verbs": list(VERBS),
+                **({"shortNames": list(t.short_names)} if t.short_names else {}),
+                **({"subresources": [{"subresource": s, "verbs": ["get"] if s == "log"
+                                      else ["get", "patch", "update"]} for s in subs]}
+                   if subs else {}),
+            })
+        items.append({"metadata": {"name": group, "creationTimestamp": None},
+                      "versions": [{"version": v, "resources": rs, "freshness": "Current"}
+                                   for v, rs in versions.items()]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2",
+            "metadata": {}, "items": items}
+
+
 def api_group(group: str, versions: list[str]) -> dict[str, Any]:
     gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
     return {"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": gvs,
@@ -141,3 +174,41 @@ VERSION_INFO = {
     "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.24.6",
     "compiler": "gc", "platform": "linux/amd64",
 }
+
+
+#: Real CRD files (``../shared/corpus/crds``): Gateway API bundles and implementation policies.
+CORPUS_CRDS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "crds"
+#: Core kinds plus KubeRay: a cluster whose Gateway API CRDs come from ``crd_resources``.
+BASE_RESOURCES: tuple[ResourceType, ...] = tuple(
+    t for t in DEFAULT_RESOURCES if not t.group.startswith("gateway.networking."))
+
+
+def crd_resources(*directories: str, without: Iterable[str] = ()) -> tuple[ResourceType, ...]:
+    """One ResourceType per served version of every CRD in ``directories`` (relative to
+    ``CORPUS_CRDS``; the first directory that defines a kind wins, as installing a bundle over
+    another replaces its CRDs), minus the kinds in ``without``. What a cluster with exactly
+    those CRD files applied serves (versions with ``served: false`` are not served)."""
+    import yaml
+    skip = set(without)
+    seen: set[tuple[str, str]] = set()
+    out: list[ResourceType] = []
+    for directory in directories:
+        for path in sorted((CORPUS_CRDS / directory).glob("*.yaml")):
+            for doc in yaml.safe_load_all(path.read_text()):
+                if not isinstance(doc, dict) or doc.get("kind") != "CustomResourceDefinition":
+                    continue
+                spec = doc["spec"]
+                group, names = spec["group"], spec["names"]
+                if names["kind"] in skip or (group, names["kind"]) in seen:
+                    continue
+                seen.add((group, names["kind"]))
+                # Served versions, storage version first (the preferred one in discovery).
+                versions = sorted((v for v in spec["versions"] if v.get("served")),
+                                  key=lambda v: not v.get("storage"))
+                for v in versions:
+                    out.append(ResourceType(group, v["name"], names["kind"], names["plural"],
+                                            spec["scope"] == "Namespaced",
+                                            tuple(names.get("shortNames") or ()),
+                                            has_status="status" in (v.get("subresources") or {}),
+                                            crd=True))
+    return tuple(out)

@@ -38,7 +38,8 @@ import yaml
 from aiohttp import web
 
 from tests.fakeapi import patches
-from tests.fakeapi.resources import (DEFAULT_RESOURCES, VERSION_INFO, ResourceType, api_group,
+from tests.fakeapi.resources import (AGGREGATED_DISCOVERY, DEFAULT_RESOURCES, VERSION_INFO,
+                                     ResourceType, aggregated_discovery, api_group,
                                      api_group_list, api_resource_list)
 from tests.fakeapi.selectors import SelectorError, parse_field_selector, parse_label_selector
 
@@ -118,8 +119,11 @@ class FakeApiServer:
 
     def __init__(self, resources: Iterable[ResourceType] = DEFAULT_RESOURCES, *,
                  token: str | None = "raygate-fake-token", history: int = 10_000,
-                 bookmark_interval: float = 1.0) -> None:
+                 bookmark_interval: float = 1.0, aggregated_discovery: bool = True) -> None:
         self.resources = tuple(resources)
+        #: Serve ``GET /apis`` as one aggregated document when the client asks for it
+        #: (Kubernetes >= 1.30); False: only the legacy APIGroupList (older servers).
+        self.aggregated_discovery = aggregated_discovery
         self.token = token
         self.bookmark_interval = bookmark_interval
         self.admission: Admission | None = None
@@ -460,6 +464,11 @@ class FakeApiServer:
         return w.fields is None or w.fields(obj)
 
     def _item_bytes(self, t: ResourceType, e: _Entry) -> bytes:
+        if t.crd and e.obj.get("apiVersion") != t.api_version:
+            # A CRD served at several versions with conversion strategy None (Gateway API's):
+            # the same object, read through another version, differs only in apiVersion
+            # (apiextensions-apiserver/pkg/apiserver/conversion/nop_converter.go).
+            return _dumps({**e.obj, "apiVersion": t.api_version})
         if e.item_bytes is None:
             obj = e.obj if t.crd else {k: v for k, v in e.obj.items() if k not in ("kind", "apiVersion")}
             e.item_bytes = _dumps(obj)
@@ -498,6 +507,15 @@ class FakeApiServer:
                                "serverAddressByClientCIDRs": [
                                    {"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.port}"}]})
         if segs == ["apis"]:
+            if self.aggregated_discovery and _wants_aggregated(request.headers.get("Accept")):
+                # apiserver/pkg/endpoints/discovery/aggregated/handler.go: the aggregated
+                # document when the Accept header asks for it, the legacy list otherwise.
+                by_group: dict[str, list[ResourceType]] = {}
+                for t in self.resources:
+                    if t.group and t.group not in self._disabled_groups:
+                        by_group.setdefault(t.group, []).append(t)
+                return web.Response(body=_dumps(aggregated_discovery(by_group)),
+                                    headers={"Content-Type": AGGREGATED_DISCOVERY})
             return self._json(api_group_list({g: v for g, v in groups.items() if g}))
         if segs[0] == "apis" and len(segs) == 2:
             if segs[1] not in groups or not segs[1]:
@@ -1197,6 +1215,16 @@ def _listener_causes(kind: str, spec: Mapping[str, Any]) -> list[tuple[str, str]
         if not holds():
             causes.append(("spec.listeners", f'Invalid value: "array": {message}'))
     return causes
+
+
+def _wants_aggregated(accept: str | None) -> bool:
+    """Does an Accept header ask for ``apidiscovery.k8s.io/v2`` ``APIGroupDiscoveryList``?"""
+    for media in (accept or "").split(","):
+        params = dict(p.strip().split("=", 1) for p in media.split(";")[1:] if "=" in p)
+        if media.split(";")[0].strip() == _JSON and params.get("g") == "apidiscovery.k8s.io" \
+                and params.get("v") == "v2" and params.get("as") == "APIGroupDiscoveryList":
+            return True
+    return False
 
 
 def _qualified(t: ResourceType) -> str:

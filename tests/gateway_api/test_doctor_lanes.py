@@ -79,3 +79,22 @@ def test_status_verdicts_break_the_implementation_hop() -> None:
     assert {f.code for f in dash.hop("controller").findings} == {"RG367"}
     client = next(lane for lane in d.lanes if lane.role == "Client")
     assert client.status == "ok"  # another route: not this lane's problem
+
+
+def test_a_passthrough_tlsroute_is_the_client_lane() -> None:
+    """Ray Client through a TLS listener in Passthrough mode (KubeRay's guidance) is drawn
+    like a TCPRoute: client -> the listener's port -> implementation -> Service -> head."""
+    objs = []
+    for o in snapshot():
+        o = copy.deepcopy(o)
+        if o["kind"] == "Gateway":
+            o["spec"]["listeners"][1] = {"name": "ray-client", "protocol": "TLS", "port": 443,
+                                         "tls": {"mode": "Passthrough"}}
+        elif o["kind"] == "TCPRoute":
+            o["kind"], o["spec"]["hostnames"] = "TLSRoute", ["client.example.com"]
+        objs.append(o)
+    lanes = {lane.role: lane for lane in diagnose(objs).lanes}
+    client = lanes["Client"]
+    assert client.route == f"{GATEWAY_IP}:443"
+    assert client.hop("service").name == f"ray/{cluster.HEAD_SVC}:10001"
+    assert client.hop("controller").name == "Envoy Gateway (GatewayClass eg)"

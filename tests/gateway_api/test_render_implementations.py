@@ -289,6 +289,37 @@ def test_shared_gateway_that_refuses_listener_sets() -> None:
         build(shared_spec(listenerSet=True), cluster=cluster)
 
 
+def _with_tcp_ports(spec: spec_mod.GatewaySpec, n: int) -> spec_mod.GatewaySpec:
+    data = spec.model_dump(by_alias=True, exclude_none=True)
+    data["exposures"]["extraTcpPorts"] = list(range(20000, 20000 + n))
+    return spec_mod.from_dict(data, "<test>")
+
+
+def test_a_gateway_and_a_listener_set_hold_at_most_64_listeners() -> None:
+    """``spec.listeners`` has ``maxItems: 64`` in both CRDs (v1.6.1): render refuses what the
+    API server would, and says why a full shared Gateway needs a ListenerSet."""
+    # Our own Gateway: HTTP + Ray Client + the extra ports.
+    fits = _with_tcp_ports(spec_with(), 62)
+    assert len(kinds(build(fits).objects, "Gateway")[0]["spec"]["listeners"]) == 64
+    with pytest.raises(RenderError, match="more than 64 listeners"):
+        build(_with_tcp_ports(spec_with(), 63))
+    # A ListenerSet for a shared Gateway: Ray Client + the extra ports.
+    cluster = cluster_of(shared_gateway())
+    ls = kinds(build(_with_tcp_ports(shared_spec(), 63), cluster=cluster).objects, "ListenerSet")
+    assert len(ls[0]["spec"]["listeners"]) == 64
+    with pytest.raises(RenderError, match="the ListenerSet would need 65 listeners"):
+        build(_with_tcp_ports(shared_spec(), 64), cluster=cluster)
+    # A shared Gateway that refuses ListenerSets and is nearly full: the note says so.
+    full = shared_gateway(allowed_listeners=None)
+    full["spec"]["listeners"] += [{"name": f"l{i}", "protocol": "TCP", "port": 30000 + i}
+                                  for i in range(62)]
+    rendered = build(shared_spec(), cluster=cluster_of(full))
+    assert any("it already has 63 listeners, and a Gateway holds at most 64" in n
+               for n in rendered.notes), rendered.notes
+    roomy = build(shared_spec(), cluster=cluster_of(shared_gateway(allowed_listeners=None)))
+    assert not any("holds at most 64" in n for n in roomy.notes)
+
+
 def test_selector_allowed_listeners_use_the_namespace_labels() -> None:
     gw = shared_gateway("Selector")
     gw["spec"]["allowedListeners"]["namespaces"]["selector"] = {"matchLabels": {"team": "ml"}}

@@ -180,6 +180,30 @@ def test_lost_ray_paths_ports_allowlists_and_auth_are_errors() -> None:
     schemas.validate(sp, "v1.6.1-standard")
 
 
+def test_ssl_passthrough_becomes_a_tls_listener_and_tlsroute() -> None:
+    """KubeRay's Ray Client guidance (ssl-passthrough + backend-protocol GRPC, its sample
+    ingress-rayclient-tls.yaml) becomes a Passthrough TLS listener and a TLSRoute."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "threads" / \
+        "kuberay-1051-client-tls-ssl-passthrough" / "ingress.yaml"
+    result = migrate(ObjectSet(load_paths([str(sample)]).objects),
+                     Options(implementation="envoy-gateway", gateway_class="eg",
+                             all_ingresses=True))
+    assert not result.errors
+    [gw] = kinds(result.objects, "Gateway")
+    [tls] = [l for l in gw["spec"]["listeners"] if l["protocol"] == "TLS"]
+    assert (tls["port"], tls["hostname"], tls["tls"]) == (443, "localhost", {"mode": "Passthrough"})
+    [route] = kinds(result.objects, "TLSRoute")
+    assert route["spec"]["hostnames"] == ["localhost"]
+    assert route["spec"]["parentRefs"][0]["sectionName"] == tls["name"]
+    assert [(b["name"], b["port"]) for b in route["spec"]["rules"][0]["backendRefs"]] == \
+        [("raycluster-tls-head-svc", 10001)]
+    verdicts = {i.subject: i.status for i in result.items}
+    assert verdicts["nginx.ingress.kubernetes.io/ssl-passthrough"] == "converted"
+    assert verdicts["nginx.ingress.kubernetes.io/backend-protocol"] == "converted"
+    for obj in result.objects:
+        schemas.validate(obj, "v1.6.1-standard")
+
+
 def test_report_formats() -> None:
     result = run_migrate(implementation="generic")
     data = json.loads(report_json(result))
@@ -248,3 +272,23 @@ def test_live_cluster_through_the_fake_api_server(capsys, fake_api) -> None:
     assert csp["spec"]["body"]["maxSize"] == "500m"
     code, out, err = run(capsys, "migrate", "x.yaml", "--kubeconfig", "k", "--gateway-class", "eg")
     assert code == 2 and "not both" in err
+
+
+def test_a_kubectl_snapshot_migrates_like_the_files(capsys, tmp_path: Path) -> None:
+    """The snapshot form (`kubectl get ingress,svc,cm,deploy,raycluster -A -o yaml`: one v1
+    List with server metadata and status) gives the same objects as the plain files."""
+    items = []
+    for i, doc in enumerate(d for d in yaml.safe_load_all(SETUP) if d):
+        doc["metadata"].update({"uid": f"uid-{i}", "resourceVersion": str(100 + i),
+                                "creationTimestamp": "2026-12-01T00:00:00Z"})
+        items.append(doc)
+    snapshot = tmp_path / "snapshot.yaml"
+    snapshot.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    setup = tmp_path / "setup.yaml"
+    setup.write_text(SETUP, encoding="utf-8")
+    args = ["--to", "gateway-api", "--implementation", "envoy-gateway", "--gateway-class", "eg"]
+    code, from_snapshot, err = run(capsys, "migrate", str(snapshot), *args)
+    assert code == 0, err
+    code, from_files, err = run(capsys, "migrate", str(setup), *args)
+    assert code == 0, err
+    assert from_snapshot == from_files and "TCPRoute" in from_snapshot

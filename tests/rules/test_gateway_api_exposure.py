@@ -241,3 +241,42 @@ def test_rendered_routes_to_an_unauthenticated_cluster_fire_rg104() -> None:
            for f in findings(_rendered("pinned", cluster), "RG104")}
     assert got == {("HTTPRoute", "ray-cluster-kuberay-dashboard"),
                    ("TCPRoute", "ray-cluster-kuberay-ray-client")}
+
+
+GATEWAY_TLS = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: ray-gateway, namespace: ray}
+spec:
+  gatewayClassName: eg
+  listeners:
+  - {name: http, protocol: HTTP, port: 80}
+  - {name: tls, protocol: TLS, port: 443, hostname: client.example.com, tls: {mode: Passthrough}}
+"""
+
+TLS_ROUTE = """
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: client-tls, namespace: ray}
+spec:
+  parentRefs: [{name: ray-gateway, sectionName: tls}]
+  hostnames: [client.example.com]
+  rules:
+  - backendRefs: [{name: open-head-svc, port: 10001}]
+"""
+
+
+def test_a_passthrough_tlsroute_is_a_tcp_way_in() -> None:
+    """KubeRay's Ray Client guidance, in Gateway API: a TLS listener in Passthrough mode and a
+    TLSRoute to the client port. The stream reaches the head untouched, like a TCPRoute's."""
+    objs = objects_of(OPEN_CLUSTER, GATEWAY_TLS, TLS_ROUTE)
+    [e] = [e for e in exposure.ray_exposures(objs) if e.via.kind == "TLSRoute"]
+    assert (e.channel, e.external_port, e.ray_port) == ("tcp", 443, "client")
+    [f] = findings(objs, "RG104")
+    assert (f.object.kind, f.object.name) == ("TLSRoute", "client-tls")
+    assert "TLSRoute client-tls (Gateway listener port 443) -> ray/open-head-svc:10001" in f.message
+    # It is the Ray Client path: a Dashboard route beside it needs no TCPRoute (RG205).
+    with_dash = objects_of(GATEWAY_TLS, TLS_ROUTE, http_route("dash", "open-head-svc", 8265))
+    assert findings(with_dash, "RG205") == []
+    assert [f.object.name for f in findings(objects_of(GATEWAY_TLS, http_route(
+        "dash", "open-head-svc", 8265)), "RG205")] == ["dash"]

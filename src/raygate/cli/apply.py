@@ -70,7 +70,10 @@ def command(spec_file: str, kubeconfig: str | None, context: str | None, dry_run
     spec = spec_mod.load(spec_file)
     with ClusterSource(kubeconfig=kubeconfig, context=context) as source:
         live = _with_manifests(apply_mod.load_live(source), spec, spec_file, cluster_manifests)
-        objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated)
+        # What the cluster serves (discovery) picks the Gateway API versions to write when no
+        # CRD is among the manifests (TCPRoute v1 from v1.6, XListenerSet before v1.5).
+        objects = render.render(spec, cluster=live, allow_unauthenticated=allow_unauthenticated,
+                                served=source.served_versions())
         report = apply_mod.apply_objects(
             source, objects, gateway=apply_mod.gateway_for(spec), dry_run=dry_run,
             force_conflicts=force_conflicts, diff=diff, prune=prune,

@@ -77,6 +77,7 @@ def command(paths: tuple[str, ...], target: str, implementation: str, gateway_cl
     elif not gateway_class:
         raise RaygateError("--gateway-class is required to create a Gateway (kubectl get "
                            "gatewayclass), or attach to an existing one with --gateway NS/NAME")
+    served = None
     if paths:
         loaded = load_paths(list(paths))
     else:
@@ -89,6 +90,7 @@ def command(paths: tuple[str, ...], target: str, implementation: str, gateway_cl
         except Exception as e:  # a broken kubeconfig must not become a traceback
             raise ClusterError(f"cannot configure the cluster client: {e}") from None
         loaded = source.load()
+        served = source.served_versions()
         for notice in loaded.notices:
             _common.note(f"raygate: {notice}")
     if loaded.problems:
@@ -96,7 +98,8 @@ def command(paths: tuple[str, ...], target: str, implementation: str, gateway_cl
         raise InputError(p.message, file=p.file, line=p.line, obj=p.obj)
     options = migrate_mod.Options(implementation=implementation, gateway_class=gateway_class,
                                   gateway_name=gateway_name, gateway_namespace=gateway_namespace,
-                                  existing_gateway=existing, version=gateway_api_version)
+                                  existing_gateway=existing, version=gateway_api_version,
+                                  served=served)
     result = migrate_mod.migrate(ObjectSet(loaded.objects), options)
     text = yaml.safe_dump_all(result.objects, sort_keys=False) if result.objects else ""
     _common.write_output(text, out_file)

@@ -23,10 +23,13 @@ from raygate.findings import Result
 from raygate.objects import KubeObject, ObjectSet
 from raygate.sources import LoadResult, no_cyclic_gc
 
-#: Kinds a live read lists (the contract of ``raygate.sources.cluster.ClusterSource``).
+#: Kinds a live read lists when the cluster serves them (the contract of
+#: ``raygate.sources.cluster.ClusterSource``; its ``KINDS`` adds the Gateway API
+#: implementations' policy kinds).
 LIVE_KINDS = ("Node", "Pod", "Service", "EndpointSlice", "ConfigMap", "Deployment", "DaemonSet",
-              "Ingress", "IngressClass", "RayCluster", "RayService",
-              "ValidatingWebhookConfiguration")
+              "Ingress", "IngressClass", "RayCluster", "RayService", "GatewayClass", "Gateway",
+              "ListenerSet", "XListenerSet", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute",
+              "ReferenceGrant")
 
 #: Runtime rules and the state kinds they read besides their own (any one suffices).
 RUNTIME_NEEDS: dict[str, tuple[str, ...]] = {
@@ -59,6 +62,10 @@ class Gathered:
     #: Dry runs that could not be made: key -> (HTTP status or None, why).
     dry_run_errors: dict[tuple[str, str, str], tuple[int | None, str]] = field(default_factory=dict)
     forbidden: dict[str, str] = field(default_factory=dict)
+    #: Kinds the live cluster does not serve (no CRD) -> why; not listed.
+    not_served: dict[str, str] = field(default_factory=dict)
+    #: Custom kind -> the versions the live cluster serves (API discovery).
+    served: dict[str, tuple[str, ...]] = field(default_factory=dict)
     listed: tuple[str, ...] | None = None
     request_count: int | None = None
     #: Requests of the bounded read alone (discovery + LISTs), before dry runs and logs.
@@ -163,7 +170,9 @@ def gather_live(*, kubeconfig: str | None = None, context: str | None = None,
         where = f"cluster:{context}" if context else "cluster"
     g = Gathered(list(loaded.objects), "live", where, files=list(loaded.files),
                  problems=list(loaded.problems), notices=list(loaded.notices),
-                 forbidden=forbidden, logs_requested=logs, listed=_listed_kinds(source))
+                 forbidden=forbidden, logs_requested=logs, listed=_listed_kinds(source),
+                 not_served=dict(getattr(source, "not_served", {}) or {}),
+                 served=_served_versions(source))
     g.timings["load"] = time.perf_counter() - started
     g.read_requests = getattr(source, "request_count", None)
     with no_cyclic_gc():
@@ -207,14 +216,22 @@ def gather_live(*, kubeconfig: str | None = None, context: str | None = None,
     return g
 
 
+def _served_versions(source: Any) -> dict[str, tuple[str, ...]]:
+    try:
+        return dict(source.served_versions())
+    except AttributeError:  # a source without discovery
+        return {}
+
+
 def _listed_kinds(source: Any) -> tuple[str, ...]:
-    """Kinds the live read listed: what the source plans, minus API groups not installed."""
+    """Kinds the live read listed: what the source plans, minus kinds the cluster does not
+    serve."""
     try:
         from raygate.sources.cluster import KINDS
         planned = tuple(dict.fromkeys(k.kind for k in KINDS))
     except ImportError:
         planned = LIVE_KINDS
-    missing = set(getattr(source, "not_installed", ()) or ())
+    missing = set(getattr(source, "not_served", ()) or ())
     return tuple(k for k in planned if k not in missing)
 
 
@@ -259,11 +276,13 @@ def _diagnose(gathered: Gathered, *, expect_ips: Sequence[str], config: config_m
     state = rt.runtime_from_objects(
         objects, source=gathered.source, where=gathered.where, expect_ips=expect_ips,
         logs=gathered.logs, logs_requested=gathered.logs_requested or None,
-        admission=gathered.admission, forbidden=gathered.forbidden, listed=gathered.listed)
+        admission=gathered.admission, forbidden=gathered.forbidden, listed=gathered.listed,
+        served=gathered.served)
     result = engine.run(objects, runtime=state, config=config, select=select, ignore=ignore,
                         files=gathered.files, problems=gathered.problems,
                         notices=gathered.notices)
-    result.not_checked.update(_not_checked(result, objects, state, gathered.dry_run_errors))
+    result.not_checked.update(_not_checked(result, objects, state, gathered.dry_run_errors,
+                                           gathered.not_served))
     lanes = lanes_mod.build_lanes(objects, result, state)
     result.lanes = lanes  # type: ignore[attr-defined]  # read by report/html.py
     return Diagnosis(result, lanes, state, objects)
@@ -271,10 +290,12 @@ def _diagnose(gathered: Gathered, *, expect_ips: Sequence[str], config: config_m
 
 def _not_checked(result: Result, objects: ObjectSet, state: rt.RuntimeState,
                  dry_run_errors: Mapping[tuple[str, str, str], tuple[int | None, str]] | None = None,
-                 ) -> dict[str, str]:
-    """Rules that ran blind, and why: RBAC, a snapshot missing kinds, no dry run, no logs."""
+                 not_served: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Rules that ran blind, and why: RBAC, a snapshot missing kinds, no dry run, no logs;
+    and rules about kinds the live cluster does not serve at all."""
     out: dict[str, str] = {}
     dry_run_errors = dry_run_errors or {}
+    not_served = not_served or {}
     for rule in result.rules:
         if rule.code in result.not_checked:
             continue
@@ -282,6 +303,13 @@ def _not_checked(result: Result, objects: ObjectSet, state: rt.RuntimeState,
         if denied:
             out[rule.code] = (f"not checked (forbidden): cannot list {denied[0]}: "
                               f"{state.forbidden[denied[0]]}")
+            continue
+        if rule.kinds and all(k in not_served or k not in state.listed for k in rule.kinds) \
+                and any(k in not_served for k in rule.kinds):
+            # Every kind the rule judges is one this cluster does not serve (RG364 without a
+            # ListenerSet CRD): nothing exists for it to judge, and the report says why.
+            first = next(k for k in rule.kinds if k in not_served)
+            out[rule.code] = f"not checked (not served): {first}: {not_served[first]}"
             continue
         if rule.needs != "runtime":
             continue
@@ -319,6 +347,8 @@ def capture_document(gathered: Gathered, expect_ips: Sequence[str]) -> dict[str,
         "spec": {
             "source": gathered.where,
             "expectIPs": list(expect_ips),
+            **({"servedVersions": {k: list(v) for k, v in sorted(gathered.served.items())}}
+               if gathered.served else {}),
             "admission": [{"kind": k, "namespace": ns, "name": n, "denied": d}
                           for (k, ns, n), d in sorted(gathered.admission.items())],
             "logs": [{"namespace": ns, "pod": pod, "text": text}

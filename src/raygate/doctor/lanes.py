@@ -71,7 +71,7 @@ def build_lanes(objects: ObjectSet, result: Result, state: rt.RuntimeState) -> l
         lanes.append(_lane(objects, result, state, e))
     lanes += _missing_client_lanes(objects, result, exposed)
     for e in exposure.ray_exposures(objects):
-        if e.via.kind in ("HTTPRoute", "TCPRoute"):
+        if e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
             lanes.append(_gateway_api_lane(objects, result, state, e))
     order = {"Dashboard": 0, "Client": 1, "Serve": 2, "GCS": 3}
     lanes.sort(key=lambda lane: (lane.target, order.get(lane.role, 9), lane.route))
@@ -279,7 +279,8 @@ def _concerns_route(finding_field: str, e: exposure.Exposure) -> bool:
     lane_field = format_path(e.field)
     if finding_field.startswith("data[") or finding_field.startswith('data["'):
         return lane_field.startswith(finding_field) or finding_field.startswith(lane_field)
-    if finding_field.startswith("spec.rules[") and e.via.kind in ("HTTPRoute", "TCPRoute"):
+    if finding_field.startswith("spec.rules[") \
+            and e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
         rule = format_path(e.field[:3])  # spec.rules[i]: the lane's rule
         return finding_field == rule or finding_field.startswith(rule + ".") \
             or finding_field.startswith(rule + "[")

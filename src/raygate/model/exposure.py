@@ -155,9 +155,11 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 
 def _gateway_api_routes(objects: ObjectSet) -> list[Exposure]:
-    """HTTPRoute and TCPRoute backendRefs to Services, for routes attached to a parent."""
+    """HTTPRoute, TCPRoute and TLSRoute backendRefs to Services, for routes attached to a
+    parent. A TLSRoute forwards the TLS stream itself (Passthrough: the gateway only reads the
+    SNI; KubeRay's Ray Client guidance), so, like a TCPRoute, it is a raw TCP way in."""
     found: list[Exposure] = []
-    for route in objects.of_kind("HTTPRoute", "TCPRoute"):
+    for route in objects.of_kind("HTTPRoute", "TCPRoute", "TLSRoute"):
         if not route.api_version.startswith(GATEWAY_GROUP + "/"):
             continue
         parents = route.spec.get("parentRefs")

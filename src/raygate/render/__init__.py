@@ -14,7 +14,7 @@ they are never rendered with a warning attached.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 from raygate import ownership
 from raygate.objects import ObjectSet
@@ -69,14 +69,19 @@ from raygate.render import gateway_api
 
 
 def render(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
-           allow_unauthenticated: bool = False) -> list[dict[str, Any]]:
+           allow_unauthenticated: bool = False,
+           served: Mapping[str, Sequence[str]] | None = None) -> list[dict[str, Any]]:
     """The gateway's manifests as plain dicts, in apply order, deterministic."""
-    return build(spec, cluster=cluster, allow_unauthenticated=allow_unauthenticated).objects
+    return build(spec, cluster=cluster, allow_unauthenticated=allow_unauthenticated,
+                 served=served).objects
 
 
 def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
-          allow_unauthenticated: bool = False) -> Rendered:
-    """``render`` plus steps, comments, warnings and notes."""
+          allow_unauthenticated: bool = False,
+          served: Mapping[str, Sequence[str]] | None = None) -> Rendered:
+    """``render`` plus steps, comments, warnings and notes. ``served``: kind -> versions a live
+    cluster serves (its API discovery), for the Gateway API versions to write when no CRD is
+    in ``cluster``."""
     target = nginx.resolve_target(spec, cluster)
     warnings: list[str] = []
     notes: list[str] = []
@@ -89,7 +94,7 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
             "control plane (ShadowRay-style attacks start there) and no HTTP allowlist covers "
             "it; keep it on a private network (exposures.gcs.enabled)")
     if spec.backend == "gateway-api":
-        return Rendered(gateway_api.build_items(spec, target, notes, cluster, warnings),
+        return Rendered(gateway_api.build_items(spec, target, notes, cluster, warnings, served),
                         warnings, notes, spec.backend, field_manager=_manager(spec))
 
     items: list[RenderedObject] = []

@@ -29,7 +29,7 @@ Each function returns plain dicts; order and comments are ``raygate.render``'s j
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from raygate.backends.gateway_api import api, implementations, routing, units
 from raygate.backends.gateway_api.implementations import Implementation
@@ -132,9 +132,12 @@ class Plan:
     def reused_name(self, section: str) -> str | None:
         return dict(self.reused).get(section)
 
+    #: What the CRDs in the inputs or the live cluster serve, when known.
+    crds: api.InstalledCrds | None = None
+
     @property
     def listener_set_api(self) -> api.ListenerSetApi:
-        return api.listener_set_api(self.release)
+        return api.listener_set_api(self.release, self.crds)
 
     @property
     def route_timeouts(self) -> bool:
@@ -142,10 +145,11 @@ class Plan:
         return self.impl.honours_route_timeouts is not False
 
 
-def plan(spec: GatewaySpec, target: Target, cluster: ObjectSet | None = None) -> Plan:
+def plan(spec: GatewaySpec, target: Target, cluster: ObjectSet | None = None,
+         served: Mapping[str, Sequence[str]] | None = None) -> Plan:
     gw = spec.gateway_api
     impl = implementations.by_key(gw.implementation)
-    crds = api.installed_crds(cluster)
+    crds = api.installed_crds(cluster, served)
     release = api.parse_version(gw.version) or (crds.release if crds else None)
     version, why = _tcp_version(spec, impl, crds, release)
     lay = layout(spec, target)
@@ -153,7 +157,7 @@ def plan(spec: GatewaySpec, target: Target, cluster: ObjectSet | None = None) ->
         if len(listeners(spec, target)) > api.MAX_LISTENERS:
             raise RenderError(f"the Gateway would need more than {api.MAX_LISTENERS} listeners "
                               "(the API's limit); expose fewer TCP ports")
-        return Plan(impl, release, version, why)
+        return Plan(impl, release, version, why, crds=crds)
     existing = cluster.get("Gateway", lay.gateway_namespace, lay.gateway) if cluster else None
     wanted = listeners(spec, target)
     reused: list[tuple[str, str]] = []
@@ -173,8 +177,13 @@ def plan(spec: GatewaySpec, target: Target, cluster: ObjectSet | None = None) ->
         if refused:
             raise RenderError(f"{refused}: ask its owner to allow them, or add the listeners "
                               "to the Gateway itself (gatewayApi.listenerSet: false)")
+    if use_set and len(missing) > api.MAX_LISTENERS:
+        # A ListenerSet holds at most 64 listeners too (spec.listeners maxItems: 64 in
+        # config/crd/standard/gateway.networking.k8s.io_listenersets.yaml @v1.6.1).
+        raise RenderError(f"the ListenerSet would need {len(missing)} listeners, more than "
+                          f"the API's limit of {api.MAX_LISTENERS}; expose fewer TCP ports")
     return Plan(impl, release, version, why, existing, tuple(reused),
-                tuple(missing) if use_set else ())
+                tuple(missing) if use_set else (), crds)
 
 
 def _tcp_version(spec: GatewaySpec, impl: Implementation, crds: api.InstalledCrds | None,
@@ -184,11 +193,11 @@ def _tcp_version(spec: GatewaySpec, impl: Implementation, crds: api.InstalledCrd
     if chosen is not None:
         if served and chosen not in served:
             raise RenderError(
-                f"gatewayApi.tcpRouteApiVersion {chosen}: the TCPRoute CRD in the inputs serves "
+                f"gatewayApi.tcpRouteApiVersion {chosen}: {crds.where if crds else ''} serves "
                 f"only {', '.join(served)}; the API server would refuse the TCPRoutes")
         return chosen, "gatewayApi.tcpRouteApiVersion"
     if crds is not None and crds.tcp_route_version is not None:
-        return crds.tcp_route_version, "served by the TCPRoute CRD in the inputs"
+        return crds.tcp_route_version, f"served by {crds.where}"
     if release is not None:
         return api.tcp_route_version_for(release), \
             f"Gateway API v{release[0]}.{release[1]} (v1 from v1.6, v1alpha2 before)"
@@ -686,7 +695,8 @@ def policies(spec: GatewaySpec, target: Target, pl: Plan) -> list[dict[str, Any]
 
 def build_items(spec: GatewaySpec, target: Target, notes: list[str],
                 cluster: ObjectSet | None = None,
-                warnings: list[str] | None = None) -> list[RenderedObject]:
+                warnings: list[str] | None = None,
+                served: Mapping[str, Sequence[str]] | None = None) -> list[RenderedObject]:
     """Every object in apply order (pool, grants, Gateway, ListenerSet, routes, policies);
     appends stderr notes and warnings.
 
@@ -694,7 +704,7 @@ def build_items(spec: GatewaySpec, target: Target, notes: list[str],
     reporting ``RefNotPermitted`` until the grant shows up.
     """
     lay = layout(spec, target)
-    pl = plan(spec, target, cluster)
+    pl = plan(spec, target, cluster, served)
     items: list[RenderedObject] = []
 
     def add(obj: dict[str, Any] | None, step: int, *comment: str) -> None:
@@ -776,14 +786,14 @@ def _warnings(spec: GatewaySpec, target: Target, pl: Plan,
               cluster: ObjectSet | None) -> list[str]:
     out = []
     impl = pl.impl
-    crds = api.installed_crds(cluster)
+    crds = pl.crds
     served = crds.tcp_route_served if crds else ()
     # Served versions of one CRD are views of the same objects: what matters is whether the
     # CRDs serve a version the implementation watches, not the version we write.
     if tcp_listeners(spec, target) and impl.key != "generic" and served \
             and not set(impl.tcp_route_versions) & set(served):
         out.append(f"{impl.title} {impl.version_read} watches TCPRoute "
-                   f"{', '.join(impl.tcp_route_versions)}, which the TCPRoute CRD in the inputs "
+                   f"{', '.join(impl.tcp_route_versions)}, which {crds.where if crds else ''} "
                    f"does not serve ({', '.join(served)}): it will see no TCPRoute and the Ray "
                    "Client port stays closed; install CRDs that serve "
                    f"{impl.tcp_route_versions[0]} (experimental channel) or upgrade it")
@@ -862,12 +872,18 @@ def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str
                   if l["name"] not in pl.in_listener_set and pl.reused_name(l["name"]) is None]
         if wanted:
             names = ", ".join(f"{l['name']} ({l['protocol']} {l['port']})" for l in wanted)
+            have = pl.existing.spec.get("listeners") if pl.existing is not None else None
+            have_n = len(have) if isinstance(have, list) else 0
             notes.append(f"routes attach to the existing Gateway {lay.gateway_namespace}/"
                          f"{lay.gateway} by listener name; it needs the listeners {names}, "
                          f"admitting routes from namespace {lay.route_namespace}"
                          + ("" if pl.existing is not None else
                             " (pass the Gateway with --cluster-manifest to attach to its own "
-                            "listeners, or --listener-set to add them through a ListenerSet)"))
+                            "listeners, or --listener-set to add them through a ListenerSet)")
+                         + (f"; it already has {have_n} listeners, and a Gateway holds at most "
+                            f"{api.MAX_LISTENERS}: its owner must allow ListenerSets from "
+                            f"{lay.route_namespace} (spec.allowedListeners) instead"
+                            if have_n + len(wanted) > api.MAX_LISTENERS else ""))
     return notes
 
 

@@ -2,11 +2,24 @@
 
 ``raygate doctor`` must cost the same on a 5-node lab and a 5,000-node fleet, and must not
 hammer a struggling API server while someone is debugging it. So the source makes one
-discovery request (``/apis``, to learn whether KubeRay and Gateway API are installed), then
-one paginated LIST per kind, concurrently, with label selectors where the kind is large and
-only a few objects matter (Pods: the ingress-nginx controller and the Ray heads). It never
-GETs objects one by one: the whole read is at most ``MAX_REQUESTS`` requests for any
-cluster below ``PAGE_SIZE`` objects per kind, and ``request_count`` says how many it took.
+discovery request (``GET /apis`` as an aggregated ``apidiscovery.k8s.io/v2`` document, which
+names every served group, version and kind at once), then one paginated LIST per kind,
+concurrently, with label selectors where the kind is large and only a few objects matter
+(Pods: the ingress-nginx controller and the Ray heads). It never GETs objects one by one.
+
+Custom kinds (KubeRay, Gateway API, the Gateway API implementations' policies) are listed in
+the version the cluster serves, found by discovery: TCPRoute is ``v1`` from Gateway API v1.6
+and ``v1alpha2`` before, ListenerSet is ``gateway.networking.k8s.io/v1`` from v1.5 and
+``XListenerSet`` (``gateway.networking.x-k8s.io/v1alpha1``) in the v1.3/v1.4 experimental
+channel. A kind the cluster does not serve is not listed and is recorded in ``not_served``;
+doctor reports the rules that concern only such kinds as "not checked (not served)".
+
+The count (``MAX_LISTS`` LISTs at most, one per entry of ``KINDS`` that the cluster serves,
+for clusters below ``PAGE_SIZE`` objects per kind, plus discovery) is asserted by the tests
+at the fake API server; ``request_count`` says how many a load took. An API server without
+aggregated discovery (Kubernetes < 1.26, or with the feature off) answers the legacy group
+list; the source then reads the resource list of each group version it may list from
+(``MAX_LEGACY_DISCOVERY`` requests at most).
 
 The real lightkube client does the talking (kubeconfig, context, in-cluster service
 account, TLS, token refresh). Items are decoded as plain dicts (lightkube generic resources),
@@ -25,7 +38,7 @@ import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from raygate.errors import ClusterError
@@ -34,8 +47,6 @@ from raygate.sources import LoadResult, no_cyclic_gc
 
 #: Large pages keep the request count bounded: one LIST per kind for up to this many objects.
 PAGE_SIZE = 25_000
-#: The request budget of one ``load()`` (discovery + LISTs), asserted by tests and the bench.
-MAX_REQUESTS = 20
 #: Labels that select the only Pods doctor looks at.
 CONTROLLER_POD_SELECTOR = {"app.kubernetes.io/name": "ingress-nginx"}
 RAY_HEAD_POD_SELECTOR = {"ray.io/node-type": "head"}
@@ -43,6 +54,12 @@ FIELD_MANAGER = "raygate"
 #: How often one LIST starts over after its continue token expired (410 Expired) before the
 #: load gives up; each restart costs the pages read so far again.
 MAX_RELISTS = 3
+#: ``GET /apis`` asks for the aggregated discovery document first (Kubernetes 1.30+: v2,
+#: 1.26-1.29: v2beta1), the legacy ``APIGroupList`` last; the server answers with the first it
+#: serves and says which in Content-Type (client-go ``discovery/aggregated_discovery.go``).
+DISCOVERY_ACCEPT = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+                    "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,"
+                    "application/json")
 
 
 @dataclass(frozen=True)
@@ -51,13 +68,35 @@ class KindSpec:
 
     kind: str
     group: str
+    #: Versions in order of preference; for custom kinds, the first the cluster serves is
+    #: listed (another served version of the kind when none of these is).
     versions: tuple[str, ...]
     plural: str
     namespaced: bool
     labels: Mapping[str, str] | None = None
-    #: Only listed when discovery shows the group (CRDs: KubeRay, Gateway API).
+    #: Only listed when discovery shows the cluster serves the kind (CRDs).
     optional: bool = False
+    #: Kinds of one slot stand in for each other: only the first served one is listed
+    #: (ListenerSet v1 from Gateway API v1.5, XListenerSet in the experimental channel before).
+    slot: str | None = None
 
+
+def _plural(kind: str) -> str:
+    low = kind.lower()
+    return low[:-1] + "ies" if low.endswith("y") else low + "s"
+
+
+def _policy_kinds() -> tuple[KindSpec, ...]:
+    """The implementation policies the rules read, from the implementation profiles."""
+    from raygate.backends.gateway_api.implementations import IMPLEMENTATIONS
+    return tuple(KindSpec(kind, impl.policy_group, ("v1alpha1",), _plural(kind), True,
+                          optional=True)
+                 for impl in IMPLEMENTATIONS if impl.policy_group
+                 for kind in impl.policy_kinds)
+
+
+_GW = "gateway.networking.k8s.io"
+_GWX = "gateway.networking.x-k8s.io"
 
 KINDS: tuple[KindSpec, ...] = (
     KindSpec("Node", "", ("v1",), "nodes", False),
@@ -70,29 +109,47 @@ KINDS: tuple[KindSpec, ...] = (
     KindSpec("DaemonSet", "apps", ("v1",), "daemonsets", True),
     KindSpec("Ingress", "networking.k8s.io", ("v1",), "ingresses", True),
     KindSpec("IngressClass", "networking.k8s.io", ("v1",), "ingressclasses", False),
-    KindSpec("ValidatingWebhookConfiguration", "admissionregistration.k8s.io", ("v1",),
-             "validatingwebhookconfigurations", False),
     KindSpec("RayCluster", "ray.io", ("v1",), "rayclusters", True, optional=True),
     KindSpec("RayService", "ray.io", ("v1",), "rayservices", True, optional=True),
-    KindSpec("GatewayClass", "gateway.networking.k8s.io", ("v1", "v1beta1"), "gatewayclasses",
-             False, optional=True),
-    KindSpec("Gateway", "gateway.networking.k8s.io", ("v1", "v1beta1"), "gateways", True,
-             optional=True),
-    KindSpec("HTTPRoute", "gateway.networking.k8s.io", ("v1", "v1beta1"), "httproutes", True,
-             optional=True),
-    # v1alpha2 up to Gateway API v1.5 (and still in v1.6's experimental channel), v1 from v1.6,
-    # whose standard CRD no longer serves v1alpha2: a 404 on the first falls back to the next.
-    KindSpec("TCPRoute", "gateway.networking.k8s.io", ("v1alpha2", "v1"), "tcproutes", True,
-             optional=True),
-)
+    # Gateway API: every kind the rules read (backends/gateway_api: GatewayClass for the
+    # implementation, Gateways and ListenerSets for listeners, every route kind but UDPRoute
+    # (no Ray port is UDP), ReferenceGrants for cross-namespace references).
+    KindSpec("GatewayClass", _GW, ("v1", "v1beta1"), "gatewayclasses", False, optional=True),
+    KindSpec("Gateway", _GW, ("v1", "v1beta1"), "gateways", True, optional=True),
+    KindSpec("ListenerSet", _GW, ("v1",), "listenersets", True, optional=True,
+             slot="ListenerSet"),
+    KindSpec("XListenerSet", _GWX, ("v1alpha1",), "xlistenersets", True, optional=True,
+             slot="ListenerSet"),
+    KindSpec("HTTPRoute", _GW, ("v1", "v1beta1"), "httproutes", True, optional=True),
+    KindSpec("GRPCRoute", _GW, ("v1", "v1alpha2"), "grpcroutes", True, optional=True),
+    # v1 from Gateway API v1.6 (whose standard CRD no longer serves v1alpha2), v1alpha2 in the
+    # experimental channel before; one CRD's versions are views of the same objects.
+    KindSpec("TCPRoute", _GW, ("v1", "v1alpha2"), "tcproutes", True, optional=True),
+    KindSpec("TLSRoute", _GW, ("v1", "v1alpha3", "v1alpha2"), "tlsroutes", True, optional=True),
+    KindSpec("ReferenceGrant", _GW, ("v1", "v1beta1"), "referencegrants", True, optional=True),
+) + _policy_kinds()
+
+#: At most this many LISTs per load (one per slot of ``KINDS``), below ``PAGE_SIZE`` objects
+#: per kind; the tests count them at the fake API server.
+MAX_LISTS = len({k.slot or i for i, k in enumerate(KINDS)})
+#: Legacy discovery (no aggregated document): ``GET /apis`` plus one resource list per group
+#: version a custom kind may be listed from.
+MAX_LEGACY_DISCOVERY = 1 + len({(k.group, v) for k in KINDS if k.optional for v in k.versions})
+#: The request budget of one ``load()`` with aggregated discovery (Kubernetes >= 1.26).
+MAX_REQUESTS = 1 + MAX_LISTS
 
 
-def _later_served(spec: KindSpec, version: str, groups: Mapping[str, list[str]]) -> str | None:
-    """The next of ``spec.versions`` after ``version`` that the group serves, if any."""
-    served = groups.get(spec.group, [])
-    rest = list(spec.versions)[list(spec.versions).index(version) + 1:] \
-        if version in spec.versions else []
-    return next((v for v in rest if v in served), None)
+@dataclass
+class Discovery:
+    """What the cluster serves, from discovery."""
+
+    #: API group -> served versions (preferred first); core ("") is always there.
+    groups: dict[str, list[str]]
+    #: (group, kind) -> {version: (plural, namespaced)}, in the server's order; None when
+    #: the server did not say which kinds each version serves (discovery forbidden).
+    kinds: dict[tuple[str, str], dict[str, tuple[str, bool]]] | None
+    #: "aggregated", "legacy" or "forbidden".
+    mode: str
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,13 +178,14 @@ class ClusterSource:
         self.workers = workers
         #: kind -> the API server's 403 message, for kinds these credentials may not list.
         self.forbidden: dict[str, str] = {}
-        #: Optional kinds whose API group is not installed (no KubeRay, no Gateway API).
-        self.not_installed: list[str] = []
+        #: Custom kinds this cluster does not serve (no KubeRay, no Gateway API, no
+        #: ListenerSet CRD...) -> why; they are not listed.
+        self.not_served: dict[str, str] = {}
         self._requests = 0
         self._lock = threading.Lock()
         self._client: Any = None
         self._config: Any = None
-        self._discovered: dict[str, list[str]] | None = None
+        self._discovered: Discovery | None = None
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
         #: group version -> the kinds its discovery document lists (``serves``).
         self._served: dict[str, frozenset[str]] = {}
@@ -245,15 +303,25 @@ class ClusterSource:
             raise self.error(e, what) from None
 
     def discover(self) -> dict[str, list[str]]:
-        """API group -> served versions, from one ``GET /apis`` (core is always there)."""
+        """API group -> served versions (core is always there)."""
+        return self.discovery().groups
+
+    def discovery(self) -> Discovery:
+        """What the cluster serves: one aggregated ``GET /apis``; on a server without
+        aggregated discovery, the legacy group list plus the resource list of each group
+        version a custom kind may be listed from."""
         if self._discovered is None:
             import httpx2
             try:
-                resp = self.client._client._client.get("/apis")
+                resp = self.client._client._client.get("/apis", headers={"Accept": DISCOVERY_ACCEPT})
                 if resp.status_code == 403:
                     # Discovery is normally open to every authenticated user; without it,
-                    # assume the optional groups are installed and let their LISTs decide.
-                    self._discovered = {s.group: list(s.versions) for s in KINDS}
+                    # assume the custom kinds are served and let their LISTs decide (404).
+                    groups: dict[str, list[str]] = {"": ["v1"]}
+                    for spec in KINDS:
+                        have = groups.setdefault(spec.group, [])
+                        have += [v for v in spec.versions if v not in have]
+                    self._discovered = Discovery(groups, None, "forbidden")
                     return self._discovered
                 resp.raise_for_status()
                 doc = json.loads(resp.content)
@@ -261,16 +329,64 @@ class ClusterSource:
                 raise self.error(e, "discovery (GET /apis)") from None
             except ValueError:
                 raise ClusterError(f"{self.server}: discovery (GET /apis): the answer is not JSON") from None
-            groups: dict[str, list[str]] = {"": ["v1"]}
-            for g in doc.get("groups") or []:
-                groups[g.get("name", "")] = [v.get("version") for v in g.get("versions") or []]
-            self._discovered = groups
+            if not isinstance(doc, dict):
+                raise ClusterError(f"{self.server}: discovery (GET /apis): not a discovery document")
+            if "as=APIGroupDiscoveryList" in resp.headers.get("content-type", "").replace(" ", ""):
+                self._discovered = _aggregated(doc)
+            else:
+                self._discovered = self._legacy(doc)
         return self._discovered
+
+    def _legacy(self, doc: Mapping[str, Any]) -> Discovery:
+        """Discovery from an ``APIGroupList`` and one ``APIResourceList`` per group version
+        that ``KINDS`` may list a custom kind from (read concurrently)."""
+        import httpx2
+        groups: dict[str, list[str]] = {"": ["v1"]}
+        for g in doc.get("groups") or []:
+            if isinstance(g, dict):
+                groups[str(g.get("name", ""))] = [str(v.get("version")) for v in g.get("versions") or []
+                                                  if isinstance(v, dict)]
+        wanted = list(dict.fromkeys((k.group, v) for k in KINDS if k.optional for v in k.versions
+                                    if v in groups.get(k.group, [])))
+
+        def read(gv: tuple[str, str]) -> tuple[tuple[str, str], Any]:
+            what = f"discovery of {gv[0]}/{gv[1]}"
+            try:
+                resp = self.client._client._client.get(f"/apis/{gv[0]}/{gv[1]}")
+                if resp.status_code in (403, 404):
+                    return gv, None  # not told: the LISTs decide
+                resp.raise_for_status()
+                return gv, json.loads(resp.content)
+            except httpx2.HTTPError as e:
+                raise self.error(e, what) from None
+            except ValueError:
+                raise ClusterError(f"{self.server}: {what}: the answer is not JSON") from None
+
+        kinds: dict[tuple[str, str], dict[str, tuple[str, bool]]] = {}
+        told = True
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(wanted) or 1))) as pool:
+            for (group, version), rl in pool.map(read, wanted):
+                if not isinstance(rl, dict):
+                    told = False
+                    continue
+                for r in rl.get("resources") or []:
+                    if isinstance(r, dict) and isinstance(r.get("name"), str) and "/" not in r["name"]:
+                        kinds.setdefault((group, str(r.get("kind"))), {})[version] = (
+                            r["name"], bool(r.get("namespaced")))
+        return Discovery(groups, kinds if told else None, "legacy")
 
     def resource_type(self, api_version: str, kind: str) -> tuple[str, bool]:
         """``(plural, namespaced)`` of a kind, from the group version's discovery document
         (one request per group version, cached); for ``apply`` and ``dry_run``."""
         key = (api_version, kind)
+        if key not in self._resources and self.serves(api_version, kind) is False:
+            # Discovery named every served kind: say so instead of the bare 404 a request
+            # would get.
+            group = api_version.rpartition("/")[0]
+            served = sorted((self.discovery().kinds or {}).get((group, kind), {}))
+            raise ClusterError(f"{self.server}: the cluster does not serve {kind} in "
+                               f"{api_version}" + (f" (it serves {', '.join(served)})" if served
+                                                   else " (is its CRD installed?)"))
         if key not in self._resources:
             for spec in KINDS:
                 if spec.kind == kind and api_version in {_gv(spec.group, v) for v in spec.versions}:
@@ -287,21 +403,32 @@ class ClusterSource:
                                        "(is the CRD installed?)")
         return self._resources[key]
 
-    def serves(self, api_version: str, kind: str) -> bool:
-        """Whether the server serves ``kind`` at ``api_version``, from the group version's own
-        discovery document (cached; a group serves several versions, each with its own kinds:
-        TCPRoute is v1 only from Gateway API v1.6). False when the group version is not served."""
-        if api_version not in self._served:
-            group, _, version = api_version.rpartition("/")
-            if version not in self.discover().get(group, []):
-                self._served[api_version] = frozenset()
+    def serves(self, api_version: str, kind: str) -> bool | None:
+        """Does the cluster serve ``kind`` in ``api_version``? A group serves several versions,
+        each with its own kinds (TCPRoute is v1 only from Gateway API v1.6). From the aggregated
+        discovery document when the server gives one (no request); otherwise from the group
+        version's own document (one request per group version, cached). None for core kinds
+        and when discovery is forbidden: then the request itself decides."""
+        group, _, version = api_version.rpartition("/")
+        if not group:
+            return None
+        found = self.discovery()
+        if found.mode == "aggregated" and found.kinds is not None:
+            return version in found.kinds.get((group, kind), {})
+        if found.mode == "forbidden":
+            return None
+        with self._lock:
+            cached = self._served.get(api_version)
+        if cached is None:
+            if version not in found.groups.get(group, []):
+                cached = frozenset()
             else:
-                path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-                doc = self._get_json(path, f"discovery of {api_version}")
-                self._served[api_version] = frozenset(
-                    r.get("kind") for r in doc.get("resources") or []
-                    if "/" not in r.get("name", ""))
-        return kind in self._served[api_version]
+                doc = self._get_json(f"/apis/{api_version}", f"discovery of {api_version}")
+                cached = frozenset(r.get("kind") for r in doc.get("resources") or []
+                                   if "/" not in r.get("name", ""))
+            with self._lock:
+                self._served[api_version] = cached
+        return kind in cached
 
     def resource_for(self, obj: Mapping[str, Any]) -> Any:
         """The lightkube generic resource class for an object dict."""
@@ -313,21 +440,36 @@ class ClusterSource:
     # ------------------------------------------------------------------ load
 
     def plan(self) -> list[tuple[KindSpec, str]]:
-        """The LISTs ``load()`` will make: (kind, version), after discovery."""
-        groups = self.discover()
+        """The LISTs ``load()`` will make: (kind, version), after discovery. A custom kind is
+        listed in the first of its versions the cluster serves (with the plural and scope
+        discovery gives); one the cluster does not serve is recorded in ``not_served``."""
+        found = self.discovery()
         planned: list[tuple[KindSpec, str]] = []
-        self.not_installed = []
+        self.not_served = {}
+        taken: set[str] = set()
         for spec in KINDS:
-            served = groups.get(spec.group, [])
-            version = next((v for v in spec.versions if v in served), None)
-            if version is None:
-                if spec.optional:
-                    if spec.kind not in self.not_installed:
-                        self.not_installed.append(spec.kind)
-                    continue
-                version = spec.versions[0]
-            planned.append((spec, version))
+            if not spec.optional:
+                planned.append((spec, spec.versions[0]))
+                continue
+            if spec.slot is not None and spec.slot in taken:
+                continue
+            chosen = _served_version(spec, found)
+            if chosen is None:
+                self.not_served[spec.kind] = _not_served_reason(spec, found)
+                continue
+            if spec.slot is not None:
+                taken.add(spec.slot)
+            planned.append(chosen)
         return planned
+
+    def served_versions(self) -> dict[str, tuple[str, ...]]:
+        """Custom kind -> the versions the cluster serves it in (discovery's order), for the
+        kinds of ``KINDS``; empty when discovery did not say (forbidden)."""
+        found = self.discovery()
+        if found.kinds is None:
+            return {}
+        return {spec.kind: tuple(found.kinds[(spec.group, spec.kind)]) for spec in KINDS
+                if spec.optional and found.kinds.get((spec.group, spec.kind))}
 
     def load(self) -> LoadResult:
         """Every kind doctor needs, as ``KubeObject``s (one paginated LIST per kind)."""
@@ -342,9 +484,13 @@ class ClusterSource:
             results = list(pool.map(self._list_kind, planned))
         result = LoadResult(files=[origin_file])
         seen: set[str] = set()
-        for (spec, version), items in zip(planned, results):
-            if items is None:
+        listed_slots: set[str] = set()
+        for (spec, version), got in zip(planned, results):
+            if got is None:
                 continue
+            items, version = got
+            if spec.slot is not None:
+                listed_slots.add(spec.slot)
             api_version = _gv(spec.group, version)
             for item in items:
                 meta = item.get("metadata") or {}
@@ -360,17 +506,21 @@ class ClusterSource:
                     result.objects.append(KubeObject.listed(item, origin, spec.kind, api_version))
                 else:
                     result.objects.append(KubeObject(item, origin))
-        for kind in self.not_installed:
-            result.notices.append(f"{origin_file}: {kind} not listed: its API group is not "
-                                  "installed in this cluster")
+        for spec in KINDS:
+            reason = self.not_served.get(spec.kind)
+            if reason is not None and (spec.slot is None or spec.slot not in listed_slots):
+                result.notices.append(f"{origin_file}: {spec.kind} not checked (not served): "
+                                      f"{reason}")
         for kind, reason in sorted(self.forbidden.items()):
             result.notices.append(f"{origin_file}: {kind} not checked (forbidden): {reason}")
         return result
 
-    def _list_kind(self, planned: tuple[KindSpec, str]) -> list[dict[str, Any]] | None:
+    def _list_kind(self, planned: tuple[KindSpec, str]) -> tuple[list[dict[str, Any]], str] | None:
         """One paginated LIST, through lightkube's configured HTTP client (auth, TLS, server
         from the kubeconfig), decoded straight to dicts: lightkube's per-item wrapping cost
-        more than the request itself on large clusters, and doctor wants plain dicts."""
+        more than the request itself on large clusters, and doctor wants plain dicts.
+        Returns the items and the version they were listed in; None when forbidden or not
+        served."""
         import httpx2
         from lightkube.core.selector import build_selector
         spec, version = planned
@@ -390,12 +540,14 @@ class ClusterSource:
                 if resp.status_code == 403:
                     self.forbidden.setdefault(spec.kind, _status_message(resp) or "forbidden")
                     return None
-                if resp.status_code == 404 and spec.optional:
-                    later = _later_served(spec, version, self.discover())
-                    if later is not None and not items:
-                        # The group serves a later version, and this kind may be only there.
+                if resp.status_code == 404 and spec.optional and not items:
+                    # Only when discovery could not say which versions serve the kind
+                    # (discovery forbidden): try the next version the group may serve.
+                    later = _next_version(spec, version, self.discovery())
+                    if later is not None:
                         return self._list_kind((spec, later))
-                    self.not_installed.append(spec.kind)
+                    self.not_served[spec.kind] = (f"the API server has no {spec.plural} in "
+                                                  f"{_gv(spec.group, version)} (404)")
                     return None
                 if resp.status_code == 410 and "continue" in params and restarts < MAX_RELISTS:
                     # The continue token expired (etcd compacted the snapshot it read from,
@@ -411,7 +563,7 @@ class ClusterSource:
                 items.extend(page.get("items") or [])
                 token = (page.get("metadata") or {}).get("continue")
                 if not token:
-                    return items
+                    return items, version
                 params["continue"] = token
         except httpx2.HTTPError as e:
             raise self.error(e, f"LIST {spec.plural}") from None
@@ -448,6 +600,60 @@ class ClusterSource:
                                            container=container))
         except httpx2.HTTPError as e:
             raise self.error(e, f"logs of pod {namespace}/{pod}") from None
+
+
+def _aggregated(doc: Mapping[str, Any]) -> Discovery:
+    """Discovery from an ``apidiscovery.k8s.io`` ``APIGroupDiscoveryList`` (v2 or v2beta1:
+    ``staging/src/k8s.io/api/apidiscovery/v2/types.go``; ``metadata.name`` is the group,
+    ``versions[]`` in preference order, ``resources[]`` with ``resource``, ``responseKind``
+    and ``scope``)."""
+    groups: dict[str, list[str]] = {"": ["v1"]}
+    kinds: dict[tuple[str, str], dict[str, tuple[str, bool]]] = {}
+    for item in doc.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        group = str((item.get("metadata") or {}).get("name") or "")
+        versions = [v for v in item.get("versions") or [] if isinstance(v, dict)]
+        groups[group] = [str(v.get("version")) for v in versions]
+        for v in versions:
+            for r in v.get("resources") or []:
+                kind = (r.get("responseKind") or {}).get("kind") if isinstance(r, dict) else None
+                if isinstance(kind, str) and isinstance(r.get("resource"), str):
+                    kinds.setdefault((group, kind), {})[str(v.get("version"))] = (
+                        r["resource"], r.get("scope") == "Namespaced")
+    return Discovery(groups, kinds, "aggregated")
+
+
+def _served_version(spec: KindSpec, found: Discovery) -> tuple[KindSpec, str] | None:
+    """The version to list ``spec`` in, with the plural and scope discovery gives; None when
+    the cluster does not serve the kind."""
+    if found.kinds is None:  # not told which kinds each version serves: the group decides
+        served = found.groups.get(spec.group, [])
+        version = next((v for v in spec.versions if v in served), None)
+        return (spec, version) if version is not None else None
+    versions = found.kinds.get((spec.group, spec.kind))
+    if not versions:
+        return None
+    version = next((v for v in spec.versions if v in versions), next(iter(versions)))
+    plural, namespaced = versions[version]
+    return replace(spec, plural=plural, namespaced=namespaced), version
+
+
+def _next_version(spec: KindSpec, version: str, found: Discovery) -> str | None:
+    """After a 404 on ``version``: the next of ``spec.versions`` the group serves, when
+    discovery could not say which versions serve the kind (otherwise there is none to try)."""
+    if found.kinds is not None or version not in spec.versions:
+        return None
+    served = found.groups.get(spec.group, [])
+    rest = spec.versions[spec.versions.index(version) + 1:]
+    return next((v for v in rest if v in served), None)
+
+
+def _not_served_reason(spec: KindSpec, found: Discovery) -> str:
+    if spec.group not in found.groups:
+        return f"this cluster does not serve the API group {spec.group} (no CRD installed)"
+    return (f"this cluster serves {spec.group} ({', '.join(found.groups[spec.group])}) but no "
+            f"{spec.kind} in it (its CRD is not installed)")
 
 
 def _kubeconfig_problem(e: Exception) -> str:

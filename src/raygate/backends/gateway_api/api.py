@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
 from raygate.objects import ObjectSet
 
@@ -55,7 +56,13 @@ class ListenerSetApi:
     group: str
 
 
-def listener_set_api(release: tuple[int, int] | None) -> ListenerSetApi:
+def listener_set_api(release: tuple[int, int] | None,
+                     crds: "InstalledCrds | None" = None) -> ListenerSetApi:
+    """ListenerSet v1 from v1.5, XListenerSet before; when the release is unknown, what the
+    cluster serves decides (XListenerSet when only it is served)."""
+    if release is None and crds is not None and "XListenerSet" in crds.kinds \
+            and "ListenerSet" not in crds.kinds:
+        release = (1, 4)
     if release is not None and release < LISTENER_SET_V1_SINCE:
         return ListenerSetApi(f"{EXPERIMENTAL_GROUP}/v1alpha1", "XListenerSet", EXPERIMENTAL_GROUP)
     return ListenerSetApi(f"{GROUP}/v1", "ListenerSet", GROUP)
@@ -70,8 +77,10 @@ class InstalledCrds:
     channel: str | None
     #: Served TCPRoute versions; empty when the TCPRoute CRD is not in the inputs.
     tcp_route_served: tuple[str, ...]
-    #: Every Gateway API kind whose CRD is in the inputs.
+    #: Every Gateway API kind whose CRD is in the inputs (or that the cluster serves).
     kinds: frozenset[str]
+    #: Where the served versions come from, for messages.
+    where: str = "the TCPRoute CRD in the inputs"
 
     @property
     def tcp_route_version(self) -> str | None:
@@ -82,10 +91,17 @@ class InstalledCrds:
         return None
 
 
-def installed_crds(objects: ObjectSet | None) -> InstalledCrds | None:
-    """Read the Gateway API CRDs among ``objects``; None when there are none."""
+#: How ``installed_crds`` names a live cluster's API discovery in messages.
+DISCOVERY = "the cluster (API discovery)"
+
+
+def installed_crds(objects: ObjectSet | None,
+                   served: Mapping[str, Sequence[str]] | None = None) -> InstalledCrds | None:
+    """Read the Gateway API CRDs among ``objects``; else, with ``served`` (kind -> versions a
+    live cluster serves, from its API discovery: ``ClusterSource.served_versions()``), what
+    the cluster serves; None when neither says anything."""
     if objects is None:
-        return None
+        return _from_discovery(served)
     release = None
     channel = None
     tcp: tuple[str, ...] = ()
@@ -109,5 +125,14 @@ def installed_crds(objects: ObjectSet | None) -> InstalledCrds | None:
                         if isinstance(v, dict) and v.get("served") is not False
                         and isinstance(v.get("name"), str))
     if not kinds:
-        return None
+        return _from_discovery(served)
     return InstalledCrds(release, channel, tcp, frozenset(kinds))
+
+
+def _from_discovery(served: Mapping[str, Sequence[str]] | None) -> InstalledCrds | None:
+    gateway = {k: tuple(v) for k, v in (served or {}).items()
+               if k in ROUTE_KINDS + ("Gateway", "GatewayClass", "ListenerSet", "XListenerSet",
+                                      "ReferenceGrant")}
+    if not gateway:
+        return None
+    return InstalledCrds(None, None, gateway.get("TCPRoute", ()), frozenset(gateway), DISCOVERY)

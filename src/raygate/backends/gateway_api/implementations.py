@@ -39,6 +39,9 @@ class Implementation:
     tcp_prerequisite: str | None = None
     #: Policy CRD group, when raygate renders policies for it.
     policy_group: str | None = None
+    #: Policy kinds of ``policy_group`` that raygate's rules and model read (doctor lists them
+    #: from a live cluster when the cluster serves them).
+    policy_kinds: tuple[str, ...] = ()
     #: GatewayClass names its installers create by default (for inputs without the class).
     class_names: tuple[str, ...] = ()
     references: tuple[str, ...] = field(default=())
@@ -63,6 +66,8 @@ ENVOY_GATEWAY = Implementation(
     # with streaming or upgrade-based traffic such as gRPC streaming and WebSocket".
     request_buffer_breaks_websocket=True,
     policy_group="gateway.envoyproxy.io",
+    # Timeouts and the request buffer (RG-protocol rules), authentication (model/protections).
+    policy_kinds=("BackendTrafficPolicy", "SecurityPolicy"),
     class_names=("eg",),
     references=("https://gateway.envoyproxy.io/latest/tasks/traffic/http-timeouts/",
                 "https://gateway.envoyproxy.io/latest/tasks/traffic/request-buffering/",
@@ -85,6 +90,8 @@ NGINX_GATEWAY_FABRIC = Implementation(
     tcp_prerequisite="the experimental features flag (nginxGateway.gwAPIExperimentalFeatures."
                      "enable=true) and the experimental-channel CRDs",
     policy_group="gateway.nginx.org",
+    # Body size and timeouts (the NGINX Gateway Fabric protocol rules).
+    policy_kinds=("ClientSettingsPolicy", "ProxySettingsPolicy"),
     class_names=("nginx",),
     references=("https://docs.nginx.com/nginx-gateway-fabric/traffic-management/client-settings/",
                 "https://docs.nginx.com/nginx-gateway-fabric/traffic-management/tcp-routing/",

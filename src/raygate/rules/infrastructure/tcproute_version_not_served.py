@@ -9,7 +9,8 @@ Traefik and Kong v1alpha2 (facts ``gateway_api_2026.md`` §1-2, ``gateway_api_me
 A version the CRDs do not serve is refused at apply time. Served versions of one CRD are views
 of the same objects, so what breaks a controller is CRDs that do not serve the version *it*
 watches (NGINX Gateway Fabric 2.6 on the v1.6 standard CRDs): it sees no TCPRoute at all and
-Ray Client connections are refused. Judged only when the TCPRoute CRD is in the inputs.
+Ray Client connections are refused. Judged when the TCPRoute CRD is in the inputs, or, on a
+live cluster, from the versions its API discovery says it serves.
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     group, _, version = obj.api_version.rpartition("/")
     if group != attachment.GROUP:
         return
-    crds = api.installed_crds(ctx.objects)
-    if crds is None or not crds.tcp_route_served:
+    crds = api.installed_crds(ctx.objects, getattr(ctx.runtime, "served", None))
+    served = crds.tcp_route_served if crds is not None else ()
+    if not served:
         return  # the installed versions are unknown: nothing to judge
-    if version not in crds.tcp_route_served:
+    where = crds.where if crds is not None else ""
+    if version not in served:
         yield ctx.finding(obj, ("apiVersion",),
-                          f"the TCPRoute CRD in the inputs serves {', '.join(crds.tcp_route_served)}"
+                          f"{where} serves {', '.join(served)}"
                           f", not {version}: the API server refuses this object "
                           f'(no matches for kind "TCPRoute" in version "{obj.api_version}")')
         return
@@ -60,13 +63,12 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     # sees every TCPRoute through the version it watches, if the CRDs serve that version.
     for dp in dataplane.for_route(ctx.objects, obj):
         impl = dp.implementation
-        if impl is None or impl.key == "generic" \
-                or set(impl.tcp_route_versions) & set(crds.tcp_route_served):
+        if impl is None or impl.key == "generic" or set(impl.tcp_route_versions) & set(served):
             continue
         yield ctx.finding(obj, ("apiVersion",),
                           f"{impl.title} {impl.version_read} ({dp.reason}) watches TCPRoute "
-                          f"{', '.join(impl.tcp_route_versions)}, which the TCPRoute CRD in the "
-                          f"inputs does not serve ({', '.join(crds.tcp_route_served)}): it sees no "
+                          f"{', '.join(impl.tcp_route_versions)}, which {where} does not "
+                          f"serve ({', '.join(served)}): it sees no "
                           "TCPRoute at all, so this port stays closed",
                           severity="warning",
                           assumption=(f"assuming the class is {impl.title}'s default name"

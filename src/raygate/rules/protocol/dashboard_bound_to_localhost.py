@@ -29,7 +29,7 @@ LOOPBACK = ("localhost", "::1", "[::1]")
     name="dashboard-bound-to-localhost",
     layer="protocol",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute"),
+    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute"),
     title="Route to the Dashboard of a head started without --dashboard-host 0.0.0.0",
     rationale="""
         `ray start --head` serves the Dashboard (and the Jobs API) on 127.0.0.1 unless it is

@@ -53,7 +53,7 @@ CLIENT_TIMEOUT = "ConnectionError: ray client connection timeout"
     name="ray-client-not-exposed",
     layer="protocol",
     severity="info",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute"),
+    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute"),
     title="Ray Dashboard is exposed but the Ray Client port is not",
     rationale="""
         The Ray Client (`ray.init("ray://host:port")`) speaks gRPC to the head Service's
@@ -198,7 +198,7 @@ def _fix(objects: ObjectSet, e: exp.Exposure) -> str:
     ray = e.ray or _cluster_by_selector(objects, e)
     service = kuberay.head_service_name(ray) if ray is not None else e.service
     backend = _tcp.backend_ports(objects, e.namespace, service)
-    if e.via.kind in ("HTTPRoute", "TCPRoute"):
+    if e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
         # A TCPRoute backendRef takes a port number, not a name.
         named = [_tcp.as_int(p.get("port")) for p in (backend.ports if backend else ())
                  if p.get("name") == "client"]

@@ -96,10 +96,10 @@ def exposures_of(objects: ObjectSet, obj: KubeObject) -> list[exposure_mod.Expos
 
 def how(e: exposure_mod.Exposure) -> str:
     """A short description of the way in, for messages."""
-    if e.via.kind in ("HTTPRoute", "TCPRoute"):
+    if e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
         if e.channel == "tcp":
             listener = f"Gateway listener port {e.external_port}" if e.external_port else "Gateway"
-            return f"TCPRoute {e.via.name} ({listener}) -> {e.target}"
+            return f"{e.via.kind} {e.via.name} ({listener}) -> {e.target}"
         return f"HTTPRoute {e.via.name} path {e.host or '*'}{e.path or '/'} -> {e.target}"
     if e.channel == "tcp":
         return f"tcp-services port {e.external_port} -> {e.target}"

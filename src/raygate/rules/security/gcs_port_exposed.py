@@ -36,7 +36,7 @@ _WHY = {"gcs-server": "outside drivers cannot use it (they also need every rayle
     name="gcs-port-exposed",
     layer="security",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "RayCluster",
+    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute", "RayCluster",
            "RayService", "RayJob"),
     title="Ray GCS port exposed outside the cluster",
     rationale="""

@@ -58,7 +58,7 @@ def _fix(ray: KubeObject) -> str:
     name="unauthenticated-ray-exposure",
     layer="security",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "RayCluster",
+    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute", "RayCluster",
            "RayService", "RayJob"),
     title="Ray head reachable from outside the cluster without token authentication",
     rationale="""
