@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Iterable
 
 from raygate import runtime as rt
@@ -20,14 +21,26 @@ from raygate.rules import CATALOG, Context, rule
 
 @dataclass(frozen=True)
 class Signature:
-    pattern: re.Pattern[str]
+    """A controller log line's pattern, the rule that explains it, its cause and fix."""
+
+    regex: str
     rule: str  # the catalog code that explains it
     cause: str
     fix: str
 
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self.regex)
+
+
+@cache
+def _compiled(regex: str) -> re.Pattern[str]:
+    # On first use: only a doctor run with controller logs needs these, not every lint.
+    return re.compile(regex)
+
 
 def _sig(regex: str, code: str, cause: str, fix: str) -> Signature:
-    return Signature(re.compile(regex), code, cause, fix)
+    return Signature(regex, code, cause, fix)
 
 
 #: Ordered: the first match wins for a line.
