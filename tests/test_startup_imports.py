@@ -37,6 +37,10 @@ NOT_ON_THE_LINT_PATH = {
     "raygate.cli.render": "other subcommands are imported only when run",
     "raygate.spec": "the raygate.yaml spec (render, apply, migrate)",
     "raygate.sources.cluster": "live clusters (doctor)",
+    "raygate.runtime": "runtime rules import it in check (snapshot or live state only)",
+    "raygate.rules.infrastructure._placement": "node placement rules import it in check",
+    "raygate.backends.gateway_api.dataplane": "Gateway API rules import it in check",
+    "raygate.backends.gateway_api.implementations": "Gateway API rules import it in check",
 }
 
 SCRIPT = f"""

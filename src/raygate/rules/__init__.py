@@ -12,6 +12,10 @@ seed guide's three layers) and registers itself with the ``@rule`` decorator::
 Docs (``docs/rules.md``), ``raygate explain`` and the SARIF rule table are all generated from
 this metadata, and ``tests/rules/fixtures/<name>.yaml`` holds each rule's fires/dont-fire
 objects. Codes are never reused: RG1xx security, RG2xx protocol, RG3xx infrastructure.
+
+Every rule module is imported when the catalog loads, so a rule imports what only its own
+kinds need (Gateway API knowledge, runtime state, node placement) inside ``check``: a lint of
+one Ingress then does not pay for them at start-up (``tests/test_startup_imports.py``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Iterable
 
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import CATALOG, Context, rule
@@ -113,6 +112,8 @@ SIGNATURES: tuple[Signature, ...] = (
             "Unexpected failure reloading the backend"),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     state = rt.state_of(ctx.runtime, ctx.objects)
     text = state.logs.get((obj.namespace, obj.name))
     if not text:
@@ -137,7 +138,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _controller_container(pod: KubeObject) -> int:
+    from raygate import runtime as rt
     from raygate.backends import ingress_nginx as nginx
+
     for i, c in enumerate(rt.as_list(pod.spec.get("containers"))):
         if isinstance(c, dict) and nginx.is_controller_container(c):
             return i
