@@ -14,7 +14,7 @@ code `tests/test_threads.py` asserts with):
   code fires.
 - Lint speed: `raygate lint` of the generated 10,000-object corpus against the libyaml parse
   floor (bench/lint_vs_checkov.py's floor and timing), interleaved runs, judged on the best run
-  of each since the machine is shared.
+  of each since the machine is shared, in wall and in CPU time (both must meet the target).
 
 Targets (issue 8): every thread root cause named; zero error-level false alarms on working
 setups; >= 95% agreement with the controller; lint within 1.2x of the parse floor. Writes
@@ -166,9 +166,11 @@ def speed_section(runs: int) -> tuple[list[str], list[Target]]:
         "`raygate lint` of the generated 10,000-object corpus (`bench/gen_corpus.py`) in a fresh "
         "process against a bare process that only parses the same YAML with libyaml (the floor "
         f"and the timing of `bench/lint_vs_checkov.py`), {runs} interleaved runs each. The machine "
-        "is shared, so the target is judged on the best run of each (the least disturbed); the "
-        f"medians and the CPU time (user+sys) are shown too. Load average when measured: "
-        f"{load:.1f} (the higher of before and after).",
+        "is shared, so each side is taken at its best run (the least disturbed), in wall and in CPU "
+        "time (user+sys); the target is met when both ratios are within it (under load the two "
+        "sides' best wall runs can come from different moments, even putting lint below the "
+        f"floor). Medians are shown too. Load average when measured: {load:.1f} (the higher of "
+        "before and after).",
         "",
         "| | raygate lint | parse floor | raygate / floor |",
         "|---|---|---|---|",
@@ -182,8 +184,8 @@ def speed_section(runs: int) -> tuple[list[str], list[Target]]:
                   "runs; docs/benchmarks.md records the quieter measurement. Regenerate on an idle "
                   "machine before relying on this row."]
     return lines, [Target(f"lint within {SPEED_TARGET}x of the parse floor",
-                          f"{best:.2f}x (median {median:.2f}x, CPU time {best_cpu:.2f}x, load {load:.1f})",
-                          best <= SPEED_TARGET)]
+                          f"{best:.2f}x wall, {best_cpu:.2f}x CPU time (median wall {median:.2f}x, "
+                          f"load {load:.1f})", max(best, best_cpu) <= SPEED_TARGET)]
 
 
 def _pct(n: int, d: int) -> str:
