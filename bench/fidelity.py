@@ -14,7 +14,7 @@ code `tests/test_threads.py` asserts with):
   code fires.
 - Lint speed: `raygate lint` of the generated 10,000-object corpus against the libyaml parse
   floor (bench/lint_vs_checkov.py's floor and timing), interleaved runs, judged on the best run
-  of each since the machine is shared.
+  of each since the machine is shared, in wall and in CPU time (both must meet the target).
 
 Targets (issue 8): every thread root cause named; zero error-level false alarms on working
 setups; >= 95% agreement with the controller; lint within 1.2x of the parse floor. Writes
@@ -138,31 +138,45 @@ def speed_section(runs: int) -> tuple[list[str], list[Target]]:
     raygate = [str(lvc.BIN / "raygate")] if (lvc.BIN / "raygate").exists() else [sys.executable, "-m", "raygate"]
     lint_s: list[float] = []
     floor_s: list[float] = []
+    lint_cpu: list[float] = []
+    floor_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "generated"
         generate(corpus, 10_000)
         lint_cmd = raygate + ["lint", str(corpus), "-o", "json", "-q", "--fail-on", "never"]
         floor_cmd = [sys.executable, "-c", lvc.FLOOR, str(corpus)]
-        # Interleaved, so a burst of load from other work hits both sides alike.
+        # One unmeasured run of each writes the bytecode caches and warms the page cache.
+        lvc.timed(lint_cmd, 1)
+        lvc.timed(floor_cmd, 1)
+        load_before = os.getloadavg()[0]
+        # Interleaved, so a burst of load from other work hits both sides alike; the least
+        # disturbed run of each side (min) is the estimate, wall and CPU time alike.
         for _ in range(runs):
             lint_s.append(lvc.timed(lint_cmd, 1))
+            lint_cpu.append(lvc.LAST_MIN_CPU[0])
             floor_s.append(lvc.timed(floor_cmd, 1))
-    load = os.getloadavg()[0]
+            floor_cpu.append(lvc.LAST_MIN_CPU[0])
+    load = max(load_before, os.getloadavg()[0])
     median = statistics.median(lint_s) / statistics.median(floor_s)
     best = min(lint_s) / min(floor_s)
+    best_cpu = min(lint_cpu) / min(floor_cpu)
     lines = [
         "## Lint speed against the parse floor",
         "",
         "`raygate lint` of the generated 10,000-object corpus (`bench/gen_corpus.py`) in a fresh "
         "process against a bare process that only parses the same YAML with libyaml (the floor "
         f"and the timing of `bench/lint_vs_checkov.py`), {runs} interleaved runs each. The machine "
-        "is shared, so the target is judged on the best run of each (the least disturbed); the "
-        f"medians are shown too. Load average when measured: {load:.1f}.",
+        "is shared, so each side is taken at its best run (the least disturbed), in wall and in CPU "
+        "time (user+sys); the target is met when both ratios are within it (under load the two "
+        "sides' best wall runs can come from different moments, even putting lint below the "
+        f"floor). Medians are shown too. Load average when measured: {load:.1f} (the higher of "
+        "before and after).",
         "",
         "| | raygate lint | parse floor | raygate / floor |",
         "|---|---|---|---|",
-        f"| best of {runs} | {min(lint_s):.2f} s | {min(floor_s):.2f} s | {best:.2f}x |",
-        f"| median of {runs} | {statistics.median(lint_s):.2f} s | {statistics.median(floor_s):.2f} s | {median:.2f}x |",
+        f"| best of {runs} (wall) | {min(lint_s):.2f} s | {min(floor_s):.2f} s | {best:.2f}x |",
+        f"| median of {runs} (wall) | {statistics.median(lint_s):.2f} s | {statistics.median(floor_s):.2f} s | {median:.2f}x |",
+        f"| best of {runs} (CPU time) | {min(lint_cpu):.2f} s | {min(floor_cpu):.2f} s | {best_cpu:.2f}x |",
     ]
     if load > (os.cpu_count() or 1):
         lines += ["", f"Caution: the load average ({load:.1f}) exceeded the {os.cpu_count()} CPUs while "
@@ -170,7 +184,8 @@ def speed_section(runs: int) -> tuple[list[str], list[Target]]:
                   "runs; docs/benchmarks.md records the quieter measurement. Regenerate on an idle "
                   "machine before relying on this row."]
     return lines, [Target(f"lint within {SPEED_TARGET}x of the parse floor",
-                          f"{best:.2f}x (median {median:.2f}x, load {load:.1f})", best <= SPEED_TARGET)]
+                          f"{best:.2f}x wall, {best_cpu:.2f}x CPU time (median wall {median:.2f}x, "
+                          f"load {load:.1f})", max(best, best_cpu) <= SPEED_TARGET)]
 
 
 def _pct(n: int, d: int) -> str:

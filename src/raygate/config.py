@@ -31,6 +31,8 @@ _KEYS = {"select", "ignore", "fail-on", "suppress"}
 
 @dataclass(frozen=True)
 class Suppression:
+    """One ``suppress`` entry of ``.raygate.yaml``: rules, the objects it covers, why."""
+
     rules: tuple[str, ...]
     kind: str | None = None
     namespace: str | None = None
@@ -41,6 +43,8 @@ class Suppression:
 
 @dataclass(frozen=True)
 class Config:
+    """The project configuration read from ``.raygate.yaml`` (defaults when there is none)."""
+
     path: str | None = None
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()

@@ -40,6 +40,8 @@ class Severity(str, enum.Enum):
 
 @dataclass(frozen=True)
 class ObjectRef:
+    """The Kubernetes object a finding is about (apiVersion, kind, namespace, name)."""
+
     api_version: str
     kind: str
     namespace: str
@@ -55,6 +57,8 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem a rule found: where (file, line, column, field), what, and the fix."""
+
     rule: "Rule"
     object: ObjectRef
     file: str

@@ -8,12 +8,11 @@ Facts come from ``shared/facts/ingress_nginx.md`` (controller v1.15.1 source, co
 
 from __future__ import annotations
 
-import csv
 import ipaddress
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from raygate.objects import KubeObject, ObjectSet
@@ -94,8 +93,13 @@ def risk_of(level: str) -> int:
 @lru_cache(maxsize=1)
 def annotation_risks() -> dict[str, tuple[int, str]]:
     """annotation key -> (risk level, factory group), from the project's risk table."""
+    import csv
+
     table: dict[str, tuple[int, str]] = {}
-    text = resources.files("raygate.rules").joinpath("data/annotation_risk.csv").read_text()
+    # A plain path (installed packages are directories, as in sources/schema.py):
+    # importlib.resources pulls tempfile, shutil, bz2, lzma and zipfile into every lint.
+    path = Path(__file__).resolve().parents[1] / "rules" / "data" / "annotation_risk.csv"
+    text = path.read_text(encoding="utf-8")
     for row in csv.DictReader(text.splitlines()):
         table[row["annotation"]] = (risk_of(row["risk"]), row["group"])
     return table
@@ -889,18 +893,21 @@ def blocklist_hit(annotations: Mapping[str, Any], blocklist: str, prefix: str,
 # ---------------------------------------------------------------------------------------------
 # Deep inspection (internal/ingress/inspector/rules.go CheckRegex, ingress.go InspectIngress)
 
-DEEP_INSPECT_PATTERNS = (
-    re.compile(r"\s*alias\s*.*;", re.DOTALL),
-    re.compile(r"\s*root\s*.*;", re.DOTALL),
-    re.compile(r"/etc/(passwd|shadow|group|nginx|ingress-controller)"),
-    re.compile(r"/var/run/secrets"),
-    re.compile(r".*_by_lua.*"),
-)
+@lru_cache(maxsize=1)
+def deep_inspect_patterns() -> tuple[re.Pattern[str], ...]:
+    """CheckRegex's patterns, compiled on first use (not at every lint's start-up)."""
+    return (
+        re.compile(r"\s*alias\s*.*;", re.DOTALL),
+        re.compile(r"\s*root\s*.*;", re.DOTALL),
+        re.compile(r"/etc/(passwd|shadow|group|nginx|ingress-controller)"),
+        re.compile(r"/var/run/secrets"),
+        re.compile(r".*_by_lua.*"),
+    )
 
 
 def deep_inspect_value(value: str) -> bool:
     """Whether CheckRegex refuses ``value``."""
-    return any(p.search(value) for p in DEEP_INSPECT_PATTERNS)
+    return any(p.search(value) for p in deep_inspect_patterns())
 
 
 def deep_inspection(ingress: KubeObject) -> tuple[tuple[Any, ...], str] | None:
@@ -1035,6 +1042,8 @@ SKIPPED_BY_SYNC = "the controller leaves the whole Ingress out of its configurat
 
 @dataclass
 class _Loc:
+    """One location of a server while the controller merges Ingress paths into it."""
+
     path: str
     path_type: str
     ingress: KubeObject | None   # None: the server's default-backend root location

@@ -42,6 +42,8 @@ CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 @dataclass(frozen=True)
 class DataPlane:
+    """The data plane that serves an Ingress: its controller or profile, and why."""
+
     kind: str  # "ingress-nginx" | a profile key ("aws-alb", ...) | "unknown" | "none"
     class_name: str | None
     controller: nginx.Controller | None = None        # set for ingress-nginx

@@ -28,6 +28,8 @@ WELL_KNOWN = {8265: "dashboard", 10001: "client", 6379: "gcs-server", 8000: "ser
 
 @dataclass(frozen=True)
 class Exposure:
+    """One way a Ray head's port is reachable from outside: through what, to which Service port."""
+
     via: KubeObject
     field: FieldPath
     channel: str  # "http" | "tcp" | "service"

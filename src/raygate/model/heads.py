@@ -40,7 +40,6 @@ rules can judge what the admission webhook will see.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -338,6 +337,8 @@ def ray_start_flag(command: str, flag: str) -> str | None:
 
 
 def _head_flags(command: str) -> dict[str, str] | None:
+    import shlex  # only for Ray head commands, not at every lint's start-up
+
     for segment in re.split(r"&&|\|\||;|\n|\|", command):
         try:
             words = shlex.split(segment, posix=True)
@@ -359,6 +360,8 @@ def _head_flags(command: str) -> dict[str, str] | None:
 
 @dataclass
 class _Index:
+    """Ray heads and head Services of an object set, memoised on the set."""
+
     heads: tuple[Head, ...]
     services: dict[tuple[str, str], HeadService]
     rayservices: dict[str, list[KubeObject]]  # namespace -> RayServices and RayJobs

@@ -75,6 +75,8 @@ _TRUE = {"1", "t", "true"}
 
 @dataclass(frozen=True)
 class Protection:
+    """One protection in front of an exposure (token, TLS, external auth, allowlist)."""
+
     kind: str            # ray-token | k8s-token | ray-tls | gateway-auth | allowlist | tls
     #: Ray roles it guards on this exposure ("*" = whatever the route reaches).
     guards: frozenset[str]

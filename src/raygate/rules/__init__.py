@@ -12,10 +12,15 @@ seed guide's three layers) and registers itself with the ``@rule`` decorator::
 Docs (``docs/rules.md``), ``raygate explain`` and the SARIF rule table are all generated from
 this metadata, and ``tests/rules/fixtures/<name>.yaml`` holds each rule's fires/dont-fire
 objects. Codes are never reused: RG1xx security, RG2xx protocol, RG3xx infrastructure.
+
+Every rule module is imported when the catalog loads, so a rule imports what only its own
+kinds need (Gateway API knowledge, runtime state, node placement) inside ``check``: a lint of
+one Ingress then does not pay for them at start-up (``tests/test_startup_imports.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 import re
@@ -31,12 +36,15 @@ LAYER_PACKAGES = ("security", "protocol", "infrastructure")
 
 @dataclass(frozen=True)
 class Rule:
+    """A catalog entry: the rule's metadata and its ``check(obj, ctx)`` function."""
+
     code: str
     name: str
     layer: Layer
     severity: Severity
     title: str
-    rationale: str
+    #: The rationale as written in the rule module (indented); ``rationale`` is the text.
+    rationale_source: str
     fix: str
     kinds: tuple[str, ...]
     check: CheckFn
@@ -47,6 +55,11 @@ class Rule:
     #: "static" rules need only manifests; "runtime" rules need snapshot or live state.
     needs: str = "static"
     enabled_by_default: bool = True
+
+    @property
+    def rationale(self) -> str:
+        """Why the rule matters, dedented on first use (not for every rule at start-up)."""
+        return _dedent(self.rationale_source)
 
     @property
     def module(self) -> str:
@@ -163,6 +176,8 @@ class Registry:
 
     def unknown(self, selectors: Sequence[str]) -> list[str]:
         """Selectors that match no rule at all (typos the CLI should refuse)."""
+        if not selectors:  # nothing to check: do not load the catalog for it
+            return []
         rules = list(self)
         return [s for s in selectors if not any(matches_any(r, [s]) for r in rules)]
 
@@ -202,7 +217,7 @@ def rule(*, code: str, name: str, layer: str, severity: str, kinds: Sequence[str
 
     def decorate(fn: CheckFn) -> CheckFn:
         r = Rule(code=code, name=name, layer=Layer(layer), severity=Severity(severity),
-                 title=title, rationale=_dedent(rationale), fix=fix, kinds=tuple(kinds),
+                 title=title, rationale_source=rationale, fix=fix, kinds=tuple(kinds),
                  check=fn, references=tuple(references), errors=tuple(errors), needs=needs,
                  enabled_by_default=enabled_by_default)
         (registry or CATALOG).add(r)
@@ -212,6 +227,7 @@ def rule(*, code: str, name: str, layer: str, severity: str, kinds: Sequence[str
     return decorate
 
 
+@functools.cache
 def _dedent(text: str) -> str:
     import textwrap
     return textwrap.dedent(text).strip()

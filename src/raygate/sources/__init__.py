@@ -34,6 +34,8 @@ class InputProblem:
 
 @dataclass
 class LoadResult:
+    """What a source read: the objects, the input problems, notices and the files read."""
+
     objects: list[KubeObject] = field(default_factory=list)
     problems: list[InputProblem] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

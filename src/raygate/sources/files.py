@@ -34,16 +34,52 @@ SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+#: Tags of plain scalars already resolved (value -> tag), shared by every _KubeLoader. A
+#: manifest repeats the same keys and values ("name", "v1", "true", "8265") over and over;
+#: bounded so a file of unique scalars cannot grow it without end.
+_TAGS: dict[str, str] = {}
+_TAGS_MAX = 100_000
 
 
 class _KubeLoader(_Loader):  # type: ignore[misc,valid-type]
-    """SafeLoader without timestamp conversion: Kubernetes keeps dates as strings."""
+    """SafeLoader without timestamp conversion: Kubernetes keeps dates as strings.
+
+    libyaml calls ``resolve`` (Python) for every node; PyYAML's runs the implicit resolvers'
+    regexes on every plain scalar (a third of composing a manifest). This one gives each
+    scalar the same tag, remembering the answer per distinct value, and its path-resolver
+    hooks do nothing, as PyYAML's do when no path resolver is registered (none are here).
+    """
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:  # quoted or block scalar: a string
+                return _STR
+            tag = _TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(_TAGS) < _TAGS_MAX:
+                    _TAGS[value] = tag
+            return tag
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
 
 _KubeLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in _Loader.yaml_implicit_resolvers.items()
 }
+assert not _KubeLoader.yaml_path_resolvers, "the resolver hooks above assume no path resolvers"
+
 
 class _LineLoader(_KubeLoader):  # type: ignore[misc,valid-type]
     """Composes a document only for its marks (field lines): every node gets a plain tag
@@ -51,14 +87,8 @@ class _LineLoader(_KubeLoader):  # type: ignore[misc,valid-type]
     a finding's line (~70% of composing a document)."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        return self.DEFAULT_SCALAR_TAG if kind is yaml.ScalarNode else (
-            self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG)
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass
-
-    def ascend_resolver(self) -> None:
-        pass
+        return _STR if kind is yaml.ScalarNode else (
+            _SEQ if kind is yaml.SequenceNode else _MAP)
 
 
 _DOC_SPLIT = re.compile(r"^---(?=[ \t]|$)", re.MULTILINE)
@@ -317,9 +347,6 @@ def _parse_stream(text: str, file: str, line_offset: int, doc_offset: int,
         result.notices.append(f"{file}: no documents (empty)")
 
 
-_STR = "tag:yaml.org,2002:str"
-_MAP = "tag:yaml.org,2002:map"
-_SEQ = "tag:yaml.org,2002:seq"
 _SCALAR_BUILDERS = {
     "tag:yaml.org,2002:int": "construct_yaml_int",
     "tag:yaml.org,2002:float": "construct_yaml_float",
@@ -358,23 +385,33 @@ def _build(loader: Any, node: Any, memo: dict[int, Any]) -> Any:
     key = id(node)
     if key in memo:
         return memo[key]
+    # Plain string scalars (most keys and values) are taken inline: one call per node was
+    # a third of building a manifest.
     if node.id == "sequence":
         if tag != _SEQ:
             raise _Unusual(tag)
         items: list[Any] = []
         memo[key] = items
-        items.extend(_build(loader, child, memo) for child in node.value)
+        for child in node.value:
+            items.append(child.value if child.tag == _STR and child.id == "scalar"
+                         else _build(loader, child, memo))
         return items
     if tag != _MAP:
         raise _Unusual(tag)
     mapping: dict[Any, Any] = {}
     memo[key] = mapping
     for key_node, value_node in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
+        key_tag = key_node.tag
+        if key_tag == _STR and key_node.id == "scalar":
+            k = key_node.value
+        elif key_tag == "tag:yaml.org,2002:merge":
             raise _Unusual("merge")
-        k = _build(loader, key_node, memo)
+        else:
+            k = _build(loader, key_node, memo)
+        v = value_node.value if value_node.tag == _STR and value_node.id == "scalar" \
+            else _build(loader, value_node, memo)
         try:
-            mapping[k] = _build(loader, value_node, memo)
+            mapping[k] = v
         except TypeError:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping", node.start_mark, "found unhashable key",

@@ -51,6 +51,8 @@ def tcp_route_version_for(release: tuple[int, int]) -> str:
 
 @dataclass(frozen=True)
 class ListenerSetApi:
+    """The apiVersion, kind and group of ListenerSet in a Gateway API release."""
+
     api_version: str
     kind: str
     group: str

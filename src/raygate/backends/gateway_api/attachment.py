@@ -65,6 +65,8 @@ class Verdict:
 
 @dataclass(frozen=True)
 class Listener:
+    """One listener of a Gateway or ListenerSet, with the Gateway it belongs to."""
+
     owner: KubeObject  # the Gateway or the ListenerSet that declares it
     gateway: KubeObject
     index: int

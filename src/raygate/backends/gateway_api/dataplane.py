@@ -21,6 +21,8 @@ from raygate.objects import KubeObject, ObjectSet
 
 @dataclass(frozen=True)
 class RouteDataPlane:
+    """The Gateway API implementation that serves a Gateway, and why."""
+
     gateway: KubeObject
     class_name: str | None
     controller_name: str | None

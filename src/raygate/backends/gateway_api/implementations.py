@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Implementation:
+    """What raygate knows of one Gateway API implementation's behaviour."""
+
     key: str                          # "envoy-gateway": the --implementation value
     title: str
     controller_names: tuple[str, ...]  # GatewayClass.spec.controllerName values

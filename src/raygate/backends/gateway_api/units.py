@@ -10,10 +10,24 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
-_NGINX_SIZE = re.compile(r"^(\d+)([bkmg]?)$", re.I)
-_NGINX_TIME = re.compile(r"^(\d+)(ms|s|m|h|d|w|M|y)?$")
-_GEP_PART = re.compile(r"(\d{1,5})(h|ms|m|s)")
+
+# Compiled on first use (a lint that meets no such value does not pay for them at start-up).
+@cache
+def _nginx_size() -> re.Pattern[str]:
+    return re.compile(r"^(\d+)([bkmg]?)$", re.I)
+
+
+@cache
+def _nginx_time() -> re.Pattern[str]:
+    return re.compile(r"^(\d+)(ms|s|m|h|d|w|M|y)?$")
+
+
+@cache
+def _gep_part() -> re.Pattern[str]:
+    return re.compile(r"(\d{1,5})(h|ms|m|s)")
+
 _FACTOR = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 _TIME = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MIB = 1024 * 1024
@@ -21,7 +35,7 @@ MIB = 1024 * 1024
 
 def size_bytes(value: object) -> int | None:
     """An nginx size (``100m``, ``8k``, ``1048576``) in bytes; ``0`` means unlimited."""
-    m = _NGINX_SIZE.match(str(value).strip()) if value is not None else None
+    m = _nginx_size().match(str(value).strip()) if value is not None else None
     return int(m.group(1)) * _FACTOR[m.group(2).lower()] if m else None
 
 
@@ -29,7 +43,7 @@ def nginx_seconds(value: object) -> int | None:
     """An nginx time (``60``, ``60s``, ``1h``) in whole seconds (ms rounded up)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    m = _NGINX_TIME.match(str(value).strip()) if value is not None else None
+    m = _nginx_time().match(str(value).strip()) if value is not None else None
     if not m:
         return None
     if m.group(2) == "ms":
@@ -51,7 +65,7 @@ def gep_seconds(value: object) -> float | None:
     if not isinstance(value, str) or not value or not re.fullmatch(r"(\d{1,5}(h|ms|m|s)){1,4}", value):
         return None
     total = 0.0
-    for number, unit in _GEP_PART.findall(value):
+    for number, unit in _gep_part().findall(value):
         total += int(number) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[unit]
     return total
 

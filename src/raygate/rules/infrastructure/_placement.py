@@ -248,6 +248,8 @@ def fit_for(objects: ObjectSet, workload: KubeObject) -> NodeFit:
 
 @dataclass(frozen=True)
 class _NodeFacts:
+    """A Node's labels, scheduling taints and cordon state, read once per set."""
+
     node: KubeObject
     name: str
     labels: Mapping[str, str]

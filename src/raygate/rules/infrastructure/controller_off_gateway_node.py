@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject, matches_selector
 from raygate.rules import Context, rule
@@ -40,6 +39,8 @@ from raygate.rules import Context, rule
     errors=("didn't match Pod's node affinity/selector",),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     if not rt.is_controller_pod(obj):
         return
     state = rt.state_of(ctx.runtime, ctx.objects)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -37,6 +36,8 @@ from raygate.rules import Context, rule
     references=("https://kubernetes.io/docs/tasks/configure-pod-container/assign-pods-nodes/",),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     controller = next((c for c in nginx.find_controllers(ctx.objects) if c.workload is obj), None)
     if controller is None:
         return

@@ -19,7 +19,6 @@ from typing import Any, Iterable
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
-from raygate.rules.infrastructure import _placement as place
 
 POD_SPEC = ("spec", "template", "spec")
 
@@ -51,6 +50,8 @@ POD_SPEC = ("spec", "template", "spec")
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.rules.infrastructure import _placement as place
+
     if not ctx.objects.has_kind("Node") or not place.is_gateway(ctx.objects, obj):
         return
     p = place.placement(obj)
@@ -83,6 +84,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 def _constraint_field(ctx: Context, p: place.Placement) -> tuple[Any, ...]:
     """The most precise field: the first selector key no Node satisfies, else the block."""
+    from raygate.rules.infrastructure import _placement as place
+
     if p.node_name:
         return POD_SPEC + ("nodeName",)
     if p.node_selector:
@@ -98,10 +101,14 @@ def _constraint_field(ctx: Context, p: place.Placement) -> tuple[Any, ...]:
 
 def _label_hint(p: place.Placement) -> str:
     """``key`` of the pinning label, for ``kubectl label node <node> key-`` (removal)."""
+    from raygate.rules.infrastructure import _placement as place
+
     return next(iter(p.pinning_selector), "<label>")
 
 
 def _label_fix(ctx: Context, p: place.Placement) -> str | None:
+    from raygate.rules.infrastructure import _placement as place
+
     selector = p.pinning_selector
     if not selector:
         return None

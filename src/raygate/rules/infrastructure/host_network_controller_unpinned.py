@@ -18,7 +18,6 @@ from typing import Iterable
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
-from raygate.rules.infrastructure import _placement as place
 
 FIELD = ("spec", "template", "spec", "hostNetwork")
 
@@ -49,6 +48,8 @@ FIELD = ("spec", "template", "spec", "hostNetwork")
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.rules.infrastructure import _placement as place
+
     if not place.host_network(obj) or not place.is_gateway(ctx.objects, obj):
         return
     p = place.placement(obj)

@@ -21,7 +21,6 @@ from typing import Any, Iterable
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
-from raygate.rules.infrastructure import _placement as place
 
 HOSTNAME = "kubernetes.io/hostname"
 
@@ -57,6 +56,8 @@ HOSTNAME = "kubernetes.io/hostname"
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.rules.infrastructure import _placement as place
+
     spec = place.pod_spec(obj)
     ports = place.declared_ports(spec)
     if not place.host_network(obj) and not ports:

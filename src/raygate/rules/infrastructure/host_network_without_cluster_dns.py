@@ -17,7 +17,6 @@ from typing import Iterable
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
-from raygate.rules.infrastructure import _placement as place
 
 WANTED = "ClusterFirstWithHostNet"
 
@@ -48,6 +47,8 @@ WANTED = "ClusterFirstWithHostNet"
     ),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.rules.infrastructure import _placement as place
+
     if not place.host_network(obj) or not place.is_gateway(ctx.objects, obj):
         return
     spec = place.pod_spec(obj)

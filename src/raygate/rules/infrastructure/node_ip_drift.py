@@ -13,7 +13,6 @@ from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.model import dataplane
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -40,6 +39,8 @@ from raygate.rules import Context, rule
                 "https://kubernetes.github.io/ingress-nginx/deploy/baremetal/"),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     state = rt.state_of(ctx.runtime, ctx.objects)
     if not state.saw("Node"):
         return
@@ -55,6 +56,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 def _owners(ctx: Context) -> tuple[dict, str]:
     """Address -> Node, and a short description of the current nodes, once per object set
     (rebuilding them per Service was quadratic on large clusters)."""
+    from raygate import runtime as rt
+
     nodes = ctx.objects.of_kind("Node")
     owners = {a: n for n in nodes for a in rt.node_addresses(n)}
     shown = ", ".join(rt.describe_node(n) for n in nodes[:5]) or "none"
@@ -64,6 +67,8 @@ def _owners(ctx: Context) -> tuple[dict, str]:
 
 
 def _external_ips(obj: KubeObject, ctx: Context, owners: dict, now: str) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     for i, ip in enumerate(rt.as_list(obj.spec.get("externalIPs"))):
         node = owners.get(str(ip))
         if node is None:
@@ -80,6 +85,8 @@ def _external_ips(obj: KubeObject, ctx: Context, owners: dict, now: str) -> Iter
 
 
 def _ingress_status(obj: KubeObject, ctx: Context, owners: dict) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     controller = dataplane.controller_of(ctx.objects, obj)
     if controller is None or controller.workload is None or not controller.host_network:
         return  # a LoadBalancer address is not a node address; nothing to compare
@@ -97,6 +104,8 @@ def _ingress_status(obj: KubeObject, ctx: Context, owners: dict) -> Iterable[Fin
 
 
 def _expected(obj: KubeObject, ctx: Context, state: rt.RuntimeState) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     if not state.expect_ips:
         return
     controller = next((c for c in nginx.find_controllers(ctx.objects) if c.workload is obj), None)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate import kuberay
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -39,6 +38,8 @@ from raygate.rules import Context, rule
     references=("https://docs.ray.io/en/latest/cluster/kubernetes/troubleshooting/troubleshooting.html",),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     if obj.group != "ray.io":
         return
     state = rt.state_of(ctx.runtime, ctx.objects)
@@ -57,6 +58,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _head_pod(obj: KubeObject, ctx: Context, state: rt.RuntimeState) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     if obj.spec.get("suspend") is True:
         yield ctx.finding(obj, ("spec", "suspend"),
                           f"RayCluster {obj.name} is suspended (spec.suspend: true): it has no "
@@ -92,6 +95,8 @@ def _head_pod(obj: KubeObject, ctx: Context, state: rt.RuntimeState) -> Iterable
 
 
 def _auth(obj: KubeObject, ctx: Context, pod: KubeObject) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     if kuberay.auth_mode(obj) != "token":
         return
     containers = rt.as_list(pod.spec.get("containers"))

@@ -18,7 +18,6 @@ for an HTTP backend, which answers 503 (facts: ingress_nginx.md §3.2).
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -78,6 +77,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 @dataclass(frozen=True)
 class Head:
+    """A Ray CR and the name of the head Service KubeRay gives it."""
+
     ray: KubeObject
     service: str  # the name KubeRay gives the head Service
 
@@ -138,6 +139,8 @@ def _best(heads: Mapping[str, tuple[Head, ...]], namespace: str, service: str) -
         return local[0]
     if not local:
         return None
+    import difflib  # only when a name is near-missed
+
     return max(local, key=lambda h: (_helm_match(service, h), difflib.SequenceMatcher(
         None, service, h.service).ratio()))
 

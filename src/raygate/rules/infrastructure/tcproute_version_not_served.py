@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate.backends.gateway_api import api, attachment, dataplane
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -45,6 +44,10 @@ from raygate.rules import Context, rule
             'no matches for kind "TCPRoute" in version "gateway.networking.k8s.io/v1"'),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.backends.gateway_api import api
+    from raygate.backends.gateway_api import attachment
+    from raygate.backends.gateway_api import dataplane
+
     group, _, version = obj.api_version.rpartition("/")
     if group != attachment.GROUP:
         return

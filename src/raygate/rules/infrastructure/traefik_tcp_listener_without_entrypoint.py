@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from raygate.backends.gateway_api import attachment, dataplane
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule
@@ -58,6 +57,9 @@ def entrypoints(objects: ObjectSet) -> dict[int, str] | None:
                 "https://doc.traefik.io/traefik/v3.8/reference/install-configuration/providers/kubernetes/kubernetes-gateway/"),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.backends.gateway_api import attachment
+    from raygate.backends.gateway_api import dataplane
+
     if not obj.api_version.startswith(attachment.GROUP + "/"):
         return
     dp = dataplane.for_gateway(ctx.objects, obj)

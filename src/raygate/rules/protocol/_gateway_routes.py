@@ -4,7 +4,6 @@ head's Dashboard, from the exposure model."""
 from __future__ import annotations
 
 from raygate.model.exposure import ray_exposures
-from raygate.backends.gateway_api import attachment
 from raygate.objects import KubeObject, ObjectSet
 
 
@@ -20,6 +19,7 @@ def ray_rule_indices(objects: ObjectSet, route: KubeObject, ray_port: str = "das
 def policies_targeting(objects: ObjectSet, kind: str, route: KubeObject) -> list[KubeObject]:
     """Policies of ``kind`` in the route's namespace whose targetRef(s) name the route or one of
     its parent Gateways (a policy on a Gateway applies to every route on it)."""
+    from raygate.backends.gateway_api import attachment
 
     parents = set()
     refs = route.spec.get("parentRefs")

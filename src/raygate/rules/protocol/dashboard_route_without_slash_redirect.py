@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from raygate.backends.gateway_api import attachment, routing
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule
-from raygate.rules.protocol import _gateway_routes
 
 
 def _parents(route: KubeObject) -> set[tuple[str, str]]:
@@ -70,6 +68,10 @@ def _siblings(objects: ObjectSet, route: KubeObject) -> list[tuple[KubeObject, i
                 "https://gateway-api.sigs.k8s.io/guides/http-redirect-rewrite/"),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.backends.gateway_api import attachment
+    from raygate.backends.gateway_api import routing
+    from raygate.rules.protocol import _gateway_routes
+
     if not obj.api_version.startswith(attachment.GROUP + "/"):
         return
     rules = obj.spec.get("rules") or []

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.model import exposure
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -45,6 +44,8 @@ LOG_LINE = 'Service "{ns}/{svc}" does not have any active Endpoint.'
             "503 Service Temporarily Unavailable"),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     state = rt.state_of(ctx.runtime, ctx.objects)
     seen: set[tuple[str, str]] = set()
     for e in exposure.ray_exposures(ctx.objects):

@@ -15,11 +15,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate import kuberay
-from raygate.backends.gateway_api import attachment, dataplane, units
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
-from raygate.rules.protocol import _gateway_routes
 
 RAY_UPLOAD = kuberay.DASHBOARD_UPLOAD_MAX_BYTES
 
@@ -43,6 +41,11 @@ RAY_UPLOAD = kuberay.DASHBOARD_UPLOAD_MAX_BYTES
     errors=("413 Request Entity Too Large",),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.backends.gateway_api import attachment
+    from raygate.backends.gateway_api import dataplane
+    from raygate.backends.gateway_api import units
+    from raygate.rules.protocol import _gateway_routes
+
     if not obj.api_version.startswith(attachment.GROUP + "/"):
         return
     dp = dataplane.served_by(ctx.objects, obj, "nginx-gateway-fabric")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate.backends.gateway_api import attachment, routing
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -37,6 +36,9 @@ MESSAGE = "May specify either httpRouteFilterRequestRedirect or httpRouteFilterR
     errors=(MESSAGE,),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.backends.gateway_api import attachment
+    from raygate.backends.gateway_api import routing
+
     if not obj.api_version.startswith(attachment.GROUP + "/"):
         return
     rules = obj.spec.get("rules")

@@ -19,7 +19,6 @@ from typing import Iterable
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
-from raygate.rules.protocol import _gateway_routes
 
 
 @rule(
@@ -44,6 +43,8 @@ from raygate.rules.protocol import _gateway_routes
     errors=("requestBuffer cannot be used together with httpUpgrade",),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.rules.protocol import _gateway_routes
+
     if not obj.api_version.startswith("gateway.envoyproxy.io/") \
             or not isinstance(obj.spec.get("requestBuffer"), dict):
         return

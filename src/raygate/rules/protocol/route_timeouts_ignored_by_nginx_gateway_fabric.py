@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate.backends.gateway_api import attachment, dataplane
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
-from raygate.rules.protocol import _gateway_routes
 
 
 @rule(
@@ -40,6 +38,10 @@ from raygate.rules.protocol import _gateway_routes
     errors=("UnsupportedField",),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate.backends.gateway_api import attachment
+    from raygate.backends.gateway_api import dataplane
+    from raygate.rules.protocol import _gateway_routes
+
     if not obj.api_version.startswith(attachment.GROUP + "/"):
         return
     dp = dataplane.served_by(ctx.objects, obj, "nginx-gateway-fabric")

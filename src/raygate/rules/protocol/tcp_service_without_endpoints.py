@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import Context, rule
@@ -44,6 +43,8 @@ LOG_LINE = 'Service "{ns}/{svc}" does not have any active Endpoint for TCP port 
     errors=("Service <svc> does not have any active Endpoint for TCP port <port>",),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     if obj not in nginx.tcp_services_configmaps(ctx.objects):
         return
     state = rt.state_of(ctx.runtime, ctx.objects)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate.backends.gateway_api import attachment
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet
 from raygate.rules import Context, rule
@@ -21,6 +20,8 @@ from raygate.rules import Context, rule
 
 def _attachments(objects: ObjectSet) -> dict[tuple[int, str], list[KubeObject]]:
     """(id(listener owner), listener name) -> TCPRoutes attached there, oldest first."""
+    from raygate.backends.gateway_api import attachment
+
     def build() -> dict[tuple[int, str], list[KubeObject]]:
         out: dict[tuple[int, str], list[KubeObject]] = {}
         for route in objects.of_kind("TCPRoute"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import CATALOG, Context, best_error_matches, rule
@@ -40,6 +39,8 @@ GENERIC_FIX = ("Fix what the denial names, then re-apply; `raygate explain --err
     errors=('admission webhook "<name>" denied the request: <reason>',),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     state = rt.state_of(ctx.runtime, ctx.objects)
     denial = state.admission.get((obj.kind, obj.namespace, obj.name))
     if not denial:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Iterable
 
-from raygate import runtime as rt
 from raygate.findings import Finding
 from raygate.objects import KubeObject
 from raygate.rules import CATALOG, Context, rule
@@ -20,14 +20,26 @@ from raygate.rules import CATALOG, Context, rule
 
 @dataclass(frozen=True)
 class Signature:
-    pattern: re.Pattern[str]
+    """A controller log line's pattern, the rule that explains it, its cause and fix."""
+
+    regex: str
     rule: str  # the catalog code that explains it
     cause: str
     fix: str
 
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _compiled(self.regex)
+
+
+@cache
+def _compiled(regex: str) -> re.Pattern[str]:
+    # On first use: only a doctor run with controller logs needs these, not every lint.
+    return re.compile(regex)
+
 
 def _sig(regex: str, code: str, cause: str, fix: str) -> Signature:
-    return Signature(re.compile(regex), code, cause, fix)
+    return Signature(regex, code, cause, fix)
 
 
 #: Ordered: the first match wins for a line.
@@ -100,6 +112,8 @@ SIGNATURES: tuple[Signature, ...] = (
             "Unexpected failure reloading the backend"),
 )
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
+    from raygate import runtime as rt
+
     state = rt.state_of(ctx.runtime, ctx.objects)
     text = state.logs.get((obj.namespace, obj.name))
     if not text:
@@ -124,7 +138,9 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
 
 
 def _controller_container(pod: KubeObject) -> int:
+    from raygate import runtime as rt
     from raygate.backends import ingress_nginx as nginx
+
     for i, c in enumerate(rt.as_list(pod.spec.get("containers"))):
         if isinstance(c, dict) and nginx.is_controller_container(c):
             return i
