@@ -20,7 +20,7 @@ from raygate import apply as apply_mod
 from raygate import render
 from raygate import spec as spec_mod
 from raygate.cli import main
-from raygate.sources.cluster import ClusterSource
+from raygate.sources.cluster import ClusterSource, resource_class
 from tests.cluster import world
 from tests.fakeapi.server import FakeApiServer
 
@@ -41,9 +41,10 @@ def install_helm_controller(server: FakeApiServer, *, ssa: bool = False) -> None
     for doc in docs:
         if ssa:
             kube = Client(KubeConfig.from_file(server.kubeconfig_path), trust_env=False)
-            from lightkube.generic_resource import create_namespaced_resource
+            # Not lightkube's create_namespaced_resource: it registers the class globally and
+            # fails when a test run earlier in the process loaded the typed ConfigMap.
             group, _, version = doc["apiVersion"].rpartition("/")
-            res = create_namespaced_resource(group, version, doc["kind"], doc["kind"].lower() + "s")
+            res = resource_class(group, version, doc["kind"], doc["kind"].lower() + "s", True)
             kube.apply(res(doc), field_manager="helm")
             kube.close()
         else:
