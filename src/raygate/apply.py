@@ -827,8 +827,12 @@ def _rollout_check(kind: str, ns: str, name: str) -> Callable[[ClusterSource], s
             if status.get("availableReplicas", 0) < want:
                 return f"{status.get('availableReplicas', 0)}/{want} pods available"
         else:
+            # As kubectl rollout status (kubectl/pkg/polymorphichelpers/rollout_status.go,
+            # DaemonSetStatusViewer): first every pod updated, then every one available.
             want = status.get("desiredNumberScheduled", 0)
-            if status.get("updatedNumberScheduled", 0) < want or status.get("numberAvailable", 0) < want:
+            if status.get("updatedNumberScheduled", 0) < want:
+                return f"{status.get('updatedNumberScheduled', 0)}/{want} pods updated"
+            if status.get("numberAvailable", 0) < want:
                 return f"{status.get('numberAvailable', 0)}/{want} pods available"
         return None
     return check
