@@ -29,7 +29,7 @@ target_of() {  # target -> "file|mutant glob|tests"
     # lightkube client; the 20-gateway case is left out by -k, the 2-gateway one stays).
     apply)
       if [ -n "${MUTATION_APPLY_ALL:-}" ]; then
-        echo "src/raygate/apply.py|raygate.apply.*|tests/cluster/test_apply_units.py tests/cluster/test_apply.py tests/cluster/test_ownership.py tests/cluster/test_apply_bad_input.py tests/cluster/test_apply_gateway_api.py"
+        echo "src/raygate/apply.py|raygate.apply.*|tests/cluster/test_apply_units.py tests/cluster/test_apply.py tests/cluster/test_ownership.py tests/cluster/test_apply_bad_input.py tests/cluster/test_apply_gateway_api.py tests/cluster/test_apply_wait.py"
       else
         echo "src/raygate/apply.py|$(printf 'raygate.apply.%s ' 'x__bounded*' 'x__id_of*' 'x_gateway_id*' 'x_gateway_for*' 'x_label*' 'x__claim*' 'x_fields_paths*' 'x_fields_tree*' 'x__managers*' 'x__writers*' 'x_owner_of*' 'x__conflicts*' 'x__is_gateway*' 'x__value_at*' 'x__legacy_is_mine*' 'x__claimed_flags*' 'x__interrupted*' 'x_ref_of*' 'x__key*' 'x_normalized*' 'x_unified_diff*' 'xǁGatewayǁ*' 'xǁApplyReportǁ*')|tests/cluster/test_apply_units.py"
       fi ;;

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from raygate import apply as apply_mod
+from raygate.errors import ClusterError
 from raygate.sources.cluster import ClusterSource
 from tests.cluster import world
 from tests.fakeapi.server import FakeApiServer
@@ -91,3 +92,171 @@ def test_daemonset_rollout_states(fake_api: FakeApiServer, status: dict[str, Any
 def test_a_missing_controller_is_not_found(fake_api: FakeApiServer) -> None:
     assert _rollout(fake_api) == "not found"
     assert _rollout(fake_api, "DaemonSet") == "not found"
+
+
+# --------------------------------------------------------------------------- what is waited for
+
+def _route(kind: str, refs: list[Any], api_version: str = "gateway.networking.k8s.io/v1") -> dict:
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": {"name": kind.lower(), "namespace": "routes"},
+            "spec": {"rules": [{"backendRefs": refs}, None, {"backendRefs": None}]}}
+
+
+def test_wait_targets_cover_the_controller_and_every_backend() -> None:
+    objects = [
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "ctrl", "namespace": "ingress-nginx"}},
+        {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "ds"}},
+        # tcp-services: every key a port; an entry the controller would refuse is skipped.
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tcp", "namespace": "x"},
+         "data": {"10001": "ray/head:10001", "9000": "ray/head:client", "7000": "not-an-entry",
+                  "5432": "db/postgres:5432"}},
+        # Not tcp-services: a key that is no port, or no data at all.
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf", "namespace": "x"},
+         "data": {"10002": "ray/head:10002", "proxy-stream-timeout": "3600s"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "empty"}, "data": {}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+         "metadata": {"name": "dash", "namespace": "ray"},
+         "spec": {"rules": [{"http": {"paths": [
+             {"path": "/", "pathType": "Prefix",
+              "backend": {"service": {"name": "head", "port": {"number": 8265}}}},
+             {"path": "/r", "pathType": "Prefix", "backend": {"resource": {"kind": "Bucket"}}}]}}]}},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "nons"},
+         "spec": {"rules": [{"http": {"paths": [
+             {"path": "/", "pathType": "Prefix",
+              "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]}},
+        # Gateway API routes: Service refs only (a skipped ref does not end the rule), in
+        # the ref's namespace, else the route's.
+        _route("HTTPRoute", ["junk", {"kind": "Bucket", "name": "b", "port": 1},
+                             {"group": "example.io", "kind": "Service", "name": "s", "port": 2},
+                             {"name": "noport"}, {"port": 3},
+                             {"name": "svc-a", "port": 8000},
+                             {"group": "", "kind": "Service", "name": "svc-b", "namespace": "other",
+                              "port": 9000}]),
+        _route("TCPRoute", [{"name": "svc-a", "port": 10001}], "gateway.networking.k8s.io/v1alpha2"),
+        # Not a Gateway API route: same kind name, another group.
+        _route("HTTPRoute", [{"name": "svc-c", "port": 80}], "example.io/v1"),
+    ]
+    targets = apply_mod.wait_targets(objects)
+    assert [t.description for t in targets] == [
+        "rollout of Deployment ingress-nginx/ctrl",
+        "rollout of DaemonSet default/ds",
+        "endpoints of Service db/postgres (ports 5432)",
+        "endpoints of Service default/web (ports http)",
+        "endpoints of Service other/svc-b (ports 9000)",
+        "endpoints of Service ray/head (ports 10001, 8265, client)",
+        "endpoints of Service routes/svc-a (ports 10001, 8000)",
+    ]
+
+
+# --------------------------------------------------------------------------- endpoints
+
+def _service(name: str, ns: str, ports: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"app": name}, "ports": ports}}
+
+
+def _slice(name: str, ns: str, service: str, endpoints: list[dict[str, Any]],
+           ports: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": name, "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv4", "endpoints": endpoints, "ports": ports}
+
+
+def _endpoint(ready: bool | None) -> dict[str, Any]:
+    conditions = {} if ready is None else {"ready": ready}
+    return {"addresses": ["10.0.0.1"], "conditions": conditions}
+
+
+@pytest.fixture
+def backends(fake_api: FakeApiServer) -> FakeApiServer:
+    fake_api.add(_service("head", "ray", [{"name": "dashboard", "port": 8265},
+                                          {"name": "client", "port": 10001},
+                                          {"name": "udp", "port": 5000, "protocol": "UDP"}]))
+    fake_api.add(_service("plain", "ray", [{"port": 80, "targetPort": 8080}]))
+    # Not ready: carries the dashboard port, but no endpoint may receive traffic.
+    fake_api.add(_slice("head-1", "ray", "head", [_endpoint(False)],
+                        [{"name": "dashboard", "port": 8265}, {"name": "client", "port": 10001}]))
+    # Ready is unset: "consumers should interpret this unknown state as ready"
+    # (discovery.k8s.io/v1 EndpointConditions); it serves the client port only.
+    fake_api.add(_slice("head-2", "ray", "head", [_endpoint(None)], [{"name": "client", "port": 10001}]))
+    # Ready slices of the same name elsewhere, or of another Service, do not count.
+    fake_api.add(_slice("head-3", "elsewhere", "head", [_endpoint(True)],
+                        [{"name": "dashboard", "port": 8265}]))
+    fake_api.add(_slice("other-1", "ray", "other", [_endpoint(True)],
+                        [{"name": "dashboard", "port": 8265}]))
+    fake_api.add(_slice("plain-1", "ray", "plain", [_endpoint(True)], [{"port": 8080}]))
+    return fake_api
+
+
+def _endpoints(server: FakeApiServer, ns: str, svc: str, ports: list[str]) -> str | None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tcp", "namespace": "x"},
+          "data": {str(20000 + i): f"{ns}/{svc}:{p}" for i, p in enumerate(ports)}}
+    [target] = apply_mod.wait_targets([cm])
+    with ClusterSource(server.kubeconfig_path) as source:
+        return target.check(source)
+
+
+def test_endpoints_ready_per_port(backends: FakeApiServer) -> None:
+    assert _endpoints(backends, "ray", "head", ["10001"]) is None
+    assert _endpoints(backends, "ray", "head", ["client"]) is None  # a port by name
+    # Ports in order; one that is no TCP port of the Service is said so and the rest still
+    # checked.
+    assert _endpoints(backends, "ray", "head", ["8265", "1234", "10001", "5000"]) == (
+        "no ready endpoint for port 1234 (not a port of the Service), "
+        "5000 (not a port of the Service), 8265")
+    # A Service with one unnamed port: its slice's port has no name either.
+    assert _endpoints(backends, "ray", "plain", ["80"]) is None
+    assert _endpoints(backends, "ray", "nothing", ["80"]) == "the Service does not exist"
+
+
+def test_endpoints_appear_when_a_slice_becomes_ready(backends: FakeApiServer) -> None:
+    assert _endpoints(backends, "ray", "head", ["dashboard"]) == "no ready endpoint for port dashboard"
+    backends.patch("EndpointSlice", "ray", "head-1", {"endpoints": [_endpoint(True)]})
+    assert _endpoints(backends, "ray", "head", ["dashboard", "10001"]) is None
+
+
+def test_endpoints_list_refused_is_one_clear_error(backends: FakeApiServer) -> None:
+    backends.forbid("EndpointSlice", verbs=["list"])
+    with pytest.raises(ClusterError) as e:
+        _endpoints(backends, "ray", "head", ["10001"])
+    assert str(e.value).startswith(f"{backends.url}: LIST EndpointSlices of ray/head: 403 Forbidden")
+    assert 'cannot list resource "endpointslices"' in str(e.value)
+
+
+# --------------------------------------------------------------------------- the poll loop
+
+class _Flips:
+    """A check that is unsatisfied ``n`` times, then satisfied; counts its calls."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.calls, self.sources = n, 0, []
+
+    def __call__(self, source: Any) -> str | None:
+        self.calls += 1
+        self.sources.append(source)
+        return f"not yet ({self.calls})" if self.calls <= self.n else None
+
+
+def test_wait_polls_until_every_target_is_satisfied() -> None:
+    fast, slow = _Flips(0), _Flips(2)
+    source = object()
+    seen: list[tuple[str, str | None]] = []
+    missing = apply_mod.wait(source, [apply_mod.WaitTarget("fast", fast),  # type: ignore[arg-type]
+                                      apply_mod.WaitTarget("slow", slow)], 60, interval=0,
+                             on_update=lambda t, state: seen.append((t.description, state)))
+    assert missing == []
+    # A satisfied target is not asked again; every answer is reported as it comes.
+    assert fast.calls == 1 and slow.calls == 3
+    assert fast.sources == [source] and slow.sources == [source] * 3
+    assert seen == [("fast", None), ("slow", "not yet (1)"), ("slow", "not yet (2)"), ("slow", None)]
+
+
+def test_wait_that_runs_out_names_what_is_missing() -> None:
+    never = _Flips(10**6)
+    ready = _Flips(0)
+    missing = apply_mod.wait(object(), [apply_mod.WaitTarget("ready", ready),  # type: ignore[arg-type]
+                                        apply_mod.WaitTarget("never", never)], 0.2, interval=0.05)
+    assert missing == [f"never: not yet ({never.calls})"]
+    assert never.calls >= 2 and ready.calls == 1  # polled again until the deadline
