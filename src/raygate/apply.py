@@ -648,6 +648,11 @@ def _apply_flags(source: ClusterSource, gw: Gateway, res: Any, current: dict[str
             ops.append({"op": "add", "path": f"{base}/args", "value": new})
         patched = _json_patch(source, gw, res, current, ops, dry_run=dry_run, what="set flags")
         if patched is not None:
+            if dry_run:
+                # A dry-run patch is applied to the stored object, not to the dry-run apply's
+                # result in ``current``: the preview is that result with the new args.
+                patched = _deep(current)
+                patched["spec"]["template"]["spec"]["containers"][index]["args"] = new
             return patched, "controller args: " + "; ".join(changes)
         meta = current.get("metadata") or {}
         current = _get(source, res, meta.get("name"), meta.get("namespace")) or current

@@ -396,3 +396,26 @@ def test_releasing_a_0_1_shared_object_removes_only_that_gateways_entries(
     assert {c.ref: c.action for c in report.changes}["ConfigMap/ingress-nginx/tcp-services"] == "released"
     assert tcp(server) == {"5432": "db/postgres:5432", "20002": "team-2/ray-2-head-svc:10001"}
     assert args(server) == chart_args  # the args 0.1 forced stay: raygate never removes a flag
+
+
+def test_diff_of_the_controller_shows_the_flags_apply_sets(helm_cluster: FakeApiServer,
+                                                          tmp_path: Path) -> None:
+    """``--diff`` shows the flags the guarded args patch sets (they are not in the applied
+    patch), the same before (``--dry-run --diff``) as during the real apply."""
+    install_ray_cluster(helm_cluster, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    rv = helm_cluster.resource_version
+    preview = apply(helm_cluster, path, dry_run=True, diff=True)
+    assert helm_cluster.resource_version == rv
+    real = apply(helm_cluster, path, diff=True)
+    ref = f"Deployment/{world.CTRL_NS}/{world.CTRL}"
+    [before] = [c for c in preview.changes if c.ref == ref]
+    [during] = [c for c in real.changes if c.ref == ref]
+    assert during.diff == before.diff
+    lines = during.diff.splitlines()
+    assert "+        - --tcp-services-configmap=$(POD_NAMESPACE)/tcp-services" in lines
+    assert "+        - --report-node-internal-ip-address" in lines
+    assert "         - --enable-ssl-passthrough" in lines  # the chart's flag: context, kept
+    assert not [line for line in lines if line.startswith("-        - --")]  # no flag removed
+    assert during.message == ("controller args: adds --tcp-services-configmap=$(POD_NAMESPACE)/"
+                              "tcp-services; adds --report-node-internal-ip-address")
