@@ -746,8 +746,9 @@ def _prune_one(source: ClusterSource, gw: Gateway, res: Any, obj: dict[str, Any]
         if refusal is not None:
             return refusal
         text = unified_diff(ref, obj, result or {}) if want_diff else ""
-        return Change(ref, RELEASED, "no longer rendered; kept for "
-                      + ", ".join(owner_of(obj, o) for o in others), diff=text)
+        kept = ("kept for " + ", ".join(owner_of(obj, o) for o in others) if others
+                else f"kept: raygate only patches a {obj.get('kind')}")
+        return Change(ref, RELEASED, f"no longer rendered; {kept}", diff=text)
     try:
         if not dry_run:
             source.client.delete(res, meta.get("name"), **kwargs)

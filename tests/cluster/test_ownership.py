@@ -419,3 +419,64 @@ def test_diff_of_the_controller_shows_the_flags_apply_sets(helm_cluster: FakeApi
     assert not [line for line in lines if line.startswith("-        - --")]  # no flag removed
     assert during.message == ("controller args: adds --tcp-services-configmap=$(POD_NAMESPACE)/"
                               "tcp-services; adds --report-node-internal-ip-address")
+
+
+def test_prune_deletes_what_0_1_wrote_for_this_gateway_alone(helm_cluster: FakeApiServer,
+                                                             tmp_path: Path) -> None:
+    """An object raygate 0.1 wrote for this gateway, never applied since, is this gateway's
+    alone: ``--prune`` deletes it (0.1's manager is this gateway's, not another owner)."""
+    install_ray_cluster(helm_cluster, 1)
+    _apply_like_0_1(helm_cluster, spec_file(tmp_path, 1, extra=[], serve=True))
+    [serve] = [i["metadata"]["name"] for i in helm_cluster.objects("Ingress", "team-1")
+               if "serve" in i["metadata"]["name"]]
+    report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[], serve=False), prune=True)
+    [change] = [c for c in report.changes if c.ref == f"Ingress/team-1/{serve}"]
+    assert (change.action, change.message) == ("pruned", "no longer rendered")
+    assert helm_cluster.get("Ingress", "team-1", serve) is None
+    assert helm_cluster.get("Ingress", "team-1", "ray-1-dashboard") is not None
+
+
+def test_release_names_the_0_1_gateway_that_still_owns_entries(helm_cluster: FakeApiServer,
+                                                               tmp_path: Path) -> None:
+    """Gateway 2 releases tcp-services; raygate 0.1's entry there is gateway 1's (its label
+    says so), never this gateway's: it stays, and the message says whose it is."""
+    for i in (1, 2):
+        install_ray_cluster(helm_cluster, i)
+    _apply_like_0_1(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    apply(helm_cluster, spec_file(tmp_path, 2, extra=[]))
+    slim = spec_file(tmp_path, 2, extra=[])
+    data = yaml.safe_load(slim.read_text())
+    data["exposures"]["rayClient"]["enabled"] = False
+    slim.write_text(yaml.safe_dump(data))
+    report = apply(helm_cluster, slim, prune=True)
+    [change] = [c for c in report.changes if c.ref == "ConfigMap/ingress-nginx/tcp-services"]
+    assert change.action == "released"
+    assert change.message == ("no longer rendered; kept for kubectl-edit, gateway team-1.ray-1 "
+                              "(applied by raygate 0.1)")
+    assert tcp(helm_cluster) == {"5432": "db/postgres:5432", "20001": "team-1/ray-1-head-svc:10001"}
+
+
+def test_a_controller_only_this_gateway_writes_is_released_never_deleted(
+        fake_api: FakeApiServer) -> None:
+    """The controller workload is patched, never raygate's to delete: even when no other
+    manager owns a field of it (its managedFields were cleared), ``--prune`` releases it."""
+    fake_api.add(world.controller_deployment())
+    assert not fake_api.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"].get("managedFields")
+    gw = apply_mod.Gateway.named("team-1.ray-1")
+    patch = {"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"name": world.CTRL, "namespace": world.CTRL_NS},
+             "spec": {"template": {"spec": {"hostNetwork": True}}}}
+    with ClusterSource(fake_api.kubeconfig_path) as source:
+        first = apply_mod.apply_objects(source, [patch], gateway=gw)
+        assert [c.action for c in first.changes] == ["configured"]
+        writers = {m["manager"] for m in fake_api.get("Deployment", world.CTRL_NS, world.CTRL)[
+            "metadata"]["managedFields"]}
+        assert writers == {gw.manager}
+        report = apply_mod.apply_objects(source, [], gateway=gw, prune=True)
+    ref = f"Deployment/{world.CTRL_NS}/{world.CTRL}"
+    assert [(c.ref, c.action, c.message) for c in report.changes] == [
+        (ref, "released", "no longer rendered; kept: raygate only patches a Deployment")]
+    live = fake_api.get("Deployment", world.CTRL_NS, world.CTRL)
+    assert live is not None
+    assert "hostNetwork" not in live["spec"]["template"]["spec"]  # only this gateway set it
+    assert live["spec"]["template"]["spec"]["containers"][0]["name"] == "controller"
