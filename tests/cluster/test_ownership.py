@@ -480,3 +480,27 @@ def test_a_controller_only_this_gateway_writes_is_released_never_deleted(
     assert live is not None
     assert "hostNetwork" not in live["spec"]["template"]["spec"]  # only this gateway set it
     assert live["spec"]["template"]["spec"]["containers"][0]["name"] == "controller"
+
+
+def test_another_gateways_controller_flag_is_refused(helm_cluster: FakeApiServer,
+                                                     tmp_path: Path) -> None:
+    """Gateway 2 wants the controller to read another tcp-services map: the flag has one
+    value, gateway 1 needs it, so the apply is refused before anything is written, naming
+    the flag each needs (an args entry has no field owner to conflict on)."""
+    for i in (1, 2):
+        install_ray_cluster(helm_cluster, i)
+    apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    other = spec_file(tmp_path, 2, extra=[])
+    data = yaml.safe_load(other.read_text())
+    data["controller"] = {"tcpServicesConfigMap": "tcp-services-2"}
+    other.write_text(yaml.safe_dump(data))
+    rv = helm_cluster.resource_version
+    with pytest.raises(apply_mod.ApplyRefused) as e:
+        apply(helm_cluster, other)
+    assert helm_cluster.resource_version == rv
+    assert str(e.value) == (
+        "refused, nothing was written: Deployment/ingress-nginx/ingress-nginx-controller: "
+        "controller flag --tcp-services-configmap=$(POD_NAMESPACE)/tcp-services is needed by "
+        "gateway team-1.ray-1; this gateway needs "
+        "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services-2 (give this gateway another "
+        "port or value, or remove the other gateway first)")
