@@ -504,3 +504,66 @@ def test_another_gateways_controller_flag_is_refused(helm_cluster: FakeApiServer
         "gateway team-1.ray-1; this gateway needs "
         "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services-2 (give this gateway another "
         "port or value, or remove the other gateway first)")
+
+
+RAYGATE_FLAGS = ["--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services",
+                 "--report-node-internal-ip-address"]
+
+
+def test_a_controller_without_the_named_container_is_reported(helm_cluster: FakeApiServer,
+                                                              tmp_path: Path) -> None:
+    install_ray_cluster(helm_cluster, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    data = yaml.safe_load(path.read_text())
+    data["controller"] = {"container": "nginx"}
+    path.write_text(yaml.safe_dump(data))
+    before = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["spec"]["template"]["spec"]
+    report = apply(helm_cluster, path)
+    [dep] = [c for c in report.failed if c.ref.startswith("Deployment/")]
+    assert (dep.action, dep.message) == ("conflict", "the controller has no container 'nginx'; "
+                                         "set controller.container in the spec")
+    after = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["spec"]["template"]["spec"]
+    assert after["containers"] == before["containers"]  # no container added, no args changed
+
+
+def test_flags_go_into_a_container_that_has_no_args(helm_cluster: FakeApiServer,
+                                                    tmp_path: Path) -> None:
+    """A controller started by ``command`` alone gets an ``args`` list with raygate's flags."""
+    dep = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = container.pop("args")
+    dep["metadata"].pop("managedFields")
+    helm_cluster.add(dep, manager="helm")
+    install_ray_cluster(helm_cluster, 1)
+    report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    assert not report.failed, [(c.ref, c.message) for c in report.failed]
+    live = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["spec"]["template"]["spec"]
+    assert live["containers"][0]["args"] == RAYGATE_FLAGS
+    assert live["containers"][0]["command"] == container["command"]
+
+
+@pytest.mark.parametrize("failures", [1, apply_mod.ARGS_RETRIES])
+def test_the_guarded_args_patch_is_retried_when_the_args_change(
+        helm_cluster: FakeApiServer, tmp_path: Path, failures: int) -> None:
+    """The JSON patch of the flags is guarded by ``test`` operations; when the args changed
+    meanwhile (the fake answers a failed ``test`` with 422, as a real server does), apply
+    reads the controller again and retries, up to ARGS_RETRIES times, then says so."""
+    install_ray_cluster(helm_cluster, 1)
+    chart_args = list(args(helm_cluster))
+    # The controller's PATCHes in one apply: the dry run, the apply, then the flags.
+    helm_cluster.inject(422, verb="patch", kind="Deployment", name=world.CTRL, after=2,
+                        times=failures, reason="Invalid",
+                        message="test failed at /spec/template/spec/containers/0/args")
+    n = helm_cluster.count(verb="patch", kind="Deployment")
+    report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    [dep] = [c for c in report.changes if c.ref.startswith("Deployment/")]
+    done = failures < apply_mod.ARGS_RETRIES
+    assert helm_cluster.count(verb="patch", kind="Deployment") - n == 2 + failures + done
+    if done:
+        assert dep.action == "configured"
+        assert args(helm_cluster) == chart_args + RAYGATE_FLAGS
+    else:
+        assert (dep.action, dep.message) == ("conflict", (
+            "the controller's args kept changing while raygate set its flags "
+            f"({', '.join(RAYGATE_FLAGS)}); re-run apply"))
+        assert args(helm_cluster) == chart_args
