@@ -401,7 +401,13 @@ def test_releasing_a_0_1_shared_object_removes_only_that_gateways_entries(
 def test_diff_of_the_controller_shows_the_flags_apply_sets(helm_cluster: FakeApiServer,
                                                           tmp_path: Path) -> None:
     """``--diff`` shows the flags the guarded args patch sets (they are not in the applied
-    patch), the same before (``--dry-run --diff``) as during the real apply."""
+    patch), the same before (``--dry-run --diff``) as during the real apply. A sidecar with
+    args of its own gets none of them."""
+    dep = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)
+    dep["spec"]["template"]["spec"]["containers"].append(
+        {"name": "metrics", "image": "example.io/metrics:1", "args": ["--port=9913"]})
+    dep["metadata"].pop("managedFields")
+    helm_cluster.add(dep, manager="helm")
     install_ray_cluster(helm_cluster, 1)
     path = spec_file(tmp_path, 1, extra=[])
     rv = helm_cluster.resource_version
@@ -415,6 +421,7 @@ def test_diff_of_the_controller_shows_the_flags_apply_sets(helm_cluster: FakeApi
     lines = during.diff.splitlines()
     assert "+        - --tcp-services-configmap=$(POD_NAMESPACE)/tcp-services" in lines
     assert "+        - --report-node-internal-ip-address" in lines
+    assert len([line for line in lines if line.endswith("- --report-node-internal-ip-address")]) == 1
     assert "         - --enable-ssl-passthrough" in lines  # the chart's flag: context, kept
     assert not [line for line in lines if line.startswith("-        - --")]  # no flag removed
     assert during.message == ("controller args: adds --tcp-services-configmap=$(POD_NAMESPACE)/"
