@@ -186,7 +186,15 @@ def backends(fake_api: FakeApiServer) -> FakeApiServer:
                         [{"name": "dashboard", "port": 8265}]))
     fake_api.add(_slice("other-1", "ray", "other", [_endpoint(True)],
                         [{"name": "dashboard", "port": 8265}]))
-    fake_api.add(_slice("plain-1", "ray", "plain", [_endpoint(True)], [{"port": 8080}]))
+    # kube-proxy matches a Service port to slice ports by name: an unnamed slice port serves
+    # no named Service port.
+    fake_api.add(_slice("head-4", "ray", "head", [_endpoint(True)], [{"name": "", "port": 8265}]))
+    # The EndpointSlice controller names a slice port after its Service port, "" when the
+    # Service port has no name (staging/src/k8s.io/endpointslice/utils.go, getEndpointPorts:
+    # ``Name: &portName``); other producers may leave the name out.
+    fake_api.add(_slice("plain-1", "ray", "plain", [_endpoint(True)], [{"name": "", "port": 8080}]))
+    fake_api.add(_service("bare", "ray", [{"port": 80, "targetPort": 8080}]))
+    fake_api.add(_slice("bare-1", "ray", "bare", [_endpoint(True)], [{"port": 8080}]))
     return fake_api
 
 
@@ -208,6 +216,7 @@ def test_endpoints_ready_per_port(backends: FakeApiServer) -> None:
         "5000 (not a port of the Service), 8265")
     # A Service with one unnamed port: its slice's port has no name either.
     assert _endpoints(backends, "ray", "plain", ["80"]) is None
+    assert _endpoints(backends, "ray", "bare", ["80"]) is None
     assert _endpoints(backends, "ray", "nothing", ["80"]) == "the Service does not exist"
 
 
