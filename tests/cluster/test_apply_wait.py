@@ -195,6 +195,9 @@ def backends(fake_api: FakeApiServer) -> FakeApiServer:
     fake_api.add(_slice("plain-1", "ray", "plain", [_endpoint(True)], [{"name": "", "port": 8080}]))
     fake_api.add(_service("bare", "ray", [{"port": 80, "targetPort": 8080}]))
     fake_api.add(_slice("bare-1", "ray", "bare", [_endpoint(True)], [{"port": 8080}]))
+    # The Service's port lost its name; the slice still has the old one (not updated yet).
+    fake_api.add(_service("renamed", "ray", [{"port": 80, "targetPort": 8080}]))
+    fake_api.add(_slice("renamed-1", "ray", "renamed", [_endpoint(True)], [{"name": "http", "port": 8080}]))
     return fake_api
 
 
@@ -217,6 +220,7 @@ def test_endpoints_ready_per_port(backends: FakeApiServer) -> None:
     # A Service with one unnamed port: its slice's port has no name either.
     assert _endpoints(backends, "ray", "plain", ["80"]) is None
     assert _endpoints(backends, "ray", "bare", ["80"]) is None
+    assert _endpoints(backends, "ray", "renamed", ["80"]) == "no ready endpoint for port 80"
     assert _endpoints(backends, "ray", "nothing", ["80"]) == "the Service does not exist"
 
 
