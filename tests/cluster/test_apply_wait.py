@@ -47,6 +47,7 @@ def _rollout(server: FakeApiServer, kind: str = "Deployment") -> str | None:
     ({"observedGeneration": 1}, 1, "0/1 pods updated"),
     ({"observedGeneration": 1, "updatedReplicas": 1}, 2, "1/2 pods updated"),
     ({"observedGeneration": 1, "updatedReplicas": 2}, 2, "0/2 pods available"),
+    ({"observedGeneration": 1, "updatedReplicas": 1}, 1, "0/1 pods available"),
     ({"observedGeneration": 1, "updatedReplicas": 2, "availableReplicas": 1}, 2, "1/2 pods available"),
     ({"observedGeneration": 1, "updatedReplicas": 2, "availableReplicas": 2}, 2, None),
     # More available than wanted (old pods still terminating) is still rolled out.
@@ -74,6 +75,9 @@ def test_a_changed_spec_is_waited_for_until_observed(fake_api: FakeApiServer) ->
     # No node selected yet: nothing to wait for (kubectl says rolled out too).
     ({"observedGeneration": 1}, None),
     ({"observedGeneration": 1, "desiredNumberScheduled": 2}, "0/2 pods updated"),
+    ({"observedGeneration": 1, "desiredNumberScheduled": 1}, "0/1 pods updated"),
+    ({"observedGeneration": 1, "desiredNumberScheduled": 1, "updatedNumberScheduled": 1},
+     "0/1 pods available"),
     ({"observedGeneration": 1, "desiredNumberScheduled": 2, "updatedNumberScheduled": 1,
       "numberAvailable": 2}, "1/2 pods updated"),
     ({"observedGeneration": 1, "desiredNumberScheduled": 2, "updatedNumberScheduled": 2},
@@ -110,7 +114,7 @@ def test_wait_targets_cover_the_controller_and_every_backend() -> None:
         # tcp-services: every key a port; an entry the controller would refuse is skipped.
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tcp", "namespace": "x"},
          "data": {"10001": "ray/head:10001", "9000": "ray/head:client", "7000": "not-an-entry",
-                  "5432": "db/postgres:5432"}},
+                  "7001": "head:10001", "7002": "ray/head:", "5432": "db/postgres:5432"}},
         # Not tcp-services: a key that is no port, or no data at all.
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf", "namespace": "x"},
          "data": {"10002": "ray/head:10002", "proxy-stream-timeout": "3600s"}},
