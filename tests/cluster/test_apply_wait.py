@@ -124,7 +124,8 @@ def test_wait_targets_cover_the_controller_and_every_backend() -> None:
          "spec": {"rules": [{"http": {"paths": [
              {"path": "/", "pathType": "Prefix",
               "backend": {"service": {"name": "head", "port": {"number": 8265}}}},
-             {"path": "/r", "pathType": "Prefix", "backend": {"resource": {"kind": "Bucket"}}}]}}]}},
+             {"path": "/r", "pathType": "Prefix", "backend": {"resource": {"kind": "Bucket"}}},
+             {"path": "/n", "pathType": "Prefix", "backend": {"service": {"name": "noport"}}}]}}]}},
         {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "nons"},
          "spec": {"rules": [{"http": {"paths": [
              {"path": "/", "pathType": "Prefix",
