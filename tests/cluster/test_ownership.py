@@ -210,8 +210,13 @@ def test_prune_deletes_only_what_this_gateway_alone_owns(helm_cluster: FakeApiSe
     data = yaml.safe_load(slim.read_text())
     data["exposures"]["rayClient"]["enabled"] = False
     slim.write_text(yaml.safe_dump(data))
+    # A dry run first: the same actions, nothing written or deleted.
+    rv = server.resource_version
+    preview = apply(server, slim, prune=True, dry_run=True)
+    assert server.resource_version == rv
     report = apply(server, slim, prune=True)
     actions = {c.ref: c.action for c in report.changes}
+    assert {c.ref: c.action for c in preview.changes} == actions
     assert actions[f"Ingress/team-2/{serve_2[0]}"] == "pruned"
     assert server.get("Ingress", "team-2", serve_2[0]) is None
     # tcp-services is shared: released, never deleted; gateway 1's and Helm's entries stay.
@@ -391,10 +396,16 @@ def test_releasing_a_0_1_shared_object_removes_only_that_gateways_entries(
     data = yaml.safe_load(slim.read_text())
     data["exposures"]["rayClient"]["enabled"] = False
     slim.write_text(yaml.safe_dump(data))
-    report = apply(server, slim, prune=True)
+    report = apply(server, slim, prune=True, diff=True)
     assert not report.failed, [(c.ref, c.action, c.message) for c in report.failed]
-    assert {c.ref: c.action for c in report.changes}["ConfigMap/ingress-nginx/tcp-services"] == "released"
+    [released] = [c for c in report.changes if c.ref == "ConfigMap/ingress-nginx/tcp-services"]
+    assert released.action == "released"
     assert tcp(server) == {"5432": "db/postgres:5432", "20002": "team-2/ray-2-head-svc:10001"}
+    # The diff is against the object as it was: only gateway 1's entry (and its marks) go.
+    lines = released.diff.splitlines()
+    assert "-  '20001': team-1/ray-1-head-svc:10001" in lines
+    assert "   '20002': team-2/ray-2-head-svc:10001" in lines
+    assert not [line for line in lines if line.startswith("+") and not line.startswith("+++")]
     assert args(server) == chart_args  # the args 0.1 forced stay: raygate never removes a flag
 
 
