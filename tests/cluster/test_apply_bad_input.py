@@ -108,3 +108,21 @@ def test_doctor_500_on_a_list_is_one_line(cluster: FakeApiServer, tmp_path: Path
     assert code == 2
     [line] = _error_lines(err)
     assert "LIST services: 500 InternalError" in line or "LIST services: HTTP 500" in line
+
+
+def test_failure_of_a_prune_delete_names_it(cluster: FakeApiServer, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    serve = _spec_file(tmp_path, serve={"path": "/serve"})
+    args = ["apply", "-f", str(serve), "--kubeconfig", cluster.kubeconfig_path, "--no-wait",
+            "--force-conflicts"]
+    assert _run(args, capsys)[0] == 0
+    [name] = [i["metadata"]["name"] for i in cluster.objects("Ingress", world.RAY_NS)
+              if "serve" in i["metadata"]["name"]]
+    cluster.inject(500, verb="delete", kind="Ingress")
+    # The same spec without Serve, with --prune: the Serve Ingress's DELETE fails.
+    code, err = _run(["apply", "-f", str(_spec_file(tmp_path)), "--kubeconfig",
+                      cluster.kubeconfig_path, "--no-wait", "--force-conflicts", "--prune"], capsys)
+    assert code == 2
+    [line] = _error_lines(err)
+    assert f"delete Ingress/{world.RAY_NS}/{name}: 500 InternalError" in line
+    assert cluster.get("Ingress", world.RAY_NS, name) is not None

@@ -214,10 +214,16 @@ def test_prune_deletes_only_what_this_gateway_alone_owns(helm_cluster: FakeApiSe
     rv = server.resource_version
     preview = apply(server, slim, prune=True, dry_run=True)
     assert server.resource_version == rv
-    report = apply(server, slim, prune=True)
+    report = apply(server, slim, prune=True, diff=True)
     actions = {c.ref: c.action for c in report.changes}
     assert {c.ref: c.action for c in preview.changes} == actions
     assert actions[f"Ingress/team-2/{serve_2[0]}"] == "pruned"
+    [pruned] = [c for c in report.changes if c.ref == f"Ingress/team-2/{serve_2[0]}"]
+    assert pruned.message == "no longer rendered"
+    lines = pruned.diff.splitlines()  # the whole object goes
+    assert lines[:2] == [f"--- live/{pruned.ref}", f"+++ raygate/{pruned.ref}"]
+    assert f"-  name: {serve_2[0]}" in lines
+    assert [line for line in lines[2:] if line.startswith(("+", " "))] == ["+{}"]
     assert server.get("Ingress", "team-2", serve_2[0]) is None
     # tcp-services is shared: released, never deleted; gateway 1's and Helm's entries stay.
     assert actions["ConfigMap/ingress-nginx/tcp-services"] == "released"
