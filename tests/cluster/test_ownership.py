@@ -595,3 +595,34 @@ def test_the_guarded_args_patch_is_retried_when_the_args_change(
             "the controller's args kept changing while raygate set its flags "
             f"({', '.join(RAYGATE_FLAGS)}); re-run apply"))
         assert args(helm_cluster) == chart_args
+
+
+@pytest.mark.parametrize("code, message, outcome", [
+    # The object changed meanwhile (resourceVersion): read again and retry.
+    (409, None, "configured"),
+    # Any other failure of the flags patch stops the apply, naming it.
+    (500, None, "error"),
+    (422, 'Deployment.apps "ingress-nginx-controller" is invalid: spec.template.spec.containers[0]'
+          '.args: Invalid value', "error"),
+])
+def test_the_flags_patch_retries_only_when_the_object_changed(
+        helm_cluster: FakeApiServer, tmp_path: Path, code: int, message: str | None,
+        outcome: str) -> None:
+    install_ray_cluster(helm_cluster, 1)
+    # The controller's PATCHes in one apply: the dry run, the apply, then the flags.
+    helm_cluster.inject(code, verb="patch", kind="Deployment", name=world.CTRL, after=2,
+                        message=message)
+    if outcome == "configured":
+        report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+        [dep] = [c for c in report.changes if c.ref.startswith("Deployment/")]
+        assert dep.action == "configured"
+        assert args(helm_cluster)[-2:] == RAYGATE_FLAGS
+        # The flags patch is this gateway's write (an Update entry owning the args).
+        entries = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"]["managedFields"]
+        assert any(m["manager"] == "raygate/team-1.ray-1" and m["operation"] == "Update"
+                   and "f:args" in str(m["fieldsV1"]) for m in entries)
+        return
+    with pytest.raises(apply_mod.ApplyInterrupted) as e:
+        apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    assert f"set flags of Deployment/{world.CTRL_NS}/{world.CTRL}: {code} " in str(e.value)
+    assert "apply stopped after writing" in str(e.value)
