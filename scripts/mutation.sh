@@ -5,10 +5,13 @@
 #   scripts/mutation.sh tcp        # the tcp-services parser in backends/ingress_nginx.py
 #   scripts/mutation.sh exposure   # src/raygate/model/exposure.py
 #   scripts/mutation.sh apply      # src/raygate/apply.py, its pure part (see below)
+#   MUTATION_APPLY_ALL=1 scripts/mutation.sh apply   # the whole of apply.py, I/O included
 #   scripts/mutation.sh all        # all of the above, one after the other
 # Each runs in its own scratch copy (.mutation/<target>/) with only the tests that cover it,
 # so the work tree, its config files and the installed package stay untouched; the score
 # (killed / killed + survived, timeouts count as killed) is printed at the end.
+# MUTATION_ONLY='raygate.apply.x__prune*' (mutant-name globs, space-separated) measures part
+# of a target, e.g. a few functions at a time; MUTATION_CHILDREN=1 on a shared machine.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-$ROOT/.venv/bin/python}
@@ -21,11 +24,12 @@ target_of() {  # target -> "file|mutant glob|tests"
     tcp)      echo "src/raygate/backends/ingress_nginx.py|raygate.backends.ingress_nginx.x_parse_tcp_entry*|tests/test_mutation_guards.py tests/rules/test_protocol_tcp.py" ;;
     exposure) echo "src/raygate/model/exposure.py|raygate.model.exposure.*|tests/test_mutation_guards.py tests/rules/test_gateway_api_exposure.py tests/rules/test_security_rules.py tests/rules/test_protocol_tcp.py" ;;
     # apply: the pure part (identity, marks, managed-fields arithmetic, messages) against its
-    # unit tests. The I/O paths are covered by the fake-API tests, which take ~20 s per mutant
-    # on two cores (hours for the whole module): run them with MUTATION_APPLY_ALL=1.
+    # unit tests; with MUTATION_APPLY_ALL=1 the whole module (planning, dry runs, migration,
+    # the guarded args patch, prune, wait) against the fake-API tests too (real HTTP, real
+    # lightkube client; the 20-gateway case is left out by -k, the 2-gateway one stays).
     apply)
       if [ -n "${MUTATION_APPLY_ALL:-}" ]; then
-        echo "src/raygate/apply.py|raygate.apply.*|tests/cluster/test_apply_units.py tests/cluster/test_apply.py tests/cluster/test_ownership.py tests/cluster/test_apply_bad_input.py"
+        echo "src/raygate/apply.py|raygate.apply.*|tests/cluster/test_apply_units.py tests/cluster/test_apply.py tests/cluster/test_ownership.py tests/cluster/test_apply_bad_input.py tests/cluster/test_apply_gateway_api.py tests/cluster/test_apply_wait.py"
       else
         echo "src/raygate/apply.py|$(printf 'raygate.apply.%s ' 'x__bounded*' 'x__id_of*' 'x_gateway_id*' 'x_gateway_for*' 'x_label*' 'x__claim*' 'x_fields_paths*' 'x_fields_tree*' 'x__managers*' 'x__writers*' 'x_owner_of*' 'x__conflicts*' 'x__is_gateway*' 'x__value_at*' 'x__legacy_is_mine*' 'x__claimed_flags*' 'x__interrupted*' 'x_ref_of*' 'x__key*' 'x_normalized*' 'x_unified_diff*' 'xǁGatewayǁ*' 'xǁApplyReportǁ*')|tests/cluster/test_apply_units.py"
       fi ;;
@@ -56,6 +60,7 @@ for s in survivors:
 
 run() {
   IFS='|' read -r file glob tests <<<"$(target_of "$1")"
+  glob=${MUTATION_ONLY:-$glob}
   work=${MUTATION_DIR:-$ROOT/.mutation}/$1
   mkdir -p "$work"
   rm -rf "$work"; mkdir -p "$work"  # no cached results: new tests must get their chance

@@ -649,6 +649,11 @@ def _apply_flags(source: ClusterSource, gw: Gateway, res: Any, current: dict[str
             ops.append({"op": "add", "path": f"{base}/args", "value": new})
         patched = _json_patch(source, gw, res, current, ops, dry_run=dry_run, what="set flags")
         if patched is not None:
+            if dry_run:
+                # A dry-run patch is applied to the stored object, not to the dry-run apply's
+                # result in ``current``: the preview is that result with the new args.
+                patched = _deep(current)
+                patched["spec"]["template"]["spec"]["containers"][index]["args"] = new
             return patched, "controller args: " + "; ".join(changes)
         meta = current.get("metadata") or {}
         current = _get(source, res, meta.get("name"), meta.get("namespace")) or current
@@ -742,8 +747,9 @@ def _prune_one(source: ClusterSource, gw: Gateway, res: Any, obj: dict[str, Any]
         if refusal is not None:
             return refusal
         text = unified_diff(ref, obj, result or {}) if want_diff else ""
-        return Change(ref, RELEASED, "no longer rendered; kept for "
-                      + ", ".join(owner_of(obj, o) for o in others), diff=text)
+        kept = ("kept for " + ", ".join(owner_of(obj, o) for o in others) if others
+                else f"kept: raygate only patches a {obj.get('kind')}")
+        return Change(ref, RELEASED, f"no longer rendered; {kept}", diff=text)
     try:
         if not dry_run:
             source.client.delete(res, meta.get("name"), **kwargs)
@@ -828,8 +834,12 @@ def _rollout_check(kind: str, ns: str, name: str) -> Callable[[ClusterSource], s
             if status.get("availableReplicas", 0) < want:
                 return f"{status.get('availableReplicas', 0)}/{want} pods available"
         else:
+            # As kubectl rollout status (kubectl/pkg/polymorphichelpers/rollout_status.go,
+            # DaemonSetStatusViewer): first every pod updated, then every one available.
             want = status.get("desiredNumberScheduled", 0)
-            if status.get("updatedNumberScheduled", 0) < want or status.get("numberAvailable", 0) < want:
+            if status.get("updatedNumberScheduled", 0) < want:
+                return f"{status.get('updatedNumberScheduled', 0)}/{want} pods updated"
+            if status.get("numberAvailable", 0) < want:
                 return f"{status.get('numberAvailable', 0)}/{want} pods available"
         return None
     return check

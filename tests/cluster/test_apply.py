@@ -130,13 +130,26 @@ def test_prune_deletes_only_what_raygate_alone_manages(cluster: FakeApiServer, t
         "name": "old-gateway-route", "namespace": world.RAY_NS, "labels": {
             apply_mod.MANAGED_BY: "raygate", apply_mod.GATEWAY_LABEL: gid}},
         "spec": {"ingressClassName": "nginx"}}, manager="kubectl-edit")
+    # One carrying this gateway's key, written by a tool and by raygate 0.1 for another
+    # gateway (its label says which).
+    shared = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {
+        "name": "handed-route", "namespace": world.RAY_NS, "labels": {
+            apply_mod.PRESENCE_PREFIX + gid: "", apply_mod.GATEWAY_LABEL: "team-x.other"}},
+        "spec": {"ingressClassName": "nginx"}}
+    cluster.add(shared, manager="raygate")
+    shared["metadata"]["annotations"] = {"team": "x"}
+    cluster.add(shared, manager="helm")
     report = _apply(cluster, _spec_file(tmp_path, serve=None), prune=True, force_conflicts=True)
     actions = _actions(report)
     assert all(actions[f"Ingress/{world.RAY_NS}/{n}"] == "pruned" for n in serve_ing)
     assert cluster.get("Ingress", world.RAY_NS, serve_ing[0]) is None
     kept = next(c for c in report.changes if c.ref.endswith("old-gateway-route"))
-    assert kept.action == "unchanged" and "kubectl-edit" in kept.message
+    assert (kept.action, kept.message) == ("unchanged", "not pruned: also managed by kubectl-edit")
     assert cluster.get("Ingress", world.RAY_NS, "old-gateway-route") is not None
+    handed = next(c for c in report.changes if c.ref.endswith("handed-route"))
+    assert (handed.action, handed.message) == ("unchanged", (
+        "not pruned: also managed by helm, gateway team-x.other (applied by raygate 0.1)"))
+    assert cluster.get("Ingress", world.RAY_NS, "handed-route") is not None
     assert cluster.get("Ingress", world.RAY_NS, "ray-cluster-kuberay-dashboard") is not None
 
 

@@ -108,3 +108,42 @@ def test_doctor_500_on_a_list_is_one_line(cluster: FakeApiServer, tmp_path: Path
     assert code == 2
     [line] = _error_lines(err)
     assert "LIST services: 500 InternalError" in line or "LIST services: HTTP 500" in line
+
+
+def test_failure_of_a_prune_delete_names_it(cluster: FakeApiServer, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    serve = _spec_file(tmp_path, serve={"path": "/serve"})
+    args = ["apply", "-f", str(serve), "--kubeconfig", cluster.kubeconfig_path, "--no-wait",
+            "--force-conflicts"]
+    assert _run(args, capsys)[0] == 0
+    [name] = [i["metadata"]["name"] for i in cluster.objects("Ingress", world.RAY_NS)
+              if "serve" in i["metadata"]["name"]]
+    cluster.inject(500, verb="delete", kind="Ingress")
+    # The same spec without Serve, with --prune: the Serve Ingress's DELETE fails.
+    code, err = _run(["apply", "-f", str(_spec_file(tmp_path)), "--kubeconfig",
+                      cluster.kubeconfig_path, "--no-wait", "--force-conflicts", "--prune"], capsys)
+    assert code == 2
+    [line] = _error_lines(err)
+    assert f"delete Ingress/{world.RAY_NS}/{name}: 500 InternalError" in line
+    assert cluster.get("Ingress", world.RAY_NS, name) is not None
+
+
+def test_prune_lists_a_kind_not_served_in_a_version_and_goes_on(
+        cluster: FakeApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real API server answers a LIST of a resource its group version does not serve (TCPRoute
+    v1 before Gateway API v1.6) with a 404 Status; --prune skips that kind and goes on."""
+    args = _apply_args(cluster, tmp_path) + ["--prune"]
+    cluster.inject(404, verb="list", kind="TCPRoute", times=10, reason="NotFound",
+                   message="the server could not find the requested resource")
+    code, err = _run(args, capsys)
+    assert code == 0, err
+    assert cluster.count(verb="list", kind="ListenerSet") > 0  # the kinds after it were listed
+
+
+def test_prune_list_failure_is_one_line(cluster: FakeApiServer, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    cluster.inject(500, verb="list", kind="ListenerSet")
+    code, err = _run(_apply_args(cluster, tmp_path) + ["--prune"], capsys)
+    assert code == 2
+    [line] = _error_lines(err)
+    assert "LIST ListenerSet for --prune: 500 InternalError" in line

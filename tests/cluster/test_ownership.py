@@ -20,7 +20,7 @@ from raygate import apply as apply_mod
 from raygate import render
 from raygate import spec as spec_mod
 from raygate.cli import main
-from raygate.sources.cluster import ClusterSource
+from raygate.sources.cluster import ClusterSource, resource_class
 from tests.cluster import world
 from tests.fakeapi.server import FakeApiServer
 
@@ -41,9 +41,10 @@ def install_helm_controller(server: FakeApiServer, *, ssa: bool = False) -> None
     for doc in docs:
         if ssa:
             kube = Client(KubeConfig.from_file(server.kubeconfig_path), trust_env=False)
-            from lightkube.generic_resource import create_namespaced_resource
+            # Not lightkube's create_namespaced_resource: it registers the class globally and
+            # fails when a test run earlier in the process loaded the typed ConfigMap.
             group, _, version = doc["apiVersion"].rpartition("/")
-            res = create_namespaced_resource(group, version, doc["kind"], doc["kind"].lower() + "s")
+            res = resource_class(group, version, doc["kind"], doc["kind"].lower() + "s", True)
             kube.apply(res(doc), field_manager="helm")
             kube.close()
         else:
@@ -209,9 +210,21 @@ def test_prune_deletes_only_what_this_gateway_alone_owns(helm_cluster: FakeApiSe
     data = yaml.safe_load(slim.read_text())
     data["exposures"]["rayClient"]["enabled"] = False
     slim.write_text(yaml.safe_dump(data))
-    report = apply(server, slim, prune=True)
+    # A dry run first: the same actions, nothing written or deleted.
+    rv = server.resource_version
+    preview = apply(server, slim, prune=True, dry_run=True)
+    assert server.resource_version == rv
+    report = apply(server, slim, prune=True, diff=True)
     actions = {c.ref: c.action for c in report.changes}
+    assert {c.ref: c.action for c in preview.changes} == actions
+    assert [c.diff for c in preview.changes] == [""] * len(preview.changes)  # not asked for
     assert actions[f"Ingress/team-2/{serve_2[0]}"] == "pruned"
+    [pruned] = [c for c in report.changes if c.ref == f"Ingress/team-2/{serve_2[0]}"]
+    assert pruned.message == "no longer rendered"
+    lines = pruned.diff.splitlines()  # the whole object goes
+    assert lines[:2] == [f"--- live/{pruned.ref}", f"+++ raygate/{pruned.ref}"]
+    assert f"-  name: {serve_2[0]}" in lines
+    assert [line for line in lines[2:] if line.startswith(("+", " "))] == ["+{}"]
     assert server.get("Ingress", "team-2", serve_2[0]) is None
     # tcp-services is shared: released, never deleted; gateway 1's and Helm's entries stay.
     assert actions["ConfigMap/ingress-nginx/tcp-services"] == "released"
@@ -390,8 +403,226 @@ def test_releasing_a_0_1_shared_object_removes_only_that_gateways_entries(
     data = yaml.safe_load(slim.read_text())
     data["exposures"]["rayClient"]["enabled"] = False
     slim.write_text(yaml.safe_dump(data))
-    report = apply(server, slim, prune=True)
+    report = apply(server, slim, prune=True, diff=True)
     assert not report.failed, [(c.ref, c.action, c.message) for c in report.failed]
-    assert {c.ref: c.action for c in report.changes}["ConfigMap/ingress-nginx/tcp-services"] == "released"
+    [released] = [c for c in report.changes if c.ref == "ConfigMap/ingress-nginx/tcp-services"]
+    assert released.action == "released"
     assert tcp(server) == {"5432": "db/postgres:5432", "20002": "team-2/ray-2-head-svc:10001"}
+    # The diff is against the object as it was: only gateway 1's entry (and its marks) go.
+    lines = released.diff.splitlines()
+    assert lines[:2] == [f"--- live/{released.ref}", f"+++ raygate/{released.ref}"]
+    assert "-  '20001': team-1/ray-1-head-svc:10001" in lines
+    assert "   '20002': team-2/ray-2-head-svc:10001" in lines
+    assert not [line for line in lines if line.startswith("+") and not line.startswith("+++")]
     assert args(server) == chart_args  # the args 0.1 forced stay: raygate never removes a flag
+
+
+def test_diff_of_the_controller_shows_the_flags_apply_sets(helm_cluster: FakeApiServer,
+                                                          tmp_path: Path) -> None:
+    """``--diff`` shows the flags the guarded args patch sets (they are not in the applied
+    patch), the same before (``--dry-run --diff``) as during the real apply. A sidecar with
+    args of its own gets none of them."""
+    dep = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)
+    dep["spec"]["template"]["spec"]["containers"].append(
+        {"name": "metrics", "image": "example.io/metrics:1", "args": ["--port=9913"]})
+    dep["metadata"].pop("managedFields")
+    helm_cluster.add(dep, manager="helm")
+    install_ray_cluster(helm_cluster, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    rv = helm_cluster.resource_version
+    preview = apply(helm_cluster, path, dry_run=True, diff=True)
+    assert helm_cluster.resource_version == rv
+    real = apply(helm_cluster, path, diff=True)
+    ref = f"Deployment/{world.CTRL_NS}/{world.CTRL}"
+    [before] = [c for c in preview.changes if c.ref == ref]
+    [during] = [c for c in real.changes if c.ref == ref]
+    assert during.diff == before.diff
+    lines = during.diff.splitlines()
+    assert "+        - --tcp-services-configmap=$(POD_NAMESPACE)/tcp-services" in lines
+    assert "+        - --report-node-internal-ip-address" in lines
+    assert len([line for line in lines if line.endswith("- --report-node-internal-ip-address")]) == 1
+    assert "         - --enable-ssl-passthrough" in lines  # the chart's flag: context, kept
+    assert not [line for line in lines if line.startswith("-        - --")]  # no flag removed
+    assert during.message == ("controller args: adds --tcp-services-configmap=$(POD_NAMESPACE)/"
+                              "tcp-services; adds --report-node-internal-ip-address")
+
+
+def test_prune_deletes_what_0_1_wrote_for_this_gateway_alone(helm_cluster: FakeApiServer,
+                                                             tmp_path: Path) -> None:
+    """An object raygate 0.1 wrote for this gateway, never applied since, is this gateway's
+    alone: ``--prune`` deletes it (0.1's manager is this gateway's, not another owner)."""
+    # MetalLB is not installed: --prune skips its kinds (no LIST of an unserved group).
+    helm_cluster.disable_group("metallb.io")
+    install_ray_cluster(helm_cluster, 1)
+    _apply_like_0_1(helm_cluster, spec_file(tmp_path, 1, extra=[], serve=True))
+    [serve] = [i["metadata"]["name"] for i in helm_cluster.objects("Ingress", "team-1")
+               if "serve" in i["metadata"]["name"]]
+    report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[], serve=False), prune=True)
+    [change] = [c for c in report.changes if c.ref == f"Ingress/team-1/{serve}"]
+    assert (change.action, change.message) == ("pruned", "no longer rendered")
+    assert helm_cluster.get("Ingress", "team-1", serve) is None
+    assert helm_cluster.get("Ingress", "team-1", "ray-1-dashboard") is not None
+
+
+def test_release_names_the_0_1_gateway_that_still_owns_entries(helm_cluster: FakeApiServer,
+                                                               tmp_path: Path) -> None:
+    """Gateway 2 releases tcp-services; raygate 0.1's entry there is gateway 1's (its label
+    says so), never this gateway's: it stays, and the message says whose it is."""
+    for i in (1, 2):
+        install_ray_cluster(helm_cluster, i)
+    _apply_like_0_1(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    apply(helm_cluster, spec_file(tmp_path, 2, extra=[]))
+    slim = spec_file(tmp_path, 2, extra=[])
+    data = yaml.safe_load(slim.read_text())
+    data["exposures"]["rayClient"]["enabled"] = False
+    slim.write_text(yaml.safe_dump(data))
+    report = apply(helm_cluster, slim, prune=True)
+    [change] = [c for c in report.changes if c.ref == "ConfigMap/ingress-nginx/tcp-services"]
+    assert change.action == "released"
+    assert change.message == ("no longer rendered; kept for kubectl-edit, gateway team-1.ray-1 "
+                              "(applied by raygate 0.1)")
+    assert tcp(helm_cluster) == {"5432": "db/postgres:5432", "20001": "team-1/ray-1-head-svc:10001"}
+
+
+def test_a_controller_only_this_gateway_writes_is_released_never_deleted(
+        fake_api: FakeApiServer) -> None:
+    """The controller workload is patched, never raygate's to delete: even when no other
+    manager owns a field of it (its managedFields were cleared), ``--prune`` releases it."""
+    fake_api.add(world.controller_deployment())
+    assert not fake_api.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"].get("managedFields")
+    gw = apply_mod.Gateway.named("team-1.ray-1")
+    patch = {"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"name": world.CTRL, "namespace": world.CTRL_NS},
+             "spec": {"template": {"spec": {"hostNetwork": True}}}}
+    with ClusterSource(fake_api.kubeconfig_path) as source:
+        first = apply_mod.apply_objects(source, [patch], gateway=gw)
+        assert [c.action for c in first.changes] == ["configured"]
+        writers = {m["manager"] for m in fake_api.get("Deployment", world.CTRL_NS, world.CTRL)[
+            "metadata"]["managedFields"]}
+        assert writers == {gw.manager}
+        report = apply_mod.apply_objects(source, [], gateway=gw, prune=True)
+    ref = f"Deployment/{world.CTRL_NS}/{world.CTRL}"
+    assert [(c.ref, c.action, c.message) for c in report.changes] == [
+        (ref, "released", "no longer rendered; kept: raygate only patches a Deployment")]
+    live = fake_api.get("Deployment", world.CTRL_NS, world.CTRL)
+    assert live is not None
+    assert "hostNetwork" not in live["spec"]["template"]["spec"]  # only this gateway set it
+    assert live["spec"]["template"]["spec"]["containers"][0]["name"] == "controller"
+
+
+def test_another_gateways_controller_flag_is_refused(helm_cluster: FakeApiServer,
+                                                     tmp_path: Path) -> None:
+    """Gateway 2 wants the controller to read another tcp-services map: the flag has one
+    value, gateway 1 needs it, so the apply is refused before anything is written, naming
+    the flag each needs (an args entry has no field owner to conflict on)."""
+    for i in (1, 2):
+        install_ray_cluster(helm_cluster, i)
+    apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    other = spec_file(tmp_path, 2, extra=[])
+    data = yaml.safe_load(other.read_text())
+    data["controller"] = {"tcpServicesConfigMap": "tcp-services-2"}
+    other.write_text(yaml.safe_dump(data))
+    rv = helm_cluster.resource_version
+    with pytest.raises(apply_mod.ApplyRefused) as e:
+        apply(helm_cluster, other)
+    assert helm_cluster.resource_version == rv
+    assert str(e.value) == (
+        "refused, nothing was written: Deployment/ingress-nginx/ingress-nginx-controller: "
+        "controller flag --tcp-services-configmap=$(POD_NAMESPACE)/tcp-services is needed by "
+        "gateway team-1.ray-1; this gateway needs "
+        "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services-2 (give this gateway another "
+        "port or value, or remove the other gateway first)")
+
+
+RAYGATE_FLAGS = ["--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services",
+                 "--report-node-internal-ip-address"]
+
+
+def test_a_controller_without_the_named_container_is_reported(helm_cluster: FakeApiServer,
+                                                              tmp_path: Path) -> None:
+    install_ray_cluster(helm_cluster, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    data = yaml.safe_load(path.read_text())
+    data["controller"] = {"container": "nginx"}
+    path.write_text(yaml.safe_dump(data))
+    before = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["spec"]["template"]["spec"]
+    report = apply(helm_cluster, path)
+    [dep] = [c for c in report.failed if c.ref.startswith("Deployment/")]
+    assert (dep.action, dep.message) == ("conflict", "the controller has no container 'nginx'; "
+                                         "set controller.container in the spec")
+    after = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["spec"]["template"]["spec"]
+    assert after["containers"] == before["containers"]  # no container added, no args changed
+
+
+def test_flags_go_into_a_container_that_has_no_args(helm_cluster: FakeApiServer,
+                                                    tmp_path: Path) -> None:
+    """A controller started by ``command`` alone gets an ``args`` list with raygate's flags."""
+    dep = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    container["command"] = container.pop("args")
+    dep["metadata"].pop("managedFields")
+    helm_cluster.add(dep, manager="helm")
+    install_ray_cluster(helm_cluster, 1)
+    report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    assert not report.failed, [(c.ref, c.message) for c in report.failed]
+    live = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["spec"]["template"]["spec"]
+    assert live["containers"][0]["args"] == RAYGATE_FLAGS
+    assert live["containers"][0]["command"] == container["command"]
+
+
+@pytest.mark.parametrize("failures", [1, apply_mod.ARGS_RETRIES])
+def test_the_guarded_args_patch_is_retried_when_the_args_change(
+        helm_cluster: FakeApiServer, tmp_path: Path, failures: int) -> None:
+    """The JSON patch of the flags is guarded by ``test`` operations; when the args changed
+    meanwhile (the fake answers a failed ``test`` with 422, as a real server does), apply
+    reads the controller again and retries, up to ARGS_RETRIES times, then says so."""
+    install_ray_cluster(helm_cluster, 1)
+    chart_args = list(args(helm_cluster))
+    # The controller's PATCHes in one apply: the dry run, the apply, then the flags.
+    helm_cluster.inject(422, verb="patch", kind="Deployment", name=world.CTRL, after=2,
+                        times=failures, reason="Invalid",
+                        message="test failed at /spec/template/spec/containers/0/args")
+    n = helm_cluster.count(verb="patch", kind="Deployment")
+    report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    [dep] = [c for c in report.changes if c.ref.startswith("Deployment/")]
+    done = failures < apply_mod.ARGS_RETRIES
+    assert helm_cluster.count(verb="patch", kind="Deployment") - n == 2 + failures + done
+    if done:
+        assert dep.action == "configured"
+        assert args(helm_cluster) == chart_args + RAYGATE_FLAGS
+    else:
+        assert (dep.action, dep.message) == ("conflict", (
+            "the controller's args kept changing while raygate set its flags "
+            f"({', '.join(RAYGATE_FLAGS)}); re-run apply"))
+        assert args(helm_cluster) == chart_args
+
+
+@pytest.mark.parametrize("code, message, outcome", [
+    # The object changed meanwhile (resourceVersion): read again and retry.
+    (409, None, "configured"),
+    # Any other failure of the flags patch stops the apply, naming it.
+    (500, None, "error"),
+    (422, 'Deployment.apps "ingress-nginx-controller" is invalid: spec.template.spec.containers[0]'
+          '.args: Invalid value', "error"),
+])
+def test_the_flags_patch_retries_only_when_the_object_changed(
+        helm_cluster: FakeApiServer, tmp_path: Path, code: int, message: str | None,
+        outcome: str) -> None:
+    install_ray_cluster(helm_cluster, 1)
+    # The controller's PATCHes in one apply: the dry run, the apply, then the flags.
+    helm_cluster.inject(code, verb="patch", kind="Deployment", name=world.CTRL, after=2,
+                        message=message)
+    if outcome == "configured":
+        report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+        [dep] = [c for c in report.changes if c.ref.startswith("Deployment/")]
+        assert dep.action == "configured"
+        assert args(helm_cluster)[-2:] == RAYGATE_FLAGS
+        # The flags patch is this gateway's write (an Update entry owning the args).
+        entries = helm_cluster.get("Deployment", world.CTRL_NS, world.CTRL)["metadata"]["managedFields"]
+        assert any(m["manager"] == "raygate/team-1.ray-1" and m["operation"] == "Update"
+                   and "f:args" in str(m["fieldsV1"]) for m in entries)
+        return
+    with pytest.raises(apply_mod.ApplyInterrupted) as e:
+        apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    assert f"set flags of Deployment/{world.CTRL_NS}/{world.CTRL}: {code} " in str(e.value)
+    assert "apply stopped after writing" in str(e.value)

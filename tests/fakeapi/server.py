@@ -299,11 +299,19 @@ class FakeApiServer:
 
     def patch(self, kind: str, namespace: str | None, name: str,
               merge: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge-patch a stored object directly (status included): "the node IP changed"."""
-        current = self.get(kind, namespace, name)
-        if current is None:
-            raise KeyError(f"{kind} {namespace}/{name} not found")
-        return self.add(patches.merge_patch(current, dict(merge)))
+        """Merge-patch a stored object directly (status included): "the node IP changed".
+
+        Read and write happen in one step on the server loop, as a real server applies a
+        patch: a test thread playing a controller (status writes) never overwrites what a
+        client wrote in between (a lost update made the CLI apply test fail under load)."""
+        t = self.type_of(kind)
+
+        def run() -> dict[str, Any]:
+            e = self._entry(t, namespace or "", name)
+            if e is None:
+                raise KeyError(f"{kind} {namespace}/{name} not found")
+            return self._upsert(patches.merge_patch(copy.deepcopy(e.obj), copy.deepcopy(dict(merge))), None)
+        return self._call(run)
 
     def delete(self, kind: str, namespace: str | None, name: str) -> bool:
         t = self.type_of(kind)
