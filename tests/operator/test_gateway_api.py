@@ -6,7 +6,7 @@ TCP), and removal leaves nothing behind."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -39,12 +39,6 @@ def api_server(fake_api: FakeApiServer) -> FakeApiServer:
         fake_api.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     fake_api.add(shared_gateway({"from": "All"}), manager="helm")
     return fake_api
-
-
-@pytest.fixture
-def source(api_server: FakeApiServer) -> Iterator[ClusterSource]:
-    with ClusterSource(api_server.kubeconfig_path) as s:
-        yield s
 
 
 def reconciler(source: ClusterSource, **overrides: Any) -> Reconciler:

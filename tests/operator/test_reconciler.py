@@ -5,7 +5,7 @@ nothing is left behind."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -29,12 +29,6 @@ def api_server(fake_api: FakeApiServer) -> FakeApiServer:
                   "metadata": {"name": "tcp-services", "namespace": world.CTRL_NS},
                   "data": {"5432": "db/postgres:5432"}}, manager="helm")
     return fake_api
-
-
-@pytest.fixture
-def source(api_server: FakeApiServer) -> Iterator[ClusterSource]:
-    with ClusterSource(api_server.kubeconfig_path) as s:
-        yield s
 
 
 def reconciler(source: ClusterSource, **overrides: Any) -> Reconciler:
