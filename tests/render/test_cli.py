@@ -265,6 +265,11 @@ spec:
         "/nginx-ingress-controller", "--enable-ssl-passthrough",
         "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services", "--report-node-internal-ip-address"]
     assert str(manifest) in out  # the comment says where the base args came from
+    # ... and exactly what it changes in them: the user's other map is replaced, not kept.
+    assert ("#   changes --tcp-services-configmap=$(POD_NAMESPACE)/old-tcp to "
+            "--tcp-services-configmap=$(POD_NAMESPACE)/tcp-services") in out
+    assert "#   adds --report-node-internal-ip-address" in out
+    assert "adds --enable-ssl-passthrough" not in out
     # The selector is immutable, so the live one is repeated, not upstream's.
     assert dep["spec"]["selector"] == {"matchLabels": {"app": "x"}}
 

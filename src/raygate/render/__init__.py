@@ -135,11 +135,15 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
                      "re-created: pin it with placement.metallb.ip (--metallb-ip)")
 
     _, args_source = nginx.controller_args(spec, cluster)
+    # Say exactly what changes in the user's args: a flag added, or one whose value raygate
+    # replaces (a Helm value, another tcp-services map) that the user may still rely on.
+    changes = nginx.flag_changes(spec, cluster)
     add(nginx.controller_patch(spec, cluster), 3,
         "A partial controller Deployment: only the fields the gateway owns.",
         "args is atomic under server-side apply, so this is the full list: the args of",
-        f"{args_source}, plus:",
-        *(f"  {a}" for a in nginx.added_args(spec)),
+        f"{args_source}, with " + ("these changes:" if changes else "no change (every flag "
+                                    "the gateway needs is already set)."),
+        *(f"  {c}" for c in changes),
         "For a controller with other args, pass its Deployment with --cluster-manifest,",
         "or render --format kustomize (which appends the flags instead).")
     if pinned:
