@@ -36,7 +36,8 @@ spec:
           image: rayproject/ray:2.52.0
 """
 
-GATEWAY = """
+# The Gateway of these tests: an HTTP listener, then the listeners each case adds.
+GATEWAY_HTTP = """
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: ray-gateway, namespace: ray}
@@ -44,6 +45,9 @@ spec:
   gatewayClassName: eg
   listeners:
   - {name: http, protocol: HTTP, port: 80}
+"""
+
+GATEWAY = GATEWAY_HTTP + """\
   - {name: ray-client, protocol: TCP, port: 20001}
   - {name: gcs, protocol: TCP, port: 6379}
 """
@@ -243,14 +247,7 @@ def test_rendered_routes_to_an_unauthenticated_cluster_fire_rg104() -> None:
                    ("TCPRoute", "ray-cluster-kuberay-ray-client")}
 
 
-GATEWAY_TLS = """
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: ray-gateway, namespace: ray}
-spec:
-  gatewayClassName: eg
-  listeners:
-  - {name: http, protocol: HTTP, port: 80}
+GATEWAY_TLS = GATEWAY_HTTP + """\
   - {name: tls, protocol: TLS, port: 443, hostname: client.example.com, tls: {mode: Passthrough}}
 """
 
