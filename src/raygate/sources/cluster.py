@@ -187,8 +187,8 @@ class ClusterSource:
         self._config: Any = None
         self._discovered: Discovery | None = None
         self._resources: dict[tuple[str, str], tuple[str, bool]] = {}
-        #: group version -> the kinds its discovery document lists (``serves``).
-        self._served: dict[str, frozenset[str]] = {}
+        #: group version -> kind -> (plural, namespaced), from its own discovery document.
+        self._group_versions: dict[str, dict[str, tuple[str, bool]]] = {}
 
     # ------------------------------------------------------------------ connection
 
@@ -369,10 +369,11 @@ class ClusterSource:
                 if not isinstance(rl, dict):
                     told = False
                     continue
-                for r in rl.get("resources") or []:
-                    if isinstance(r, dict) and isinstance(r.get("name"), str) and "/" not in r["name"]:
-                        kinds.setdefault((group, str(r.get("kind"))), {})[version] = (
-                            r["name"], bool(r.get("namespaced")))
+                resources = _resources_of(rl)
+                # Kept for ``serves`` and ``resource_type``: apply asks again, at no cost.
+                self._group_versions[f"{group}/{version}"] = resources
+                for kind, plural_scope in resources.items():
+                    kinds.setdefault((group, kind), {})[version] = plural_scope
         return Discovery(groups, kinds if told else None, "legacy")
 
     def resource_type(self, api_version: str, kind: str) -> tuple[str, bool]:
@@ -393,14 +394,11 @@ class ClusterSource:
                     self._resources[key] = (spec.plural, spec.namespaced)
                     break
             else:
-                path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-                doc = self._get_json(path, f"discovery of {api_version}")
-                for r in doc.get("resources") or []:
-                    if "/" not in r.get("name", ""):
-                        self._resources[(api_version, r.get("kind"))] = (r["name"], bool(r.get("namespaced")))
-                if key not in self._resources:
+                found = self._group_version(api_version).get(kind)
+                if found is None:
                     raise ClusterError(f"{self.server}: the API has no kind {kind} in {api_version} "
                                        "(is the CRD installed?)")
+                self._resources[key] = found
         return self._resources[key]
 
     def serves(self, api_version: str, kind: str) -> bool | None:
@@ -417,18 +415,23 @@ class ClusterSource:
             return version in found.kinds.get((group, kind), {})
         if found.mode == "forbidden":
             return None
+        if version not in found.groups.get(group, []):
+            return False
+        return kind in self._group_version(api_version)
+
+    def _group_version(self, api_version: str) -> dict[str, tuple[str, bool]]:
+        """Kind -> ``(plural, namespaced)`` from one group version's own discovery document
+        (one request per group version, cached): for kinds outside ``KINDS`` and for servers
+        without aggregated discovery."""
         with self._lock:
-            cached = self._served.get(api_version)
+            cached = self._group_versions.get(api_version)
         if cached is None:
-            if version not in found.groups.get(group, []):
-                cached = frozenset()
-            else:
-                doc = self._get_json(f"/apis/{api_version}", f"discovery of {api_version}")
-                cached = frozenset(r.get("kind") for r in doc.get("resources") or []
-                                   if "/" not in r.get("name", ""))
+            path = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+            doc = self._get_json(path, f"discovery of {api_version}")
+            cached = _resources_of(doc)
             with self._lock:
-                self._served[api_version] = cached
-        return kind in cached
+                self._group_versions[api_version] = cached
+        return cached
 
     def resource_for(self, obj: Mapping[str, Any]) -> Any:
         """The lightkube generic resource class for an object dict."""
@@ -600,6 +603,13 @@ class ClusterSource:
                                            container=container))
         except httpx2.HTTPError as e:
             raise self.error(e, f"logs of pod {namespace}/{pod}") from None
+
+
+def _resources_of(resource_list: Mapping[str, Any]) -> dict[str, tuple[str, bool]]:
+    """Kind -> ``(plural, namespaced)`` of an ``APIResourceList`` (subresources left out)."""
+    return {str(r.get("kind")): (r["name"], bool(r.get("namespaced")))
+            for r in resource_list.get("resources") or []
+            if isinstance(r, dict) and isinstance(r.get("name"), str) and "/" not in r["name"]}
 
 
 def _aggregated(doc: Mapping[str, Any]) -> Discovery:
