@@ -365,3 +365,18 @@ def test_a_route_changed_behind_our_back_is_restored(api_server: FakeApiServer,
     report = r.run_pass()
     assert report.routes_deleted == 1
     assert api_server.get("Ingress", "t", "raygate-a-serve") is None
+
+
+def test_new_settings_plan_every_cluster_again(api_server: FakeApiServer,
+                                               source: ClusterSource) -> None:
+    """Plans are kept between passes only while the settings are the same: routing switched
+    from path- to host-based rewrites the unchanged cluster's routes."""
+    api_server.add(ray_cluster("a", "t", "ua"))
+    r = reconciler(source)
+    r.run_pass()
+    assert r.run_pass().writes == 0
+    r.settings = settings.load(None, {"portRange": {"first": 30001, "last": 30999},
+                                      "routing": {"mode": "host", "domain": "ray.example.com"}})
+    assert r.run_pass().routes_written >= 1
+    rules = api_server.get("Ingress", "t", "raygate-a-dashboard")["spec"]["rules"]
+    assert [rule.get("host") for rule in rules] == ["a.t.ray.example.com"]

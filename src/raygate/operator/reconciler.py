@@ -101,8 +101,9 @@ class Api:
         return version in self.source.discover().get(group, [])
 
     def serves(self, api_version: str, kind: str) -> bool:
-        """Whether the API server serves ``kind`` at ``api_version`` (discovery, cached)."""
-        return self.installed(api_version) and self.source.serves(api_version, kind)
+        """Whether the API server serves ``kind`` at ``api_version`` (discovery, cached); when
+        discovery cannot tell which kinds a version serves, the group version decides."""
+        return self.installed(api_version) and self.source.serves(api_version, kind) is not False
 
     def list(self, api_version: str, kind: str, *, namespace: str = "*",
              labels: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -249,6 +250,7 @@ class Reconciler:
                     "gateway_api": settings.gateway_api.model_copy(
                         update={"tcp_route_api_version": self._tcp_version()})})
             self._settings_for_plans = (self.settings, settings)
+            self._plan_cache = {}  # plans made with other settings
         return self._settings_for_plans[1]
 
     def _plan(self, previous: Mapping[tuple[str, bool], tuple[Any, desired.Plan]],
@@ -256,19 +258,19 @@ class Reconciler:
               ports: Mapping[str, int] | None, shared: Any) -> desired.Plan:
         """``desired.plan``, made again only when what it is a pure function of changed: the
         cluster object (its uid and resourceVersion: any change to it is a new version), the
-        settings, the ports it holds and the shared Gateway as read. Rendering every cluster
-        on every pass was most of a pass over 500 unchanged clusters."""
+        ports it holds and the shared Gateway as read (new settings empty the cache, see
+        ``_plan_settings``). Rendering every cluster on every pass was most of a pass over 500
+        unchanged clusters."""
         meta = cluster.get("metadata") or {}
         ns, name, _, _ = desired.cluster_ref(cluster)
         key = (f"{ns}/{name}", ports is not None)
-        basis = (meta.get("uid"), meta.get("resourceVersion"), settings,
+        basis = (meta.get("uid"), meta.get("resourceVersion"),
                  tuple(sorted(ports.items())) if ports else None,
                  None if shared is None else tuple(
                      (o.kind, o.namespace, o.name, o.metadata.get("resourceVersion"))
                      for o in shared))
         hit = previous.get(key)
-        if meta.get("resourceVersion") is not None and hit is not None \
-                and hit[0][2] is settings and hit[0][:2] == basis[:2] and hit[0][3:] == basis[3:]:
+        if meta.get("resourceVersion") is not None and hit is not None and hit[0] == basis:
             p = hit[1]
         else:
             p = desired.plan(cluster, settings, ports, shared)
