@@ -12,6 +12,7 @@ import pytest
 from raygate import doctor
 from raygate.doctor import core
 from raygate.findings import Severity
+from raygate.sources.cluster import live_kinds
 from raygate.sources.files import load_text
 from tests.doctor import cluster
 
@@ -93,7 +94,7 @@ def test_forbidden_kinds_degrade_to_not_checked():
     forbidden = {k: f'{k.lower()}s is forbidden: User "dev" cannot list resource'
                  for k in ("Node", "Pod", "EndpointSlice")}
     d = diagnose_objects(objs, forbidden=forbidden,
-                         listed=tuple(k for k in core.LIVE_KINDS))
+                         listed=live_kinds())
     for code in ("RG351", "RG352", "RG353", "RG251", "RG252"):
         assert d.result.not_checked.get(code, "").startswith("not checked (forbidden)"), code
     assert not [f for f in d.result.findings if f.rule.needs == "runtime"]

@@ -23,14 +23,6 @@ from raygate.findings import Result
 from raygate.objects import KubeObject, ObjectSet
 from raygate.sources import LoadResult, no_cyclic_gc
 
-#: Kinds a live read lists when the cluster serves them (the contract of
-#: ``raygate.sources.cluster.ClusterSource``; its ``KINDS`` adds the Gateway API
-#: implementations' policy kinds).
-LIVE_KINDS = ("Node", "Pod", "Service", "EndpointSlice", "ConfigMap", "Deployment", "DaemonSet",
-              "Ingress", "IngressClass", "RayCluster", "RayService", "GatewayClass", "Gateway",
-              "ListenerSet", "XListenerSet", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute",
-              "ReferenceGrant")
-
 #: Runtime rules and the state kinds they read besides their own (any one suffices).
 RUNTIME_NEEDS: dict[str, tuple[str, ...]] = {
     "RG251": ("EndpointSlice", "Endpoints", "Pod"),
@@ -226,13 +218,9 @@ def _served_versions(source: Any) -> dict[str, tuple[str, ...]]:
 def _listed_kinds(source: Any) -> tuple[str, ...]:
     """Kinds the live read listed: what the source plans, minus kinds the cluster does not
     serve."""
-    try:
-        from raygate.sources.cluster import KINDS
-        planned = tuple(dict.fromkeys(k.kind for k in KINDS))
-    except ImportError:
-        planned = LIVE_KINDS
+    from raygate.sources.cluster import live_kinds
     missing = set(getattr(source, "not_served", ()) or ())
-    return tuple(k for k in planned if k not in missing)
+    return tuple(k for k in live_kinds() if k not in missing)
 
 
 def _for_dry_run(ing: KubeObject) -> dict[str, Any]:

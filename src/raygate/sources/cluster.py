@@ -129,6 +129,11 @@ KINDS: tuple[KindSpec, ...] = (
     KindSpec("ReferenceGrant", _GW, ("v1", "v1beta1"), "referencegrants", True, optional=True),
 ) + _policy_kinds()
 
+def live_kinds() -> tuple[str, ...]:
+    """Every kind a live read lists when the cluster serves it, once each."""
+    return tuple(dict.fromkeys(k.kind for k in KINDS))
+
+
 #: At most this many LISTs per load (one per slot of ``KINDS``), below ``PAGE_SIZE`` objects
 #: per kind; the tests count them at the fake API server.
 MAX_LISTS = len({k.slot or i for i, k in enumerate(KINDS)})
