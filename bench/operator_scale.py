@@ -2,7 +2,7 @@
 
 Measures, for N in 100, 500, 1,000 (``--clusters``):
 - time from a cluster's creation to its routes and tcp-services entry written (median, p99;
-  target p99 under 1 s at 500);
+  target p99 under 1 s at 500), and to its annotations and Event written (p99);
 - API writes per pass and per cluster (shared objects are written once per pass, so writes per
   cluster stay ~ 1 allocation + routes + 1 annotation);
 - the operator process's peak RSS (target under 200 MB at 1,000);
