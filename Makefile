@@ -41,7 +41,7 @@ test-fast: $(BIN)/.test
 # exposure model; slow, never part of `make test`. One module: make mutation MUTATION=config
 MUTATION ?= all
 mutation: $(BIN)/.test
-	$(BIN)/pip install -q mutmut
+	$(PIP) -e '.[mutation]' $(QUIET_PIP)
 	PYTHON=$(BIN)/python bash scripts/mutation.sh $(MUTATION)
 
 docs: $(BIN)/.base
