@@ -626,3 +626,56 @@ def test_the_flags_patch_retries_only_when_the_object_changed(
         apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
     assert f"set flags of Deployment/{world.CTRL_NS}/{world.CTRL}: {code} " in str(e.value)
     assert "apply stopped after writing" in str(e.value)
+
+
+def test_a_0_1_object_whose_values_changed_is_handed_over_without_forcing(
+        helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    """Upgrading raygate and changing a setting in one go: 0.1's manager still owns the old
+    value, and the hand-over (not the user's --force-conflicts) is what lets the new value in:
+    no conflict with raygate's own former self."""
+    server = helm_cluster
+    install_ray_cluster(server, 1)
+    old = spec_file(tmp_path, 1, extra=[])
+    _apply_like_0_1(server, old)
+    new = tmp_path / "gateway-1-new.yaml"
+    data = yaml.safe_load(old.read_text())
+    data["tuning"]["readTimeout"] = 1800
+    new.write_text(yaml.safe_dump(data))
+    report = apply(server, new, force_conflicts=False)
+    ingresses = [c for c in report.changes if c.ref.startswith("Ingress/")]
+    assert ingresses and all(c.action == "configured" for c in ingresses), \
+        [(c.ref, c.action, c.message) for c in ingresses]
+    dashboard = server.get("Ingress", "team-1", "ray-1-dashboard")
+    assert dashboard["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/proxy-read-timeout"] == "1800"
+    assert {m["manager"] for m in dashboard["metadata"]["managedFields"]} == {"raygate/team-1.ray-1"}
+
+
+def test_a_refused_apply_still_leaves_0_1_fields_with_this_gateway(
+        helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    """The hand-over is its own write: when the apply after it is refused (someone edited a
+    field raygate renders), what this gateway renders is already its own, not 0.1's shared
+    manager's, which another gateway's release could otherwise remove."""
+    server = helm_cluster
+    install_ray_cluster(server, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    _apply_like_0_1(server, path)
+    kube = Client(KubeConfig.from_file(server.kubeconfig_path), trust_env=False)
+    from lightkube.resources.networking_v1 import Ingress
+    from lightkube.types import PatchType
+    kube.patch(Ingress, "ray-1-dashboard", {"metadata": {"annotations": {
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": "60"}}}, namespace="team-1",
+        patch_type=PatchType.MERGE, field_manager="kubectl-edit")
+    kube.close()
+    report = apply(server, path, force_conflicts=False)
+    [dash] = [c for c in report.changes if c.ref == "Ingress/team-1/ray-1-dashboard"]
+    assert dash.action == "conflict" and "kubectl-edit" in dash.message
+    entries = server.get("Ingress", "team-1", "ray-1-dashboard")["metadata"]["managedFields"]
+    assert "raygate" not in {m["manager"] for m in entries}
+    [mine] = [m for m in entries if m["manager"] == "raygate/team-1.ray-1"]
+    assert mine["operation"] == "Apply"
+    owned = apply_mod.fields_paths(mine["fieldsV1"])
+    # The rules' backend and the rewrite annotation are this gateway's now; the edited
+    # timeout is kubectl-edit's, not handed over.
+    assert any(p[:2] == ("f:spec", "f:rules") for p in owned)
+    assert not any("proxy-read-timeout" in "".join(p) for p in owned)
