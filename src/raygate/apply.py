@@ -587,7 +587,11 @@ def _apply_one(source: ClusterSource, gw: Gateway, plan: _Plan, *, dry_run: bool
     obj, res, live = plan.obj, plan.res, plan.live
     ref = ref_of(obj)
     if live is None and obj.get("kind") in MUST_EXIST:
-        what = "label the node" if obj.get("kind") == "Node" else "install ingress-nginx first"
+        # The renderer took the live kind when there was a controller of that name, so a
+        # missing workload means none was found under controller.deployment.
+        what = ("label the node" if obj.get("kind") == "Node" else
+                "install ingress-nginx first, or name the installed controller with "
+                "controller.deployment in the spec")
         return Change(ref, MISSING, f"{ref} does not exist; raygate only patches it ({what})")
     if not dry_run:
         moved = _migrate(source, gw, plan)

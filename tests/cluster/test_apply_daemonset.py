@@ -322,3 +322,17 @@ def test_cli_apply_waits_for_the_daemonset_rollout(daemonset_world: FakeApiServe
         main(args)
     err = capsys.readouterr().err
     assert e.value.code == 0 and "raygate apply: 5 unchanged" in err, err
+
+
+def test_a_daemonset_the_cluster_lacks_is_missing_never_created(fake_api: FakeApiServer,
+                                                                 tmp_path: Path) -> None:
+    """controller.kind: DaemonSet with no controller installed: a partial DaemonSet would be a
+    broken controller, so it is reported, with what to do, and not created."""
+    world.install(fake_api)
+    fake_api.delete("Deployment", world.CTRL_NS, world.CTRL)
+    report = apply(fake_api, _with_kind(_spec_file(tmp_path), "DaemonSet"))
+    [missing] = [c for c in report.changes if c.ref.startswith("DaemonSet/")]
+    assert missing.action == "missing"
+    assert "install ingress-nginx first, or name the installed controller" in missing.message
+    assert fake_api.get(*DS) is None
+    assert fake_api.get("Deployment", world.CTRL_NS, world.CTRL) is None
