@@ -2,8 +2,9 @@
 
 Why server-side apply, and why one field manager per gateway: the gateway shares objects with
 other tools and with other gateways. The tcp-services ConfigMap carries entries of every Ray
-cluster behind the controller (and of other services), the controller Deployment was
-installed by Helm or the upstream ``deploy.yaml``, the Node belongs to the kubelet. Each
+cluster behind the controller (and of other services), the controller Deployment (or
+DaemonSet, the chart's ``controller.kind: DaemonSet``) was installed by Helm or the upstream
+``deploy.yaml``, the Node belongs to the kubelet. Each
 gateway applies as ``raygate/<namespace>.<name>`` (``Gateway.manager``), so it owns exactly
 the fields it renders: its tcp-services keys are merged entry by entry, entries owned by
 other gateways or tools stay, and keys it stops rendering are removed by the API server
@@ -39,7 +40,10 @@ A's entries: the API server drops what a manager owned and no longer sends.
 
 Objects that raygate only patches (the Node label, the controller workload) must already
 exist: applying a partial Deployment would create a broken one, so a missing one is reported
-("install ingress-nginx first") instead of created.
+("install ingress-nginx first") instead of created. The workload's kind is the live one (the
+renderer reads it, ``ingress_nginx_manifests.controller_workload``); a spec whose
+``controller.kind`` the cluster contradicts is refused before anything is written, so raygate
+never creates a second controller beside the user's.
 
 Re-running is a no-op: the API server does not write an object whose applied fields did not
 change, so its resourceVersion stays and the report counts it as unchanged.
@@ -583,7 +587,11 @@ def _apply_one(source: ClusterSource, gw: Gateway, plan: _Plan, *, dry_run: bool
     obj, res, live = plan.obj, plan.res, plan.live
     ref = ref_of(obj)
     if live is None and obj.get("kind") in MUST_EXIST:
-        what = "label the node" if obj.get("kind") == "Node" else "install ingress-nginx first"
+        # The renderer took the live kind when there was a controller of that name, so a
+        # missing workload means none was found under controller.deployment.
+        what = ("label the node" if obj.get("kind") == "Node" else
+                "install ingress-nginx first, or name the installed controller with "
+                "controller.deployment in the spec")
         return Change(ref, MISSING, f"{ref} does not exist; raygate only patches it ({what})")
     if not dry_run:
         moved = _migrate(source, gw, plan)

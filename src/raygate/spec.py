@@ -98,13 +98,23 @@ class ControllerRef(_Model):
     """The ingress-nginx controller; defaults are those of the upstream ``deploy.yaml``."""
 
     namespace: str = "ingress-nginx"
+    #: The controller workload's name, whichever its kind (the chart names both
+    #: ``ingress-nginx-controller``); the field keeps its first name for existing specs.
     deployment: str = "ingress-nginx-controller"
+    #: The controller workload's kind: the upstream ``deploy.yaml`` and the chart's default
+    #: install a Deployment, the chart's ``controller.kind: DaemonSet`` a DaemonSet (common
+    #: on bare metal with the host network, ingress_nginx.md §8). None: the kind of the
+    #: workload of that name in the inputs (``--cluster-manifest``, the live cluster for
+    #: apply), else Deployment. A kind that contradicts the inputs is refused
+    #: (``raygate.render.ingress_nginx_manifests.controller_workload``).
+    kind: Optional[Literal["Deployment", "DaemonSet"]] = None
     container: str = "controller"
     service: str = "ingress-nginx-controller"
     config_map: str = "ingress-nginx-controller"
     tcp_services_config_map: str = "tcp-services"
     ingress_class: str = "nginx"
-    #: The controller pods' labels (the Deployment's selector), needed by a partial Deployment.
+    #: The controller pods' labels (the workload's selector), needed by a partial workload
+    #: when the live one is not among the inputs to repeat its immutable selector.
     pod_labels: dict[str, str] = Field(default_factory=lambda: {
         "app.kubernetes.io/component": "controller",
         "app.kubernetes.io/instance": "ingress-nginx",
@@ -797,7 +807,11 @@ def commented(spec: GatewaySpec) -> str:
         "# The ingress-nginx controller, as installed by the upstream deploy.yaml.",
         "controller:",
         f"  namespace: {q(ctl.namespace)}",
+        "  # The controller workload's name and kind: Deployment (deploy.yaml, the chart's",
+        "  # default) or DaemonSet (chart value controller.kind: DaemonSet); null reads the",
+        "  # kind from --cluster-manifest or the live cluster, else Deployment.",
         f"  deployment: {q(ctl.deployment)}",
+        f"  kind: {ctl.kind or 'null'}",
         f"  service: {q(ctl.service)}",
         f"  configMap: {q(ctl.config_map)}",
         f"  tcpServicesConfigMap: {q(ctl.tcp_services_config_map)}",
@@ -809,7 +823,7 @@ def commented(spec: GatewaySpec) -> str:
     if ctl.container != defaults.container:
         lines.append(f"  container: {q(ctl.container)}")
     if ctl.pod_labels != defaults.pod_labels:
-        lines += ["  # The controller pods' labels (its Deployment's selector).",
+        lines += ["  # The controller pods' labels (its workload's selector).",
                   f"  podLabels: {q(dict(ctl.pod_labels))}"]
     lines += [
         "",

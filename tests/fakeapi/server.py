@@ -968,6 +968,16 @@ class FakeApiServer:
                 causes.append(("data", msg))
             if new.get("binaryData") != old.get("binaryData"):
                 causes.append(("binaryData", msg))
+        if t.group == "apps" and t.kind in ("Deployment", "DaemonSet", "StatefulSet", "ReplicaSet"):
+            # pkg/registry/apps/{deployment,daemonset,statefulset,replicaset}/strategy.go,
+            # ValidateUpdate: "disallow mutation of selector" (ValidateImmutableField) for every
+            # apps group version but the removed beta ones. The real message prints the new
+            # value as a Go struct; the fake prints it as JSON.
+            old_sel = (old.get("spec") or {}).get("selector")
+            new_sel = (new.get("spec") or {}).get("selector")
+            if new_sel != old_sel:
+                causes.append(("spec.selector", f"Invalid value: {json.dumps(new_sel, sort_keys=True)}: "
+                               "field is immutable"))
         old_meta, new_meta = old["metadata"], new["metadata"]
         if old_meta.get("deletionTimestamp"):
             # ValidateObjectMetaUpdate: no new finalizers once deletion started.
@@ -987,7 +997,8 @@ class FakeApiServer:
             kind = f"{t.kind}.{t.group}" if t.crd else t.kind
             msg = f'{kind} "{name}" is invalid: ' + ", ".join(f"{f}: {m}" for f, m in causes)
             raise ApiStatus(422, "Invalid", msg, {"name": name, "kind": t.kind, "causes": [
-                {"reason": "FieldValueForbidden", "message": m, "field": f} for f, m in causes]})
+                {"reason": "FieldValueInvalid" if m.startswith("Invalid value")
+                 else "FieldValueForbidden", "message": m, "field": f} for f, m in causes]})
 
     def _update_owners(self, old: _Entry, new: dict[str, Any], manager: str,
                        sub: str | None) -> dict:

@@ -196,6 +196,29 @@ def test_immutable_config_map_refuses_changes(fake_api: FakeApiServer, kube: Cli
     assert fake_api.get("ConfigMap", "ingress-nginx", "frozen")["data"] == {"a": "1"}
 
 
+def test_a_workload_selector_is_immutable(fake_api: FakeApiServer, kube: Client) -> None:
+    """apps/v1 refuses a new selector (the reason raygate repeats the live one); the pod
+    template's labels may still change."""
+    from lightkube.resources.apps_v1 import DaemonSet
+    labels = {"app": "ingress-nginx"}
+    fake_api.add({"apiVersion": "apps/v1", "kind": "DaemonSet",
+                  "metadata": {"name": "ctl", "namespace": "ingress-nginx"},
+                  "spec": {"selector": {"matchLabels": labels}, "template": {
+                      "metadata": {"labels": labels},
+                      "spec": {"containers": [{"name": "c", "image": "x"}]}}}})
+    with pytest.raises(ApiError) as e:
+        kube.patch(DaemonSet, "ctl", {"spec": {"selector": {"matchLabels": {"app": "other"}}}},
+                   namespace="ingress-nginx", patch_type=PatchType.MERGE)
+    assert e.value.status.code == 422
+    assert e.value.status.message == ('DaemonSet "ctl" is invalid: spec.selector: Invalid value: '
+                                      '{"matchLabels": {"app": "other"}}: field is immutable')
+    kube.patch(DaemonSet, "ctl", {"spec": {"template": {"metadata": {"labels": {"tier": "edge"}}}}},
+               namespace="ingress-nginx", patch_type=PatchType.MERGE)
+    live = fake_api.get("DaemonSet", "ingress-nginx", "ctl")
+    assert live["spec"]["selector"] == {"matchLabels": labels}
+    assert live["spec"]["template"]["metadata"]["labels"] == {**labels, "tier": "edge"}
+
+
 def test_finalizers_hold_deletion(fake_api: FakeApiServer, kube: Client) -> None:
     body = _cm("held")
     body["metadata"]["finalizers"] = ["example.com/cleanup"]

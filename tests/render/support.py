@@ -21,7 +21,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent")
 
 #: name -> spec data. Covers both placements, Serve on/off, extra TCP ports, TLS, allowlist,
-#: custom names, GCS and global headers.
+#: custom names, GCS, global headers and a DaemonSet controller.
 MATRIX: dict[str, dict[str, Any]] = {
     "guide": {
         "rayCluster": {"authMode": "token"},
@@ -70,6 +70,19 @@ MATRIX: dict[str, dict[str, Any]] = {
         "rayCluster": {"authMode": "token"},
         "placement": {"mode": "metallb", "metallb": {"ip": "192.168.1.241", "createPool": False}},
         "exposures": {"rayClient": {"enabled": False}},
+    },
+    # The controller as a DaemonSet (the chart's controller.kind: DaemonSet), pinned as the
+    # guide pins it, and behind MetalLB; no controller among the inputs, so the spec says it.
+    "daemonset-pinned": {
+        "rayCluster": {"authMode": "token"},
+        "controller": {"kind": "DaemonSet"},
+        "placement": {"pinnedNode": {"nodeName": "node-33"}},
+        "exposures": {"extraTcpPorts": [9000], "serve": {"path": "/serve"}},
+    },
+    "daemonset-metallb": {
+        "rayCluster": {"authMode": "token"},
+        "controller": {"kind": "DaemonSet"},
+        "placement": {"mode": "metallb", "metallb": {"ip": "192.168.1.242"}},
     },
     "gcs-enabled": {
         "rayCluster": {"authMode": "token"},

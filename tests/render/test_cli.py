@@ -477,8 +477,8 @@ ALL_FIELDS: dict[str, Any] = {
     "name": "gw",
     "rayCluster": {"name": "prod", "namespace": "ml", "headService": "prod-head",
                    "authMode": "token", "manifests": []},
-    "controller": {"namespace": "edge", "deployment": "edge-ctl", "container": "nginx",
-                   "service": "edge-svc", "configMap": "edge-cm", "tcpServicesConfigMap": "edge-tcp",
+    "controller": {"namespace": "edge", "deployment": "edge-ctl", "kind": "DaemonSet",
+                   "container": "nginx", "service": "edge-svc", "configMap": "edge-cm", "tcpServicesConfigMap": "edge-tcp",
                    "ingressClass": "edge", "podLabels": {"app": "edge"},
                    "globalHeaders": {"X-Frame-Options": "DENY"}},
     "placement": {"mode": "metallb",
@@ -535,7 +535,7 @@ def test_named_flags_reach_their_fields(capsys) -> None:
         "client_port": 20001, "tcp_ports": ("9000", "9100:9000"), "enable_gcs": True,
         "allow_cidrs": ("10.0.0.0/8",), "tls_secret": "t", "body_size": "1g", "timeout": 60,
         "stream_timeout": "1h", "ingress_class": "edge", "controller_namespace": "edge",
-        "controller_deployment": "edge-ctl"}))
+        "controller_deployment": "edge-ctl", "controller_kind": "DaemonSet"}))
     assert (s.ray_cluster.name, s.ray_cluster.namespace, s.ray_cluster.head_service) == ("prod", "ml", "h")
     assert (s.placement.mode, s.placement.metallb.ip, s.placement.metallb.pool) == ("metallb", "10.0.0.5", "p")
     assert s.placement.metallb.addresses == ("10.0.0.0/29",)
@@ -548,8 +548,8 @@ def test_named_flags_reach_their_fields(capsys) -> None:
     assert s.security.allowlist == ("10.0.0.0/8",) and s.security.tls.secret_name == "t"
     assert (s.tuning.body_size, s.tuning.read_timeout, s.tuning.send_timeout,
             s.tuning.stream_timeout) == ("1g", 60, 60, "1h")
-    assert (s.controller.ingress_class, s.controller.namespace, s.controller.deployment) == \
-        ("edge", "edge", "edge-ctl")
+    assert (s.controller.ingress_class, s.controller.namespace, s.controller.deployment,
+            s.controller.kind) == ("edge", "edge", "edge-ctl", "DaemonSet")
 
 
 def test_errors_in_set_flags_name_the_command_line(capsys) -> None:

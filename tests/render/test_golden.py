@@ -20,6 +20,8 @@ CASES = {
     "metallb-custom-names.yaml": ("metallb-custom-names", "yaml"),
     "metallb-helm-values.yaml": ("metallb", "helm-values"),
     "guide-kustomization.yaml": ("guide", "kustomize"),
+    "daemonset-pinned.yaml": ("daemonset-pinned", "yaml"),
+    "daemonset-pinned-helm-values.yaml": ("daemonset-pinned", "helm-values"),
 }
 
 

@@ -22,14 +22,26 @@ from raygate.spec import GatewaySpec
 from tests.render.support import CORPUS, needs_corpus, spec_for
 
 UPSTREAM = CORPUS / "ingress-nginx" / "deploy-baremetal.yaml"
+#: A DaemonSet controller as the chart installs it (controller.kind: DaemonSet, chart 4.15.1,
+#: with its ConfigMap and Service): the upstream deploy.yaml has no DaemonSet to patch.
+HELM_DAEMONSET = Path(__file__).resolve().parents[1] / "cluster" / "data" / "helm-ingress-nginx-daemonset.yaml"
 KUBECTL = shutil.which("kubectl")
 
 
 def _write(spec: GatewaySpec, rendered: Rendered, root: Path) -> None:
-    if not UPSTREAM.is_file():
-        pytest.skip("../shared/corpus/ingress-nginx/deploy-baremetal.yaml is absent")
+    daemonset = any(o["kind"] == "DaemonSet" for o in rendered.objects)
+    upstream = HELM_DAEMONSET if daemonset else UPSTREAM
+    if not upstream.is_file():
+        pytest.skip(f"{upstream} is absent")
     (root / "upstream").mkdir(parents=True, exist_ok=True)
-    shutil.copy(UPSTREAM, root / "upstream" / "deploy.yaml")
+    text = upstream.read_text()
+    if daemonset and spec.placement.mode == "metallb":
+        # Behind MetalLB the chart's DaemonSet runs on the pod network: what
+        # controller.kind: DaemonSet renders without controller.hostNetwork (the chart omits
+        # hostNetwork when false; dnsPolicy is its default ClusterFirst).
+        text = text.replace("      hostNetwork: true\n", "").replace(
+            "dnsPolicy: ClusterFirstWithHostNet", "dnsPolicy: ClusterFirst")
+    (root / "upstream" / "deploy.yaml").write_text(text)
     outputs.write_files(outputs.kustomize_files(spec, rendered, "upstream/deploy.yaml"), root)
 
 

@@ -18,7 +18,7 @@ from raygate.findings import Severity
 from raygate.objects import ObjectSet
 from raygate.render import build, outputs, render
 from tests.render.support import CORPUS, MATRIX, as_objects, spec_for
-from tests.render.test_kustomize import apply_kustomization
+from tests.render.test_kustomize import HELM_DAEMONSET, apply_kustomization
 
 SPECS = sorted(MATRIX)
 CRD_KINDS = {"IPAddressPool": "metallb.io_ipaddresspools.yaml",
@@ -95,7 +95,8 @@ def test_catalog_finds_nothing_at_warning_or_above(name: str) -> None:
 @pytest.mark.parametrize("name", SPECS)
 def test_catalog_clean_with_the_patched_upstream_controller(name: str, tmp_path: Path) -> None:
     """Same, with the real v1.15.1 controller Deployment/Service/ConfigMap our patches land on
-    (the kustomize output applied over the upstream baremetal deploy.yaml)."""
+    (the kustomize output applied over the upstream baremetal deploy.yaml; for a DaemonSet,
+    over the chart's DaemonSet, ConfigMap and Service)."""
     if name == "gcs-enabled":
         pytest.skip("GCS exposure is flagged on purpose")
     spec = spec_for(name)
@@ -108,8 +109,12 @@ def test_catalog_clean_with_the_patched_upstream_controller(name: str, tmp_path:
     result = engine.run(objs)
     ours = [o for o in objs if o.labels.get("app.kubernetes.io/managed-by") == "raygate"
             or (o.kind, o.name) in {("Deployment", spec.controller.deployment),
+                                    ("DaemonSet", spec.controller.deployment),
                                     ("Service", spec.controller.service),
                                     ("ConfigMap", spec.controller.config_map)}]
+    kinds = [o.kind for o in objs if o.name == spec.controller.deployment
+             and o.kind in ("Deployment", "DaemonSet")]
+    assert kinds == [spec.controller.kind or "Deployment"]  # patched, never a second one
     bad = _ours(result, ours)
     assert not bad, [(f.code, str(f.object), f.field, f.message) for f in bad]
 
@@ -133,9 +138,12 @@ def test_output_is_deterministic(name: str) -> None:
     second = outputs.yaml_stream(build(spec_for(name)))
     assert first == second
     assert first.encode() == second.encode()
+    # A DaemonSet is patched in the user's manifest: upstream's deploy.yaml has none.
+    upstream = str(HELM_DAEMONSET) if spec_for(name).controller.kind == "DaemonSet" \
+        else outputs.UPSTREAM_DEPLOY
     for fmt in ("helm-values", "kustomize"):
-        a = outputs.files_for(fmt, spec_for(name), build(spec_for(name)))
-        b = outputs.files_for(fmt, spec_for(name), build(spec_for(name)))
+        a = outputs.files_for(fmt, spec_for(name), build(spec_for(name)), upstream)
+        b = outputs.files_for(fmt, spec_for(name), build(spec_for(name)), upstream)
         assert a == b
 
 
@@ -146,8 +154,8 @@ _RISK_MAX = 1  # Medium
 def test_nothing_risky_and_every_value_accepted_by_the_validators(name: str) -> None:
     risks = ingress_model.annotation_risks()
     ctl = spec_for(name).controller
-    patches = {("Node", None), ("Deployment", ctl.deployment), ("ConfigMap", ctl.config_map),
-               ("Service", ctl.service)}
+    patches = {("Node", None), ("Deployment", ctl.deployment), ("DaemonSet", ctl.deployment),
+               ("ConfigMap", ctl.config_map), ("Service", ctl.service)}
     for obj in _rendered(name):
         meta = obj["metadata"]
         managed = (meta.get("labels") or {}).get("app.kubernetes.io/managed-by")
@@ -202,6 +210,8 @@ def test_matrix_covers_what_the_issue_asks() -> None:
     assert any(s.exposures.extra_tcp_ports for s in specs)
     assert any(s.security.tls for s in specs) and any(s.security.allowlist for s in specs)
     assert any(s.controller.namespace != "ingress-nginx" for s in specs)
+    assert {(s.controller.kind, s.placement.mode) for s in specs} >= {
+        ("DaemonSet", "pinned-node"), ("DaemonSet", "metallb")}
     metallb = [s.placement.metallb for s in specs if s.placement.mode == "metallb"]
     assert any(m.ip for m in metallb) and any(m.ip is None for m in metallb)  # address or pool
 

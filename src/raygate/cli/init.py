@@ -48,6 +48,10 @@ Exit codes: 0 written, 2 invalid answers or the file exists without --force.
 @click.option("--tcp-port", "tcp_ports", multiple=True, type=int,
               help="Extra raw TCP port to forward (the guide's 9000). Repeatable.")
 @click.option("--host", help="HTTP host name (needed for TLS).")
+@click.option("--controller-kind", type=click.Choice(["Deployment", "DaemonSet"]),
+              help="How ingress-nginx runs: Deployment (deploy.yaml, the chart's default) or "
+                   "DaemonSet (chart controller.kind: DaemonSet) [read from the cluster at "
+                   "apply, else Deployment].")
 @click.option("--cluster-manifest", "cluster_manifests", multiple=True,
               type=click.Path(exists=True, dir_okay=True), metavar="FILE|DIR",
               help="The RayCluster manifest: its name, namespace and auth are read from it and "
@@ -259,4 +263,7 @@ def _data(a: dict[str, Any]) -> dict[str, Any]:
         exposures["extraTcpPorts"] = list(a["tcp_ports"])
     if a.get("host"):
         exposures["host"] = a["host"]
-    return {"rayCluster": ray, "placement": placement, "exposures": exposures}
+    data = {"rayCluster": ray, "placement": placement, "exposures": exposures}
+    if a.get("controller_kind"):
+        data["controller"] = {"kind": a["controller_kind"]}
+    return data

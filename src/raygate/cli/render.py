@@ -66,6 +66,7 @@ def overrides_from(options: dict[str, Any]) -> dict[str, Any]:
         "ingress_class": "controller.ingressClass",
         "controller_namespace": "controller.namespace",
         "controller_deployment": "controller.deployment",
+        "controller_kind": "controller.kind",
         "backend": "backend", "gateway_class": "gatewayApi.gatewayClassName",
         "gateway_name": "gatewayApi.gatewayName",
         "gateway_namespace": "gatewayApi.gatewayNamespace",
@@ -178,7 +179,10 @@ def load_cluster(paths: list[str]) -> Any:
 @click.option("--ingress-class", help="IngressClass (default nginx).")
 @click.option("--controller-namespace", help="ingress-nginx namespace (default ingress-nginx).")
 @click.option("--controller-deployment",
-              help="ingress-nginx controller Deployment (default ingress-nginx-controller).")
+              help="ingress-nginx controller workload's name (default ingress-nginx-controller).")
+@click.option("--controller-kind", type=click.Choice(["Deployment", "DaemonSet"]),
+              help="The controller's kind (default: that of the controller in "
+                   "--cluster-manifest, else Deployment).")
 @click.option("--backend", type=click.Choice(["ingress-nginx", "gateway-api"]),
               help="Objects to render: ingress-nginx (default) or Gateway API.")
 @click.option("--gateway-class", help="gateway-api: your implementation's GatewayClass "

@@ -3,9 +3,9 @@
 ``render`` is the contract other parts of raygate code against (apply, lab, tests): plain
 dicts, deterministic. Objects raygate creates are labelled ``app.kubernetes.io/managed-by:
 raygate``; patches over objects another tool owns (the Node label, the upstream controller
-Deployment, ConfigMap and Service) carry no such label, so they never fight Helm. ``build``
-returns the same objects with what the CLI also needs: which step of the guide each object
-is, and the warnings and notes to print on stderr (GCS exposed, auth overridden, ...).
+Deployment or DaemonSet, ConfigMap and Service) carry no such label, so they never fight Helm.
+``build`` returns the same objects with what the CLI also needs: which step of the guide each
+object is, and the warnings and notes to print on stderr (GCS exposed, auth overridden, ...).
 
 Unsafe or impossible requests raise ``SpecError``/``RenderError`` with the fix in the message;
 they are never rendered with a warning attached.
@@ -138,13 +138,18 @@ def build(spec: GatewaySpec, *, cluster: ObjectSet | None = None,
     # Say exactly what changes in the user's args: a flag added, or one whose value raygate
     # replaces (a Helm value, another tcp-services map) that the user may still rely on.
     changes = nginx.flag_changes(spec, cluster)
-    add(nginx.controller_patch(spec, cluster), 3,
-        "A partial controller Deployment: only the fields the gateway owns.",
+    workload = nginx.controller_patch(spec, cluster)
+    kind = workload["kind"]
+    add(workload, 3,
+        f"A partial controller {kind}: only the fields the gateway owns.",
+        *(("No updateStrategy: the DaemonSet default (maxUnavailable 1, maxSurge 0) replaces",
+           "each pod in place, as pods holding the node's ports must be.")
+          if kind == "DaemonSet" and pinned else ()),
         "args is atomic under server-side apply, so this is the full list: the args of",
         f"{args_source}, with " + ("these changes:" if changes else "no change (every flag "
                                     "the gateway needs is already set)."),
         *(f"  {c}" for c in changes),
-        "For a controller with other args, pass its Deployment with --cluster-manifest,",
+        f"For a controller with other args, pass its {kind} with --cluster-manifest,",
         "or render --format kustomize (which appends the flags instead).")
     if pinned:
         notes.append("hostNetwork: the controller binds ports 80, 443 and every tcp-services "

@@ -26,7 +26,7 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "raygate"}
 
 #: The controller args of the upstream baremetal deploy.yaml, controller v1.15.1
 #: (shared/corpus/ingress-nginx/deploy-baremetal.yaml). Used as the base of the args list
-#: when the user's controller Deployment is not among the inputs; see ``controller_args``.
+#: when the user's controller workload is not among the inputs; see ``controller_args``.
 UPSTREAM_ARGS = (
     "/nginx-ingress-controller",
     "--election-id=ingress-nginx-leader",
@@ -49,9 +49,9 @@ def labels(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def patch_metadata(name: str, namespace: str | None = None,
                    extra_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Metadata of a patch over an object another tool owns (the Node, the upstream controller
-    Deployment, ConfigMap and Service): no managed-by label. Claiming it would conflict with
-    Helm's ``managed-by: Helm`` on every server-side apply, and forcing it breaks ``helm
-    upgrade``; ``raygate apply`` follows the same rule."""
+    Deployment or DaemonSet, ConfigMap and Service): no managed-by label. Claiming it would
+    conflict with Helm's ``managed-by: Helm`` on every server-side apply, and forcing it breaks
+    ``helm upgrade``; ``raygate apply`` follows the same rule."""
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
         meta["namespace"] = namespace
@@ -308,8 +308,8 @@ def controller_args(spec: GatewaySpec, cluster: ObjectSet | None) -> tuple[list[
 
     Lists of scalars are atomic under server-side apply: whoever applies ``args`` owns all of
     it, so a rendered patch must carry the complete list: the user's controller args when
-    their Deployment is among the inputs (live cluster or ``--cluster-manifest``), the upstream
-    v1.15.1 baremetal args otherwise. Every other flag keeps its place and value
+    their Deployment or DaemonSet is among the inputs (live cluster or ``--cluster-manifest``),
+    the upstream v1.15.1 baremetal args otherwise. Every other flag keeps its place and value
     (``merge_flags``); ``raygate apply`` does not apply this list at all but changes only the
     flags in ``added_args`` (see ``raygate.apply``).
     """
@@ -327,15 +327,57 @@ def controller_base_args(spec: GatewaySpec, cluster: ObjectSet | None) -> tuple[
         else f"--ingress-class={spec.controller.ingress_class}" if a.startswith("--ingress-class=")
         else a for a in UPSTREAM_ARGS]
     source = "the upstream v1.15.1 baremetal deploy.yaml"
-    deployment = (cluster or ObjectSet(())).get("Deployment", spec.controller.namespace,
-                                               spec.controller.deployment)
-    if deployment is not None:
-        for c in deployment.get("spec", "template", "spec", "containers") or []:
+    kind, workload = controller_workload(spec, cluster)
+    if workload is not None:
+        for c in workload.get("spec", "template", "spec", "containers") or []:
             if isinstance(c, dict) and c.get("name") == spec.controller.container \
                     and isinstance(c.get("args"), list):
                 base = [str(a) for a in c["args"]]
-                source = f"{deployment.origin} (Deployment {deployment.namespace}/{deployment.name})"
+                source = f"{workload.origin} ({kind} {workload.namespace}/{workload.name})"
     return list(base), source
+
+
+#: The kinds an ingress-nginx controller is installed as: the upstream deploy.yaml and the
+#: chart's default make a Deployment, the chart's ``controller.kind: DaemonSet`` a DaemonSet
+#: (charts/ingress-nginx/values.yaml @controller-v1.15.1: "Use a `DaemonSet` or `Deployment`").
+WORKLOAD_KINDS = ("Deployment", "DaemonSet")
+
+
+def controller_workload(spec: GatewaySpec, cluster: ObjectSet | None
+                        ) -> tuple[str, KubeObject | None]:
+    """The controller workload's kind, and the workload itself when it is among the inputs.
+
+    The kind is ``controller.kind`` when the spec says it, else the kind of the workload named
+    ``controller.deployment`` in the inputs, else Deployment (the upstream deploy.yaml's). A
+    spec kind the inputs contradict is refused: rendering it would patch a workload that does
+    not exist, and ``raygate apply`` must never create a second controller beside the user's.
+    Both kinds under one name is the chart's ``controller.kind: Both``, removed in chart 4.8.3
+    (kubernetes/ingress-nginx#10255): two controllers serve the class, and the one raygate did
+    not patch would serve without its flags, so it is refused too.
+    """
+    ctl = spec.controller
+    objects = cluster or ObjectSet(())
+    found = {kind: obj for kind in WORKLOAD_KINDS
+             if (obj := objects.get(kind, ctl.namespace, ctl.deployment)) is not None}
+    where = ", ".join(f"{k} {o.namespace}/{o.name} at {o.origin}" for k, o in found.items())
+    if len(found) > 1:
+        raise RenderError(
+            f"the controller runs as both a Deployment and a DaemonSet ({where}), as the "
+            "ingress-nginx chart's controller.kind: Both did before chart 4.8.3; raygate "
+            "patches one controller workload and the other would serve the class without "
+            "its flags: keep one (helm upgrade with controller.kind: Deployment or DaemonSet)")
+    if ctl.kind is not None:
+        if found and ctl.kind not in found:
+            [(other, obj)] = found.items()
+            raise SpecError(
+                f"controller.kind is {ctl.kind} but the controller is a {other} ({where}); "
+                f"set controller.kind: {other} (or leave it out to follow the cluster): "
+                f"raygate only patches the controller and never creates a second one")
+        return ctl.kind, found.get(ctl.kind)
+    if found:
+        [(kind, obj)] = found.items()
+        return kind, obj
+    return "Deployment", None
 
 
 def flag_name(arg: str) -> str:
@@ -369,12 +411,16 @@ def flag_changes(spec: GatewaySpec, cluster: ObjectSet | None) -> list[str]:
 
 
 def controller_patch(spec: GatewaySpec, cluster: ObjectSet | None) -> dict[str, Any]:
-    """The controller Deployment as a partial object: only the fields the gateway owns.
+    """The controller workload (Deployment or DaemonSet, ``controller_workload``) as a partial
+    object: only the fields the gateway owns.
 
-    ``selector`` is repeated because the Deployment schema requires it (same value, so
-    co-owned without conflict); the container is matched by name (SSA list-map key).
+    ``selector`` is repeated because the schema requires it and it is immutable (the live one
+    when the workload is among the inputs: same value, so co-owned without conflict); the
+    container is matched by name (SSA list-map key). A DaemonSet gets no ``replicas`` and no
+    rollout strategy: see ``PINNED_ROLLOUT`` for why its default is already the right one.
     """
     ctl = spec.controller
+    kind, live = controller_workload(spec, cluster)
     args, _ = controller_args(spec, cluster)
     pod_spec: dict[str, Any] = {}
     if spec.placement.mode == "pinned-node":
@@ -386,27 +432,32 @@ def controller_patch(spec: GatewaySpec, cluster: ObjectSet | None) -> dict[str, 
             "nodeSelector": {pinned.label_key: pinned.label_value},
         })
     pod_spec["containers"] = [{"name": ctl.container, "args": args}]
-    # The selector is immutable: repeat the live one when the user gave us the Deployment.
     pod_labels = dict(sorted(ctl.pod_labels.items()))
-    live = (cluster or ObjectSet(())).get("Deployment", ctl.namespace, ctl.deployment)
     live_selector = live.get("spec", "selector", "matchLabels") if live is not None else None
     if isinstance(live_selector, dict) and live_selector:
         pod_labels = {str(k): str(v) for k, v in sorted(live_selector.items())}
-    deployment_spec: dict[str, Any] = {"selector": {"matchLabels": pod_labels}}
-    if spec.placement.mode == "pinned-node":
-        deployment_spec["strategy"] = PINNED_ROLLOUT
-    deployment_spec["template"] = {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec}
+    workload_spec: dict[str, Any] = {"selector": {"matchLabels": pod_labels}}
+    if spec.placement.mode == "pinned-node" and kind == "Deployment":
+        workload_spec["strategy"] = PINNED_ROLLOUT
+    workload_spec["template"] = {"metadata": {"labels": dict(pod_labels)}, "spec": pod_spec}
     return {
         "apiVersion": "apps/v1",
-        "kind": "Deployment",
+        "kind": kind,
         "metadata": patch_metadata(ctl.deployment, ctl.namespace),
-        "spec": deployment_spec,
+        "spec": workload_spec,
     }
 
 
 #: A hostNetwork pod holds the node's ports, so the next one can only start after the old one
 #: stopped: no surge, one unavailable (the upstream static manifest's maxUnavailable: 1; the
 #: Helm chart's default 25%/25% would hang every rollout on a single pinned node).
+#: Deployments only: a DaemonSet's ``updateStrategy`` defaults to exactly this, RollingUpdate
+#: with maxUnavailable 1 and maxSurge 0 (k8s.io/api apps/v1 types.go RollingUpdateDaemonSet:
+#: "Default value is 1" / "Default value is 0"; SetDefaults_DaemonSet in
+#: pkg/apis/apps/v1/defaults.go), which replaces the pod on a node in place: the old pod is
+#: deleted before the new one starts. A surge would start the new pod beside the old one on
+#: the same node, where it cannot bind the host ports (ingress_nginx.md §8), so raygate leaves
+#: the DaemonSet's default, and whoever set it, alone.
 PINNED_ROLLOUT: dict[str, Any] = {"type": "RollingUpdate",
                                   "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
 

@@ -105,8 +105,8 @@ def _chart_role(spec: GatewaySpec, obj: Mapping[str, Any]) -> tuple[str, str] | 
         return ("ConfigMap", "tcp")
     if kind == "ConfigMap" and name == ctl.config_map:
         return ("ConfigMap", "controller")
-    if kind == "Deployment" and name == ctl.deployment:
-        return ("Deployment", "controller")
+    if kind in nginx.WORKLOAD_KINDS and name == ctl.deployment:
+        return ("workload", "controller")
     if kind == "Service" and name == ctl.service:
         return ("Service", "controller")
     return None
@@ -117,8 +117,14 @@ def helm_values(spec: GatewaySpec, rendered: Rendered) -> dict[str, Any]:
 
     The chart then creates the tcp ConfigMap, adds ``--tcp-services-configmap`` and the ports
     itself; nodeSelector is merged by Helm with the chart's ``kubernetes.io/os: linux``.
+    A DaemonSet controller is ``controller.kind: DaemonSet`` (the chart then renders
+    controller-daemonset.yaml instead of controller-deployment.yaml, chart 4.15.1); a
+    Deployment is the chart's default and is not written.
     """
     controller: dict[str, Any] = {}
+    kind = _workload_kind(spec, rendered)
+    if kind == "DaemonSet":
+        controller["kind"] = kind
     if spec.placement.mode == "pinned-node":
         pinned = spec.placement.pinned_node
         controller.update({
@@ -128,7 +134,12 @@ def helm_values(spec: GatewaySpec, rendered: Rendered) -> dict[str, Any]:
             # Rendered by the chart only together with hostNetwork: Ingress status gets the
             # node's address instead of staying blank.
             "reportNodeInternalIp": True,
-            "updateStrategy": nginx.PINNED_ROLLOUT,
+        })
+        if kind == "Deployment":
+            # The chart puts updateStrategy into a DaemonSet's updateStrategy too, whose
+            # default is already this (nginx.PINNED_ROLLOUT says why).
+            controller["updateStrategy"] = nginx.PINNED_ROLLOUT
+        controller.update({
             # No Service in front of a hostNetwork controller (upstream baremetal docs: delete
             # it). The chart's default LoadBalancer Service would stay Pending, its
             # --publish-service would win over reportNodeInternalIp and blank the Ingress
@@ -157,6 +168,12 @@ def helm_values(spec: GatewaySpec, rendered: Rendered) -> dict[str, Any]:
     return values
 
 
+def _workload_kind(spec: GatewaySpec, rendered: Rendered) -> str:
+    """The kind of the rendered controller workload (Deployment when there is none)."""
+    return next((str(i.obj["kind"]) for i in rendered.items
+                 if _chart_role(spec, i.obj) == ("workload", "controller")), "Deployment")
+
+
 def helm_files(spec: GatewaySpec, rendered: Rendered) -> dict[str, str]:
     """``values.yaml`` for the chart, ``gateway.yaml`` for what the chart does not create."""
     rest = Rendered([i for i in rendered.items if _chart_role(spec, i.obj) is None],
@@ -182,16 +199,26 @@ def kustomize_files(spec: GatewaySpec, rendered: Rendered,
     ports by key. The controller args are a list of strings, which a strategic merge would
     replace whole, so each flag is appended with a JSON6902 ``add`` to
     ``/spec/template/spec/containers/0/args/-`` (container 0 is the controller upstream).
+
+    The patches target the controller's kind. The upstream deploy.yaml only has a Deployment,
+    so a DaemonSet controller needs ``upstream`` to be the user's own manifest holding it.
     """
     ctl = spec.controller
+    kind = _workload_kind(spec, rendered)
+    if kind == "DaemonSet" and upstream == UPSTREAM_DEPLOY:
+        raise RenderError(
+            f"the controller is a DaemonSet but the upstream deploy.yaml installs a Deployment: "
+            f"the kustomization's patches would match nothing; pass the manifest that holds "
+            f"DaemonSet {ctl.namespace}/{ctl.deployment} with --upstream FILE|URL (or render "
+            "-o yaml or -o helm-values)")
     new_objects: list[RenderedObject] = []
     patches: dict[str, Any] = {}
     for item in rendered.items:
         role = _chart_role(spec, item.obj)
-        if role == ("Deployment", "controller"):
-            patch = _deployment_smp(item.obj)
+        if role == ("workload", "controller"):
+            patch = _workload_smp(item.obj)
             if patch is not None:
-                patches["patches/controller-deployment.yaml"] = patch
+                patches[f"patches/controller-{kind.lower()}.yaml"] = patch
         elif role == ("ConfigMap", "controller"):
             patches["patches/controller-configmap.yaml"] = item.obj
         elif role == ("Service", "controller"):
@@ -206,7 +233,7 @@ def kustomize_files(spec: GatewaySpec, rendered: Rendered,
         "kind": "Kustomization",
         "resources": [upstream, "gateway.yaml"],
         "patches": [{"path": p} for p in patches] + [{
-            "target": {"group": "apps", "version": "v1", "kind": "Deployment",
+            "target": {"group": "apps", "version": "v1", "kind": kind,
                        "name": ctl.deployment, "namespace": ctl.namespace},
             "patch": dump(args_patch),
         }],
@@ -222,8 +249,9 @@ def kustomize_files(spec: GatewaySpec, rendered: Rendered,
     return files
 
 
-def _deployment_smp(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The partial Deployment minus what a strategic merge must not touch (selector, args)."""
+def _workload_smp(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The partial Deployment or DaemonSet minus what a strategic merge must not touch
+    (selector, args)."""
     pod_spec = {k: v for k, v in obj["spec"]["template"]["spec"].items() if k != "containers"}
     if not pod_spec:
         return None
@@ -289,7 +317,7 @@ def write_files(files: Mapping[str, str], out_dir: str | Path, *, prune: bool = 
 #: kustomize patches. A file is only pruned when it also starts with ``FILE_MARK`` (or, as
 #: written by earlier versions, carries our managed-by label).
 _OWNED_NAME = re.compile(r"^(\d{2}-[a-z0-9]+-[a-z0-9.-]+\.yaml"
-                         r"|patches/controller-(deployment|configmap|service)\.yaml)$")
+                         r"|patches/controller-(deployment|daemonset|configmap|service)\.yaml)$")
 _OWNED_MARK = "app.kubernetes.io/managed-by: raygate"
 
 
@@ -323,6 +351,24 @@ def check_format(fmt: str, backend: str) -> None:
                           "gateway-api use the YAML stream (the default) or --out DIR")
 
 
+def _check_upstream_workload(spec: GatewaySpec, rendered: Rendered, upstream: str,
+                             text: str) -> None:
+    """A local ``--upstream`` for a DaemonSet controller must hold that DaemonSet: a patch
+    target that matches nothing fails the whole ``kubectl apply -k`` only later."""
+    ctl = spec.controller
+    if _workload_kind(spec, rendered) != "DaemonSet":
+        return
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+    except yaml.YAMLError as e:
+        raise RenderError(f"--upstream {upstream}: not YAML: {e}") from None
+    held = {(d.get("kind"), (d.get("metadata") or {}).get("namespace"),
+             (d.get("metadata") or {}).get("name")) for d in docs}
+    if ("DaemonSet", ctl.namespace, ctl.deployment) not in held:
+        raise RenderError(f"--upstream {upstream}: has no DaemonSet {ctl.namespace}/"
+                          f"{ctl.deployment} for the kustomization to patch")
+
+
 def files_for(fmt: str, spec: GatewaySpec, rendered: Rendered,
               upstream: str = UPSTREAM_DEPLOY) -> dict[str, str]:
     """The files ``--out DIR`` writes for ``fmt``."""
@@ -343,5 +389,6 @@ def files_for(fmt: str, spec: GatewaySpec, rendered: Rendered,
             raise RenderError(f"--upstream {upstream}: cannot read: "
                               f"{getattr(e, 'strerror', None) or e}") from None
         ref = f"upstream/{path.name}"
+        _check_upstream_workload(spec, rendered, upstream, text)
         return {**kustomize_files(spec, rendered, ref), ref: text}
     raise RenderError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
