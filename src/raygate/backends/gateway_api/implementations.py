@@ -172,7 +172,8 @@ CILIUM = Implementation(
     honours_route_timeouts=True,
     timeout_knob="HTTPRoute rules[].timeouts.request",
     # operator/pkg/model/translation/envoy_virtual_host.go timeoutMutation (main, read through
-    # the code index, not at the 1.20 tag): route timeout = min(request, backendRequest), so
+    # the code index, not at the 1.20 tag): route timeout = min(request, backendRequest), and
+    # operator/pkg/model/ingestion/gateway.go toTimeout keeps "0s" as a zero duration, so
     # "0s" is Envoy's disabled route timeout; with neither set only MaxStreamDuration 0 is
     # written and Envoy's own 15 s route timeout applies.
     default_route_timeout_s=15,
