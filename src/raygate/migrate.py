@@ -31,16 +31,14 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from raygate import kuberay
 from raygate.backends import ingress_nginx as nginx
-from raygate.backends.gateway_api import api, implementations, units
+from raygate.backends.gateway_api import api, implementations, parity, units
 from raygate.model import dataplane
 from raygate.model.exposure import ray_exposures
 from raygate.objects import KubeObject, ObjectSet
 from raygate.render import gateway_api as gw_render
 
 GROUP = api.GROUP
-RAY_UPLOAD = kuberay.DASHBOARD_UPLOAD_MAX_BYTES
 MANAGED = {"app.kubernetes.io/managed-by": "raygate"}
 
 #: Annotations that change nothing once the route is on Gateway API (the behaviour is the
@@ -52,9 +50,9 @@ _NO_OP = {
                           "implementation",
     "proxy-http-version": "the implementation speaks HTTP/1.1 to backends by default",
     "proxy-buffering": "response buffering is the implementation's default behaviour",
-    "proxy-request-buffering": "Envoy and NGINX Gateway Fabric stream request bodies by default",
-    "websocket-services": "WebSocket upgrades are on by default on Envoy Gateway and NGINX "
-                          "Gateway Fabric",
+    "proxy-request-buffering": "the implementations stream request bodies by default",
+    "websocket-services": "WebSocket upgrades need no per-Service switch on Gateway API (see "
+                          "the WebSocket item for the implementation's default)",
 }
 #: Annotations whose loss weakens who may reach the Ray head: an error on a Ray route.
 _AUTH = ("auth-url", "auth-type", "auth-secret", "auth-signin", "auth-tls-secret",
@@ -529,33 +527,16 @@ def _settings(ing: KubeObject, controller: nginx.Controller, out: Migration,
     if old is not None:
         for r in route_names:
             body[r] = old
-    if impl.key == "nginx-gateway-fabric":
-        small = dashboard and old is not None and 0 < old < RAY_UPLOAD
-        out.items.append(_item(ing, subject, "converted",
-                               f"ClientSettingsPolicy body.maxSize {units.ngf_size(old or 0)}"
-                               + (f"; {size_text} is under the 100 MiB Ray's working_dir uploads "
-                                  "need (it was already)" if small else ""),
-                               "warning" if small else "info", field=field))
-    elif impl.key == "envoy-gateway":
-        out.items.append(_item(ing, subject, "approximated",
-                               f"Envoy Gateway sets no request body limit without a request "
-                               f"buffer, and a requestBuffer would turn the log tail's WebSocket "
-                               f"off: {size_text} becomes unlimited", field=field))
-    else:
-        knob = impl.body_limit_knob or "the implementation's body size"
-        out.items.append(_item(ing, subject, "dropped",
-                               f"no Gateway API field; set {knob} to at least {size_text}"
-                               + (" (Ray uploads need 100 MiB)" if dashboard else ""),
-                               "warning", field))
+    # What the target keeps of each setting: parity's verdicts on the profiles' facts (an
+    # error whenever the result is smaller, shorter or off).
+    rendered = (f"ClientSettingsPolicy body.maxSize {units.ngf_size(old or 0)}"
+                if impl.key == "nginx-gateway-fabric" else None)
+    verdict = parity.body_size(impl, old, size_text, dashboard, rendered)
+    out.items.append(_item(ing, subject, verdict.status, verdict.why, verdict.severity, field))
     if dashboard:
-        websocket = {
-            "envoy-gateway": ("converted", "on by default (no requestBuffer is written: it would "
-                                           "turn the upgrade off)"),
-            "nginx-gateway-fabric": ("converted", "on by default (NGF maps $http_upgrade)"),
-        }.get(impl.key, ("approximated", f"HTTPRoute has no WebSocket field: {impl.title} "
-                                         "decides; check ray job logs --follow after the move"))
-        out.items.append(_item(ing, "WebSocket (ray job logs --follow)", websocket[0],
-                               websocket[1], "info" if websocket[0] == "converted" else "warning"))
+        verdict = parity.websocket(impl)
+        out.items.append(_item(ing, "WebSocket (ray job logs --follow)", verdict.status,
+                               verdict.why, verdict.severity))
     values = []
     for key in ("proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout"):
         text, _ = _setting(ing, controller, key)
@@ -566,24 +547,19 @@ def _settings(ing: KubeObject, controller: nginx.Controller, out: Migration,
     subject = (f"proxy-read-timeout/proxy-send-timeout ({read}s/{send}s, "
                f"{_setting(ing, controller, 'proxy-read-timeout')[1]})")
     field = ("metadata", "annotations", nginx.PREFIX + "proxy-read-timeout")
-    if impl.key == "nginx-gateway-fabric":
-        out.items.append(_item(ing, subject, "converted",
-                               "ProxySettingsPolicy timeout.read/send", field=field))
-    elif impl.honours_route_timeouts:
-        out.items.append(_item(ing, subject, "approximated",
-                               "nginx's idle timeouts between reads become no request timeout "
-                               "(timeouts.request: 0s) on the Dashboard, so the log tail and "
-                               "long uploads keep working" if dashboard else
-                               f"nginx's idle timeouts between reads become a request timeout "
-                               f"of {max(read, send)}s (timeouts.request): a response streaming "
-                               "longer in total is cut", field=field))
-    else:
-        out.items.append(_item(ing, subject, "approximated" if impl.key == "generic" else "dropped",
-                               "HTTPRoute timeouts.request: 0s is rendered, but "
-                               + ("whether the implementation honours it is unknown"
-                                  if impl.key == "generic" else
-                                  f"{impl.title} does not claim it; set {impl.timeout_knob}"),
-                               "warning", field))
+    knob = {"nginx-gateway-fabric": "ProxySettingsPolicy timeout.read/send",
+            "envoy-gateway": "BackendTrafficPolicy timeout.http.streamIdleTimeout "
+                             f"{units.gep_duration(max(read, send))} (the route's idle timeout)"}
+    verdict = parity.idle_timeout(impl, read, send, knob.get(impl.key))
+    out.items.append(_item(ing, subject, verdict.status, verdict.why, verdict.severity, field))
+    # ConfigMap only: ingress-nginx has no client-body-timeout annotation.
+    body_timeout_text = controller.setting("client-body-timeout")
+    body_timeout_src = f"client-body-timeout of {controller.setting_source('client-body-timeout')}"
+    verdict = parity.request_read(impl, units.nginx_seconds(body_timeout_text) or 0)
+    if verdict is not None:
+        out.items.append(_item(ing, f"client-body-timeout ({body_timeout_text}s between two "
+                                    f"reads, {body_timeout_src})",
+                               verdict.status, verdict.why, verdict.severity))
     cidrs_text = nginx.annotation(ing, "allowlist-source-range") or \
         nginx.annotation(ing, "whitelist-source-range") or \
         controller.config.get("whitelist-source-range")
@@ -738,7 +714,6 @@ def _objects(objects: ObjectSet, options: Options, impl: implementations.Impleme
         ref["sectionName"] = section
         return ref
 
-    route_timeouts = impl.honours_route_timeouts is not False
     names: dict[int, str] = {}
     by_ingress: dict[int, list[_Route]] = {}
     for r in routes:
@@ -764,14 +739,15 @@ def _objects(objects: ObjectSet, options: Options, impl: implementations.Impleme
             continue
         rules = []
         for rule in r.rules:
-            dashboard_rule = id(rule) in r.dashboard_rules
             rule = dict(rule)
-            if route_timeouts and "backendRefs" in rule and name in timeouts:
-                # As raygate render does: the Dashboard (its log tail is a WebSocket) gets no
-                # request timeout; other routes are bounded by nginx's read/send timeout.
+            if "backendRefs" in rule and name in timeouts:
+                # As raygate render does: no total request timeout (nginx's read/send timeouts
+                # bound a pause, not a transaction), the idle bound where the implementation
+                # keeps it in the route (parity.rule_timeouts).
                 _, read, send = timeouts[name]
-                rule["timeouts"] = {"request": "0s" if dashboard_rule
-                                    else units.gep_duration(max(read, send))}
+                rule_timeouts = parity.rule_timeouts(impl, max(read, send))
+                if rule_timeouts is not None:
+                    rule["timeouts"] = rule_timeouts
             rules.append(rule)
         section = https_name.get(r.host or "", "http") if r.tls else "http"
         spec: dict[str, Any] = {"parentRefs": [parent(r.ingress.namespace, section)]}

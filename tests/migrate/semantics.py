@@ -28,7 +28,7 @@ def _answer(rule: dict[str, Any] | None, path: str) -> Any:
     prefix = rule["matches"][0]["path"]["value"]
     replacement = routing.prefix_replacement(rule)
     seen = routing.rewrite_prefix(prefix, replacement, path) if replacement is not None else path
-    return ("backend", ref["name"], ref["port"], seen, (rule.get("timeouts") or {}).get("request"))
+    return ("backend", ref["name"], ref["port"], seen, sorted((rule.get("timeouts") or {}).items()))
 
 
 def semantics(objs: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,13 +10,16 @@ import copy
 import pytest
 
 from raygate import spec as spec_mod
+from raygate.backends.gateway_api import implementations
 from raygate.objects import ObjectSet
 from raygate.render import render
 from raygate.migrate import Options, migrate
 from tests.migrate.semantics import semantics
 from tests.render.support import MATRIX, as_objects
 
-IMPLEMENTATIONS = ("generic", "envoy-gateway", "nginx-gateway-fabric")
+# Every profile: the route timeouts (Kong's backendRequest, none on NGF and Traefik) and the
+# policies differ per implementation, and render and migrate must agree on each.
+IMPLEMENTATIONS = implementations.KEYS
 
 
 def _gateway_api_spec(name: str, impl: str) -> spec_mod.GatewaySpec:
@@ -79,3 +82,16 @@ def test_the_comparison_can_fail() -> None:
                     if f["type"] == "URLRewrite":
                         f["urlRewrite"]["path"]["replacePrefixMatch"] = "/x/"
     assert semantics(broken)["http"] != semantics(migrated)["http"]
+
+
+def test_the_comparison_sees_route_timeouts() -> None:
+    """A total timeout where render wrote none, or another idle bound, is a difference."""
+    migrated, _ = _migrated("guide", "kong")
+    for change in ({"request": "1h"}, {"request": "0s", "backendRequest": "1m"}):
+        broken = copy.deepcopy(migrated)
+        for o in broken:
+            if o["kind"] == "HTTPRoute":
+                for rule in o["spec"]["rules"]:
+                    if "timeouts" in rule:
+                        rule["timeouts"] = change
+        assert semantics(broken)["http"] != semantics(migrated)["http"], change

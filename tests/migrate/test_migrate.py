@@ -124,7 +124,12 @@ def test_dashboard_strip_redirect_and_ray_client() -> None:
     assert rules[1]["matches"][0]["path"] == {"type": "PathPrefix", "value": "/ray/"}
     assert rules[1]["filters"][0]["urlRewrite"]["path"]["replacePrefixMatch"] == "/"
     assert rules[1]["timeouts"] == {"request": "0s"}  # the log tail's WebSocket
-    assert rules[2]["timeouts"] == {"request": "2h"}  # Serve: max(read 7200, send 7200)
+    # Serve: no total timeout either (nginx's 7200 s read/send timeouts bound a pause, not a
+    # response); the pause bound is the routes' BackendTrafficPolicy stream idle timeout.
+    assert rules[2]["timeouts"] == {"request": "0s"}
+    [btp] = kinds(result.objects, "BackendTrafficPolicy")
+    assert btp["spec"]["timeout"] == {"http": {"streamIdleTimeout": "2h"}}
+    assert btp["spec"]["targetRefs"][0]["name"] == route["metadata"]["name"]
     [tcp] = kinds(result.objects, "TCPRoute")
     assert tcp["apiVersion"] == "gateway.networking.k8s.io/v1"  # Envoy Gateway v1.9
     assert tcp["spec"]["rules"][0]["backendRefs"][0] == {

@@ -31,7 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
-from raygate.backends.gateway_api import api, implementations, routing, units
+from raygate.backends import ingress_nginx as nginx
+from raygate.backends.gateway_api import api, implementations, parity, routing, units
 from raygate.backends.gateway_api.implementations import Implementation
 from raygate.errors import RenderError
 from raygate.objects import KubeObject, ObjectSet, matches_label_selector
@@ -394,7 +395,8 @@ def duration(seconds: int) -> str:
     return units.gep_duration(seconds)
 
 
-def _strip_rule(prefix: str, backend: dict[str, Any], request_timeout: str | None) -> dict[str, Any]:
+def _strip_rule(prefix: str, backend: dict[str, Any],
+                timeouts: dict[str, str] | None) -> dict[str, Any]:
     # The match carries the trailing slash: per spec `/ray/` and `/ray` match the same
     # requests, and the slash avoids the `//api` result of ReplacePrefixMatch "/" on several
     # Envoy-based data planes (§2.3).
@@ -404,12 +406,17 @@ def _strip_rule(prefix: str, backend: dict[str, Any], request_timeout: str | Non
             "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}],
         "backendRefs": [backend],
     }
-    if request_timeout is not None:
+    if timeouts is not None:
         # Extended support: Envoy Gateway, Istio, Cilium, kgateway and agentgateway honour
         # it (Envoy's own default is 15 s); NGINX Gateway Fabric ignores it with an
         # UnsupportedField condition (§1.4, §4.3), so it is not rendered there.
-        rule["timeouts"] = {"request": request_timeout}
+        rule["timeouts"] = timeouts
     return rule
+
+
+def idle_seconds(spec: GatewaySpec) -> int:
+    """The spec's idle timeout between two reads/writes (ingress-nginx's read/send timeouts)."""
+    return max(spec.tuning.read_timeout, spec.tuning.send_timeout)
 
 
 def dashboard_route_name(spec: GatewaySpec) -> str:
@@ -435,8 +442,10 @@ def dashboard_route(spec: GatewaySpec, target: Target, pl: Plan | None = None) -
             "statusCode": 301}}],
     }
     # "0s" disables the timeout (or means "as long as possible"): the job log tail is a
-    # WebSocket on this rule and must outlive any request timeout (§4.1, §4.2).
-    strip = _strip_rule(base, _backend(lay, target, port), "0s" if pl.route_timeouts else None)
+    # WebSocket on this rule and must outlive any request timeout (§4.1, §4.2); the idle bound
+    # is the implementation's (parity.rule_timeouts).
+    strip = _strip_rule(base, _backend(lay, target, port),
+                        parity.rule_timeouts(pl.impl, idle_seconds(spec)))
     route_obj = _http_route(spec, target, dashboard_route_name(spec), http_section(spec),
                             [redirect, strip], pl)
     if not spec.exposures.ray_client.enabled:
@@ -454,12 +463,13 @@ def serve_route(spec: GatewaySpec, target: Target, pl: Plan | None = None) -> di
     port = target.port("serve", "Ray Serve",
                        "add containerPort 8000 named serve to the head container")
     lay = layout(spec, target)
-    # Serve answers plain requests: bound them by the spec's proxy timeout, as ingress-nginx
-    # does with proxy-read/send-timeout.
-    timeout = duration(max(spec.tuning.read_timeout, spec.tuning.send_timeout))
+    # ingress-nginx bounds Serve by its read/send timeouts, which are idle timeouts between two
+    # reads/writes: a response that keeps streaming lives on. A total timeouts.request would
+    # cut it, so Serve gets no total timeout either and keeps the idle bound where the
+    # implementation has one (parity.rule_timeouts, the policies below).
     return _http_route(spec, target, serve_route_name(spec), http_section(spec),
                        [_strip_rule(serve.path, _backend(lay, target, port),
-                                    timeout if pl.route_timeouts else None)], pl)
+                                    parity.rule_timeouts(pl.impl, idle_seconds(spec)))], pl)
 
 
 def https_redirect_route(spec: GatewaySpec, target: Target,
@@ -724,14 +734,20 @@ def build_items(spec: GatewaySpec, target: Target, notes: list[str],
         f"Listeners the shared Gateway {lay.gateway_namespace}/{lay.gateway} lacks, attached",
         "to it without touching its spec (it allows ListenerSets from this namespace).")
     base = spec.exposures.dashboard.path
+    rule_timeouts = parity.rule_timeouts(pl.impl, idle_seconds(spec)) or {}
     timeouts = (["request timeout disabled (the job log tail is a WebSocket)."]
                 if pl.route_timeouts else
-                [f"no HTTPRoute timeouts: {pl.impl.title} ignores them; see its policies."])
+                [f"no HTTPRoute timeouts: {pl.impl.title} ignores them"
+                 + ("; see its policies." if pl.impl.policy_group else ".")])
+    if "backendRequest" in rule_timeouts:
+        timeouts.append(f"backendRequest {rule_timeouts['backendRequest']}: {pl.impl.title}'s "
+                        "read/write idle timeouts.")
     add(dashboard_route(spec, target, pl), 14,
         f"Exactly {base} -> 301 {base}/ (the Dashboard's relative asset URLs need the slash);",
         f"{base}/<anything> -> /<anything> on the Dashboard,", *timeouts,
         *_allowlist_comment(spec, pl))
-    add(serve_route(spec, target, pl), 14, "Ray Serve under its sub-path.",
+    add(serve_route(spec, target, pl), 14, "Ray Serve under its sub-path; no total request "
+        "timeout (nginx's were idle", "timeouts between two reads: a streaming response lives on).",
         *_allowlist_comment(spec, pl))
     add(https_redirect_route(spec, target, pl), 14,
         "Plain HTTP only redirects to HTTPS: tokens never travel in clear text.")
@@ -797,7 +813,20 @@ def _warnings(spec: GatewaySpec, target: Target, pl: Plan,
                    f"does not serve ({', '.join(served)}): it will see no TCPRoute and the Ray "
                    "Client port stays closed; install CRDs that serve "
                    f"{impl.tcp_route_versions[0]} (experimental channel) or upgrade it")
+    # A Ray path the implementation would make worse than ingress-nginx did (parity).
+    out += [v.why for _, v in _parity(spec, impl) if v.severity == "error"]
     return out
+
+
+def _parity(spec: GatewaySpec, impl: Implementation) -> list[tuple[str, parity.Verdict]]:
+    """What the spec's paths keep on this implementation, compared with what ingress-nginx
+    rendered from the same spec (``parity``); the policies raygate writes count."""
+    body = units.size_bytes(spec.tuning.body_size)
+    rendered = ("ClientSettingsPolicy body.maxSize" if impl.key == "nginx-gateway-fabric"
+                else None)
+    body_timeout = units.nginx_seconds(nginx.CONFIG_DEFAULTS["client-body-timeout"]) or 0
+    return parity.for_spec(impl, spec.tuning.read_timeout, spec.tuning.send_timeout, body,
+                           spec.tuning.body_size, body_timeout, rendered)
 
 
 def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str]:
@@ -812,17 +841,15 @@ def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str
              "BackendTrafficPolicy requestBuffer on these routes: it breaks the log-tail "
              "WebSocket); --implementation renders these policies"),
             ("HTTPRoute timeouts are ignored by NGINX Gateway Fabric (set a ProxySettingsPolicy "
-             f"timeout of {spec.tuning.read_timeout}s) and not claimed by Traefik; TCP idle "
+             f"timeout of {spec.tuning.read_timeout}s) and by Traefik; TCP idle "
              "timeouts (tuning.streamTimeout) are implementation policy too (Envoy Gateway "
              "ClientTrafficPolicy timeout.tcp.idleTimeout, default 1h)"),
         ]
     elif impl.policy_group is None:
-        size = units.size_bytes(spec.tuning.body_size)
-        knob = impl.body_limit_knob or "its own policy"
-        notes.append(f"{impl.title}: body size (tuning.bodySize {spec.tuning.body_size}, "
-                     f"{size} bytes) and proxy timeouts have no Gateway API field and raygate "
-                     f"renders no {impl.title} policy; set them with {knob}"
-                     + (f" and {impl.timeout_knob}" if impl.timeout_knob else ""))
+        # Body size, idle timeouts and WebSocket have no Gateway API field: say what the
+        # implementation does with them (errors are warnings, see _warnings).
+        notes += [f"{impl.title} {subject}: {v.why}" for subject, v in _parity(spec, impl)
+                  if v.severity == "warning"]
     if impl.key == "envoy-gateway" and not _owned_listener_refs(spec, target, pl, ("TCP",)) \
             and tcp_listeners(spec, target):
         notes.append("the Ray Client TCP idle timeout is the shared Gateway's listener policy "

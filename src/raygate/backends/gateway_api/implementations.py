@@ -29,10 +29,29 @@ class Implementation:
     honours_route_timeouts: bool | None
     #: Seconds after which a route without a timeout is cut (Envoy's 15 s), when known.
     default_route_timeout_s: int | None = None
-    #: Request body limit a route gets without policy (bytes), when known; None: no cap known.
+    #: Request body limit a route gets without policy, in bytes: 0 = no cap, None = unknown.
     default_body_limit: int | None = None
     body_limit_knob: str | None = None
     timeout_knob: str | None = None
+    #: Does HTTPRoute ``timeouts.request: 0s`` switch the total request timeout off (the spec's
+    #: SHOULD, ``apis/v1/httproute_types.go`` @v1.6.1)? None: unknown.
+    request_zero_disables: bool | None = None
+    #: How the idle timeout between two reads/writes (ingress-nginx ``proxy-read-timeout`` /
+    #: ``proxy-send-timeout``) is kept: "policy" (raygate renders the implementation's policy),
+    #: "backend-request" (``timeouts.backendRequest`` becomes the proxy's idle timeouts, Kong),
+    #: "fixed" (only the proxy's own configuration sets it: ``stream_idle_s``), None: unknown.
+    idle_timeout_by: str | None = None
+    #: With ``idle_timeout_by == "fixed"``: seconds a silent stream lives (0 = never cut).
+    stream_idle_s: int | None = None
+    #: Where that fixed idle timeout is changed (proxy configuration, not a route object).
+    stream_idle_knob: str | None = None
+    #: Total seconds allowed to read a whole request, body included (uploads longer than this
+    #: are cut; ingress-nginx's client_body_timeout only bounds the pause between two reads).
+    request_read_total_s: int | None = None
+    request_read_knob: str | None = None
+    #: Are WebSocket upgrades proxied by default (the log tail of ``ray job logs --follow``)?
+    #: None: unknown.
+    websocket_by_default: bool | None = None
     #: Enabling its request buffer turns the WebSocket upgrade off on that route.
     request_buffer_breaks_websocket: bool = False
     #: Every TCP listener port must equal a static entryPoint port of the proxy.
@@ -60,13 +79,23 @@ ENVOY_GATEWAY = Implementation(
     # "The default request timeout is set to 15 seconds in Envoy Proxy."
     default_route_timeout_s=15,
     # Without a requestBuffer Envoy streams bodies and sets no cap (gateway_api_metallb.md §4.2).
-    default_body_limit=None,
+    default_body_limit=0,
     body_limit_knob="BackendTrafficPolicy spec.requestBuffer.limit (NOT on a WebSocket route)",
     timeout_knob="HTTPRoute rules[].timeouts.request, or BackendTrafficPolicy "
                  "spec.timeout.http.requestTimeout",
     # api/v1alpha1/backendtrafficpolicy_types.go @v1.9.0: the buffer filter "does not work
     # with streaming or upgrade-based traffic such as gRPC streaming and WebSocket".
     request_buffer_breaks_websocket=True,
+    # internal/gatewayapi/route.go processRouteTimeout @v1.9.0 keeps "0s" as a zero IR timeout;
+    # internal/xds/translator/route.go writes it as the route's timeout, which Envoy reads as
+    # "disabled" (RouteAction.timeout: "A value of 0 will disable the route's timeout").
+    request_zero_disables=True,
+    # route.go idleTimeout() @v1.9.0: a BackendTrafficPolicy timeout.http.streamIdleTimeout on
+    # the route becomes the route's idle_timeout (a stream with no activity either way).
+    idle_timeout_by="policy",
+    # route.go buildUpgradeConfig @v1.9.0: the default upgrade config (websocket) unless a
+    # requestBuffer is set, which raygate never writes.
+    websocket_by_default=True,
     policy_group="gateway.envoyproxy.io",
     # Timeouts and the request buffer (RG-protocol rules), authentication (model/protections).
     policy_kinds=("BackendTrafficPolicy", "SecurityPolicy"),
@@ -89,6 +118,11 @@ NGINX_GATEWAY_FABRIC = Implementation(
     default_body_limit=1024 * 1024,
     body_limit_knob="ClientSettingsPolicy spec.body.maxSize",
     timeout_knob="ProxySettingsPolicy spec.timeout.read / send",
+    # ProxySettingsPolicy timeout.read/send are nginx's proxy_read/send_timeout: the same idle
+    # timeouts as ingress-nginx's (gateway_api_metallb.md §4.3).
+    idle_timeout_by="policy",
+    # NGF's nginx.conf maps $http_upgrade to the Upgrade/Connection headers (facts §2).
+    websocket_by_default=True,
     tcp_prerequisite="the experimental features flag (nginxGateway.gwAPIExperimentalFeatures."
                      "enable=true) and the experimental-channel CRDs",
     policy_group="gateway.nginx.org",
@@ -108,6 +142,20 @@ ISTIO = Implementation(
     tcp_route_versions=("v1alpha2",),
     honours_route_timeouts=True,
     timeout_knob="HTTPRoute rules[].timeouts.request",
+    # pilot/pkg/networking/core/route/route.go setTimeout @1.28.10: a route without a
+    # VirtualService timeout gets Notimeout (0, disabled), so no default_route_timeout_s.
+    # pilot/pkg/config/kube/gateway/conversion.go @1.28.10: timeouts.request "0s" sets no
+    # timeout at all (`if request != 0`), i.e. that same disabled route timeout.
+    request_zero_disables=True,
+    # pilot/pkg/networking/core/listener_builder.go buildHTTPConnectionManager @1.28.10 (used
+    # for gateway listeners, gateway.go): StreamIdleTimeout = 0s, a silent stream is never cut.
+    # Nothing is shorter than ingress-nginx's idle timeouts; the bound itself is gone.
+    idle_timeout_by="fixed",
+    stream_idle_s=0,
+    # No Envoy buffer filter anywhere in pilot/pkg @1.28.10: bodies stream, no size cap.
+    default_body_limit=0,
+    # listener_builder.go @1.28.10: "Allow websocket upgrades", UpgradeConfigs [websocket].
+    websocket_by_default=True,
     tcp_prerequisite="istiod with PILOT_ENABLE_ALPHA_GATEWAY_API=true and the "
                      "experimental-channel CRDs",
     class_names=("istio",),
@@ -123,8 +171,29 @@ CILIUM = Implementation(
     tcp_route_versions=("v1",),
     honours_route_timeouts=True,
     timeout_knob="HTTPRoute rules[].timeouts.request",
+    # operator/pkg/model/translation/envoy_virtual_host.go timeoutMutation (main, read through
+    # the code index, not at the 1.20 tag): route timeout = min(request, backendRequest), and
+    # operator/pkg/model/ingestion/gateway.go toTimeout keeps "0s" as a zero duration, so
+    # "0s" is Envoy's disabled route timeout; with neither set only MaxStreamDuration 0 is
+    # written and Envoy's own 15 s route timeout applies.
+    default_route_timeout_s=15,
+    request_zero_disables=True,
+    # envoy_http_connection_manager.go (same source) sets no stream_idle_timeout: Envoy's 5 min
+    # default, which Cilium's Helm value envoy.streamIdleTimeoutDurationSeconds (default 300,
+    # install/kubernetes/cilium/README.md) is meant to change (cilium/cilium#43814, #34582:
+    # it may not reach every generated listener; extraConfig proxy-stream-idle-timeout-seconds).
+    idle_timeout_by="fixed",
+    stream_idle_s=300,
+    stream_idle_knob="Cilium's Envoy stream idle timeout (Helm envoy.streamIdleTimeoutDuration"
+                     "Seconds, or extraConfig proxy-stream-idle-timeout-seconds where the Helm "
+                     "value does not reach the Gateway listeners, cilium/cilium#43814)",
+    # The same connection manager's filters are grpc_web, grpc_stats and the router: no buffer
+    # filter, so no body cap; and UpgradeConfigs [websocket].
+    default_body_limit=0,
+    websocket_by_default=True,
     class_names=("cilium",),
-    references=("https://github.com/cilium/cilium/pull/46184",),
+    references=("https://github.com/cilium/cilium/pull/46184",
+                "https://github.com/cilium/cilium/issues/43814"),
 )
 
 TRAEFIK = Implementation(
@@ -132,10 +201,27 @@ TRAEFIK = Implementation(
     controller_names=("traefik.io/gateway-controller",),
     version_read="v3.8",
     tcp_route_versions=("v1alpha2",),
-    # Traefik's conformance report does not claim HTTPRoute timeouts (gateway_api_metallb.md §4.5).
-    honours_route_timeouts=None,
+    # Traefik's conformance report does not claim HTTPRoute timeouts (gateway_api_metallb.md
+    # §4.5), and pkg/provider/kubernetes/gateway @v3.7.9 never reads rules[].timeouts.
+    honours_route_timeouts=False,
     body_limit_knob="a Traefik buffering Middleware (maxRequestBodyBytes)",
     timeout_knob="the entryPoint's transport.respondingTimeouts (static configuration)",
+    # pkg/config/dynamic/http_config.go ForwardingTimeouts @v3.7.9: responseHeaderTimeout 0 and
+    # the read/write idle timeouts only the NGINX provider sets (json:"-"): nothing bounds a
+    # silent response stream. Nothing is shorter than ingress-nginx's idle timeouts.
+    idle_timeout_by="fixed",
+    stream_idle_s=0,
+    # pkg/config/static/static_config.go @v3.7.9: RespondingTimeouts.SetDefaults readTimeout
+    # 60s, "the maximum duration for reading the entire request, including the body"
+    # (docs/content/reference/install-configuration/entrypoints.md): a Ray upload still flowing
+    # after 60 s is cut, where ingress-nginx's client_body_timeout only bounds a pause.
+    request_read_total_s=60,
+    request_read_knob="--entryPoints.<name>.transport.respondingTimeouts.readTimeout=0 on each "
+                      "HTTP(S) entryPoint (static configuration)",
+    # No MaxBytesReader outside the Buffering (and Retry) middlewares in pkg/ @v3.7.9: no cap.
+    default_body_limit=0,
+    # pkg/proxy/httputil/proxy.go @v3.7.9: Go's ReverseProxy, which proxies Upgrade natively.
+    websocket_by_default=True,
     # traefik/traefik#8974: a Gateway listener port must equal an entryPoint port.
     tcp_listener_needs_entrypoint=True,
     tcp_prerequisite="the experimental channel (providers.kubernetesGateway."
@@ -150,7 +236,25 @@ KONG = Implementation(
     controller_names=("konghq.com/kic-gateway-controller", "konghq.com/gateway-operator"),
     version_read="Kong Operator 2.3",
     tcp_route_versions=("v1alpha2",),
+    # Kong/kubernetes-ingress-controller internal/dataplane/translator/subtranslator/
+    # httproute.go applyTimeoutToServiceFromHTTPRouteRule @v3.5.13 (Kong Operator runs the same
+    # translator; not read separately): timeouts.request is ignored, timeouts.backendRequest
+    # becomes the Kong Service's read/write/connect timeouts.
     honours_route_timeouts=None,
+    timeout_knob="HTTPRoute rules[].timeouts.backendRequest (the Kong Service's read/write/"
+                 "connect timeouts), or the konghq.com/read-timeout and write-timeout Service "
+                 "annotations",
+    # Kong/kong kong/db/schema/entities/services.lua @3.9.3: read/write_timeout default 60000
+    # ms, nonzero; kong/init.lua passes them to ngx.balancer.set_timeouts, i.e. nginx's
+    # proxy_read/send_timeout: idle timeouts between two reads/writes, as ingress-nginx's.
+    idle_timeout_by="backend-request",
+    stream_idle_s=60,
+    # kong/templates/kong_defaults.lua @3.9.3: nginx_http_client_max_body_size = 0 (no check).
+    default_body_limit=0,
+    body_limit_knob="kong.conf nginx_http_client_max_body_size",
+    # kong/runloop/handler.lua @3.9.3: an "Upgrade: websocket" request gets upstream_upgrade
+    # websocket (nginx_kong.lua proxies it).
+    websocket_by_default=True,
     tcp_prerequisite="the experimental-channel CRDs",
     class_names=("kong",),
     references=("https://developer.konghq.com/operator/dataplanes/how-to/tcproute/",
