@@ -33,6 +33,7 @@ def role_label(ray_port: str | None) -> str:
     name = ray_port or ""
     return ROLE.get(name) or ("Serve" if name.startswith("serve-") else "Other")
 
+
 #: Rules that break a specific hop whatever object they report on.
 CODE_HOP = {"RG251": "endpoints", "RG252": "endpoints", "RG202": "service", "RG307": "service",
             "RG351": "node", "RG352": "node", "RG301": "node", "RG302": "node", "RG303": "node",
