@@ -66,6 +66,7 @@ import yaml
 
 from raygate import ownership
 from raygate.backends import ingress_nginx as nginx
+from raygate.backends.gateway_api import api as gateway_api
 from raygate.ownership import MANAGER_PREFIX
 from raygate.errors import ClusterError
 from raygate.render.ingress_nginx_manifests import flag_name, merge_flags
@@ -803,9 +804,10 @@ def wait_targets(objects: Iterable[Mapping[str, Any]]) -> list[WaitTarget]:
                 svc, port = nginx.backend_service(path)
                 if svc and port:
                     backends.setdefault((ns, svc), set()).add(port)
-        elif kind in ("HTTPRoute", "TCPRoute") and \
-                str(obj.get("apiVersion", "")).startswith("gateway.networking.k8s.io/"):
-            # Gateway API routes: every Service backendRef (its namespace, else the route's).
+        elif kind in gateway_api.ROUTE_KINDS and \
+                str(obj.get("apiVersion", "")).startswith(gateway_api.GROUP + "/"):
+            # Gateway API routes of every kind (HTTPRoute, GRPCRoute, TCPRoute, TLSRoute,
+            # UDPRoute): every Service backendRef (its namespace, else the route's).
             for rule in (obj.get("spec") or {}).get("rules") or []:
                 for ref in (rule or {}).get("backendRefs") or []:
                     if not isinstance(ref, dict) or ref.get("kind", "Service") != "Service" \

@@ -139,6 +139,9 @@ def test_wait_targets_cover_the_controller_and_every_backend() -> None:
                              {"group": "", "kind": "Service", "name": "svc-b", "namespace": "other",
                               "port": 9000}]),
         _route("TCPRoute", [{"name": "svc-a", "port": 10001}], "gateway.networking.k8s.io/v1alpha2"),
+        # Every route kind: a GRPCRoute to Serve's gRPC proxy, a passthrough TLSRoute.
+        _route("GRPCRoute", [{"name": "svc-grpc", "port": 9000}]),
+        _route("TLSRoute", [{"name": "svc-tls", "port": 10001}]),
         # Not a Gateway API route: same kind name, another group.
         _route("HTTPRoute", [{"name": "svc-c", "port": 80}], "example.io/v1"),
     ]
@@ -151,6 +154,8 @@ def test_wait_targets_cover_the_controller_and_every_backend() -> None:
         "endpoints of Service other/svc-b (ports 9000)",
         "endpoints of Service ray/head (ports 10001, 8265, client)",
         "endpoints of Service routes/svc-a (ports 10001, 8000)",
+        "endpoints of Service routes/svc-grpc (ports 9000)",
+        "endpoints of Service routes/svc-tls (ports 10001)",
     ]
 
 

@@ -98,3 +98,35 @@ def test_a_passthrough_tlsroute_is_the_client_lane() -> None:
     assert client.route == f"{GATEWAY_IP}:443"
     assert client.hop("service").name == f"ray/{cluster.HEAD_SVC}:10001"
     assert client.hop("controller").name == "Envoy Gateway (GatewayClass eg)"
+
+
+def test_a_grpcroute_to_the_client_port_is_the_client_lane() -> None:
+    """Ray Client through a GRPCRoute (an L7 gRPC proxy carries it): drawn like the TCPRoute it
+    replaces, with what the client dials (the listener's host and port) and the method path,
+    and the route's own status verdicts pinned on the implementation hop."""
+    objs = []
+    for o in snapshot():
+        o = copy.deepcopy(o)
+        if o["kind"] == "Gateway":
+            o["spec"]["listeners"][1] = {"name": "ray-client", "protocol": "HTTP", "port": 10001,
+                                         "hostname": "client.example.com"}
+        elif o["kind"] == "TCPRoute":
+            o["kind"], o["spec"]["hostnames"] = "GRPCRoute", ["client.example.com"]
+            o["status"] = {"parents": [{
+                "parentRef": {"name": "ray-gateway", "sectionName": "ray-client"},
+                "controllerName": "gateway.envoyproxy.io/gatewayclass-controller",
+                "conditions": [{"type": "Accepted", "status": "False", "reason": "NotAllowedByListeners",
+                                "message": "no listener allows GRPCRoute",
+                                "lastTransitionTime": "2026-12-01T00:00:00Z"}]}]}
+        objs.append(o)
+    lanes = {lane.role: lane for lane in diagnose(objs).lanes}
+    assert set(lanes) == {"Dashboard", "Client"}
+    client = lanes["Client"]
+    assert client.route == "grpc://client.example.com:10001/"
+    assert client.hop("node").name == "Gateway ray/ray-gateway"
+    assert client.hop("controller").name == "Envoy Gateway (GatewayClass eg)"
+    assert client.hop("controller").detail.startswith("GRPCRoute ray/ray-client spec.rules[0]")
+    assert client.hop("service").name == f"ray/{cluster.HEAD_SVC}:10001"
+    assert "RG367" in {f.code for f in client.hop("controller").findings}
+    assert client.status == "fail"
+    assert lanes["Dashboard"].status == "ok"  # another route's status is not its problem

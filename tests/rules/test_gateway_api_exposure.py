@@ -277,3 +277,138 @@ def test_a_passthrough_tlsroute_is_a_tcp_way_in() -> None:
     assert findings(with_dash, "RG205") == []
     assert [f.object.name for f in findings(objects_of(GATEWAY_TLS, http_route(
         "dash", "open-head-svc", 8265)), "RG205")] == ["dash"]
+
+
+# ---------------------------------------------------------------------------------------------
+# GRPCRoute (Gateway API v1, standard channel since v1.1)
+
+GATEWAY_GRPC = GATEWAY_HTTP + """\
+  - {name: ray-client, protocol: TCP, port: 20001}
+  - {name: gcs, protocol: TCP, port: 6379}
+  - {name: grpc, protocol: HTTP, port: 20002}
+"""
+
+
+def grpc_route(name: str, service: str, port: int, *, match: str = "",
+               hostnames: str = "") -> str:
+    return f"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {{name: {name}, namespace: ray}}
+spec:
+  parentRefs: [{{name: ray-gateway, sectionName: grpc}}]
+{hostnames}  rules:
+  - {match}backendRefs: [{{name: {service}, port: {port}}}]
+"""
+
+
+def test_grpcroute_backend_is_a_grpc_exposure_on_its_listener_port() -> None:
+    objs = objects_of(OPEN_CLUSTER, GATEWAY_GRPC, grpc_route(
+        "client", "open-head-svc", 10001, hostnames="  hostnames: [client.example.com]\n"))
+    [e] = exposure.ray_exposures(objs)
+    assert (e.via.kind, e.channel, e.port, e.ray_port) == ("GRPCRoute", "grpc", "10001", "client")
+    assert (e.host, e.external_port, e.path) == ("client.example.com", 20002, "/")
+    assert e.ray is not None and e.ray.name == "open"
+    assert exposure.carries_requests(e, "client")
+
+
+@pytest.mark.parametrize("match, path", [
+    ("", "/"),  # no matches: every call (the v1.6.1 CRD: "MUST match every gRPC request")
+    ("matches: [{method: {service: ray.rpc.RayletDriver, method: Init}}]\n    ",
+     "/ray.rpc.RayletDriver/Init"),
+    ("matches: [{method: {type: Exact, service: ray.rpc.RayletDriver}}]\n    ",
+     "/ray.rpc.RayletDriver/"),
+    ("matches: [{method: {method: Init}}]\n    ", "/*/Init"),
+    ("matches: [{headers: [{name: client_id, value: x}]}]\n    ", "/"),
+    ("matches: [{method: {type: RegularExpression, service: 'ray\\\\..*'}}]\n    ", None),
+])
+def test_a_grpcroute_rule_s_path_is_the_method_it_matches(match: str, path: str | None) -> None:
+    objs = objects_of(GATEWAY_GRPC, grpc_route("r", "open-head-svc", 10001, match=match))
+    [e] = exposure.exposures(objs)
+    assert e.path == path
+
+
+def test_grpc_reaches_only_ray_s_grpc_servers() -> None:
+    """gRPC is HTTP/2 to the backend: the Dashboard, Serve HTTP, metrics and the agent speak
+    HTTP/1.1 only, the Ray Client, GCS and Serve's gRPC proxy are gRPC servers."""
+    objs = objects_of(GATEWAY_GRPC, grpc_route("r", "open-head-svc", 8265))
+    [e] = exposure.exposures(objs)
+    assert [r for r in ("dashboard", "serve", "metrics", "dashboard-agent", "client",
+                        "gcs-server", "serve-grpc", None)
+            if exposure.carries_requests(e, r)] == ["client", "gcs-server", "serve-grpc", None]
+    http = objects_of(GATEWAY_GRPC, http_route("h", "open-head-svc", 8265))
+    [h] = exposure.exposures(http)
+    assert exposure.carries_requests(h, "dashboard")
+
+
+def _verdicts(objs: ObjectSet, *codes: str) -> set[tuple[str, str]]:
+    return {(f.code, f.severity.value) for f in findings(objs, *codes)}
+
+
+@pytest.mark.parametrize("port", [10001, 6379])
+def test_a_grpcroute_to_ray_client_or_gcs_gets_the_tcproute_s_verdict(port: int) -> None:
+    """An unauthenticated Ray Client or GCS behind a GRPCRoute is as open as behind a TCPRoute:
+    the same rules fire with the same severities."""
+    codes = ("RG104", "RG105", "RG205")
+    section = "ray-client" if port == 10001 else "gcs"
+    over_tcp = _verdicts(objects_of(OPEN_CLUSTER, GATEWAY_GRPC, tcp_route(
+        "r", "open-head-svc", port, section=section)), *codes)
+    over_grpc = _verdicts(objects_of(OPEN_CLUSTER, GATEWAY_GRPC, grpc_route(
+        "r", "open-head-svc", port)), *codes)
+    assert over_grpc == over_tcp
+    assert ("RG104", "error") in over_grpc
+    assert (("RG105", "error") in over_grpc) == (port == 6379)
+
+
+def test_a_grpcroute_to_serve_s_grpc_proxy_is_judged_like_an_httproute_to_serve() -> None:
+    """Serve is the data plane: no token needed, over HTTP (8000) or gRPC (its gRPC proxy)."""
+    serving = OPEN_CLUSTER.replace("image: rayproject/ray:2.52.0", """image: rayproject/ray:2.52.0
+          ports:
+          - {containerPort: 8265, name: dashboard}
+          - {containerPort: 10001, name: client}
+          - {containerPort: 8000, name: serve}
+          - {containerPort: 9000, name: serve-grpc}""")
+    codes = ("RG104", "RG105", "RG268")
+    over_http = _verdicts(objects_of(serving, GATEWAY_GRPC, http_route(
+        "s", "open-head-svc", 8000, path="/")), *codes)
+    grpc_objs = objects_of(serving, GATEWAY_GRPC, grpc_route("s", "open-head-svc", 9000))
+    assert [e.ray_port for e in exposure.ray_exposures(grpc_objs)] == ["serve-grpc"]
+    assert _verdicts(grpc_objs, *codes) == over_http == set()
+    # The Serve HTTP port over gRPC is the broken route, not an exposure.
+    assert _verdicts(objects_of(serving, GATEWAY_GRPC, grpc_route(
+        "s", "open-head-svc", 8000)), *codes) == {("RG268", "error")}
+
+
+def test_a_grpcroute_to_the_dashboard_is_broken_not_open() -> None:
+    objs = objects_of(OPEN_CLUSTER, GATEWAY_GRPC, grpc_route("d", "open-head-svc", 8265))
+    [f] = findings(objs, "RG104", "RG105", "RG205", "RG268")
+    assert (f.code, f.object.kind) == ("RG268", "GRPCRoute")
+    assert "GRPCRoute d (Gateway listener port 20002) method */ -> ray/open-head-svc:8265" \
+        in f.message
+    assert "HTTPRoute" in f.fix
+
+
+def test_a_security_policy_on_a_grpcroute_authenticates_it() -> None:
+    """Envoy Gateway's SecurityPolicy targets GRPCRoutes as it does HTTPRoutes."""
+    policy = """
+apiVersion: gateway.envoyproxy.io/v1alpha1
+kind: SecurityPolicy
+metadata: {name: jwt, namespace: ray}
+spec:
+  targetRefs: [{group: gateway.networking.k8s.io, kind: GRPCRoute, name: r}]
+  jwt: {providers: [{name: p, remoteJWKS: {uri: "https://auth.example.com/jwks.json"}}]}
+"""
+    route = grpc_route("r", "open-head-svc", 10001)
+    assert _verdicts(objects_of(OPEN_CLUSTER, GATEWAY_GRPC, route), "RG104") == {("RG104", "error")}
+    assert _verdicts(objects_of(OPEN_CLUSTER, GATEWAY_GRPC, route, policy), "RG104") == \
+        {("RG104", "info")}
+    # A policy on an HTTPRoute of the same name does not cover the GRPCRoute.
+    other = policy.replace("kind: GRPCRoute", "kind: HTTPRoute")
+    assert _verdicts(objects_of(OPEN_CLUSTER, GATEWAY_GRPC, route, other), "RG104") == \
+        {("RG104", "error")}
+
+
+def test_a_dashboard_route_with_a_grpcroute_to_the_client_needs_no_tcproute() -> None:
+    objs = objects_of(GATEWAY_GRPC, http_route("dash", "open-head-svc", 8265),
+                      grpc_route("client", "open-head-svc", 10001))
+    assert findings(objs, "RG205") == []

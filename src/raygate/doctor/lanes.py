@@ -1,7 +1,8 @@
 """Each exposed Ray route as a chain of hops, for the HTML report's pictures.
 
 A lane is one way in from outside (a Dashboard, Serve or GCS path on an Ingress, a Ray Client
-tcp-services entry): client -> gateway node -> controller -> Service -> endpoints -> Ray head.
+tcp-services entry, a Gateway API HTTPRoute, GRPCRoute, TCPRoute or TLSRoute): client -> gateway
+node -> controller -> Service -> endpoints -> Ray head.
 Every finding of the run that concerns an object on the lane is pinned to the hop it breaks,
 so the picture shows *where* the route is cut and the finding beside it says why.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from raygate.backends.gateway_api import api as gateway_api
 from raygate.backends.gateway_api import dataplane as gateway_dataplane
 from raygate.model import exposure
 from raygate.backends import ingress_nginx as nginx
@@ -22,6 +24,15 @@ HOPS = ("client", "node", "controller", "service", "endpoints", "head")
 HOP_LABEL = {"client": "Client", "node": "Gateway node", "controller": "Controller",
              "service": "Service", "endpoints": "Endpoints", "head": "Ray head pod"}
 ROLE = {"dashboard": "Dashboard", "client": "Client", "serve": "Serve", "gcs-server": "GCS"}
+
+
+def role_label(ray_port: str | None) -> str:
+    """The lane's role: KubeRay's Serve Service carries every head port named ``serve`` or
+    ``serve-*`` (``BuildServeService``; facts: kuberay_ray.md §1.5), so ``serve-grpc``, the name
+    users give Serve's gRPC proxy port, is Serve too."""
+    name = ray_port or ""
+    return ROLE.get(name) or ("Serve" if name.startswith("serve-") else "Other")
+
 
 #: Rules that break a specific hop whatever object they report on.
 CODE_HOP = {"RG251": "endpoints", "RG252": "endpoints", "RG202": "service", "RG307": "service",
@@ -71,7 +82,7 @@ def build_lanes(objects: ObjectSet, result: Result, state: rt.RuntimeState) -> l
         lanes.append(_lane(objects, result, state, e))
     lanes += _missing_client_lanes(objects, result, exposed)
     for e in exposure.ray_exposures(objects):
-        if e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
+        if e.via.kind in gateway_api.EXPOSING_ROUTE_KINDS:
             lanes.append(_gateway_api_lane(objects, result, state, e))
     order = {"Dashboard": 0, "Client": 1, "Serve": 2, "GCS": 3}
     lanes.sort(key=lambda lane: (lane.target, order.get(lane.role, 9), lane.route))
@@ -85,7 +96,7 @@ def _lane(objects: ObjectSet, result: Result, state: rt.RuntimeState, e: exposur
     workload = controller.workload
     pods = rt.controller_pods(objects, workload) if workload is not None else ()
     addresses = rt.gateway_addresses(objects, controller)
-    role = ROLE.get(e.ray_port or "", "Other")
+    role = role_label(e.ray_port)
     hops = {k: Hop(k) for k in HOPS}
 
     # What the user typed: the address they were given, else what the gateway advertises.
@@ -165,7 +176,7 @@ def _gateway_api_lane(objects: ObjectSet, result: Result, state: rt.RuntimeState
                       e: exposure.Exposure) -> Lane:
     """A route's lane: client -> the Gateway's address -> the implementation (the route, its
     Gateway and their status) -> Service -> endpoints -> Ray head."""
-    role = ROLE.get(e.ray_port or "", "Other")
+    role = role_label(e.ray_port)
     hops = {k: Hop(k) for k in HOPS}
     planes = gateway_dataplane.for_route(objects, e.via)
     gw = planes[0].gateway if planes else None
@@ -173,8 +184,7 @@ def _gateway_api_lane(objects: ObjectSet, result: Result, state: rt.RuntimeState
                  if isinstance(a, dict) and a.get("value")] if gw is not None else []
     given = list(state.expect_ips) or addresses
     host = e.host or (given[0] if given else "<gateway>")
-    route = (f"http://{host}{e.path or '/'}" if e.channel == "http"
-             else f"{given[0] if given else '<gateway>'}:{e.external_port}")
+    route = _gateway_api_route(e, host, given)
     hops["client"].name = ", ".join(given) or "address unknown"
     hops["client"].detail = route
     if gw is not None:
@@ -201,6 +211,18 @@ def _gateway_api_lane(objects: ObjectSet, result: Result, state: rt.RuntimeState
     if head is not None:
         lane_objects[_key(head)] = "head"
     return _finish(result, e, hops, lane_objects, role, route)
+
+
+def _gateway_api_route(e: exposure.Exposure, host: str, given: list[str]) -> str:
+    """What the user dials: an HTTPRoute's URL; a GRPCRoute's ``host:port`` (a gRPC client
+    names the listener's port, and the host name when the route matches one) and the method
+    path it matches; a TCPRoute/TLSRoute's address and listener port."""
+    if e.channel == "http":
+        return f"http://{host}{e.path or '/'}"
+    if e.channel == "grpc":
+        port = f":{e.external_port}" if e.external_port else ""
+        return f"grpc://{host}{port}{e.path or ''}"
+    return f"{given[0] if given else '<gateway>'}:{e.external_port}"
 
 
 def _controller_for_tcp(objects: ObjectSet, cm: KubeObject) -> nginx.Controller:
@@ -280,7 +302,7 @@ def _concerns_route(finding_field: str, e: exposure.Exposure) -> bool:
     if finding_field.startswith("data[") or finding_field.startswith('data["'):
         return lane_field.startswith(finding_field) or finding_field.startswith(lane_field)
     if finding_field.startswith("spec.rules[") \
-            and e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
+            and e.via.kind in gateway_api.EXPOSING_ROUTE_KINDS:
         rule = format_path(e.field[:3])  # spec.rules[i]: the lane's rule
         return finding_field == rule or finding_field.startswith(rule + ".") \
             or finding_field.startswith(rule + "[")

@@ -4,11 +4,16 @@ Several rules ask the same question from different angles: is the Dashboard expo
 auth (RG104), is GCS exposed at all (RG105), is the Ray Client reachable when the Dashboard is
 (RG205)? This module answers it once per object set. An ``Exposure`` is one path in from
 outside: an Ingress backend (``http``), a tcp-services entry (``tcp``), or a head Service of
-type LoadBalancer/NodePort or with externalIPs (``service``). Gateway API routes count too: an
-HTTPRoute backendRef is ``http`` and a TCPRoute backendRef is ``tcp`` (``via`` is the route),
+type LoadBalancer/NodePort or with externalIPs (``service``). Gateway API routes count too, on
+the channel their kind carries (``api.ROUTE_CHANNELS``): an HTTPRoute backendRef is ``http``, a
+TCPRoute or TLSRoute backendRef ``tcp``, a GRPCRoute backendRef ``grpc`` (``via`` is the route),
 but only for a route with a ``parentRefs`` entry: a route attached to nothing is not reachable
 (facts: gateway_api_metallb.md §2, §3). Each is resolved to the Ray port name it reaches
 (``dashboard``, ``client``, ``serve``, ``gcs-server``...) when the inputs allow.
+
+A ``grpc`` exposure carries gRPC calls only: the gateway speaks HTTP/2 to the backend, so it
+reaches Ray's gRPC servers (Ray Client 10001, GCS 6379, a Serve gRPC proxy) and nothing of the
+HTTP/1.1 servers (``HTTP1_ONLY_ROLES``); ``carries_requests`` says which.
 """
 
 from __future__ import annotations
@@ -18,12 +23,22 @@ from typing import Any, Mapping
 
 from raygate import kuberay
 from raygate.backends import ingress_nginx as nginx
+from raygate.backends.gateway_api import api as gateway_api
 from raygate.model import dataplane, heads
 from raygate.objects import FieldPath, KubeObject, ObjectSet
 
 #: Well-known Ray head ports, used when neither the Service nor the RayCluster is in the inputs.
 WELL_KNOWN = {8265: "dashboard", 10001: "client", 6379: "gcs-server", 8000: "serve",
               8080: "metrics", kuberay.DASHBOARD_AGENT_PORT: "dashboard-agent"}
+
+#: Ray head ports whose servers speak HTTP/1.1 only, so a gRPC hop (HTTP/2 to the backend, as
+#: gRPC requires: grpc/grpc ``doc/PROTOCOL-HTTP2.md``) gets no request through to them: the
+#: Dashboard and the dashboard agent (aiohttp, ``python/ray/dashboard/http_server_head.py``,
+#: ``http_server_agent.py``), Serve's HTTP proxy (uvicorn, HTTP/1.1 only,
+#: ``python/ray/serve/_private/http_util.py``) and the metrics exporter (``prometheus_client``'s
+#: ``http.server``). Ray Client, GCS and Serve's gRPC proxy (``grpc_options.port``, 9000 by
+#: default, ``python/ray/serve/config.py: gRPCOptions``) are gRPC servers.
+HTTP1_ONLY_ROLES = frozenset({"dashboard", "dashboard-agent", "serve", "metrics"})
 
 
 @dataclass(frozen=True)
@@ -32,15 +47,18 @@ class Exposure:
 
     via: KubeObject
     field: FieldPath
-    channel: str  # "http" | "tcp" | "service"
+    channel: str  # "http" | "grpc" | "tcp" | "service"
     namespace: str
     service: str
     port: str | None  # as written in the reference (number or name)
     ray_port: str | None  # dashboard / client / serve / gcs-server / ... when known
     ray: KubeObject | None  # the RayCluster/RayService/RayJob behind the Service, if known
     service_obj: KubeObject | None
-    #: tcp-services key, Service nodePort/port, or the TCPRoute's Gateway listener port.
+    #: tcp-services key, Service nodePort/port, or the TCPRoute/TLSRoute/GRPCRoute's Gateway
+    #: listener port.
     external_port: int | None = None
+    #: The request path an Ingress/HTTPRoute rule matches; for a GRPCRoute the gRPC method path
+    #: it matches (``/service/method``, ``/service/`` for a whole service, ``/`` for every call).
     path: str | None = None
     host: str | None = None
     #: The Ray head the Service reaches, with the confidence and evidence (model/heads.py).
@@ -51,6 +69,13 @@ class Exposure:
     @property
     def target(self) -> str:
         return f"{self.namespace}/{self.service}:{self.port}"
+
+
+def carries_requests(e: Exposure, role: str | None) -> bool:
+    """Whether a request through ``e`` gets to the server behind a port of Ray ``role``: not a
+    gRPC hop to an HTTP/1.1-only server (it answers the HTTP/2 preface with an error, so no call
+    runs there; RG268 reports such a route as broken)."""
+    return not (e.channel == "grpc" and role in HTTP1_ONLY_ROLES)
 
 
 def exposures(objects: ObjectSet) -> tuple[Exposure, ...]:
@@ -157,24 +182,28 @@ GATEWAY_GROUP = "gateway.networking.k8s.io"
 
 
 def _gateway_api_routes(objects: ObjectSet) -> list[Exposure]:
-    """HTTPRoute, TCPRoute and TLSRoute backendRefs to Services, for routes attached to a
-    parent. A TLSRoute forwards the TLS stream itself (Passthrough: the gateway only reads the
-    SNI; KubeRay's Ray Client guidance), so, like a TCPRoute, it is a raw TCP way in."""
+    """HTTPRoute, GRPCRoute, TCPRoute and TLSRoute backendRefs to Services, for routes attached
+    to a parent. A TLSRoute forwards the TLS stream itself (Passthrough: the gateway only reads
+    the SNI; KubeRay's Ray Client guidance), so, like a TCPRoute, it is a raw TCP way in. A
+    GRPCRoute (standard channel since Gateway API v1.1, ``apis/v1/grpcroute_types.go``) carries
+    gRPC calls, matched by host name and ``/service/method``; its clients dial the listener's
+    port, so that is kept like a TCPRoute's."""
     found: list[Exposure] = []
-    for route in objects.of_kind("HTTPRoute", "TCPRoute", "TLSRoute"):
+    for route in objects.of_kind(*gateway_api.EXPOSING_ROUTE_KINDS):
         if not route.api_version.startswith(GATEWAY_GROUP + "/"):
             continue
         parents = route.spec.get("parentRefs")
         if not isinstance(parents, list) or not any(isinstance(p, dict) for p in parents):
             continue  # attached to nothing: no listener routes traffic to it
-        http = route.kind == "HTTPRoute"
-        host = _first_hostname(route) if http else None
-        external = None if http else _listener_port(objects, route, parents)
+        channel = gateway_api.ROUTE_CHANNELS[route.kind]
+        host = _first_hostname(route) if channel != "tcp" else None
+        external = None if channel == "http" else _listener_port(objects, route, parents)
         rules = route.spec.get("rules")
         for i, r in enumerate(rules if isinstance(rules, list) else []):
             if not isinstance(r, dict):
                 continue
-            path = _rule_path(r) if http else None
+            path = _rule_path(r) if channel == "http" else \
+                _grpc_method_path(r) if channel == "grpc" else None
             refs = r.get("backendRefs")
             for j, ref in enumerate(refs if isinstance(refs, list) else []):
                 if not isinstance(ref, dict) or ref.get("kind", "Service") != "Service" \
@@ -190,10 +219,9 @@ def _gateway_api_routes(objects: ObjectSet) -> list[Exposure]:
                     else None
                 svc = objects.get("Service", ns, name)
                 ray = kuberay.owner_of_service(objects, ns, name)
-                found.append(Exposure(route, ("spec", "rules", i, "backendRefs", j),
-                                      "http" if http else "tcp", ns, name, port,
-                                      _ray_port_name(objects, svc, ray, port), ray, svc,
-                                      external_port=external, path=path, host=host))
+                found.append(Exposure(route, ("spec", "rules", i, "backendRefs", j), channel,
+                                      ns, name, port, _ray_port_name(objects, svc, ray, port),
+                                      ray, svc, external_port=external, path=path, host=host))
     return found
 
 
@@ -221,8 +249,30 @@ def _rule_path(rule: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _grpc_method_path(rule: Mapping[str, Any]) -> str | None:
+    """The gRPC method path the rule's first method match selects: ``/service/method`` for an
+    Exact match of both, ``/service/`` for a service, ``/`` when a match (or the rule) has no
+    method, which matches every call (GRPCRoute ``matches`` in the v1.6.1 CRD: "If no matches
+    are specified, the implementation MUST match every gRPC request"); None for a regular
+    expression, which has no one path."""
+    matches = rule.get("matches")
+    if not isinstance(matches, list) or not matches:
+        return "/"
+    for m in matches:
+        method = m.get("method") if isinstance(m, dict) else None
+        if method is None and isinstance(m, dict):
+            return "/"
+        if isinstance(method, dict) and method.get("type", "Exact") == "Exact":
+            service, name = method.get("service"), method.get("method")
+            if isinstance(service, str) and service:
+                return f"/{service}/{name}" if isinstance(name, str) and name else f"/{service}/"
+            return f"/*/{name}" if isinstance(name, str) and name else "/"
+    return None
+
+
 def _listener_port(objects: ObjectSet, route: KubeObject, parents: list[Any]) -> int | None:
-    """The port of the Gateway listener a TCPRoute attaches to, when the Gateway is known."""
+    """The port of the Gateway listener a TCPRoute, TLSRoute or GRPCRoute attaches to, when the
+    Gateway is known."""
     for ref in parents:
         if not isinstance(ref, dict) or ref.get("kind", "Gateway") != "Gateway" \
                 or ref.get("group", GATEWAY_GROUP) != GATEWAY_GROUP:

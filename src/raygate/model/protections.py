@@ -351,7 +351,9 @@ def _route_gateways(route: KubeObject) -> set[tuple[str, str]]:
 
 def _security_policies(objects: ObjectSet, route: KubeObject) -> list[Protection]:
     """Envoy Gateway SecurityPolicies on the route (route-level wins over Gateway-level, but
-    either one authenticates, so both are listed)."""
+    either one authenticates, so both are listed). A SecurityPolicy targets a Gateway, an
+    HTTPRoute or a GRPCRoute (Envoy Gateway docs, ``concepts/gateway_api_extensions/
+    security-policy.md``, "Targets"), in its own namespace."""
     found: list[Protection] = []
     gateways = _route_gateways(route)
     anyone = frozenset({"*"})
@@ -361,7 +363,7 @@ def _security_policies(objects: ObjectSet, route: KubeObject) -> list[Protection
         applies = False
         for ref in _targets(policy):
             kind, name = ref.get("kind"), ref.get("name")
-            if kind == "HTTPRoute" and name == route.name and policy.namespace == route.namespace:
+            if kind == route.kind and name == route.name and policy.namespace == route.namespace:
                 applies = True
             elif kind == "Gateway" and (policy.namespace, name) in gateways:
                 applies = True
@@ -388,9 +390,9 @@ def _security_policies(objects: ObjectSet, route: KubeObject) -> list[Protection
 
 
 def gateway_protections(objects: ObjectSet, e: Exposure) -> tuple[Protection, ...]:
-    """Protections the way in itself applies (only HTTP routes carry any)."""
+    """Protections the way in itself applies (only HTTP and gRPC routes carry any)."""
     via = e.via
-    if via.kind == "HTTPRoute":
+    if via.kind in ("HTTPRoute", "GRPCRoute"):
         return tuple(_security_policies(objects, via))
     if e.channel == "service":
         ranges = via.spec.get("loadBalancerSourceRanges")

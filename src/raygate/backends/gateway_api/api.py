@@ -24,6 +24,15 @@ from raygate.objects import ObjectSet
 GROUP = "gateway.networking.k8s.io"
 EXPERIMENTAL_GROUP = "gateway.networking.x-k8s.io"
 ROUTE_KINDS = ("HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute")
+#: What each route kind hands its backend (``apis/v1/*route_types.go`` @v1.6.1, GEP-1016 for
+#: GRPCRoute): ``http`` requests routed by host and path; ``grpc`` gRPC calls, HTTP/2 to the
+#: backend, routed by host and ``/service/method``; ``tcp`` the byte stream itself (TCPRoute, and
+#: TLSRoute, whose stream the listener passes through or terminates); ``udp`` datagrams.
+ROUTE_CHANNELS = {"HTTPRoute": "http", "GRPCRoute": "grpc", "TCPRoute": "tcp", "TLSRoute": "tcp",
+                  "UDPRoute": "udp"}
+#: The route kinds that can be a way into a Ray head (Ray listens on no UDP port): the one list
+#: the exposure model, the rules that judge exposures and doctor's lanes read.
+EXPOSING_ROUTE_KINDS = tuple(k for k in ROUTE_KINDS if ROUTE_CHANNELS[k] != "udp")
 MAX_LISTENERS = 64
 #: The bundle annotation every Gateway API CRD carries (``gateway.networking.k8s.io/bundle-version``).
 BUNDLE_VERSION_ANNOTATION = f"{GROUP}/bundle-version"

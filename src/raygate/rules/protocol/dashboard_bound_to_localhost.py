@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from raygate.backends.gateway_api import api as gateway_api
 from raygate.findings import Finding
 from raygate.model import exposure as exp
 from raygate.objects import KubeObject, ObjectSet
@@ -29,7 +30,7 @@ LOOPBACK = ("localhost", "::1", "[::1]")
     name="dashboard-bound-to-localhost",
     layer="protocol",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute"),
+    kinds=("Ingress", "ConfigMap", "Service") + gateway_api.EXPOSING_ROUTE_KINDS,
     title="Route to the Dashboard of a head started without --dashboard-host 0.0.0.0",
     rationale="""
         `ray start --head` serves the Dashboard (and the Jobs API) on 127.0.0.1 unless it is
@@ -79,8 +80,9 @@ def _local_dashboards(objects: ObjectSet) -> dict[int, list[exp.Exposure]]:
         found: dict[int, list[exp.Exposure]] = {}
         for e in exp.ray_exposures(objects):
             head = e.head.head if e.head is not None else None
-            if head is None or head.dashboard_host is None or e.ray_port != "dashboard":
-                continue
+            if head is None or head.dashboard_host is None or e.ray_port != "dashboard" \
+                    or not exp.carries_requests(e, "dashboard"):
+                continue  # (a GRPCRoute to the Dashboard is broken anyway: RG268)
             if is_loopback(head.dashboard_host):
                 found.setdefault(id(e.via), []).append(e)
         return found

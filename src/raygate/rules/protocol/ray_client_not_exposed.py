@@ -2,10 +2,11 @@
 
 The seed guide's second root cause: HTTP worked through the Ingress, but the Ray TCP ports were
 never mapped, so ``ray.init("ray://...")`` had nothing to talk to. The Ray Client is gRPC on the
-head Service's ``client`` port (10001 by default; facts: kuberay_ray.md §1.2, §6) and needs an L4
-path: a tcp-services entry (ingress_nginx.md §3.1), a Gateway API TCPRoute (gateway_api_metallb.md
-§3) or a LoadBalancer/NodePort Service. An HTTP Ingress path or HTTPRoute does not count: gRPC
-cannot be path-routed (kuberay_ray.md §6; RG212 reports that for Ingresses).
+head Service's ``client`` port (10001 by default; facts: kuberay_ray.md §1.2, §6) and needs a
+path that carries gRPC whole: a tcp-services entry (ingress_nginx.md §3.1), a Gateway API
+TCPRoute (gateway_api_metallb.md §3) or TLSRoute, a GRPCRoute (an L7 gRPC proxy carries it, see
+``CLIENT_CHANNELS``) or a LoadBalancer/NodePort Service. An HTTP Ingress path or HTTPRoute does
+not count: gRPC cannot be path-routed (kuberay_ray.md §6; RG212 reports that for Ingresses).
 A dead address fails only after 30 s with ``ConnectionError: ray client connection timeout``
 (feasibility.md, "Ray Client timeouts").
 
@@ -35,6 +36,7 @@ import re
 from dataclasses import dataclass
 from typing import Iterable
 
+from raygate.backends.gateway_api import api as gateway_api
 from raygate.model import exposure as exp
 from raygate.model import heads
 from raygate.backends import ingress_nginx as nginx
@@ -53,7 +55,7 @@ CLIENT_TIMEOUT = "ConnectionError: ray client connection timeout"
     name="ray-client-not-exposed",
     layer="protocol",
     severity="info",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute"),
+    kinds=("Ingress", "ConfigMap", "Service") + gateway_api.EXPOSING_ROUTE_KINDS,
     title="Ray Dashboard is exposed but the Ray Client port is not",
     rationale="""
         The Ray Client (`ray.init("ray://host:port")`) speaks gRPC to the head Service's
@@ -117,7 +119,8 @@ def _dashboards_by_via(objects: ObjectSet) -> dict[int, list[exp.Exposure]]:
     def compute() -> dict[int, list[exp.Exposure]]:
         found: dict[int, list[exp.Exposure]] = {}
         for e in exp.ray_exposures(objects):
-            if e.ray_port == "dashboard":
+            # A GRPCRoute to the Dashboard carries no request to it (RG268): not exposed.
+            if e.ray_port == "dashboard" and exp.carries_requests(e, "dashboard"):
                 found.setdefault(id(e.via), []).append(e)
         return found
     return objects.memo("rg205-dashboards", compute)
@@ -130,7 +133,7 @@ def _client_keys(objects: ObjectSet) -> frozenset[Key]:
     and RG104 agree on what is exposed."""
     def compute() -> frozenset[Key]:
         keys = {k for e in exp.ray_exposures(objects)
-                if e.ray_port == "client" and e.channel in ("tcp", "service") for k in _keys(e)}
+                if e.ray_port == "client" and e.channel in CLIENT_CHANNELS for k in _keys(e)}
         for ray in kuberay.ray_clusters(objects):
             if any(d.kind == "service" and "client" in d.roles
                    for d in heads.declared_exposures(objects, ray)):
@@ -138,6 +141,16 @@ def _client_keys(objects: ObjectSet) -> frozenset[Key]:
                 keys.add(("svc", ray.namespace, kuberay.head_service_name(ray)))
         return frozenset(keys)
     return objects.memo("rg205-client-keys", compute)
+
+
+#: The channels that carry the Ray Client: a byte stream (tcp-services, TCPRoute, TLSRoute,
+#: an outside Service), and a GRPCRoute, since the Ray Client is a gRPC service
+#: (``ray.rpc.RayletDriver`` and friends, ``python/ray/util/client``) that an L7 gRPC proxy
+#: carries: Ray's own docs run it through nginx's gRPC proxy ("Connection through the
+#: Ingress", ray-project/ray#17736), KubeRay's sample through ingress-nginx
+#: ``backend-protocol: GRPC`` (facts: kuberay_ray.md §3, §6). An HTTP Ingress path does not
+#: count (RG212).
+CLIENT_CHANNELS = ("tcp", "service", "grpc")
 
 
 def _ray_keys(ray: KubeObject) -> set[Key]:
@@ -198,7 +211,7 @@ def _fix(objects: ObjectSet, e: exp.Exposure) -> str:
     ray = e.ray or _cluster_by_selector(objects, e)
     service = kuberay.head_service_name(ray) if ray is not None else e.service
     backend = _tcp.backend_ports(objects, e.namespace, service)
-    if e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
+    if e.via.kind in gateway_api.EXPOSING_ROUTE_KINDS:
         # A TCPRoute backendRef takes a port number, not a name.
         named = [_tcp.as_int(p.get("port")) for p in (backend.ports if backend else ())
                  if p.get("name") == "client"]

@@ -1,8 +1,8 @@
 """Which Ray head ports outsiders can reach, as the security rules RG104-RG106 need it.
 
 ``raygate.model.exposure`` lists every path in (Ingress backend, tcp-services entry, exposed
-Service, Gateway API HTTPRoute/TCPRoute). The security rules need three refinements of it,
-shared here so they agree:
+Service, Gateway API HTTPRoute/GRPCRoute/TCPRoute/TLSRoute). The security rules need these
+refinements of it, shared here so they agree:
 
 * the *role* of the reached port (dashboard, client, gcs-server, ...), also when the head
   container gives the port a custom name, by mapping the name back to its number;
@@ -13,12 +13,17 @@ shared here so they agree:
   LoadBalancer/NodePort publishes every head Service port (KubeRay appends its default ports to
   a custom ``headService``), and ``headGroupSpec.enableIngress: true`` creates
   ``<cluster>-head-ingress`` to the ``dashboard`` port (``model/heads.declared_exposures``;
-  facts: kuberay_ray.md §1.2, §1.3, §3).
+  facts: kuberay_ray.md §1.2, §1.3, §3);
+* a GRPCRoute carries gRPC calls only: to Ray Client or GCS it is as open a way in as a
+  TCPRoute (both are gRPC servers), to an HTTP/1.1-only port (Dashboard, Serve HTTP, metrics,
+  dashboard agent) it gets no request through (``exposure.carries_requests``; RG268 reports
+  that route as broken instead).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from raygate.backends.gateway_api import api as gateway_api
 from raygate.model import exposure as exposure_mod
 from raygate.model import heads
 from raygate.backends import ingress_nginx as nginx
@@ -31,6 +36,8 @@ from raygate.objects import KubeObject, ObjectSet
 TOKEN_GUARDED = ("dashboard", "client", "gcs-server")
 #: Ports that should never leave the cluster (facts: kuberay_ray.md §10 item 5).
 INTERNAL_ONLY = ("gcs-server", "dashboard-agent", "metrics")
+#: The kinds an exposure can come through, for the rules' ``kinds``.
+EXPOSING_KINDS = ("Ingress", "ConfigMap", "Service") + gateway_api.EXPOSING_ROUTE_KINDS
 
 _ROLE_BY_NUMBER = {v: k for k, v in kuberay.DEFAULT_PORTS.items()}
 _ROLE_BY_NUMBER[kuberay.DASHBOARD_AGENT_PORT] = "dashboard-agent"
@@ -94,12 +101,23 @@ def exposures_of(objects: ObjectSet, obj: KubeObject) -> list[exposure_mod.Expos
     return by_via(objects).get(id(obj), [])
 
 
+def carries(e: exposure_mod.Exposure, role: str | None) -> bool:
+    """Whether requests through ``e`` reach the server of ``role`` (``exposure.carries_requests``:
+    a GRPCRoute does not reach an HTTP/1.1-only port)."""
+    return exposure_mod.carries_requests(e, role)
+
+
 def how(e: exposure_mod.Exposure) -> str:
     """A short description of the way in, for messages."""
-    if e.via.kind in ("HTTPRoute", "TCPRoute", "TLSRoute"):
+    if e.via.kind in gateway_api.EXPOSING_ROUTE_KINDS:
         if e.channel == "tcp":
             listener = f"Gateway listener port {e.external_port}" if e.external_port else "Gateway"
             return f"{e.via.kind} {e.via.name} ({listener}) -> {e.target}"
+        if e.channel == "grpc":
+            listener = f"Gateway listener port {e.external_port}" if e.external_port else "Gateway"
+            method = e.path or "(method by regular expression)"
+            return (f"GRPCRoute {e.via.name} ({listener}) method {e.host or '*'}{method} -> "
+                    f"{e.target}")
         return f"HTTPRoute {e.via.name} path {e.host or '*'}{e.path or '/'} -> {e.target}"
     if e.channel == "tcp":
         return f"tcp-services port {e.external_port} -> {e.target}"

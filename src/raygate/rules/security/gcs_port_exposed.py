@@ -6,7 +6,8 @@ adds attack surface (facts: kuberay_ray.md §6 "GCS 6379 note", §7 dangerous po
 "Never expose 6379, 52365, 8080 publicly"). The dashboard agent (52365, job-agent endpoints)
 and the metrics port (8080, an information leak) get a warning for the same reason. Exposures
 come from ``raygate.model.exposure`` (tcp-services entries, Ingress backends, LoadBalancer/NodePort
-Services, Gateway API HTTPRoutes and TCPRoutes) and from the Ray CR's own
+Services, Gateway API routes: GCS is a gRPC server, so a GRPCRoute reaches it like a TCPRoute)
+and from the Ray CR's own
 ``headGroupSpec.headService``/``serviceType``. A head recognised only by port numbers
 (model/heads.py, ``possible``) gets a warning that says so: 6379 on its own may be another
 program. A GCS entry in a tcp-services ConfigMap that no controller in the inputs reads is a
@@ -36,8 +37,7 @@ _WHY = {"gcs-server": "outside drivers cannot use it (they also need every rayle
     name="gcs-port-exposed",
     layer="security",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute", "RayCluster",
-           "RayService", "RayJob"),
+    kinds=reach.EXPOSING_KINDS + ("RayCluster", "RayService", "RayJob"),
     title="Ray GCS port exposed outside the cluster",
     rationale="""
         The Global Control Service (GCS, port 6379, named `gcs-server` on the KubeRay head
@@ -61,8 +61,8 @@ _WHY = {"gcs-server": "outside drivers cannot use it (they also need every rayle
 def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     for e in reach.exposures_of(ctx.objects, obj):
         role = reach.port_role(e, reach.ray_behind(ctx.objects, e))
-        if role not in reach.INTERNAL_ONLY:
-            continue
+        if role not in reach.INTERNAL_ONLY or not reach.carries(e, role):
+            continue  # a GRPCRoute to the HTTP metrics/agent port gets no call through (RG268)
         note, possible = "", False
         if e.head is not None and not e.head.certain:
             note = f" of {e.head.head.label}{e.head.note()}"

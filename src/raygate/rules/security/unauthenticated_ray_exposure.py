@@ -6,8 +6,8 @@ ports can execute arbitrary code on your Ray Cluster"). Unauthenticated job subm
 CVE-2023-48022, exploited in the wild as "ShadowRay". Since Ray 2.52 token auth closes that door,
 and KubeRay >= 1.5.1 turns it on with ``spec.authOptions.mode: token`` (§4.3); KubeRay clusters
 without it stay unauthenticated even on Ray 2.59 (§4.5). This rule reports the object that opens
-the path in (Ingress, tcp-services entry, LoadBalancer/NodePort Service, Gateway API HTTPRoute or
-TCPRoute, or the Ray CR's own ``headService``/``serviceType``/``enableIngress``). Heads KubeRay
+the path in (Ingress, tcp-services entry, LoadBalancer/NodePort Service, Gateway API HTTPRoute,
+GRPCRoute, TCPRoute or TLSRoute, or the Ray CR's own ``headService``/``serviceType``/``enableIngress``). Heads KubeRay
 does not run (model/heads.py: a ``ray start --head`` workload, the old Ray chart's
 ``<release>-ray-head``, a Service on Ray's port numbers) are reported too, with raygate's
 confidence and evidence: as an error when their auth is known to be off (``RAY_AUTH_MODE`` not
@@ -58,8 +58,7 @@ def _fix(ray: KubeObject) -> str:
     name="unauthenticated-ray-exposure",
     layer="security",
     severity="error",
-    kinds=("Ingress", "ConfigMap", "Service", "HTTPRoute", "TCPRoute", "TLSRoute", "RayCluster",
-           "RayService", "RayJob"),
+    kinds=reach.EXPOSING_KINDS + ("RayCluster", "RayService", "RayJob"),
     title="Ray head reachable from outside the cluster without token authentication",
     rationale="""
         Ray executes the code its callers send: a job submitted to the Dashboard's Jobs API
@@ -70,8 +69,8 @@ def _fix(ray: KubeObject) -> str:
         Ray 2.52 token authentication requires a bearer token on the Dashboard, Jobs API, Ray
         Client and GCS; KubeRay >= 1.5.1 enables it with `spec.authOptions.mode: token` and
         manages the Secret. KubeRay clusters without it stay open, also on newer Ray versions.
-        An Ingress, tcp-services entry, Gateway API HTTPRoute/TCPRoute or LoadBalancer/NodePort
-        Service in front of such a cluster hands remote code execution to anyone who can reach
+        An Ingress, tcp-services entry, Gateway API route (HTTPRoute, GRPCRoute, TCPRoute,
+        TLSRoute) or LoadBalancer/NodePort Service in front of such a cluster hands remote code execution to anyone who can reach
         the gateway. Serve applications (port 8000) are not covered: they are the data plane
         and need no token. Ray's mutual TLS (`RAY_USE_TLS` with a CA) protects the Ray Client
         and GCS gRPC ports, not the Dashboard. When the gateway itself authenticates the route
@@ -91,8 +90,8 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
     for e in reach.exposures_of(ctx.objects, obj):
         ray = reach.ray_behind(ctx.objects, e)
         role = reach.port_role(e, ray)
-        if role not in reach.TOKEN_GUARDED:
-            continue
+        if role not in reach.TOKEN_GUARDED or not reach.carries(e, role):
+            continue  # a GRPCRoute to the Dashboard gets no call through (RG268)
         if ray is not None:
             guards = protections.for_exposure(ctx.objects, e, ray).guarding(role)
             if any(g.kind in RAY_SIDE for g in guards):
