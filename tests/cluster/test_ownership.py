@@ -679,3 +679,51 @@ def test_a_refused_apply_still_leaves_0_1_fields_with_this_gateway(
     # timeout is kubectl-edit's, not handed over.
     assert any(p[:2] == ("f:spec", "f:rules") for p in owned)
     assert not any("proxy-read-timeout" in "".join(p) for p in owned)
+
+
+def test_the_hand_over_rewrites_only_0_1_s_entry(helm_cluster: FakeApiServer,
+                                                 tmp_path: Path) -> None:
+    """Helm's and other gateways' managedFields entries come out of the hand-over exactly as
+    they went in; only raygate 0.1's entry is replaced by this gateway's."""
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    first = spec_file(tmp_path, 1, extra=[])
+    _apply_like_0_1(server, first)
+    apply(server, spec_file(tmp_path, 2, extra=[]))
+
+    def others(kind: str, ns: str, name: str) -> list[dict[str, Any]]:
+        return [m for m in server.get(kind, ns, name)["metadata"]["managedFields"]
+                if m["manager"] not in ("raygate", "raygate/team-1.ray-1")]
+    before = {k: others(*k) for k in (("Deployment", world.CTRL_NS, world.CTRL), TCP)}
+    assert {m["manager"] for m in before[TCP]} >= {"kubectl-edit", "raygate/team-2.ray-2"}
+    report = apply(server, first)
+    assert not report.failed, [(c.ref, c.action, c.message) for c in report.failed]
+    for key, entries in before.items():
+        after = others(*key)
+        assert [(m["manager"], m["operation"], m["fieldsV1"]) for m in after] == \
+            [(m["manager"], m["operation"], m["fieldsV1"]) for m in entries], key
+
+
+def test_0_1_run_again_after_the_upgrade_is_handed_over_again(helm_cluster: FakeApiServer,
+                                                              tmp_path: Path) -> None:
+    """A pipeline still on raygate 0.1 applies after the upgrade: its entry reappears beside
+    this gateway's. The next apply folds it into the one entry this gateway has."""
+    server = helm_cluster
+    install_ray_cluster(server, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    apply(server, path)
+    _apply_like_0_1(server, path)
+    before = server.get("Ingress", "team-1", "ray-1-dashboard")
+    assert {m["manager"] for m in before["metadata"]["managedFields"]} == \
+        {"raygate", "raygate/team-1.ray-1"}
+    report = apply(server, path)
+    assert not report.failed, [(c.ref, c.action, c.message) for c in report.failed]
+    for kind, ns, name in (("Ingress", "team-1", "ray-1-dashboard"), TCP):
+        entries = server.get(kind, ns, name)["metadata"]["managedFields"]
+        mine = [m for m in entries if m["manager"] == "raygate/team-1.ray-1"]
+        assert "raygate" not in {m["manager"] for m in entries}
+        assert len(mine) == 1 and mine[0]["operation"] == "Apply", entries
+    dashboard = server.get("Ingress", "team-1", "ray-1-dashboard")
+    assert dashboard["spec"] == before["spec"]
+    assert tcp(server)["20001"] == "team-1/ray-1-head-svc:10001"
