@@ -1010,7 +1010,12 @@ class FakeApiServer:
         base = old.owners
         sent = (new.get("metadata") or {}).get("managedFields")
         if sent and not sub and sent != old.obj["metadata"].get("managedFields"):
-            base = _owners_from_managed_fields(sent)
+            decoded = _owners_from_managed_fields(sent)
+            # Entries that do not decode are dropped as a whole, silently: the live ones
+            # stay (fieldmanager.go decodeManagedFields: "If the managed field is empty or we
+            # failed to decode it, let's try the live object").
+            if decoded is not None:
+                base = decoded
         return _take_changed(base, old.obj, new, (manager, "Update", sub or ""))
 
     def _precondition(self, t: ResourceType, name: str, old: _Entry, new: dict[str, Any]) -> None:
@@ -1336,13 +1341,28 @@ def _take_changed(owners: Mapping[OwnerKey, set], old: Mapping[str, Any], new: M
     return {k: v for k, v in out.items() if v}
 
 
-def _owners_from_managed_fields(entries: Any) -> dict[OwnerKey, set]:
+def _owners_from_managed_fields(entries: Any) -> dict[OwnerKey, set] | None:
+    """managedFields sent in an update, decoded as the API server does, or None when they do
+    not decode (k8s.io/apimachinery v0.35 pkg/util/managedfields/internal/managedfields.go,
+    DecodeManagedFields): every entry needs operation Apply or Update, a non-empty apiVersion
+    and fieldsType FieldsV1. One empty entry is the documented reset (fieldmanager.go,
+    isResetManagedFields). Two entries with the same manager identifier (BuildManagerIdentifier:
+    manager, operation, subresource, and apiVersion for an Update) are one: the later wins."""
+    if not isinstance(entries, list):
+        return None
+    if entries == [{}]:
+        return {}
+    by_identifier: dict[tuple[str, str, str, str], tuple[OwnerKey, set]] = {}
+    for m in entries:
+        if not isinstance(m, dict) or m.get("operation") not in ("Apply", "Update") \
+                or not m.get("apiVersion") or m.get("fieldsType") != "FieldsV1":
+            return None
+        key = (str(m.get("manager") or ""), str(m["operation"]), str(m.get("subresource") or ""))
+        identifier = (*key, str(m["apiVersion"]) if m["operation"] == "Update" else "")
+        by_identifier[identifier] = (key, set(patches.paths_from_fields_v1(m.get("fieldsV1") or {})))
     out: dict[OwnerKey, set] = {}
-    for m in entries if isinstance(entries, list) else []:
-        if not isinstance(m, dict) or not m.get("manager"):
-            continue  # a list with one empty entry clears managedFields, as documented
-        key = (str(m["manager"]), str(m.get("operation") or "Update"), str(m.get("subresource") or ""))
-        out.setdefault(key, set()).update(patches.paths_from_fields_v1(m.get("fieldsV1") or {}))
+    for key, paths in by_identifier.values():
+        out.setdefault(key, set()).update(paths)
     return out
 
 

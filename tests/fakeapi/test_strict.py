@@ -175,6 +175,38 @@ def test_managed_fields_sent_in_an_update_replace_the_stored_ones(fake_api: Fake
     assert not out.data
 
 
+@pytest.mark.parametrize("broken", [{"apiVersion": ""}, {"fieldsType": "fieldsv1"},
+                                    {"operation": "apply"}],
+                         ids=["no-apiVersion", "bad-fieldsType", "bad-operation"])
+def test_managed_fields_that_do_not_decode_are_ignored(fake_api: FakeApiServer, kube: Client,
+                                                       broken: dict) -> None:
+    """An entry the server cannot decode makes it keep the live entries, silently: the write
+    succeeds and ownership does not move (apimachinery managedfields.go DecodeManagedFields,
+    fieldmanager.go decodeManagedFields)."""
+    kube.apply(ConfigMap.from_dict(_cm(**{"1": "a/b:1"})), field_manager="old")
+    live = fake_api.get("ConfigMap", "ingress-nginx", "tcp-services")
+    entries = [{**live["metadata"]["managedFields"][0], "manager": "new", **broken}]
+    kube.patch(ConfigMap, "tcp-services", [
+        {"op": "replace", "path": "/metadata/managedFields", "value": entries}],
+        namespace="ingress-nginx", patch_type=PatchType.JSON, field_manager="migrator")
+    got = fake_api.get("ConfigMap", "ingress-nginx", "tcp-services")["metadata"]["managedFields"]
+    assert [(m["manager"], m["operation"]) for m in got] == [("old", "Apply")]
+
+
+def test_managed_fields_entries_of_one_manager_are_one_the_later_wins(fake_api: FakeApiServer,
+                                                                      kube: Client) -> None:
+    kube.apply(ConfigMap.from_dict(_cm(**{"1": "a/b:1", "2": "a/b:2"})), field_manager="old")
+    live = fake_api.get("ConfigMap", "ingress-nginx", "tcp-services")
+    [entry] = live["metadata"]["managedFields"]
+    only_2 = {**entry, "fieldsV1": {"f:data": {"f:2": {}}}}
+    kube.patch(ConfigMap, "tcp-services", [
+        {"op": "replace", "path": "/metadata/managedFields", "value": [entry, only_2]}],
+        namespace="ingress-nginx", patch_type=PatchType.JSON, field_manager="migrator")
+    # "old" owns key 2 only now: applying nothing removes 2 and leaves 1 (owned by nobody).
+    out = kube.apply(ConfigMap.from_dict(_cm()), field_manager="old")
+    assert out.data == {"1": "a/b:1"}
+
+
 # ------------------------------------------------------------------ immutability, finalizers
 
 def test_immutable_config_map_refuses_changes(fake_api: FakeApiServer, kube: Client) -> None:
