@@ -1,7 +1,7 @@
 """What one of Ray's HTTP paths keeps when it moves from ingress-nginx to a Gateway API
 implementation: the HTTPRoute ``timeouts`` raygate writes, and the verdicts ``raygate migrate``
-reports (and ``raygate render`` warns about) for the idle timeouts, the body size, WebSocket and
-the time allowed to read an upload. The facts are the profiles' (``implementations.py``, each
+reports (and ``raygate render`` warns about) for the idle timeouts, the body size, WebSocket,
+the time allowed to read an upload, and the Ray Client's TCP idle timeout (``tcp_idle``). The facts are the profiles' (``implementations.py``, each
 with its source); this module only compares them with what ingress-nginx did.
 
 Idle, not total. ingress-nginx's ``proxy-read-timeout``/``proxy-send-timeout`` are nginx's
@@ -97,6 +97,43 @@ def idle_timeout(impl: Implementation, read: int, send: int, knob: str | None = 
                    f"at least {idle}s (set {impl.timeout_knob or 'its idle timeout'})", "warning")
 
 
+def tcp_idle(impl: Implementation, old: int | None, text: str,
+             rendered: str | None = None) -> Verdict:
+    """The verdict on ingress-nginx's ``proxy-stream-timeout`` (``old`` s, the stream proxy's
+    ``proxy_timeout``: the longest pause between two reads or writes on a tcp-services
+    connection) for the Ray Client's TCPRoute. A Ray Client session is idle between calls, so
+    a proxy that cuts a silent connection sooner breaks ``ray.init("ray://...")``.
+    ``rendered``: the policy raygate writes to carry it, if any."""
+    if rendered is not None:
+        return Verdict("converted", f"{rendered} keeps {text} for Ray Client connections")
+    new = impl.tcp_idle_s
+    if new is None:
+        return Verdict("approximated",
+                       f"TCP idle timeouts are {impl.title}'s own configuration: check it does not "
+                       f"cut a Ray Client connection silent for less than {text}", "warning")
+    if new == 0:
+        return Verdict("approximated",
+                       f"{impl.title} never cuts a silent TCPRoute connection: Ray Client sessions "
+                       f"are not cut sooner than before, but a dead client's connection is no "
+                       f"longer closed after {text}", "warning")
+    if old is None:
+        return Verdict("approximated", f"proxy-stream-timeout {text} is not an nginx time; "
+                                       f"{impl.title} cuts a silent TCPRoute connection after "
+                                       f"{units.gep_duration(new)}", "warning")
+    if 0 < old <= new:
+        return Verdict("converted", f"{impl.title} cuts a TCPRoute connection silent for "
+                                    f"{units.gep_duration(new)}, at least {text}")
+    least = f'"{old * 1000}" (milliseconds, {text})' if impl.tcp_idle_knob_ms else text
+    fix = (f"set {impl.tcp_idle_knob} to at least {least}" if impl.tcp_idle_knob else
+           f"{impl.title} has no setting for it: expose the Ray Client port through a "
+           "LoadBalancer Service of its own instead of the Gateway")
+    return Verdict("approximated",
+                   f"{impl.title} cuts a TCPRoute connection silent for "
+                   f"{units.gep_duration(new)}, shorter than proxy-stream-timeout {text}: a Ray "
+                   f"Client session (ray.init(\"ray://...\")) idle for longer between two calls "
+                   f"breaks; {fix}", "error")
+
+
 def body_size(impl: Implementation, old: int | None, text: str, uploads: bool,
               rendered: str | None = None) -> Verdict:
     """The verdict on ingress-nginx's body size (``old`` bytes, 0 = no limit, None = not
@@ -154,16 +191,21 @@ def request_read(impl: Implementation, body_timeout: int) -> Verdict | None:
 
 
 def for_spec(impl: Implementation, read: int, send: int, body: int | None, body_text: str,
-             body_timeout: int, body_rendered: str | None = None) -> list[tuple[str, Verdict]]:
-    """Every verdict for one set of ingress-nginx values, as (subject, verdict)."""
+             body_timeout: int, body_rendered: str | None = None,
+             stream: tuple[int | None, str, str | None] | None = None
+             ) -> list[tuple[str, Verdict]]:
+    """Every verdict for one set of ingress-nginx values, as (subject, verdict). ``stream``:
+    (seconds, text, rendered policy) of the stream timeout when Ray Client is exposed."""
     out = [("proxy timeouts", idle_timeout(impl, read, send)),
            ("body size", body_size(impl, body, body_text, True, body_rendered)),
            ("WebSocket", websocket(impl))]
     read_total = request_read(impl, body_timeout)
     if read_total is not None:
         out.append(("upload time", read_total))
+    if stream is not None:
+        out.append(("Ray Client TCP idle timeout", tcp_idle(impl, *stream)))
     return out
 
 
-__all__ = ["Verdict", "RAY_UPLOAD", "rule_timeouts", "idle_timeout", "body_size", "websocket",
-           "request_read", "for_spec"]
+__all__ = ["Verdict", "RAY_UPLOAD", "rule_timeouts", "idle_timeout", "tcp_idle", "body_size",
+           "websocket", "request_read", "for_spec"]
