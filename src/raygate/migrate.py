@@ -631,8 +631,9 @@ def _stream_timeout(objects: ObjectSet, out: Migration, impl: implementations.Im
                     tcp: list[tuple[int, str, str, int, KubeObject]],
                     options: Options) -> int | None:
     """The TCP idle timeout of the controller that reads the tcp-services ConfigMap, and its
-    verdict for the Ray Client (``parity.tcp_idle``): on Envoy Gateway the ClientTrafficPolicy
-    raygate writes on the TCP listeners of a Gateway it creates carries it (``_policies``)."""
+    verdict for the TCPRoutes (``parity.tcp_idle``; whether every port is the Ray Client's comes
+    from the model's exposures): on Envoy Gateway the ClientTrafficPolicy raygate writes on the
+    TCP listeners of a Gateway it creates carries it (``_policies``)."""
     if not tcp:
         return None
     readers = nginx.controllers_reading(objects, tcp[0][4])
@@ -643,7 +644,10 @@ def _stream_timeout(objects: ObjectSet, out: Migration, impl: implementations.Im
     rendered = ("ClientTrafficPolicy timeout.tcp.idleTimeout on the TCP listeners"
                 if impl.key == "envoy-gateway" and seconds and not options.existing_gateway
                 else None)
-    verdict = parity.tcp_idle(impl, seconds, str(text), rendered)
+    client_ports = {e.external_port for e in ray_exposures(objects)
+                    if e.channel == "tcp" and e.via is tcp[0][4] and e.ray_port == "client"}
+    only_ray_client = all(port in client_ports for port, *_ in tcp)
+    verdict = parity.tcp_idle(impl, seconds, str(text), rendered, only_ray_client)
     out.items.append(Item(src, f"proxy-stream-timeout {text}", verdict.status, verdict.why,
                           verdict.severity))
     return seconds

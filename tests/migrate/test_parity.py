@@ -47,17 +47,20 @@ def verdicts(result) -> dict[str, tuple[str, str]]:
 CONVERTED = ("converted", "info")
 SHORTER = ("approximated", "error")
 UNBOUNDED = ("approximated", "warning")
+# Shorter than proxy-stream-timeout, longer than the Ray Client's 30 s keepalive: only dead
+# connections are closed sooner.
+KEPT_ALIVE = ("approximated", "info")
 # A 3600 s read timeout, a 100m body size, the log tail's WebSocket and a 3600 s
-# proxy-stream-timeout for Ray Client, per implementation.
+# proxy-stream-timeout on tcp-services, which carries only the Ray Client, per implementation.
 EXPECTED = {
     # BackendTrafficPolicy streamIdleTimeout 1h (route idle_timeout), request 0s; no buffer;
     # ClientTrafficPolicy timeout.tcp.idleTimeout 1h on the TCP listener.
     "envoy-gateway": {TIMEOUTS: CONVERTED, "proxy-body-size": CONVERTED, "WebSocket": CONVERTED,
                       STREAM: CONVERTED},
     # ProxySettingsPolicy read/send, ClientSettingsPolicy body.maxSize; the stream server keeps
-    # nginx's proxy_timeout 10m, which no NGF object changes.
+    # nginx's proxy_timeout 10m, which no NGF object changes (the Ray Client pings every 30 s).
     "nginx-gateway-fabric": {TIMEOUTS: CONVERTED, "proxy-body-size": CONVERTED,
-                             "WebSocket": CONVERTED, STREAM: SHORTER},
+                             "WebSocket": CONVERTED, STREAM: KEPT_ALIVE},
     # Stream idle timeout 0 (never cut): nothing sooner, the bound is gone; tcp_proxy 1h.
     "istio": {TIMEOUTS: UNBOUNDED, "proxy-body-size": CONVERTED, "WebSocket": CONVERTED,
               STREAM: CONVERTED},
@@ -69,9 +72,9 @@ EXPECTED = {
     "traefik": {TIMEOUTS: UNBOUNDED, "proxy-body-size": CONVERTED, "WebSocket": CONVERTED,
                 "client-body-timeout": SHORTER, STREAM: UNBOUNDED},
     # timeouts.backendRequest 1h -> the Kong Service's read/write timeouts; the TCPRoute's
-    # Kong Service keeps 60000 ms.
+    # Kong Service keeps 60000 ms, twice the Ray Client's keepalive interval.
     "kong": {TIMEOUTS: CONVERTED, "proxy-body-size": CONVERTED, "WebSocket": CONVERTED,
-             STREAM: SHORTER},
+             STREAM: KEPT_ALIVE},
     "generic": {TIMEOUTS: UNBOUNDED, "proxy-body-size": ("dropped", "warning"),
                 "WebSocket": ("approximated", "warning"), STREAM: UNBOUNDED},
 }
@@ -114,31 +117,58 @@ def stream_item(result):
     return item
 
 
+def with_other_tcp_port(text: str) -> str:
+    """tcp-services also carries a head port that is not the Ray Client's."""
+    return text.replace('"10001": ray/raycluster-kuberay-head-svc:10001',
+                        '"10001": ray/raycluster-kuberay-head-svc:10001\n'
+                        '  "9000": ray/raycluster-kuberay-head-svc:9000')
+
+
 #: proxy-stream-timeout -> verdict per implementation, for the three values that separate them:
 #: under Kong's 60 s, ingress-nginx's 600 s default (NGF's nginx keeps the same 10m), and over
-#: Envoy's 1 h tcp_proxy default.
+#: Envoy's 1 h tcp_proxy default; (Ray Client only, with another TCP port).
 STREAM_CASES = {
-    "envoy-gateway": {"60s": CONVERTED, None: CONVERTED, "7200s": CONVERTED},  # rendered
-    "nginx-gateway-fabric": {"60s": CONVERTED, None: CONVERTED, "7200s": SHORTER},
-    "istio": {"60s": CONVERTED, None: CONVERTED, "7200s": SHORTER},
-    "cilium": {"60s": CONVERTED, None: CONVERTED, "7200s": SHORTER},
-    "traefik": {"60s": UNBOUNDED, None: UNBOUNDED, "7200s": UNBOUNDED},
-    "kong": {"60s": CONVERTED, None: SHORTER, "7200s": SHORTER},
-    "generic": {"60s": UNBOUNDED, None: UNBOUNDED, "7200s": UNBOUNDED},
+    "envoy-gateway": {s: (CONVERTED, CONVERTED) for s in ("60s", None, "7200s")},  # rendered
+    "nginx-gateway-fabric": {"60s": (CONVERTED, CONVERTED), None: (CONVERTED, CONVERTED),
+                             "7200s": (KEPT_ALIVE, SHORTER)},
+    "istio": {"60s": (CONVERTED, CONVERTED), None: (CONVERTED, CONVERTED),
+              "7200s": (KEPT_ALIVE, SHORTER)},
+    "cilium": {"60s": (CONVERTED, CONVERTED), None: (CONVERTED, CONVERTED),
+               "7200s": (KEPT_ALIVE, SHORTER)},
+    "traefik": {s: (UNBOUNDED, UNBOUNDED) for s in ("60s", None, "7200s")},
+    "kong": {"60s": (CONVERTED, CONVERTED), None: (KEPT_ALIVE, SHORTER),
+             "7200s": (KEPT_ALIVE, SHORTER)},
+    "generic": {s: (UNBOUNDED, UNBOUNDED) for s in ("60s", None, "7200s")},
 }
 
 
 @pytest.mark.parametrize("impl", implementations.KEYS)
-def test_ray_client_idle_timeout_shorter_is_an_error(impl: str) -> None:
-    """A Ray Client session is idle between calls: a TCPRoute connection cut sooner than
-    ingress-nginx's proxy-stream-timeout is an error that fails the migration; as long or
-    longer is converted; no limit at all is a warning."""
+def test_a_shorter_tcp_idle_timeout_is_an_error_unless_only_ray_client_rides_it(impl: str) -> None:
+    """A TCPRoute connection cut sooner than ingress-nginx's proxy-stream-timeout is an error
+    that fails the migration; as long or longer is converted; no limit at all is a warning.
+    The Ray Client alone is never silent for 30 s (keepalive), so a shorter bound above that is
+    not worse for it (info); another service on a tcp-services port may be."""
     assert set(STREAM_CASES) == set(implementations.KEYS)
-    for stream, expected in STREAM_CASES[impl].items():
-        result = run_migrate(setup(stream=stream), implementation=impl)
-        item = stream_item(result)
-        assert (item.status, item.severity) == expected, stream
-        assert (item in result.errors) == (expected[1] == "error"), stream
+    for stream, (client_only, mixed) in STREAM_CASES[impl].items():
+        for text, expected in ((setup(stream=stream), client_only),
+                               (with_other_tcp_port(setup(stream=stream)), mixed)):
+            result = run_migrate(text, implementation=impl)
+            item = stream_item(result)
+            assert (item.status, item.severity) == expected, (stream, item.why)
+            assert (item in result.errors) == (expected[1] == "error"), stream
+
+
+def test_the_ray_client_keepalive_bounds_what_it_rides_out() -> None:
+    """A TCP idle timeout at or under the Ray Client's 30 s keepalive cuts idle sessions: an
+    error even when only the Ray Client uses the port."""
+    assert parity.RAY_CLIENT_KEEPALIVE_S == 30
+    for idle, expected in ((31, KEPT_ALIVE), (30, SHORTER), (20, SHORTER)):
+        impl = dataclasses.replace(implementations.KONG, tcp_idle_s=idle)
+        v = parity.tcp_idle(impl, 600, "600s", only_ray_client=True)
+        assert (v.status, v.severity) == expected, idle
+    error = parity.tcp_idle(dataclasses.replace(implementations.KONG, tcp_idle_s=20), 600,
+                            "600s", only_ray_client=True)
+    assert "Ray Client session is cut between its 30s keepalives" in error.why
 
 
 @pytest.mark.parametrize("impl,stream,fix", [
@@ -149,7 +179,7 @@ def test_ray_client_idle_timeout_shorter_is_an_error(impl: str) -> None:
     ("cilium", "7200s", "has no setting for it"),
 ])
 def test_the_error_names_the_fix(impl: str, stream: str | None, fix: str) -> None:
-    item = stream_item(run_migrate(setup(stream=stream), implementation=impl))
+    item = stream_item(run_migrate(with_other_tcp_port(setup(stream=stream)), implementation=impl))
     assert item.severity == "error"
     old = stream or "600s"
     assert fix in item.why, item.why
@@ -163,15 +193,15 @@ def test_the_error_names_the_fix(impl: str, stream: str | None, fix: str) -> Non
 
 def test_envoy_gateway_carries_the_stream_timeout_only_on_a_gateway_it_creates() -> None:
     """The ClientTrafficPolicy goes on the TCP listeners of the Gateway raygate writes (schema
-    valid); attached to an existing Gateway, Envoy's 1 h default is what the session gets."""
+    valid); attached to an existing Gateway, Envoy's 1 h default is what the ports get."""
     result = run_migrate(setup(stream="7200s"), implementation="envoy-gateway")
     [ctp] = [o for o in kinds(result.objects, "ClientTrafficPolicy") if "tcp" in o["spec"]["timeout"]]
     assert ctp["spec"]["timeout"] == {"tcp": {"idleTimeout": "2h"}}
     assert [r["sectionName"] for r in ctp["spec"]["targetRefs"]] == ["tcp-10001"]
     schemas.validate(ctp, "v1.6.1-standard")
     assert stream_item(result).severity == "info"
-    existing = run_migrate(setup(stream="7200s"), implementation="envoy-gateway",
-                           existing_gateway=True)
+    existing = run_migrate(with_other_tcp_port(setup(stream="7200s")),
+                           implementation="envoy-gateway", existing_gateway=True)
     assert not [o for o in kinds(existing.objects, "ClientTrafficPolicy")
                 if "tcp" in o["spec"]["timeout"]]
     item = stream_item(existing)
@@ -240,7 +270,8 @@ def test_render_warns_where_the_implementation_would_cut_sooner() -> None:
         assert not build(spec_with(implementation=quiet)).warnings, quiet
     assert any("bounds no silent stream" in n
                for n in build(spec_with(implementation="istio")).notes)
-    # Ray Client: Kong's stream Service cuts after 60 s, NGF's stream server after 10m.
+    # The extra TCP port 9000: Kong's stream Service cuts after 60 s, NGF's stream server
+    # after 10m.
     [kong] = build(spec_with(implementation="kong")).warnings
     assert "shorter than proxy-stream-timeout 3600s" in kong and "konghq.com/read-timeout" in kong
     [ngf] = build(spec_with(implementation="nginx-gateway-fabric")).warnings
@@ -249,18 +280,23 @@ def test_render_warns_where_the_implementation_would_cut_sooner() -> None:
                for n in build(spec_with(implementation="traefik")).notes)
 
 
-def spec_of(impl: str, stream: str = "3600s", tcp: bool = True):
+def spec_of(impl: str, stream: str = "3600s", tcp: str = "client+extra"):
+    """BASE (Ray Client and extra TCP port 9000) for ``impl``; ``tcp``: "client" keeps only the
+    Ray Client, "none" no TCP port at all."""
     data = copy.deepcopy(BASE)
     data["gatewayApi"]["implementation"] = impl
     data["tuning"] = {"streamTimeout": stream}
-    if not tcp:
-        data["exposures"] = {"serve": {"path": "/serve"}, "rayClient": {"enabled": False}}
+    if tcp != "client+extra":
+        data["exposures"] = {"serve": {"path": "/serve"}}
+    if tcp == "none":
+        data["exposures"]["rayClient"] = {"enabled": False}
     return spec_mod.from_dict(data, "<test>")
 
 
 def test_render_compares_the_spec_stream_timeout() -> None:
-    """Istio's and Cilium's tcp_proxy keep 1 h: a 2 h streamTimeout is cut sooner; Envoy
-    Gateway renders it (schema valid); a spec without TCP listeners gets no verdict."""
+    """Istio's and Cilium's tcp_proxy keep 1 h: a 2 h streamTimeout is cut sooner on the extra
+    TCP port; Envoy Gateway renders it (schema valid); a spec without TCP listeners gets no
+    verdict."""
     for impl in ("istio", "cilium"):
         assert any("shorter than proxy-stream-timeout 7200s" in w
                    for w in build(spec_of(impl, "7200s")).warnings), impl
@@ -271,4 +307,7 @@ def test_render_compares_the_spec_stream_timeout() -> None:
     assert ctp["spec"]["timeout"]["tcp"] == {"idleTimeout": "2h"}
     schemas.validate(ctp, "v1.6.1-experimental")
     assert build(spec_of("kong")).warnings
-    assert not build(spec_of("kong", tcp=False)).warnings
+    # The Ray Client alone rides Kong's 60 s and NGF's 10m out on its 30 s keepalive.
+    for impl in ("kong", "nginx-gateway-fabric"):
+        assert not build(spec_of(impl, tcp="client")).warnings, impl
+        assert not build(spec_of(impl, tcp="none")).warnings, impl

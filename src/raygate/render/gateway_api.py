@@ -825,12 +825,14 @@ def _parity(spec: GatewaySpec, target: Target, pl: Plan) -> list[tuple[str, pari
     ``proxy-stream-timeout``) when a TCP listener is rendered."""
     impl = pl.impl
     stream = None
-    if tcp_listeners(spec, target):
+    tcp = tcp_listeners(spec, target)
+    if tcp:
         seconds = units.nginx_seconds(spec.tuning.stream_timeout)
         tcp_policy = ("ClientTrafficPolicy timeout.tcp.idleTimeout"
                       if pl.impl.key == "envoy-gateway" and seconds
                       and _owned_listener_refs(spec, target, pl, ("TCP",)) else None)
-        stream = (seconds, spec.tuning.stream_timeout, tcp_policy)
+        stream = (seconds, spec.tuning.stream_timeout, tcp_policy,
+                  all(t.name == "ray-client" for t in tcp))
     body = units.size_bytes(spec.tuning.body_size)
     rendered = ("ClientSettingsPolicy body.maxSize" if impl.key == "nginx-gateway-fabric"
                 else None)

@@ -50,8 +50,8 @@ class Implementation:
     request_read_total_s: int | None = None
     request_read_knob: str | None = None
     #: Seconds a silent TCPRoute connection lives on the proxy without policy (0 = never cut,
-    #: None = unknown): a Ray Client session (``ray.init("ray://...")``) is idle between calls,
-    #: so this must not be shorter than ingress-nginx's ``proxy-stream-timeout``.
+    #: None = unknown), against ingress-nginx's ``proxy-stream-timeout`` (``parity.tcp_idle``;
+    #: the Ray Client's own 30 s keepalive keeps its sessions from going silent).
     tcp_idle_s: int | None = None
     #: Where that TCP idle timeout is changed; None where the implementation has no setting.
     tcp_idle_knob: str | None = None
@@ -260,9 +260,16 @@ TRAEFIK = Implementation(
     # (pkg/server/server_entrypoint_tcp.go) are cleared before the TCP handler runs
     # (pkg/server/router/tcp/router.go ServeTCP: "Remove read/write deadline"), and
     # pkg/tcp/proxy.go copies both ways with no deadline (terminationDelay only after one side
-    # has closed): a silent Ray Client connection is never cut.
+    # has closed): a silent connection is never cut.
     tcp_idle_s=0,
     # pkg/proxy/httputil/proxy.go @v3.7.9: Go's ReverseProxy, which proxies Upgrade natively.
+    # The entryPoint's 60 s readTimeout does not end the upgraded log tail: ReverseProxy
+    # hijacks the client connection, and Go's net/http/server.go (*conn).hijackLocked clears
+    # its deadlines (rwc.SetDeadline(time.Time{})); Traefik v3.7.9 builds with Go 1.26
+    # (go.mod) and sets no deadline of its own on the client connection after that (the other
+    # SetDeadline calls in pkg/ are the TCP entryPoint's accept, cleared by the TCP router, and
+    # the backend side's connWithTimeouts in pkg/server/service/transport.go, active only with
+    # the read/write timeouts the NGINX provider alone sets).
     websocket_by_default=True,
     # traefik/traefik#8974: a Gateway listener port must equal an entryPoint port.
     tcp_listener_needs_entrypoint=True,
@@ -296,7 +303,7 @@ KONG = Implementation(
     # DefaultServiceTimeout, 60000 ms (testdata/golden/tcproute-example/default_golden.yaml);
     # in the stream subsystem Kong's balancer hands them to ngx.balancer.set_timeouts, which
     # sets nginx's proxy_timeout to max(send, read) (lua-resty-core lib/ngx/balancer.md):
-    # a Ray Client silent for 60 s is cut. internal/dataplane/kongstate/service.go
+    # a connection silent for 60 s is cut (a live Ray Client pings every 30 s). internal/dataplane/kongstate/service.go
     # overrideByAnnotation @v3.5.13 takes konghq.com/read-timeout and write-timeout (ms) from
     # the backend Kubernetes Service, for every route kind (translator/ingressrules.go).
     tcp_idle_s=60,
