@@ -248,7 +248,7 @@ def migrate(objects: ObjectSet, options: Options) -> Migration:
         out.items.append(Item("tcp-services", str(port), "dropped",
                               f"port {port} is the Gateway's HTTP(S) listener port", "error"))
     tcp = [t for t in tcp if t[0] not in lost]
-    stream = _stream_timeout(objects, out, impl, tcp)
+    stream = _stream_timeout(objects, out, impl, tcp, options)
 
     out.objects = _objects(objects, options, impl, ns, routes, tls_hosts, tcp, body, timeouts,
                            allow, out, controllers, stream)
@@ -628,22 +628,29 @@ def _tcp_entries(objects: ObjectSet, out: Migration,
 
 
 def _stream_timeout(objects: ObjectSet, out: Migration, impl: implementations.Implementation,
-                    tcp: list[tuple[int, str, str, int, KubeObject]]) -> int | None:
-    """The TCP idle timeout of the controller that reads the tcp-services ConfigMap."""
+                    tcp: list[tuple[int, str, str, int, KubeObject]],
+                    options: Options) -> int | None:
+    """The TCP idle timeout of the controller that reads the tcp-services ConfigMap, and its
+    verdict for the TCPRoutes (``parity.tcp_idle``; whether every port is the Ray Client's comes
+    from the model's exposures): on Envoy Gateway the ClientTrafficPolicy raygate writes on the
+    TCP listeners of a Gateway it creates carries it (``_policies``)."""
     if not tcp:
         return None
     readers = nginx.controllers_reading(objects, tcp[0][4])
     controller = readers[0] if readers else nginx.default_controller(objects)
     text = controller.setting("proxy-stream-timeout")
     src = controller.setting_source("proxy-stream-timeout")
-    if impl.key == "envoy-gateway":
-        out.items.append(Item(src, f"proxy-stream-timeout {text}", "converted",
-                              "ClientTrafficPolicy timeout.tcp.idleTimeout on the TCP listeners"))
-    else:
-        out.items.append(Item(src, f"proxy-stream-timeout {text}", "dropped",
-                              f"TCP idle timeouts are {impl.title}'s own configuration; check it "
-                              f"is not under {text} for Ray Client", "warning"))
-    return units.nginx_seconds(text)
+    seconds = units.nginx_seconds(text)
+    rendered = ("ClientTrafficPolicy timeout.tcp.idleTimeout on the TCP listeners"
+                if impl.key == "envoy-gateway" and seconds and not options.existing_gateway
+                else None)
+    client_ports = {e.external_port for e in ray_exposures(objects)
+                    if e.channel == "tcp" and e.via is tcp[0][4] and e.ray_port == "client"}
+    only_ray_client = all(port in client_ports for port, *_ in tcp)
+    verdict = parity.tcp_idle(impl, seconds, str(text), rendered, only_ray_client)
+    out.items.append(Item(src, f"proxy-stream-timeout {text}", verdict.status, verdict.why,
+                          verdict.severity))
+    return seconds
 
 
 # ---------------------------------------------------------------------------------------------

@@ -814,19 +814,31 @@ def _warnings(spec: GatewaySpec, target: Target, pl: Plan,
                    "Client port stays closed; install CRDs that serve "
                    f"{impl.tcp_route_versions[0]} (experimental channel) or upgrade it")
     # A Ray path the implementation would make worse than ingress-nginx did (parity).
-    out += [v.why for _, v in _parity(spec, impl) if v.severity == "error"]
+    out += [v.why for _, v in _parity(spec, target, pl) if v.severity == "error"]
     return out
 
 
-def _parity(spec: GatewaySpec, impl: Implementation) -> list[tuple[str, parity.Verdict]]:
+def _parity(spec: GatewaySpec, target: Target, pl: Plan) -> list[tuple[str, parity.Verdict]]:
     """What the spec's paths keep on this implementation, compared with what ingress-nginx
-    rendered from the same spec (``parity``); the policies raygate writes count."""
+    rendered from the same spec (``parity``); the policies raygate writes count. The Ray
+    Client's TCP idle timeout is compared with ``tuning.streamTimeout`` (ingress-nginx's
+    ``proxy-stream-timeout``) when a TCP listener is rendered."""
+    impl = pl.impl
+    stream = None
+    tcp = tcp_listeners(spec, target)
+    if tcp:
+        seconds = units.nginx_seconds(spec.tuning.stream_timeout)
+        tcp_policy = ("ClientTrafficPolicy timeout.tcp.idleTimeout"
+                      if pl.impl.key == "envoy-gateway" and seconds
+                      and _owned_listener_refs(spec, target, pl, ("TCP",)) else None)
+        stream = (seconds, spec.tuning.stream_timeout, tcp_policy,
+                  all(t.name == "ray-client" for t in tcp))
     body = units.size_bytes(spec.tuning.body_size)
     rendered = ("ClientSettingsPolicy body.maxSize" if impl.key == "nginx-gateway-fabric"
                 else None)
     body_timeout = units.nginx_seconds(nginx.CONFIG_DEFAULTS["client-body-timeout"]) or 0
     return parity.for_spec(impl, spec.tuning.read_timeout, spec.tuning.send_timeout, body,
-                           spec.tuning.body_size, body_timeout, rendered)
+                           spec.tuning.body_size, body_timeout, rendered, stream)
 
 
 def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str]:
@@ -848,7 +860,7 @@ def _notes(spec: GatewaySpec, target: Target, lay: Layout, pl: Plan) -> list[str
     elif impl.policy_group is None:
         # Body size, idle timeouts and WebSocket have no Gateway API field: say what the
         # implementation does with them (errors are warnings, see _warnings).
-        notes += [f"{impl.title} {subject}: {v.why}" for subject, v in _parity(spec, impl)
+        notes += [f"{impl.title} {subject}: {v.why}" for subject, v in _parity(spec, target, pl)
                   if v.severity == "warning"]
     if impl.key == "envoy-gateway" and not _owned_listener_refs(spec, target, pl, ("TCP",)) \
             and tcp_listeners(spec, target):

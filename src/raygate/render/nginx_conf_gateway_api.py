@@ -17,7 +17,10 @@ v2.6.7 behaviour, facts ``gateway_api_metallb.md`` §2, §4.3):
 * ``client_max_body_size`` from a ClientSettingsPolicy on the route, else nginx's ``1m``;
   ``proxy_read/send_timeout`` from a ProxySettingsPolicy, else nginx's ``60s``; HTTPRoute
   ``timeouts`` are ignored, as NGF ignores them;
-* each TCPRoute as a ``stream`` server on its listener's port.
+* each TCPRoute as a ``stream`` server on its listener's port, with no ``proxy_timeout``:
+  NGF's ``stream_servers_template.go`` @v2.6.7 writes none, so nginx's 10m default cuts a
+  silent connection (``raygate migrate`` reports that as an error against a longer
+  ``proxy-stream-timeout``, ``parity.tcp_idle``).
 """
 
 from __future__ import annotations
@@ -240,7 +243,7 @@ def _stream(objset: Any, listeners: Mapping[tuple[str, str, Any], Mapping[str, A
             listen = tcp_ports.get(port, port)
             ports[port] = listen
             lines += [f"    server {{", f"        listen 127.0.0.1:{listen};",
-                      "        proxy_timeout 3600s;", f"        proxy_pass {addr};", "    }"]
+                      f"        proxy_pass {addr};", "    }"]
     return lines, ports
 
 

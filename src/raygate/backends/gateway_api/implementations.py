@@ -49,6 +49,14 @@ class Implementation:
     #: are cut; ingress-nginx's client_body_timeout only bounds the pause between two reads).
     request_read_total_s: int | None = None
     request_read_knob: str | None = None
+    #: Seconds a silent TCPRoute connection lives on the proxy without policy (0 = never cut,
+    #: None = unknown), against ingress-nginx's ``proxy-stream-timeout`` (``parity.tcp_idle``;
+    #: the Ray Client's own 30 s keepalive keeps its sessions from going silent).
+    tcp_idle_s: int | None = None
+    #: Where that TCP idle timeout is changed; None where the implementation has no setting.
+    tcp_idle_knob: str | None = None
+    #: That setting is in milliseconds (Kong's annotations), not a duration.
+    tcp_idle_knob_ms: bool = False
     #: Are WebSocket upgrades proxied by default (the log tail of ``ray job logs --follow``)?
     #: None: unknown.
     websocket_by_default: bool | None = None
@@ -93,6 +101,12 @@ ENVOY_GATEWAY = Implementation(
     # route.go idleTimeout() @v1.9.0: a BackendTrafficPolicy timeout.http.streamIdleTimeout on
     # the route becomes the route's idle_timeout (a stream with no activity either way).
     idle_timeout_by="policy",
+    # ClientTrafficPolicy CRD @v1.9.0, timeout.tcp.idleTimeout: "Default: 1 hour" (Envoy's
+    # own tcp_proxy default, api/envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto
+    # idle_timeout: "If not set, the default idle timeout is 1 hour"); raygate renders a
+    # ClientTrafficPolicy timeout.tcp.idleTimeout on the TCP listeners it owns.
+    tcp_idle_s=3600,
+    tcp_idle_knob="ClientTrafficPolicy spec.timeout.tcp.idleTimeout on the TCP listeners",
     # route.go buildUpgradeConfig @v1.9.0: the default upgrade config (websocket) unless a
     # requestBuffer is set, which raygate never writes.
     websocket_by_default=True,
@@ -121,6 +135,14 @@ NGINX_GATEWAY_FABRIC = Implementation(
     # ProxySettingsPolicy timeout.read/send are nginx's proxy_read/send_timeout: the same idle
     # timeouts as ingress-nginx's (gateway_api_metallb.md §4.3).
     idle_timeout_by="policy",
+    # internal/controller/nginx/config/stream_servers_template.go @v2.6.7: a TCPRoute's stream
+    # server has listen + proxy_pass and no proxy_timeout, so nginx's stream default applies
+    # (ngx_stream_proxy_module proxy_timeout: "Default: 10m", the time between two successive
+    # reads or writes). No NGF object reaches the stream context: ProxySettingsPolicy targets
+    # Gateway/HTTPRoute/GRPCRoute and writes http directives (apis/v1alpha1/
+    # proxysettingspolicy_types.go), SnippetsFilter contexts are main, http, http.server and
+    # http.server.location (apis/v1alpha1/snippetsfilter_types.go), all @v2.6.7.
+    tcp_idle_s=600,
     # NGF's nginx.conf maps $http_upgrade to the Upgrade/Connection headers (facts §2).
     websocket_by_default=True,
     tcp_prerequisite="the experimental features flag (nginxGateway.gwAPIExperimentalFeatures."
@@ -152,6 +174,14 @@ ISTIO = Implementation(
     # Nothing is shorter than ingress-nginx's idle timeouts; the bound itself is gone.
     idle_timeout_by="fixed",
     stream_idle_s=0,
+    # pilot/pkg/networking/core/gateway.go @1.28.10 builds a TCPRoute listener's filters with
+    # buildOutboundNetworkFilters (networkfilter.go): TcpProxy.IdleTimeout is the
+    # DestinationRule's trafficPolicy.connectionPool.tcp.idleTimeout, else the proxy's
+    # IDLE_TIMEOUT metadata (pkg/model/proxy.go: "If not set, default timeout is 1 hour"),
+    # else unset, i.e. Envoy's tcp_proxy default of 1 hour (tcp_proxy.proto idle_timeout).
+    tcp_idle_s=3600,
+    tcp_idle_knob="a DestinationRule (networking.istio.io/v1) for the head Service's host with "
+                  "spec.trafficPolicy.connectionPool.tcp.idleTimeout",
     # No Envoy buffer filter anywhere in pilot/pkg @1.28.10: bodies stream, no size cap.
     default_body_limit=0,
     # listener_builder.go @1.28.10: "Allow websocket upgrades", UpgradeConfigs [websocket].
@@ -190,6 +220,11 @@ CILIUM = Implementation(
     # The same connection manager's filters are grpc_web, grpc_stats and the router: no buffer
     # filter, so no body cap; and UpgradeConfigs [websocket].
     default_body_limit=0,
+    # operator/pkg/model/translation/envoy_listener.go NewTCPListener (main, code index): the
+    # TCPRoute listener's TcpProxy has only StatPrefix and Cluster, no IdleTimeout, so Envoy's
+    # tcp_proxy default of 1 hour applies (tcp_proxy.proto idle_timeout); Cilium has no setting
+    # for it (the Helm envoy.* timeouts are HTTP connection manager / upstream HTTP ones).
+    tcp_idle_s=3600,
     websocket_by_default=True,
     class_names=("cilium",),
     references=("https://github.com/cilium/cilium/pull/46184",
@@ -220,7 +255,21 @@ TRAEFIK = Implementation(
                       "HTTP(S) entryPoint (static configuration)",
     # No MaxBytesReader outside the Buffering (and Retry) middlewares in pkg/ @v3.7.9: no cap.
     default_body_limit=0,
+    # A TCPRoute becomes a HostSNI(`*`) TCP router (pkg/provider/kubernetes/gateway/
+    # tcproute.go @v3.7.9). The entryPoint's readTimeout/writeTimeout deadlines set at accept
+    # (pkg/server/server_entrypoint_tcp.go) are cleared before the TCP handler runs
+    # (pkg/server/router/tcp/router.go ServeTCP: "Remove read/write deadline"), and
+    # pkg/tcp/proxy.go copies both ways with no deadline (terminationDelay only after one side
+    # has closed): a silent connection is never cut.
+    tcp_idle_s=0,
     # pkg/proxy/httputil/proxy.go @v3.7.9: Go's ReverseProxy, which proxies Upgrade natively.
+    # The entryPoint's 60 s readTimeout does not end the upgraded log tail: ReverseProxy
+    # hijacks the client connection, and Go's net/http/server.go (*conn).hijackLocked clears
+    # its deadlines (rwc.SetDeadline(time.Time{})); Traefik v3.7.9 builds with Go 1.26
+    # (go.mod) and sets no deadline of its own on the client connection after that (the other
+    # SetDeadline calls in pkg/ are the TCP entryPoint's accept, cleared by the TCP router, and
+    # the backend side's connWithTimeouts in pkg/server/service/transport.go, active only with
+    # the read/write timeouts the NGINX provider alone sets).
     websocket_by_default=True,
     # traefik/traefik#8974: a Gateway listener port must equal an entryPoint port.
     tcp_listener_needs_entrypoint=True,
@@ -249,6 +298,19 @@ KONG = Implementation(
     # proxy_read/send_timeout: idle timeouts between two reads/writes, as ingress-nginx's.
     idle_timeout_by="backend-request",
     stream_idle_s=60,
+    # internal/dataplane/translator/translate_utils.go generateKongServiceFromBackendRefWithName
+    # @v3.5.13: the Kong Service of a TCPRoute rule (protocol tcp) gets read/write timeouts of
+    # DefaultServiceTimeout, 60000 ms (testdata/golden/tcproute-example/default_golden.yaml);
+    # in the stream subsystem Kong's balancer hands them to ngx.balancer.set_timeouts, which
+    # sets nginx's proxy_timeout to max(send, read) (lua-resty-core lib/ngx/balancer.md):
+    # a connection silent for 60 s is cut (a live Ray Client pings every 30 s). internal/dataplane/kongstate/service.go
+    # overrideByAnnotation @v3.5.13 takes konghq.com/read-timeout and write-timeout (ms) from
+    # the backend Kubernetes Service, for every route kind (translator/ingressrules.go).
+    tcp_idle_s=60,
+    tcp_idle_knob="the konghq.com/read-timeout and konghq.com/write-timeout annotations on "
+                  "the head Service (KubeRay owns it: set them in the RayCluster's "
+                  "spec.headServiceAnnotations)",
+    tcp_idle_knob_ms=True,
     # kong/templates/kong_defaults.lua @3.9.3: nginx_http_client_max_body_size = 0 (no check).
     default_body_limit=0,
     body_limit_knob="kong.conf nginx_http_client_max_body_size",

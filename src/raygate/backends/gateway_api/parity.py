@@ -1,7 +1,7 @@
 """What one of Ray's HTTP paths keeps when it moves from ingress-nginx to a Gateway API
 implementation: the HTTPRoute ``timeouts`` raygate writes, and the verdicts ``raygate migrate``
-reports (and ``raygate render`` warns about) for the idle timeouts, the body size, WebSocket and
-the time allowed to read an upload. The facts are the profiles' (``implementations.py``, each
+reports (and ``raygate render`` warns about) for the idle timeouts, the body size, WebSocket,
+the time allowed to read an upload, and the Ray Client's TCP idle timeout (``tcp_idle``). The facts are the profiles' (``implementations.py``, each
 with its source); this module only compares them with what ingress-nginx did.
 
 Idle, not total. ingress-nginx's ``proxy-read-timeout``/``proxy-send-timeout`` are nginx's
@@ -97,6 +97,63 @@ def idle_timeout(impl: Implementation, read: int, send: int, knob: str | None = 
                    f"at least {idle}s (set {impl.timeout_knob or 'its idle timeout'})", "warning")
 
 
+#: A live Ray Client session is never silent for longer: its channel sends an HTTP/2 PING
+#: every 30 s, with or without calls (``python/ray/util/client/common.py`` GRPC_OPTIONS:
+#: ``grpc.keepalive_time_ms`` 30000 "because ELB timeout is 60 seconds",
+#: ``keepalive_permit_without_calls`` 1, ``http2.max_pings_without_data`` 0; facts
+#: ``kuberay_ray.md``). Through an L4 proxy the PING and its ACK are bytes both ways, so they
+#: reset the proxy's idle timer. Cut anyway, the client reconnects and keeps its session
+#: (``feasibility.md`` §B, measured with nginx ``proxy_timeout 5s``).
+RAY_CLIENT_KEEPALIVE_S = 30
+
+
+def tcp_idle(impl: Implementation, old: int | None, text: str, rendered: str | None = None,
+             only_ray_client: bool = False) -> Verdict:
+    """The verdict on ingress-nginx's ``proxy-stream-timeout`` (``old`` s, the stream proxy's
+    ``proxy_timeout``: the longest pause between two reads or writes on a tcp-services
+    connection) for the TCPRoutes. ``only_ray_client``: every TCP port is the Ray Client's,
+    whose keepalive keeps a live session busy (``RAY_CLIENT_KEEPALIVE_S``); any other service
+    on those ports may go silent, and a shorter cut is then an error (the issue's rule: a
+    timeout under the old one). ``rendered``: the policy raygate writes to carry it, if any."""
+    if rendered is not None:
+        return Verdict("converted", f"{rendered} keeps {text} for the TCP ports")
+    new = impl.tcp_idle_s
+    if new is None:
+        return Verdict("approximated",
+                       f"TCP idle timeouts are {impl.title}'s own configuration: check it does not "
+                       f"cut a TCP connection silent for less than {text}", "warning")
+    if new == 0:
+        return Verdict("approximated",
+                       f"{impl.title} never cuts a silent TCPRoute connection: nothing is cut "
+                       f"sooner than before, but a dead client's connection is no longer closed "
+                       f"after {text}", "warning")
+    if old is None:
+        return Verdict("approximated", f"proxy-stream-timeout {text} is not an nginx time; "
+                                       f"{impl.title} cuts a silent TCPRoute connection after "
+                                       f"{units.gep_duration(new)}", "warning")
+    cut = (f"{impl.title} cuts a TCPRoute connection silent for {units.gep_duration(new)}, "
+           f"shorter than proxy-stream-timeout {text}")
+    if 0 < old <= new:
+        return Verdict("converted", f"{impl.title} cuts a TCPRoute connection silent for "
+                                    f"{units.gep_duration(new)}, at least {text}")
+    least = f'"{old * 1000}" (milliseconds, {text})' if impl.tcp_idle_knob_ms else text
+    if only_ray_client and new > RAY_CLIENT_KEEPALIVE_S:
+        keep = (f" (to keep the old bound anyway, set {impl.tcp_idle_knob} to {least})"
+                if impl.tcp_idle_knob else "")
+        return Verdict("approximated",
+                       f"{cut}, but a live Ray Client session is never silent that long (its "
+                       f"gRPC keepalive pings every {RAY_CLIENT_KEEPALIVE_S}s): only dead "
+                       f"connections are closed sooner{keep}")
+    fix = (f"set {impl.tcp_idle_knob} to at least {least}" if impl.tcp_idle_knob else
+           f"{impl.title} has no setting for it: expose these ports through a LoadBalancer "
+           "Service of their own instead of the Gateway")
+    who = (f"a Ray Client session is cut between its {RAY_CLIENT_KEEPALIVE_S}s keepalives and "
+           "has to reconnect" if only_ray_client else
+           "a connection on a tcp-services port other than the Ray Client's (which keeps "
+           f"itself busy every {RAY_CLIENT_KEEPALIVE_S}s) breaks when silent for longer")
+    return Verdict("approximated", f"{cut}: {who}; {fix}", "error")
+
+
 def body_size(impl: Implementation, old: int | None, text: str, uploads: bool,
               rendered: str | None = None) -> Verdict:
     """The verdict on ingress-nginx's body size (``old`` bytes, 0 = no limit, None = not
@@ -154,16 +211,22 @@ def request_read(impl: Implementation, body_timeout: int) -> Verdict | None:
 
 
 def for_spec(impl: Implementation, read: int, send: int, body: int | None, body_text: str,
-             body_timeout: int, body_rendered: str | None = None) -> list[tuple[str, Verdict]]:
-    """Every verdict for one set of ingress-nginx values, as (subject, verdict)."""
+             body_timeout: int, body_rendered: str | None = None,
+             stream: tuple[int | None, str, str | None, bool] | None = None
+             ) -> list[tuple[str, Verdict]]:
+    """Every verdict for one set of ingress-nginx values, as (subject, verdict). ``stream``:
+    (seconds, text, rendered policy, only the Ray Client) of the stream timeout when TCP ports
+    are exposed."""
     out = [("proxy timeouts", idle_timeout(impl, read, send)),
            ("body size", body_size(impl, body, body_text, True, body_rendered)),
            ("WebSocket", websocket(impl))]
     read_total = request_read(impl, body_timeout)
     if read_total is not None:
         out.append(("upload time", read_total))
+    if stream is not None:
+        out.append(("TCP idle timeout", tcp_idle(impl, *stream)))
     return out
 
 
-__all__ = ["Verdict", "RAY_UPLOAD", "rule_timeouts", "idle_timeout", "body_size", "websocket",
-           "request_read", "for_spec"]
+__all__ = ["Verdict", "RAY_UPLOAD", "RAY_CLIENT_KEEPALIVE_S", "rule_timeouts", "idle_timeout", "tcp_idle", "body_size",
+           "websocket", "request_read", "for_spec"]
