@@ -86,6 +86,7 @@ def test_apply_merges_tcp_services_and_rerun_is_a_noop(cluster: FakeApiServer, t
     assert again.changed == [] and again.failed == []
     assert set(_actions(again).values()) == {"unchanged"}
     assert cluster.resource_version == rv_before  # nothing was written
+    assert [c.message for c in again.changes] == [""] * len(again.changes)  # nothing to say
 
 
 def test_dropped_entries_go_and_foreign_entries_stay(cluster: FakeApiServer, tmp_path: Path) -> None:

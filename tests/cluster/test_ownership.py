@@ -727,3 +727,39 @@ def test_0_1_run_again_after_the_upgrade_is_handed_over_again(helm_cluster: Fake
     dashboard = server.get("Ingress", "team-1", "ray-1-dashboard")
     assert dashboard["spec"] == before["spec"]
     assert tcp(server)["20001"] == "team-1/ray-1-head-svc:10001"
+
+
+def test_a_helm_upgrade_between_read_and_flags_patch_keeps_its_flag(
+        helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    """Helm adds a flag to the controller after apply read it and before the guarded flags
+    patch: the patch's ``test`` fails, apply reads the controller again and sets its flags
+    into the new args; Helm's new flag stays."""
+    install_ray_cluster(helm_cluster, 1)
+    chart_args = list(args(helm_cluster))
+
+    def helm_upgrade(server: FakeApiServer) -> None:
+        dep = server.get("Deployment", world.CTRL_NS, world.CTRL)
+        containers = dep["spec"]["template"]["spec"]["containers"]
+        containers[0]["args"] = containers[0]["args"] + ["--v=2"]
+        server.patch("Deployment", world.CTRL_NS, world.CTRL,
+                     {"spec": {"template": {"spec": {"containers": containers}}}})
+    # The controller's PATCHes in one apply: the dry run, the apply, then the flags.
+    helm_cluster.before(helm_upgrade, verb="patch", kind="Deployment", name=world.CTRL, after=2)
+    report = apply(helm_cluster, spec_file(tmp_path, 1, extra=[]))
+    [dep] = [c for c in report.changes if c.ref.startswith("Deployment/")]
+    assert dep.action == "configured", dep.message
+    assert args(helm_cluster) == chart_args + ["--v=2"] + RAYGATE_FLAGS
+
+
+def test_a_gateway_node_that_does_not_exist_is_reported_not_created(
+        helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    install_ray_cluster(helm_cluster, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    data = yaml.safe_load(path.read_text())
+    data.setdefault("placement", {})["pinnedNode"] = {"nodeName": "node-9"}
+    path.write_text(yaml.safe_dump(data))
+    report = apply(helm_cluster, path)
+    [node] = [c for c in report.changes if c.ref.startswith("Node/")]
+    assert (node.action, node.message) == (
+        "missing", "Node/node-9 does not exist; raygate only patches it (label the node)")
+    assert helm_cluster.get("Node", None, "node-9") is None

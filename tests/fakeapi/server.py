@@ -145,6 +145,7 @@ class FakeApiServer:
         self._disabled_groups: set[str] = set()
         #: [verb, kind, remaining, seconds] (see ``stall``).
         self._stalls: list[list[Any]] = []
+        self._befores: list[list[Any]] = []
         self._logs: dict[tuple[str, str, str | None], str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -346,6 +347,14 @@ class FakeApiServer:
                  "has been modified; please apply your changes to the latest version and try again",
         }.get(code, f"injected {code}")
         self._faults.append([verb, kind, name, times, code, reason, message, after])
+
+    def before(self, action: Callable[["FakeApiServer"], Any], *, verb: str | None = None,
+               kind: str | None = None, name: str | None = None, after: int = 0,
+               times: int = 1) -> None:
+        """Run ``action(server)`` on the server loop just before ``times`` matching requests
+        are handled, after letting ``after`` of them through: another writer (a Helm upgrade,
+        a controller) changes the object between a client's read and its write."""
+        self._befores.append([verb, kind, name, times, after, action])
 
     def stall(self, seconds: float, *, verb: str | None = None, kind: str | None = None,
               times: int = 1) -> None:
@@ -588,6 +597,7 @@ class FakeApiServer:
             raise ApiStatus(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         rec.verb, rec.kind = verb, t.kind
         self._check_rbac(t, verb, ns)
+        self._run_befores(t, verb, name)
         self._check_faults(t, verb, name)
         await self._check_stalls(t, verb)
         if sub == "log":
@@ -644,6 +654,17 @@ class FakeApiServer:
                     continue
                 fault[3] -= 1
                 raise ApiStatus(code, reason, message, {"name": name or "", "kind": t.plural})
+
+    def _run_befores(self, t: ResourceType, verb: str, name: str | None) -> None:
+        for hook in self._befores:
+            h_verb, h_kind, h_name, remaining, after, action = hook
+            if remaining > 0 and h_verb in (None, verb) and h_kind in (None, t.kind) \
+                    and h_name in (None, name):
+                if after > 0:
+                    hook[4] -= 1
+                    continue
+                hook[3] -= 1
+                action(self)
 
     async def _check_stalls(self, t: ResourceType, verb: str) -> None:
         for stall in self._stalls:
