@@ -115,7 +115,10 @@ def test_patched_kinds_must_exist(fake_api: FakeApiServer, tmp_path: Path) -> No
     fake_api.delete("Deployment", world.CTRL_NS, world.CTRL)
     report = _apply(fake_api, _spec_file(tmp_path))
     missing = next(c for c in report.changes if c.ref.startswith("Deployment/"))
-    assert missing.action == "missing" and "install ingress-nginx first" in missing.message
+    assert (missing.action, missing.message) == ("missing", (
+        f"Deployment/{world.CTRL_NS}/{world.CTRL} does not exist; raygate only patches it "
+        "(install ingress-nginx first, or name the installed controller with "
+        "controller.deployment in the spec)"))
     assert fake_api.get("Deployment", world.CTRL_NS, world.CTRL) is None
 
 
