@@ -5,6 +5,7 @@ nothing is left behind."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -380,3 +381,40 @@ def test_new_settings_plan_every_cluster_again(api_server: FakeApiServer,
     assert r.run_pass().routes_written >= 1
     rules = api_server.get("Ingress", "t", "raygate-a-dashboard")["spec"]["rules"]
     assert [rule.get("host") for rule in rules] == ["a.t.ray.example.com"]
+
+
+def test_while_clusters_wait_a_pass_routes_first_and_a_later_pass_tells(
+        api_server: FakeApiServer, source: ClusterSource) -> None:
+    """Routes before what users are told, across passes: with more changes queued the pass
+    ends once ports, tcp-services and routes are written; the next pass writes annotations,
+    finalizer and one Event each; and telling waits no longer than ``tell_delay``."""
+    names = [f"t/w{i}" for i in range(3)]
+    api_server.add_many(ray_cluster(n[2:], "t", f"u{n}") for n in names)
+    r = reconciler(source)
+    first = r.run_pass(more_waiting=lambda: True)
+    assert first.told_later and len(first.allocated) == 3 and first.told == []
+    assert_consistent(api_server, names)
+    assert len(api_server.objects("Ingress", "t")) == 6  # routed
+    for n in names:
+        meta = api_server.get("RayCluster", "t", n[2:])["metadata"]
+        assert desired.STATUS not in (meta.get("annotations") or {})
+        assert desired.FINALIZER not in (meta.get("finalizers") or [])
+    assert api_server.objects("Event", "t") == []  # never before the routes
+    second = r.run_pass()
+    assert not second.told_later and sorted(second.told) == names and second.allocated == []
+    for n in names:
+        meta = api_server.get("RayCluster", "t", n[2:])["metadata"]
+        assert meta["annotations"][desired.STATUS] == "exposed"
+        assert desired.FINALIZER in meta["finalizers"]
+    assert [e["reason"] for e in api_server.objects("Event", "t")] == ["Exposed"] * 3
+    assert r.run_pass().writes == 0
+
+    # However much keeps arriving, users are told within tell_delay of the first pass left.
+    r.tell_delay = 0.3
+    api_server.add(ray_cluster("late", "t", "u-late"))
+    assert r.run_pass(more_waiting=lambda: True).told_later
+    api_server.add(ray_cluster("later", "t", "u-later"))
+    assert r.run_pass(more_waiting=lambda: True).told_later  # within 0.3 s of the first
+    time.sleep(0.3)
+    last = r.run_pass(more_waiting=lambda: True)
+    assert not last.told_later and sorted(last.told) == ["t/late", "t/later"]

@@ -105,9 +105,12 @@ class Operator:
                 self.metrics.ready = True
                 self._wait(self.elector.retry_period)
                 continue
-            if now >= next_resync or self._drain():
+            # Drained before every pass, so that what is queued during it is new (``more_waiting``).
+            changed = self._drain()
+            if now >= next_resync or changed:
                 try:
-                    report = self.reconciler.run_pass()
+                    report = self.reconciler.run_pass(
+                        more_waiting=lambda: not self.dirty.empty())
                 except Exception as e:  # noqa: BLE001 - any failure is retried, with backoff
                     self.metrics.inc("raygate_operator_reconcile_errors_total")
                     delay = self.backoff.next_delay()
@@ -117,6 +120,8 @@ class Operator:
                     continue
                 self.backoff.reset()
                 self._record(report)
+                if report.told_later:
+                    self.poke("tell")  # the annotations and Events left to the next pass
                 passes += 1
                 next_resync = time.monotonic() + self.resync_seconds
                 if max_passes is not None and passes >= max_passes:

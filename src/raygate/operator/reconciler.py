@@ -53,6 +53,11 @@ class PassReport:
     #: ``time.monotonic()`` once this pass's ports, tcp-services entries and routes were all
     #: written (the clusters are reachable); what users are told is written after it.
     routed_at: float | None = None
+    #: The clusters whose annotations (and finalizer) this pass wrote.
+    told: list[str] = field(default_factory=list)
+    #: Whether this pass left telling users (annotations, Events, probes) to a later pass,
+    #: because more clusters were waiting to be routed (``Reconciler.tell_delay``).
+    told_later: bool = False
 
 
 class Api:
@@ -182,9 +187,16 @@ class Api:
 
 class Reconciler:
     def __init__(self, api: Api, settings: OperatorSettings, *,
-                 clock: Callable[[], float] = time.time, workers: int = 16) -> None:
+                 clock: Callable[[], float] = time.time, workers: int = 16,
+                 tell_delay: float = 2.0) -> None:
         self.api = api
         self.workers = workers
+        #: How long telling users may wait behind routing: while more clusters are waiting to be
+        #: routed, a pass ends once its routes are written and a later pass writes the
+        #: annotations and Events, but never later than ``tell_delay`` seconds after the first
+        #: pass that left them (see ``run_pass``).
+        self.tell_delay = tell_delay
+        self._told_owed_since: float | None = None
         self._report_lock = threading.Lock()
         #: cluster -> (when probed, what was probed): re-probed on change or after the interval.
         self._probed: dict[str, tuple[float, Any]] = {}
@@ -309,7 +321,15 @@ class Reconciler:
 
     # ------------------------------------------------------------------ one pass
 
-    def run_pass(self) -> PassReport:
+    def run_pass(self, more_waiting: Callable[[], bool] = lambda: False) -> PassReport:
+        """One pass: read, claim ports, write tcp-services and routes, then tell users.
+
+        ``more_waiting``: whether changes arrived meanwhile (the operator's queue). When they
+        did, telling users is left to the next pass (within ``tell_delay``): it is level-based
+        like everything else (the next pass compares the annotations it reads with what they
+        should be), so the clusters waiting get their routes first instead of waiting behind
+        two writes per cluster (annotations, Event) of this pass's batch. The Event still
+        follows the routes, as before."""
         report = PassReport()
         start_writes = self.api.writes
         clusters, held, live_route_list, tcp_map = self._read()
@@ -405,6 +425,14 @@ class Reconciler:
         report.routes_written, report.routes_deleted = len(to_apply), len(stale)
         report.routed_at = time.monotonic()
 
+        owed_since = self._told_owed_since or report.routed_at
+        if report.routed_at - owed_since < self.tell_delay and more_waiting():
+            self._told_owed_since = owed_since
+            report.told_later = True
+            report.exposed = sum(1 for p in plans.values() if p.exposed)
+            report.writes = self.api.writes - start_writes
+            return report
+        self._told_owed_since = None
         warning = desired.shared_cookie_warning(plans, self.settings)
         if warning:
             report.warnings.append(warning)
@@ -583,6 +611,7 @@ class Reconciler:
                              {"metadata": metadata_patch})
         with self._report_lock:
             report.annotated += 1
+            report.told.append(f"{ns}/{name}")
 
     def _event(self, cluster: Mapping[str, Any], reason: str, message: str,
                type_: str = "Normal") -> None:
