@@ -418,3 +418,28 @@ def test_while_clusters_wait_a_pass_routes_first_and_a_later_pass_tells(
     time.sleep(0.3)
     last = r.run_pass(more_waiting=lambda: True)
     assert not last.told_later and sorted(last.told) == ["t/late", "t/later"]
+
+
+def test_a_pass_after_telling_renders_no_cluster_again_unless_another_writer_changed_it(
+        api_server: FakeApiServer, source: ClusterSource) -> None:
+    """Our own annotation patch gives the cluster a new resourceVersion but keeps its plan;
+    a change by anybody else (even one that lands with our patch) makes a new plan."""
+    api_server.add_many(ray_cluster(n, "t", f"u{n}") for n in ("p", "q"))
+    r = reconciler(source)
+    assert sorted(r.run_pass().told) == ["t/p", "t/q"]
+    plans = {k: v[1] for k, v in r._plan_cache.items()}
+    assert r.run_pass().writes == 0
+    assert all(r._plan_cache[k][1] is p for k, p in plans.items())  # none rendered again
+
+    # Another writer's change between our read and our patch is in what the patch returns:
+    # the plan made before it is not carried over.
+    live = api_server.get("RayCluster", "t", "p")
+    stored = {**live, "metadata": {**live["metadata"], "resourceVersion": "999999",
+                                   "labels": {"team": "new"}}}
+    r._keep_plans(live, stored)
+    assert r._plan_cache[("t/p", False)][0][1] == live["metadata"]["resourceVersion"]
+    ours = {**live, "metadata": {**live["metadata"], "resourceVersion": "999999",
+                                 "annotations": {**live["metadata"]["annotations"],
+                                                 desired.STATUS: "changed"}}}
+    r._keep_plans(live, ours)
+    assert r._plan_cache[("t/p", False)][0][1] == "999999"

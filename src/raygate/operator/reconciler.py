@@ -143,11 +143,14 @@ class Api:
                           field_manager=FIELD_MANAGER, force=force)
 
     def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
-                    patch: dict[str, Any]) -> None:
+                    patch: dict[str, Any]) -> dict[str, Any] | None:
+        """JSON merge patch; returns the object as the API server stored it."""
         from lightkube.types import PatchType
         self._count()
-        self.client.patch(self._res(api_version, kind), name, patch, namespace=namespace or None,
-                          patch_type=PatchType.MERGE, field_manager=FIELD_MANAGER)
+        o = self.client.patch(self._res(api_version, kind), name, patch,
+                              namespace=namespace or None, patch_type=PatchType.MERGE,
+                              field_manager=FIELD_MANAGER)
+        return o.to_dict() if hasattr(o, "to_dict") else (dict(o) if o is not None else None)
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
         from lightkube.core.exceptions import ApiError
@@ -607,11 +610,32 @@ class Reconciler:
     def _patch_cluster(self, cluster: Mapping[str, Any], metadata_patch: dict[str, Any],
                        report: PassReport) -> None:
         ns, name, _, kind = desired.cluster_ref(cluster)
-        self.api.merge_patch(str(cluster.get("apiVersion") or "ray.io/v1"), kind, ns, name,
-                             {"metadata": metadata_patch})
+        stored = self.api.merge_patch(str(cluster.get("apiVersion") or "ray.io/v1"), kind, ns,
+                                      name, {"metadata": metadata_patch})
+        self._keep_plans(cluster, stored)
         with self._report_lock:
             report.annotated += 1
             report.told.append(f"{ns}/{name}")
+
+    def _keep_plans(self, cluster: Mapping[str, Any], stored: Mapping[str, Any] | None) -> None:
+        """Our own patch of a cluster (annotations, finalizer) gives it a new resourceVersion
+        but leaves its plans as they were (``desired.plan`` reads neither, tested in
+        tests/operator/test_pure.py): the plans made from the old version are kept for the
+        new one, so the next pass does not render every cluster it just told again. Only when
+        the stored object differs from the one planned in nothing but those (no other writer
+        changed it in between: a merge patch has no precondition)."""
+        if not stored:
+            return
+        before = (cluster.get("metadata") or {}).get("resourceVersion")
+        after = (stored.get("metadata") or {}).get("resourceVersion")
+        if before is None or after is None or after == before \
+                or _without_ours(cluster) != _without_ours(stored):
+            return
+        ns, name, _, _ = desired.cluster_ref(cluster)
+        for key in ((f"{ns}/{name}", False), (f"{ns}/{name}", True)):
+            hit = self._plan_cache.get(key)
+            if hit is not None and hit[0][1] == before:
+                self._plan_cache[key] = ((hit[0][0], after, *hit[0][2:]), hit[1])
 
     def _event(self, cluster: Mapping[str, Any], reason: str, message: str,
                type_: str = "Normal") -> None:
@@ -626,6 +650,22 @@ def _cluster_scoped(obj: Mapping[str, Any]) -> dict[str, Any]:
     meta = dict(obj.get("metadata") or {})
     meta["namespace"] = "default"
     return {**obj, "metadata": meta}
+
+
+#: What the operator writes on a cluster (``Reconciler._tell``): not inputs of its plan.
+_OURS = (desired.STATUS, desired.DASHBOARD_URL, desired.CLIENT_ADDRESS)
+
+
+def _without_ours(cluster: Mapping[str, Any]) -> dict[str, Any]:
+    """The cluster without what our patches write or the API server changes on any write
+    (resourceVersion, managedFields): equal for two versions that differ only by our patch."""
+    meta = dict(cluster.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta.pop("managedFields", None)
+    meta["annotations"] = {k: v for k, v in (meta.get("annotations") or {}).items()
+                           if k not in _OURS}
+    meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != desired.FINALIZER]
+    return {**cluster, "metadata": meta}
 
 
 def _has_finalizer(cluster: Mapping[str, Any]) -> bool:
@@ -678,12 +718,13 @@ class DryRunApi(Api):
                             + extra)
 
     def merge_patch(self, api_version: str, kind: str, namespace: str, name: str,
-                    patch: dict[str, Any]) -> None:
+                    patch: dict[str, Any]) -> dict[str, Any] | None:
         self._count()
         meta = patch.get("metadata") or {}
         notes = ", ".join(f"{k}={v}" for k, v in (meta.get("annotations") or {}).items())
         self.planned.append(f"annotate {kind} {namespace}/{name}: {notes}"
                             + (" (+finalizer)" if "finalizers" in meta else ""))
+        return None
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> None:
         self._count()
