@@ -53,6 +53,7 @@ def serve(workdir: str) -> None:
 
 def measure(kubeconfig: str, n: int, rate: float | None = None) -> dict:
     from raygate.operator import settings
+    from raygate.operator.cache import ClusterCache
     from raygate.operator.leader import LeaseElector, LightkubeLeaseApi
     from raygate.operator.loop import Operator, lightkube_watch
     from raygate.operator.metrics import Metrics
@@ -73,10 +74,11 @@ def measure(kubeconfig: str, n: int, rate: float | None = None) -> dict:
         for cluster in report.told:  # may be a later pass (Reconciler.tell_delay)
             told.setdefault(cluster, now)
 
-    op = Operator(Reconciler(Api(source), s),
+    cache = ClusterCache()
+    op = Operator(Reconciler(Api(source), s, cache=cache),
                   LeaseElector(LightkubeLeaseApi(source.client), s.namespace, s.lease_name,
                                "bench", retry_period=0.2, renew_deadline=5, lease_duration=10),
-                  Metrics(), watch=lightkube_watch(source), on_pass=on_pass, batch_window=0.05)
+                  Metrics(), watch=lightkube_watch(source, cache), on_pass=on_pass, batch_window=0.05)
     runner = threading.Thread(target=op.run, daemon=True)
     runner.start()
     while op.last_report is None:  # leader, first (empty) pass done, watches up

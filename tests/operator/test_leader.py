@@ -293,9 +293,9 @@ def test_a_pass_that_left_telling_to_the_next_is_followed_by_one(fake_api: FakeA
     class BusyFirstPass(Reconciler):
         passes = 0
 
-        def run_pass(self, more_waiting=lambda: False):  # type: ignore[no-untyped-def]
+        def run_pass(self, more_waiting=lambda: False, **kw):  # type: ignore[no-untyped-def]
             self.passes += 1
-            return super().run_pass((lambda: True) if self.passes == 1 else more_waiting)
+            return super().run_pass((lambda: True) if self.passes == 1 else more_waiting, **kw)
 
     reports = []
     elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only",

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from raygate.operator import allocations as alloc
 from raygate.operator import desired, placement, probing
+from raygate.operator.cache import ClusterCache
 from raygate.operator.settings import OperatorSettings
 
 FIELD_MANAGER = "raygate-operator"
@@ -191,8 +192,10 @@ class Api:
 class Reconciler:
     def __init__(self, api: Api, settings: OperatorSettings, *,
                  clock: Callable[[], float] = time.time, workers: int = 16,
-                 tell_delay: float = 2.0) -> None:
+                 tell_delay: float = 2.0, cache: ClusterCache | None = None) -> None:
         self.api = api
+        #: The Ray clusters as the watches delivered them (``cache``); None: LIST them.
+        self.cache = cache
         self.workers = workers
         #: How long telling users may wait behind routing: while more clusters are waiting to be
         #: routed, a pass ends once its routes are written and a later pass writes the
@@ -221,10 +224,16 @@ class Reconciler:
 
     # ------------------------------------------------------------------ reading
 
-    def _clusters(self) -> list[dict[str, Any]]:
+    def _clusters(self, fresh: bool = True) -> list[dict[str, Any]]:
+        """The Ray clusters: from the watches' cache when asked (not ``fresh``) and every
+        installed kind's watch is synced, else LISTed."""
         kinds = [(v, k) for v, k in RAY_KINDS if self.api.installed(v)]
-        return [c for listed in self._parallel(lambda vk: self.api.list(*vk), kinds)
-                for c in listed
+        if not fresh and self.cache is not None and self.cache.synced(k for _, k in kinds):
+            found = self.cache.objects(k for _, k in kinds)
+        else:
+            found = [c for listed in self._parallel(lambda vk: self.api.list(*vk), kinds)
+                     for c in listed]
+        return [c for c in found
                 if self.settings.watches((c.get("metadata") or {}).get("namespace") or "")]
 
     def _allocations(self) -> list[alloc.Allocation]:
@@ -241,8 +250,8 @@ class Reconciler:
             lambda vk: self.api.list(*vk, labels={"app.kubernetes.io/managed-by": FIELD_MANAGER}),
             kinds) for r in listed]
 
-    def _read(self) -> tuple[list[dict[str, Any]], list[alloc.Allocation],
-                             list[dict[str, Any]], dict[str, Any] | None]:
+    def _read(self, fresh: bool = True) -> tuple[list[dict[str, Any]], list[alloc.Allocation],
+                                                 list[dict[str, Any]], dict[str, Any] | None]:
         """Everything a pass reads first, at once (the reads are independent; one after the
         other they were most of a quiet pass): the Ray clusters, the port records, our routes
         and (ingress-nginx) the shared tcp-services map."""
@@ -252,7 +261,8 @@ class Reconciler:
                                     ctl.tcp_services_config_map)) \
             if self.settings.backend == "ingress-nginx" else (lambda: None)
         clusters, held, routes, tcp_map = self._parallel(
-            lambda read: read(), [self._clusters, self._allocations, self._routes, tcp])
+            lambda read: read(), [lambda: self._clusters(fresh), self._allocations, self._routes,
+                                  tcp])
         return clusters, held, routes, tcp_map
 
     def _plan_settings(self) -> OperatorSettings:
@@ -324,7 +334,8 @@ class Reconciler:
 
     # ------------------------------------------------------------------ one pass
 
-    def run_pass(self, more_waiting: Callable[[], bool] = lambda: False) -> PassReport:
+    def run_pass(self, more_waiting: Callable[[], bool] = lambda: False, *,
+                 fresh: bool = True) -> PassReport:
         """One pass: read, claim ports, write tcp-services and routes, then tell users.
 
         ``more_waiting``: whether changes arrived meanwhile (the operator's queue). When they
@@ -332,10 +343,13 @@ class Reconciler:
         like everything else (the next pass compares the annotations it reads with what they
         should be), so the clusters waiting get their routes first instead of waiting behind
         two writes per cluster (annotations, Event) of this pass's batch. The Event still
-        follows the routes, as before."""
+        follows the routes, as before.
+
+        ``fresh``: LIST the Ray clusters even when the watches' cache (``cache``) is synced
+        (the repair pass, a new leader's first pass)."""
         report = PassReport()
         start_writes = self.api.writes
-        clusters, held, live_route_list, tcp_map = self._read()
+        clusters, held, live_route_list, tcp_map = self._read(fresh)
         report.clusters = len(clusters)
         plans: dict[str, desired.Plan] = {}
         objs: dict[str, dict[str, Any]] = {}
@@ -535,10 +549,11 @@ class Reconciler:
                 self._probed[key] = (now, (address, tuple(sorted(holdings.get(key, {}).items()))))
             previous = ((c.get("metadata") or {}).get("annotations") or {}).get(probing.PROBE_RESULT)
             ns, name, _, kind = desired.cluster_ref(c)
-            self.api.merge_patch(str(c.get("apiVersion") or "ray.io/v1"), kind, ns, name,
-                                 {"metadata": {"annotations": {
-                                     probing.PROBE_RESULT: result[1],
-                                     probing.PROBE_TIME: probing.stamp(now)}}})
+            stored = self.api.merge_patch(str(c.get("apiVersion") or "ray.io/v1"), kind, ns,
+                                          name, {"metadata": {"annotations": {
+                                              probing.PROBE_RESULT: result[1],
+                                              probing.PROBE_TIME: probing.stamp(now)}}})
+            self._cache_wrote(c, stored)
             if previous is None or previous.startswith("ok") != result[0]:
                 self._event(c, "ProbeSucceeded" if result[0] else "ProbeFailed", result[1],
                             "Normal" if result[0] else "Warning")
@@ -612,10 +627,20 @@ class Reconciler:
         ns, name, _, kind = desired.cluster_ref(cluster)
         stored = self.api.merge_patch(str(cluster.get("apiVersion") or "ray.io/v1"), kind, ns,
                                       name, {"metadata": metadata_patch})
+        self._cache_wrote(cluster, stored)
         self._keep_plans(cluster, stored)
         with self._report_lock:
             report.annotated += 1
             report.told.append(f"{ns}/{name}")
+
+    def _cache_wrote(self, cluster: Mapping[str, Any], stored: Mapping[str, Any] | None) -> None:
+        """Our patch's result into the watches' cache (see ``cache``: the next pass must not
+        read the version from before it)."""
+        if self.cache is not None and stored:
+            self.cache.wrote(str(cluster.get("kind") or "RayCluster"),
+                             (cluster.get("metadata") or {}).get("resourceVersion"),
+                             {"apiVersion": cluster.get("apiVersion"),
+                              "kind": cluster.get("kind"), **stored})
 
     def _keep_plans(self, cluster: Mapping[str, Any], stored: Mapping[str, Any] | None) -> None:
         """Our own patch of a cluster (annotations, finalizer) gives it a new resourceVersion
