@@ -300,7 +300,8 @@ def test_a_pass_that_left_telling_to_the_next_is_followed_by_one(fake_api: FakeA
     reports = []
     elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only",
                            retry_period=0.05)
-    op = Operator(BusyFirstPass(Api(src), settings.OperatorSettings()), elector, Metrics(),
+    op = Operator(BusyFirstPass(Api(src), settings.OperatorSettings(), tell_later_from=1),
+                  elector, Metrics(),
                   resync_seconds=300, on_pass=reports.append)
     runner = threading.Thread(target=op.run, kwargs={"max_passes": 2}, daemon=True)
     runner.start()

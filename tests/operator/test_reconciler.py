@@ -391,6 +391,7 @@ def test_while_clusters_wait_a_pass_routes_first_and_a_later_pass_tells(
     names = [f"t/w{i}" for i in range(3)]
     api_server.add_many(ray_cluster(n[2:], "t", f"u{n}") for n in names)
     r = reconciler(source)
+    r.tell_later_from = 3  # a burst: three clusters routed in one pass
     first = r.run_pass(more_waiting=lambda: True)
     assert first.told_later and len(first.allocated) == 3 and first.told == []
     assert_consistent(api_server, names)
@@ -410,7 +411,12 @@ def test_while_clusters_wait_a_pass_routes_first_and_a_later_pass_tells(
     assert r.run_pass().writes == 0
 
     # However much keeps arriving, users are told within tell_delay of the first pass left.
-    r.tell_delay = 0.3
+    # Fewer than a burst (a steady arrival rate): told in the pass that routes them.
+    api_server.add_many(ray_cluster(n, "t", f"u-{n}") for n in ("s1", "s2"))
+    steady = r.run_pass(more_waiting=lambda: True)
+    assert not steady.told_later and sorted(steady.told) == ["t/s1", "t/s2"]
+
+    r.tell_delay, r.tell_later_from = 0.3, 1
     api_server.add(ray_cluster("late", "t", "u-late"))
     assert r.run_pass(more_waiting=lambda: True).told_later
     api_server.add(ray_cluster("later", "t", "u-later"))

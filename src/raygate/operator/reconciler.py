@@ -245,16 +245,20 @@ class Api:
 class Reconciler:
     def __init__(self, api: Api, settings: OperatorSettings, *,
                  clock: Callable[[], float] = time.time, workers: int = 16,
-                 tell_delay: float = 2.0, cache: ClusterCache | None = None) -> None:
+                 tell_delay: float = 5.0, tell_later_from: int = 16,
+                 cache: ClusterCache | None = None) -> None:
         self.api = api
         #: The Ray clusters as the watches delivered them (``cache``); None: LIST them.
         self.cache = cache
         self.workers = workers
-        #: How long telling users may wait behind routing: while more clusters are waiting to be
-        #: routed, a pass ends once its routes are written and a later pass writes the
-        #: annotations and Events, but never later than ``tell_delay`` seconds after the first
-        #: pass that left them (see ``run_pass``).
+        #: Telling users may wait behind routing in a burst: when a pass wrote the routes of
+        #: at least ``tell_later_from`` clusters and more are waiting to be routed, it ends once
+        #: its routes are written and a later pass writes the annotations and Events, but
+        #: never later than ``tell_delay`` seconds after the first pass that left them (see
+        #: ``run_pass``). At a steady arrival rate a pass routes a few clusters and tells them
+        #: at once.
         self.tell_delay = tell_delay
+        self.tell_later_from = tell_later_from
         self._told_owed_since: float | None = None
         self._report_lock = threading.Lock()
         #: cluster -> (when probed, what was probed): re-probed on change or after the interval.
@@ -392,7 +396,8 @@ class Reconciler:
         """One pass: read, claim ports, write tcp-services and routes, then tell users.
 
         ``more_waiting``: whether changes arrived meanwhile (the operator's queue). When they
-        did, telling users is left to the next pass (within ``tell_delay``): it is level-based
+        did and this pass routed a burst (``tell_later_from`` clusters or more), telling users
+        is left to the next pass (within ``tell_delay``): it is level-based
         like everything else (the next pass compares the annotations it reads with what they
         should be), so the clusters waiting get their routes first instead of waiting behind
         two writes per cluster (annotations, Event) of this pass's batch. The Event still
@@ -496,7 +501,10 @@ class Reconciler:
         report.routed_at = time.monotonic()
 
         owed_since = self._told_owed_since or report.routed_at
-        if report.routed_at - owed_since < self.tell_delay and more_waiting():
+        routed = {(r["metadata"].get("labels") or {}).get(desired.CLUSTER_LABEL)
+                  for r in to_apply}
+        if len(routed) >= self.tell_later_from and \
+                report.routed_at - owed_since < self.tell_delay and more_waiting():
             self._told_owed_since = owed_since
             report.told_later = True
             report.exposed = sum(1 for p in plans.values() if p.exposed)
