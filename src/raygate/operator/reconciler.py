@@ -245,7 +245,7 @@ class Api:
 class Reconciler:
     def __init__(self, api: Api, settings: OperatorSettings, *,
                  clock: Callable[[], float] = time.time, workers: int = 16,
-                 tell_delay: float = 2.0, tell_later_from: int = 16,
+                 tell_delay: float = 10.0, tell_later_from: int = 16,
                  cache: ClusterCache | None = None) -> None:
         self.api = api
         #: The Ray clusters as the watches delivered them (``cache``); None: LIST them.
