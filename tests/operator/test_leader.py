@@ -279,3 +279,37 @@ def test_two_operator_replicas_one_writer(fake_api: FakeApiServer) -> None:
     assert len(ports) == 20 == len(set(ports))
     for src in srcs:
         src.close()
+
+
+def test_a_pass_that_left_telling_to_the_next_is_followed_by_one(fake_api: FakeApiServer,
+                                                                  sources) -> None:
+    """The loop does not wait for the next change or the resync to tell users: a pass that
+    left annotations and Events for later (more clusters were waiting) queues another."""
+    from tests.cluster import world
+    world.install(fake_api)
+    fake_api.add_many([ray_cluster(n, "t", f"u{n}") for n in ("a", "b")])
+    src, _ = sources
+
+    class BusyFirstPass(Reconciler):
+        passes = 0
+
+        def run_pass(self, more_waiting=lambda: False, **kw):  # type: ignore[no-untyped-def]
+            self.passes += 1
+            return super().run_pass((lambda: True) if self.passes == 1 else more_waiting, **kw)
+
+    reports = []
+    elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only",
+                           retry_period=0.05)
+    op = Operator(BusyFirstPass(Api(src), settings.OperatorSettings(), tell_later_from=1),
+                  elector, Metrics(),
+                  resync_seconds=300, on_pass=reports.append)
+    runner = threading.Thread(target=op.run, kwargs={"max_passes": 2}, daemon=True)
+    runner.start()
+    runner.join(20)
+    op.stop()
+    assert not runner.is_alive(), "no second pass: telling waited for the resync"
+    assert [r.told_later for r in reports] == [True, False]
+    assert sorted(reports[1].told) == ["t/a", "t/b"]
+    for name in ("a", "b"):
+        notes = fake_api.get("RayCluster", "t", name)["metadata"]["annotations"]
+        assert notes["raygate.io/status"] == "exposed"

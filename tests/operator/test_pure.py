@@ -185,3 +185,22 @@ def test_placement_decisions() -> None:
     two = placement.decide([node("a", "1.1.1.1", **gw), node("b", "1.1.1.2", **gw)],
                            "ingress-ready=true", None)
     assert two.state == "lost" and "2 nodes carry" in two.reason
+
+
+@pytest.mark.parametrize("overrides", [
+    {}, {"routing": {"mode": "host", "domain": "ray.example.com"}},
+    {"backend": "gateway-api", "gatewayApi": {"gatewayName": "gw", "gatewayNamespace": "gw"}}])
+@pytest.mark.parametrize("expose", ["dashboard,jobs,client", "serve", "dashboard,client,gcs"])
+def test_a_plan_does_not_depend_on_what_the_operator_writes_on_the_cluster(
+        overrides: dict, expose: str) -> None:
+    """What ``Reconciler._keep_plans`` relies on: the annotations and finalizer ``_tell``
+    writes are not inputs of the plan, so a plan made before them holds after them."""
+    s = settings.load(None, {"allowGcs": True, **overrides})
+    before = ray_cluster(expose=expose)
+    after = ray_cluster(expose=expose, **{desired.STATUS: "exposed",
+                                          desired.DASHBOARD_URL: "http://x/ray/team1/a/",
+                                          desired.CLIENT_ADDRESS: "ray://GATEWAY:30001"})
+    after["metadata"]["finalizers"] = ["other.io/keep", desired.FINALIZER]
+    for ports in (None, {"client": 30001, "gcs": 30002}):
+        planned = desired.plan(before, s, ports)
+        assert planned.routes and desired.plan(after, s, ports) == planned

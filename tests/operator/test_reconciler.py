@@ -5,6 +5,7 @@ nothing is left behind."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -380,3 +381,71 @@ def test_new_settings_plan_every_cluster_again(api_server: FakeApiServer,
     assert r.run_pass().routes_written >= 1
     rules = api_server.get("Ingress", "t", "raygate-a-dashboard")["spec"]["rules"]
     assert [rule.get("host") for rule in rules] == ["a.t.ray.example.com"]
+
+
+def test_while_clusters_wait_a_pass_routes_first_and_a_later_pass_tells(
+        api_server: FakeApiServer, source: ClusterSource) -> None:
+    """Routes before what users are told, across passes: with more changes queued the pass
+    ends once ports, tcp-services and routes are written; the next pass writes annotations,
+    finalizer and one Event each; and telling waits no longer than ``tell_delay``."""
+    names = [f"t/w{i}" for i in range(3)]
+    api_server.add_many(ray_cluster(n[2:], "t", f"u{n}") for n in names)
+    r = reconciler(source)
+    r.tell_later_from = 3  # a burst: three clusters routed in one pass
+    first = r.run_pass(more_waiting=lambda: True)
+    assert first.told_later and len(first.allocated) == 3 and first.told == []
+    assert_consistent(api_server, names)
+    assert len(api_server.objects("Ingress", "t")) == 6  # routed
+    for n in names:
+        meta = api_server.get("RayCluster", "t", n[2:])["metadata"]
+        assert desired.STATUS not in (meta.get("annotations") or {})
+        assert desired.FINALIZER not in (meta.get("finalizers") or [])
+    assert api_server.objects("Event", "t") == []  # never before the routes
+    second = r.run_pass()
+    assert not second.told_later and sorted(second.told) == names and second.allocated == []
+    for n in names:
+        meta = api_server.get("RayCluster", "t", n[2:])["metadata"]
+        assert meta["annotations"][desired.STATUS] == "exposed"
+        assert desired.FINALIZER in meta["finalizers"]
+    assert [e["reason"] for e in api_server.objects("Event", "t")] == ["Exposed"] * 3
+    assert r.run_pass().writes == 0
+
+    # However much keeps arriving, users are told within tell_delay of the first pass left.
+    # Fewer than a burst (a steady arrival rate): told in the pass that routes them.
+    api_server.add_many(ray_cluster(n, "t", f"u-{n}") for n in ("s1", "s2"))
+    steady = r.run_pass(more_waiting=lambda: True)
+    assert not steady.told_later and sorted(steady.told) == ["t/s1", "t/s2"]
+
+    r.tell_delay, r.tell_later_from = 0.3, 1
+    api_server.add(ray_cluster("late", "t", "u-late"))
+    assert r.run_pass(more_waiting=lambda: True).told_later
+    api_server.add(ray_cluster("later", "t", "u-later"))
+    assert r.run_pass(more_waiting=lambda: True).told_later  # within 0.3 s of the first
+    time.sleep(0.3)
+    last = r.run_pass(more_waiting=lambda: True)
+    assert not last.told_later and sorted(last.told) == ["t/late", "t/later"]
+
+
+def test_a_pass_after_telling_renders_no_cluster_again_unless_another_writer_changed_it(
+        api_server: FakeApiServer, source: ClusterSource) -> None:
+    """Our own annotation patch gives the cluster a new resourceVersion but keeps its plan;
+    a change by anybody else (even one that lands with our patch) makes a new plan."""
+    api_server.add_many(ray_cluster(n, "t", f"u{n}") for n in ("p", "q"))
+    r = reconciler(source)
+    assert sorted(r.run_pass().told) == ["t/p", "t/q"]
+    plans = {k: v[1] for k, v in r._plan_cache.items()}
+    assert r.run_pass().writes == 0
+    assert all(r._plan_cache[k][1] is p for k, p in plans.items())  # none rendered again
+
+    # Another writer's change between our read and our patch is in what the patch returns:
+    # the plan made before it is not carried over.
+    live = api_server.get("RayCluster", "t", "p")
+    stored = {**live, "metadata": {**live["metadata"], "resourceVersion": "999999",
+                                   "labels": {"team": "new"}}}
+    r._keep_plans(live, stored)
+    assert r._plan_cache[("t/p", False)][0][1] == live["metadata"]["resourceVersion"]
+    ours = {**live, "metadata": {**live["metadata"], "resourceVersion": "999999",
+                                 "annotations": {**live["metadata"]["annotations"],
+                                                 desired.STATUS: "changed"}}}
+    r._keep_plans(live, ours)
+    assert r._plan_cache[("t/p", False)][0][1] == "999999"

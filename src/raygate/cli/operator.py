@@ -69,6 +69,7 @@ def command(config_file: str | None, kubeconfig: str | None, context: str | None
     secure, stable entry point on the gateway (Lease-elected: one active replica)."""
     from raygate.errors import SpecError
     from raygate.operator import settings as settings_mod
+    from raygate.operator.cache import ClusterCache
     from raygate.operator.leader import LeaseElector, LightkubeLeaseApi
     from raygate.operator.loop import Operator, lightkube_watch
     from raygate.operator.metrics import Metrics, serve
@@ -126,9 +127,10 @@ def command(config_file: str | None, kubeconfig: str | None, context: str | None
                            lease_duration=settings.lease_duration_seconds,
                            renew_deadline=settings.renew_deadline_seconds,
                            retry_period=settings.retry_period_seconds)
-    op = Operator(Reconciler(Api(source), settings), elector, metrics,
+    cache = None if once else ClusterCache()  # the Ray clusters as the watches keep them
+    op = Operator(Reconciler(Api(source), settings, cache=cache), elector, metrics,
                   resync_seconds=settings.resync_seconds,
-                  watch=None if once else lightkube_watch(source))
+                  watch=None if once else lightkube_watch(source, cache))
     try:
         op.run(max_passes=1 if once else None)
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any, Callable
 
+from raygate.operator.cache import ClusterCache
 from raygate.operator.leader import LeaseElector
 from raygate.operator.metrics import Metrics
 from raygate.operator.reconciler import RAY_KINDS, PassReport, Reconciler
@@ -105,9 +106,12 @@ class Operator:
                 self.metrics.ready = True
                 self._wait(self.elector.retry_period)
                 continue
-            if now >= next_resync or self._drain():
+            # Drained before every pass, so that what is queued during it is new (``more_waiting``).
+            changed = self._drain()
+            if now >= next_resync or changed:
                 try:
-                    report = self.reconciler.run_pass()
+                    report = self.reconciler.run_pass(
+                        more_waiting=lambda: not self.dirty.empty(), fresh=now >= next_resync)
                 except Exception as e:  # noqa: BLE001 - any failure is retried, with backoff
                     self.metrics.inc("raygate_operator_reconcile_errors_total")
                     delay = self.backoff.next_delay()
@@ -117,6 +121,8 @@ class Operator:
                     continue
                 self.backoff.reset()
                 self._record(report)
+                if report.told_later:
+                    self.poke("tell")  # the annotations and Events left to the next pass
                 passes += 1
                 next_resync = time.monotonic() + self.resync_seconds
                 if max_passes is not None and passes >= max_passes:
@@ -172,9 +178,14 @@ class Operator:
             self.on_pass(report)
 
 
-def lightkube_watch(source: Any) -> Callable[[str, str, Callable[[], None], threading.Event], None]:
+def lightkube_watch(source: Any, cache: ClusterCache | None = None
+                    ) -> Callable[[str, str, Callable[[], None], threading.Event], None]:
     """A watch function over the ClusterSource's lightkube client: pokes on every event and
-    restarts (with backoff) when the stream ends, fails, or the server answers 410 Gone."""
+    restarts (with backoff) when the stream ends, fails, or the server answers 410 Gone.
+
+    With a ``cache``, each (re)start LISTs the kind into it and watches from that list's
+    resourceVersion, applying every event to it (client-go's reflector, ListAndWatch); while
+    the watch is down the kind is not synced and passes LIST it."""
     def watch(api_version: str, kind: str, poke: Callable[[], None],
               stop: threading.Event) -> None:
         backoff = Backoff(base=0.5, cap=30)
@@ -184,16 +195,36 @@ def lightkube_watch(source: Any) -> Callable[[str, str, Callable[[], None], thre
                 if version not in source.discover().get(group, []):
                     return  # not installed: nothing to watch
                 res = source.resource_for({"apiVersion": api_version, "kind": kind})
-                for _event, _obj in source.client.watch(res, namespace="*", server_timeout=60):
+                since = None
+                if cache is not None:
+                    listed = source.client.list(res, namespace="*")
+                    cache.replace(kind, [_as_dict(o, api_version, kind) for o in listed])
+                    since = listed.resourceVersion
+                    poke()  # reconcile from the fresh list
+                for event, obj in source.client.watch(res, namespace="*", server_timeout=60,
+                                                      resource_version=since):
+                    if cache is not None:
+                        cache.apply(kind, event, _as_dict(obj, api_version, kind))
                     poke()
                     backoff.reset()
                     if stop.is_set():
                         return
             except Exception as e:  # noqa: BLE001 - 410 Gone, resets, 5xx: re-list and retry
+                if cache is not None:
+                    cache.unsync(kind)
                 log.info("watch %s ended (%s); restarting", kind, _short(e))
                 poke()  # what happened meanwhile is unknown: reconcile from a fresh list
                 stop.wait(backoff.next_delay())
+        if cache is not None:
+            cache.unsync(kind)
     return watch
+
+
+def _as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
+    d = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+    d.setdefault("apiVersion", api_version)
+    d.setdefault("kind", kind)
+    return d
 
 
 def _short(e: BaseException) -> str:
