@@ -125,6 +125,8 @@ def test_failure_of_a_prune_delete_names_it(cluster: FakeApiServer, tmp_path: Pa
     assert code == 2
     [line] = _error_lines(err)
     assert f"delete Ingress/{world.RAY_NS}/{name}: 500 InternalError" in line
+    # Every object it applied was unchanged: nothing was written, so none is named.
+    assert "apply stopped after writing" not in line
     assert cluster.get("Ingress", world.RAY_NS, name) is not None
 
 

@@ -763,3 +763,21 @@ def test_a_gateway_node_that_does_not_exist_is_reported_not_created(
     assert (node.action, node.message) == (
         "missing", "Node/node-9 does not exist; raygate only patches it (label the node)")
     assert helm_cluster.get("Node", None, "node-9") is None
+    assert helm_cluster.count(verb="patch", kind="Node") == 0  # not even a dry run
+
+
+def test_a_missing_node_does_not_hide_another_gateways_port(
+        helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    """The cross-gateway check goes on past an object that is missing (reported as such)."""
+    for i in (1, 2):
+        install_ray_cluster(helm_cluster, i)
+    assert not apply(helm_cluster, spec_file(tmp_path, 1, extra=[])).failed
+    path = spec_file(tmp_path, 2, client_port=20001, extra=[])
+    data = yaml.safe_load(path.read_text())
+    data.setdefault("placement", {})["pinnedNode"] = {"nodeName": "node-9"}
+    path.write_text(yaml.safe_dump(data))
+    rv = helm_cluster.resource_version
+    with pytest.raises(apply_mod.ApplyRefused) as e:
+        apply(helm_cluster, path)
+    assert "20001" in str(e.value) and "team-1.ray-1" in str(e.value)
+    assert helm_cluster.resource_version == rv
