@@ -56,6 +56,8 @@ def test_apply_merges_tcp_services_and_rerun_is_a_noop(cluster: FakeApiServer, t
     first = _apply(cluster, spec)
     actions = _actions(first)
     assert actions["ConfigMap/ingress-nginx/tcp-services"] == "configured"
+    created = [c for c in first.changes if c.action == "created"]
+    assert created and [c.message for c in created] == [""] * len(created)
     assert actions["Ingress/raycluster/ray-cluster-kuberay-dashboard"] == "created"
     # The controller's args belong to whoever installed it: a conflict, reported, not forced.
     deployment = next(c for c in first.changes if c.ref.startswith("Deployment/"))
@@ -87,6 +89,10 @@ def test_apply_merges_tcp_services_and_rerun_is_a_noop(cluster: FakeApiServer, t
     assert set(_actions(again).values()) == {"unchanged"}
     assert cluster.resource_version == rv_before  # nothing was written
     assert [c.message for c in again.changes] == [""] * len(again.changes)  # nothing to say
+    # A dry run of the same spec previews no change either.
+    preview = _apply(cluster, spec, force_conflicts=True, dry_run=True)
+    assert set(_actions(preview).values()) == {"unchanged"}
+    assert cluster.resource_version == rv_before
 
 
 def test_dropped_entries_go_and_foreign_entries_stay(cluster: FakeApiServer, tmp_path: Path) -> None:
