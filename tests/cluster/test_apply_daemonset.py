@@ -16,17 +16,16 @@ from typing import Any, Iterator
 
 import pytest
 import yaml
-from lightkube import Client, KubeConfig
 
 from raygate import apply as apply_mod
 from raygate import render
 from raygate import spec as spec_mod
 from raygate.cli import main
-from raygate.sources.cluster import ClusterSource, resource_class
+from raygate.sources.cluster import ClusterSource
 from tests.cluster import world
 from tests.cluster.test_apply import _spec_file
 from tests.cluster.test_ownership import (HELM_FLAGS, apply, expected_tcp, install_ray_cluster,
-                                          spec_file, tcp)
+                                          spec_file, tcp, write_as_helm)
 from tests.fakeapi.server import FakeApiServer
 
 HELM_DAEMONSET = Path(__file__).with_name("data") / "helm-ingress-nginx-daemonset.yaml"
@@ -45,14 +44,7 @@ def install_helm_daemonset(server: FakeApiServer, *, ssa: bool = False,
                                               f"app.kubernetes.io/instance: {release}")
     docs = [d for d in yaml.safe_load_all(text) if d and d["kind"] in ("DaemonSet", "ConfigMap")]
     for doc in docs:
-        if ssa:
-            kube = Client(KubeConfig.from_file(server.kubeconfig_path), trust_env=False)
-            group, _, version = doc["apiVersion"].rpartition("/")
-            res = resource_class(group, version, doc["kind"], doc["kind"].lower() + "s", True)
-            kube.apply(res(doc), field_manager="helm")
-            kube.close()
-        else:
-            server.add(doc, manager="helm")
+        write_as_helm(server, doc, ssa=ssa)
     _rolled_out(server)
     if server.get("IngressClass", None, "nginx") is None:
         server.add({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",

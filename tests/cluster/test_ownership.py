@@ -33,22 +33,28 @@ TCP = ("ConfigMap", world.CTRL_NS, "tcp-services")
 
 # --------------------------------------------------------------------------- the cluster
 
+def write_as_helm(server: FakeApiServer, doc: dict[str, Any], *, ssa: bool) -> None:
+    """Write one chart object as Helm does: Helm 3 an update by manager "helm", Helm 4 a
+    server-side apply as "helm"."""
+    if not ssa:
+        server.add(doc, manager="helm")
+        return
+    kube = Client(KubeConfig.from_file(server.kubeconfig_path), trust_env=False)
+    # Not lightkube's create_namespaced_resource: it registers the class globally and
+    # fails when a test run earlier in the process loaded the typed ConfigMap.
+    group, _, version = doc["apiVersion"].rpartition("/")
+    res = resource_class(group, version, doc["kind"], doc["kind"].lower() + "s", True)
+    kube.apply(res(doc), field_manager="helm")
+    kube.close()
+
+
 def install_helm_controller(server: FakeApiServer, *, ssa: bool = False) -> None:
     """The chart's controller Deployment and ConfigMap, written by Helm (Helm 3: an update by
     manager "helm"; Helm 4: server-side apply as "helm"), plus what the rest of the chart and
     the cluster provide (IngressClass, a ready gateway node, another team's tcp entry)."""
-    docs = [d for d in yaml.safe_load_all(HELM_CONTROLLER.read_text()) if d]
-    for doc in docs:
-        if ssa:
-            kube = Client(KubeConfig.from_file(server.kubeconfig_path), trust_env=False)
-            # Not lightkube's create_namespaced_resource: it registers the class globally and
-            # fails when a test run earlier in the process loaded the typed ConfigMap.
-            group, _, version = doc["apiVersion"].rpartition("/")
-            res = resource_class(group, version, doc["kind"], doc["kind"].lower() + "s", True)
-            kube.apply(res(doc), field_manager="helm")
-            kube.close()
-        else:
-            server.add(doc, manager="helm")
+    for doc in yaml.safe_load_all(HELM_CONTROLLER.read_text()):
+        if doc:
+            write_as_helm(server, doc, ssa=ssa)
     dep = server.get("Deployment", world.CTRL_NS, world.CTRL)
     server.patch("Deployment", world.CTRL_NS, world.CTRL, {"status": {
         "observedGeneration": dep["metadata"]["generation"], "replicas": 1, "updatedReplicas": 1,
