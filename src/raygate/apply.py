@@ -480,12 +480,11 @@ def _ssa(source: ClusterSource, gw: Gateway, res: Any, obj: dict[str, Any], *, d
     """Apply one object: ``(result, None)`` or ``(None, Change)`` for a refusal."""
     import httpx2
     from lightkube.core.exceptions import ApiError
-    meta = obj.get("metadata") or {}
     ref = ref_of(obj)
     try:
-        kwargs = {"namespace": meta.get("namespace")} if meta.get("namespace") else {}
+        # lightkube's apply takes the name and namespace from the object's metadata.
         result = source.client.apply(res(obj), field_manager=gw.manager, force=force,
-                                     dry_run=dry_run, **kwargs)
+                                     dry_run=dry_run)
         return dict(result), None
     except ApiError as e:
         code, message = e.status.code, str(e.status.message)

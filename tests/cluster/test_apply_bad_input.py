@@ -151,3 +151,15 @@ def test_prune_list_failure_is_one_line(cluster: FakeApiServer, tmp_path: Path,
     assert code == 2
     [line] = _error_lines(err)
     assert "LIST ListenerSet for --prune: 500 InternalError" in line
+
+
+def test_a_failed_read_before_writing_is_one_line_naming_the_object(
+        cluster: FakeApiServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cluster.inject(500, verb="get", kind="Deployment", name=world.CTRL)
+    rv = cluster.resource_version
+    code, err = _run(_apply_args(cluster, tmp_path), capsys)
+    assert code == 2
+    [line] = _error_lines(err)
+    assert f"GET Deployment/{world.CTRL}: 500 InternalError" in line, line
+    assert "etcdserver: request timed out" in line
+    assert cluster.resource_version == rv  # it stopped before writing anything
