@@ -787,3 +787,21 @@ def test_a_missing_node_does_not_hide_another_gateways_port(
         apply(helm_cluster, path)
     assert "20001" in str(e.value) and "team-1.ray-1" in str(e.value)
     assert helm_cluster.resource_version == rv
+
+
+def test_every_refusal_reason_is_named_in_one_message(helm_cluster: FakeApiServer,
+                                                      tmp_path: Path) -> None:
+    server = helm_cluster
+    for i in (1, 2):
+        install_ray_cluster(server, i)
+    apply(server, spec_file(tmp_path, 1, extra=[]))
+    with pytest.raises(apply_mod.ApplyRefused) as e:
+        apply(server, spec_file(tmp_path, 2, client_port=20001, extra=[], stream_timeout="60s"))
+    owner = "gateway team-1.ray-1 (raygate/team-1.ray-1)"
+    assert str(e.value) == (
+        "refused, nothing was written: "
+        f"ConfigMap/{world.CTRL_NS}/tcp-services: external port 20001 "
+        f"(= team-1/ray-1-head-svc:10001) is owned by {owner}; "
+        f"ConfigMap/{world.CTRL_NS}/{world.CTRL}: .data.proxy-stream-timeout (= 3600s) is owned "
+        f"by {owner} "
+        "(give this gateway another port or value, or remove the other gateway first)")
