@@ -13,20 +13,20 @@ but only for a route with a ``parentRefs`` entry: a route attached to nothing is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from raygate import kuberay
 from raygate.backends import ingress_nginx as nginx
 from raygate.model import dataplane, heads
 from raygate.objects import FieldPath, KubeObject, ObjectSet
+from raygate.records import record, replace
 
 #: Well-known Ray head ports, used when neither the Service nor the RayCluster is in the inputs.
 WELL_KNOWN = {8265: "dashboard", 10001: "client", 6379: "gcs-server", 8000: "serve",
               8080: "metrics", kuberay.DASHBOARD_AGENT_PORT: "dashboard-agent"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Exposure:
     """One way a Ray head's port is reachable from outside: through what, to which Service port."""
 
