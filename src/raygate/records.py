@@ -23,8 +23,8 @@ values on the lint path; everything else keeps ``@dataclass``.
 from __future__ import annotations
 
 import reprlib
-from operator import itemgetter
 from dataclasses import FrozenInstanceError
+from operator import itemgetter
 from typing import Any, Callable, TypeVar, dataclass_transform, overload
 
 T = TypeVar("T")
