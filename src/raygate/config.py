@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,6 +21,7 @@ from typing import Any, Sequence
 import yaml
 
 from raygate.errors import ConfigError
+from raygate.records import field, record
 from raygate.rules import Rule, matches_any
 
 FILENAME = ".raygate.yaml"
@@ -29,7 +29,7 @@ FAIL_ON = ("error", "warning", "info", "never")
 _KEYS = {"select", "ignore", "fail-on", "suppress"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Suppression:
     """One ``suppress`` entry of ``.raygate.yaml``: rules, the objects it covers, why."""
 
@@ -41,7 +41,7 @@ class Suppression:
     reason: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Config:
     """The project configuration read from ``.raygate.yaml`` (defaults when there is none)."""
 

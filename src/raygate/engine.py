@@ -90,7 +90,7 @@ def apply_baseline(result: Result, recorded: Iterable[str]) -> Result:
     adopting raygate fails only on new ones. Each recorded fingerprint absorbs one finding:
     a second copy of a recorded problem is new."""
     from collections import Counter
-    from dataclasses import replace
+    from raygate.records import replace
 
     budget = Counter(recorded)
     kept: list[Finding] = []

@@ -8,8 +8,9 @@ raise or lower the severity when the rule says so, e.g. GCS exposure that the us
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from raygate.records import field, record
 
 if TYPE_CHECKING:
     from raygate.rules import Rule
@@ -38,7 +39,7 @@ class Severity(str, enum.Enum):
         return {"error": 3, "warning": 2, "info": 1}[self.value]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ObjectRef:
     """The Kubernetes object a finding is about (apiVersion, kind, namespace, name)."""
 
@@ -55,7 +56,7 @@ class ObjectRef:
                 "namespace": self.namespace, "name": self.name}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finding:
     """One problem a rule found: where (file, line, column, field), what, and the fix."""
 
@@ -71,7 +72,7 @@ class Finding:
     assumption: str | None = None
     #: Root-cause chain for doctor: (symptom, cause) as the user would see them.
     symptom: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
     #: 1-based column of the field (its key) on ``line``; 0 when unknown.
     column: int = 0
 
@@ -99,7 +100,7 @@ class Finding:
         return (self.layer.order, -self.severity.rank, self.file, self.line, self.code, self.field)
 
 
-@dataclass
+@record
 class Result:
     """What one run produced. Reports are pure functions of this."""
 

@@ -11,8 +11,9 @@ only ever report on the object they were handed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
+
+from raygate.records import field, record
 
 PathPart = Union[str, int]
 FieldPath = tuple[PathPart, ...]
@@ -66,7 +67,7 @@ class cached_property:  # noqa: N801 - a drop-in for functools.cached_property
         return value
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Origin:
     """Where an object came from.
 
@@ -84,7 +85,7 @@ class Origin:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True, eq=False)
+@record(frozen=True, eq=False)
 class KubeObject:
     """One Kubernetes object. ``raw`` is never mutated after loading, which is what lets the
     accessors below be cached: rules call them millions of times on large clusters."""

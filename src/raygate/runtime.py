@@ -14,12 +14,12 @@ and rules must not depend on an edge package.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.objects import KubeObject, ObjectSet, matches_label_selector, matches_selector
+from raygate.records import field, record
 
 CAPTURE_API_VERSION = "raygate.io/v1alpha1"
 CAPTURE_KIND = "DoctorCapture"
@@ -41,7 +41,7 @@ STALE_SLICE = "no ready endpoint in the EndpointSlice"
 UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RuntimeState:
     """What a runtime rule may read besides the objects."""
 
@@ -277,7 +277,7 @@ def gateway_addresses(objects: ObjectSet, controller: nginx.Controller) -> dict[
 # Endpoints: does a Service port have a ready backend, and if not, why
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EndpointCheck:
     """The answer for one Service port. ``known`` is False when the inputs cannot tell."""
 

@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Callable
 
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import field, record
 
 #: ``IngressClass.spec.controller`` of ingress-nginx (its ``--controller-class`` default).
 INGRESS_NGINX_CONTROLLER = "k8s.io/ingress-nginx"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Timeout:
     """The timeout a long Dashboard request (a log tail, a job's package upload) meets."""
 
@@ -55,7 +55,7 @@ class Timeout:
     websocket: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Profile:
     """What one Ingress controller does with an Ingress, as far as Ray's paths care."""
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import field, record
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 #: The last upstream release (the project was retired in March 2026).
@@ -124,7 +124,7 @@ def is_controller_container(container: Mapping[str, Any]) -> bool:
     return first == "/nginx-ingress-controller" or "ingress-nginx/controller" in image
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Controller:
     """One ingress-nginx controller found in the inputs, or the assumed default one."""
 
@@ -454,7 +454,7 @@ def ingress_class_of(ingress: KubeObject) -> str | None:
 # ---------------------------------------------------------------------------------------------
 # tcp-services
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TcpEntry:
     """One ``data`` entry of a tcp-services ConfigMap, parsed as the controller parses it."""
 
@@ -717,7 +717,7 @@ def _go_float(text: str) -> float | None:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigValue:
     """How the controller reads one ConfigMap key."""
 
@@ -780,7 +780,7 @@ def template_writes_size(value: str) -> bool:
     return bool(_TEMPLATE_OFFSET_RE.fullmatch(value.strip()))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BodySize:
     """What ``client_max_body_size`` a location of an Ingress really gets."""
 
@@ -1040,7 +1040,7 @@ def host_path_claims(ingress: KubeObject) -> Iterable[tuple[tuple[Any, ...], str
 SKIPPED_BY_SYNC = "the controller leaves the whole Ingress out of its configuration"
 
 
-@dataclass
+@record
 class _Loc:
     """One location of a server while the controller merges Ingress paths into it."""
 
@@ -1110,7 +1110,7 @@ def host_locations(ingresses: Iterable[KubeObject], host: str,
     return result
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Overlap:
     """One path of ``ingress`` that ``existing`` already defines on the same controller."""
 

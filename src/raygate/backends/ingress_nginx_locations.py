@@ -27,12 +27,12 @@ decides which Ingresses ingress-nginx serves (``raygate.model.dataplane``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.objects import FieldPath, KubeObject
+from raygate.records import record, replace
 
 DEFAULT_SERVER = "_"
 # RegexPathWithCapture (parser/validators.go); ``fullmatch`` because Go's ``$`` never matches
@@ -75,7 +75,7 @@ def host_key(host: Any) -> str:
     return host.lower() if isinstance(host, str) and host else DEFAULT_SERVER
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Location:
     """One ``location`` block the controller renders for an Ingress path."""
 
@@ -115,7 +115,7 @@ def compiled(path: str) -> re.Pattern[str] | None:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Server:
     """All locations of one host on one controller, in the order nginx sees them."""
 

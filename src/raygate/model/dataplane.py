@@ -30,17 +30,16 @@ The resolution is memoised per object set and per Ingress.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from raygate.backends import ingress_classes
 from raygate.backends import ingress_nginx as nginx
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import record
 
 DEFAULT_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DataPlane:
     """The data plane that serves an Ingress: its controller or profile, and why."""
 

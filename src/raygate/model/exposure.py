@@ -18,7 +18,6 @@ HTTP/1.1 servers (``HTTP1_ONLY_ROLES``); ``carries_requests`` says which.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from raygate import kuberay
@@ -26,6 +25,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate.backends.gateway_api import api as gateway_api
 from raygate.model import dataplane, heads
 from raygate.objects import FieldPath, KubeObject, ObjectSet
+from raygate.records import record, replace
 
 #: Well-known Ray head ports, used when neither the Service nor the RayCluster is in the inputs.
 WELL_KNOWN = {8265: "dashboard", 10001: "client", 6379: "gcs-server", 8000: "serve",
@@ -41,7 +41,7 @@ WELL_KNOWN = {8265: "dashboard", 10001: "client", 6379: "gcs-server", 8000: "ser
 HTTP1_ONLY_ROLES = frozenset({"dashboard", "dashboard-agent", "serve", "metrics"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Exposure:
     """One way a Ray head's port is reachable from outside: through what, to which Service port."""
 

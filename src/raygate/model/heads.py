@@ -40,11 +40,11 @@ rules can judge what the admission webhook will see.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from raygate import kuberay
 from raygate.objects import FieldPath, KubeObject, ObjectSet, matches_selector
+from raygate.records import field, record
 
 CERTAIN, LIKELY, POSSIBLE = "certain", "likely", "possible"
 _RANK = {CERTAIN: 0, LIKELY: 1, POSSIBLE: 2}
@@ -65,7 +65,7 @@ TOKEN_AUTH_SINCE = (2, 52)
 _WORKLOAD_KINDS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "Pod")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Head:
     """One Ray head: the object that shows it, the Ray CR behind it (if any) and its ports."""
 
@@ -95,7 +95,7 @@ class Head:
         return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HeadService:
     """A Service (in the inputs or only named by a route) that reaches a Ray head."""
 
@@ -158,7 +158,7 @@ class HeadService:
         return WELL_KNOWN_ROLES.get(number) if number is not None else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Declared:
     """An exposure a Ray CR asks KubeRay to create, which the inputs usually do not show."""
 
@@ -358,7 +358,7 @@ def _head_flags(command: str) -> dict[str, str] | None:
 # Index
 
 
-@dataclass
+@record
 class _Index:
     """Ray heads and head Services of an object set, memoised on the set."""
 

@@ -55,7 +55,6 @@ no gateway authentication of that Ingress applies.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from raygate import kuberay
@@ -63,6 +62,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate.model import dataplane, heads
 from raygate.model.exposure import Exposure
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import record
 
 #: Ray roles each kind of protection guards. Gateway-side kinds guard the role of the route
 #: they sit on, whatever it is; ``tls`` guards nothing by itself.
@@ -73,7 +73,7 @@ ALB_PREFIX = "alb.ingress.kubernetes.io/"
 _TRUE = {"1", "t", "true"}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Protection:
     """One protection in front of an exposure (token, TLS, external auth, allowlist)."""
 
@@ -92,7 +92,7 @@ class Protection:
         return f"{self.detail} ({self.source})"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Protections:
     """Everything standing between outsiders and one exposure."""
 

@@ -24,17 +24,17 @@ import functools
 import importlib
 import pkgutil
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from raygate.findings import Finding, Layer, ObjectRef, Severity
 from raygate.objects import FieldPath, KubeObject, ObjectSet, format_path
+from raygate.records import record
 
 CheckFn = Callable[[KubeObject, "Context"], Iterable[Finding]]
 LAYER_PACKAGES = ("security", "protocol", "infrastructure")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     """A catalog entry: the rule's metadata and its ``check(obj, ctx)`` function."""
 

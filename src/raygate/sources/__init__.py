@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Iterator
 
 from raygate.objects import KubeObject
+from raygate.records import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InputProblem:
     """An input that could not be read; the CLI reports it and exits 2."""
 
@@ -32,7 +32,7 @@ class InputProblem:
         return f"{where}{subject}: {self.message}"
 
 
-@dataclass
+@record
 class LoadResult:
     """What a source read: the objects, the input problems, notices and the files read."""
 

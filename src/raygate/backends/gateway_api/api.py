@@ -16,10 +16,10 @@ experimental}/*.yaml`` at each tag of kubernetes-sigs/gateway-api, and the CRDs 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from raygate.objects import ObjectSet
+from raygate.records import record
 
 GROUP = "gateway.networking.k8s.io"
 EXPERIMENTAL_GROUP = "gateway.networking.x-k8s.io"
@@ -58,7 +58,7 @@ def tcp_route_version_for(release: tuple[int, int]) -> str:
     return "v1" if release >= TCP_ROUTE_V1_SINCE else "v1alpha2"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ListenerSetApi:
     """The apiVersion, kind and group of ListenerSet in a Gateway API release."""
 
@@ -79,7 +79,7 @@ def listener_set_api(release: tuple[int, int] | None,
     return ListenerSetApi(f"{GROUP}/v1", "ListenerSet", GROUP)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InstalledCrds:
     """What the Gateway API CRDs in the inputs (or a cluster snapshot) say."""
 

@@ -26,13 +26,13 @@ facts ``gateway_api_metallb.md`` §3.2, §5.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Iterable, Mapping
 
 from raygate import kuberay
 from raygate.backends.gateway_api import api
 from raygate.objects import FieldPath, KubeObject, ObjectSet, matches_label_selector
+from raygate.records import record
 
 GROUP = api.GROUP
 ROUTE_KINDS = api.ROUTE_KINDS
@@ -52,7 +52,7 @@ OTHER_BACKENDS = {("multicluster.x-k8s.io", "ServiceImport"), ("gateway.envoypro
 LISTENER_SET_KINDS = ("ListenerSet", "XListenerSet")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Verdict:
     """One condition the controller would set to False (or Conflicted to True)."""
 
@@ -63,7 +63,7 @@ class Verdict:
     message: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Listener:
     """One listener of a Gateway or ListenerSet, with the Gateway it belongs to."""
 

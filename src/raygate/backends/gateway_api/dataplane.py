@@ -12,14 +12,13 @@ implementation, and the result says it was assumed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from raygate.backends.gateway_api import attachment, implementations
 from raygate.backends.gateway_api.implementations import Implementation
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RouteDataPlane:
     """The Gateway API implementation that serves a Gateway, and why."""
 

@@ -12,10 +12,10 @@ uses by default, so lint can tell which implementation serves a route.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from raygate.records import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Implementation:
     """What raygate knows of one Gateway API implementation's behaviour."""
 

@@ -15,11 +15,11 @@ tolerations, and ``spec.unschedulable`` (which DaemonSet pods tolerate). Facts:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import record
 
 #: Labels every real Node carries; a selector on them alone does not pin anything. Hand-written
 #: Node manifests often leave them out, so a Node *without* such a label is not counted as a
@@ -90,7 +90,7 @@ def is_gateway(objects: ObjectSet, workload: KubeObject) -> bool:
     return id(workload) in gateway_workloads(objects)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Placement:
     """The scheduling constraints of one pod template."""
 
@@ -215,7 +215,7 @@ def _tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------------------------------------
 # All Nodes
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NodeFit:
     """How the Nodes in the inputs sort out for one pod template."""
 
@@ -246,7 +246,7 @@ def fit_for(objects: ObjectSet, workload: KubeObject) -> NodeFit:
     return cache[key]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _NodeFacts:
     """A Node's labels, scheduling taints and cordon state, read once per set."""
 

@@ -18,7 +18,6 @@ for an HTTP backend, which answers 503 (facts: ingress_nginx.md §3.2).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from raygate import kuberay
@@ -26,6 +25,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.model import heads as head_model
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import record
 from raygate.rules import Context, rule
 
 #: Ports (and KubeRay port names) that only a Ray head Service serves.
@@ -75,7 +75,7 @@ def check(obj: KubeObject, ctx: Context) -> Iterable[Finding]:
         yield from _check_tcp_map(obj, ctx, heads)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Head:
     """A Ray CR and the name of the head Service KubeRay gives it."""
 

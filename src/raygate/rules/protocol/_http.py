@@ -15,7 +15,6 @@ into its servers, once per object set.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from raygate.backends import ingress_nginx as nginx
@@ -25,6 +24,7 @@ from raygate.backends.ingress_nginx_locations import (  # noqa: F401  (the rules
     regex_literal, rewrite_target, rewritten_uri)
 from raygate.model import dataplane, exposure
 from raygate.objects import FieldPath, KubeObject, ObjectSet
+from raygate.records import record
 
 # Validators (facts §2.2). ``fullmatch`` because Go's ``$`` never matches before a newline.
 _SIZE_RE = re.compile(r"[0-9]+[bkmgBKMG]?")
@@ -152,7 +152,7 @@ def describe_route(e: exposure.Exposure) -> str:
 # Effective proxy settings
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Setting:
     """What a ``proxy-*`` setting ends up as for one Ingress, and why."""
 

@@ -9,12 +9,12 @@ so the per-set work lives here, memoised once per ``ObjectSet``. The controller 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import record
 
 #: Go's strconv.Atoi: optional sign, ASCII digits only. Python's int() is laxer (it strips
 #: whitespace and accepts "1_0001" and non-ASCII digits), so keys are checked with this first.
@@ -67,7 +67,7 @@ def workload_ref(controller: nginx.Controller) -> str:
     return f"{w.kind} {w.namespace}/{w.name}" if w is not None else "the assumed controller"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BackendPorts:
     """The ports of a Service a tcp-services entry names, from the Service or from the Ray CR
     that KubeRay will create it for."""

@@ -33,7 +33,6 @@ Service or the route's host (a client route of another cluster says nothing abou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Iterable
 
 from raygate.backends.gateway_api import api as gateway_api
@@ -43,6 +42,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate import kuberay
 from raygate.findings import Finding
 from raygate.objects import KubeObject, ObjectSet
+from raygate.records import record
 from raygate.rules import Context, rule
 from raygate.rules.protocol import _tcp
 
@@ -261,7 +261,7 @@ _POD_SPECS: dict[str, tuple[str, ...]] = {
 RAY_CLIENT_SCHEME = "ray://"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Use:
     """One sign of Ray Client use: where it is, and the ``ray://`` addresses it names."""
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from typing import Callable
 
 from raygate.backends import ingress_nginx as nginx
+from raygate.records import record
 
 # Character classes of validators.go (facts §2.2).
 _ALNUM = r"\-._~a-zA-Z0-9/:"
@@ -39,7 +39,7 @@ FALLBACK = "fallback"  # the parser logs and uses a default; kubectl apply succe
 UNVERIFIED = "unverified"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Check:
     """One annotation's validator and the consequence of failing it."""
 
@@ -151,7 +151,7 @@ LOCATION_DENIED = frozenset({nginx.ALLOWLIST, nginx.ALLOWLIST_ALIAS, nginx.DENYL
 _CRLF_EXEMPT_SUFFIX = "-snippet"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Refusal:
     """Why a value is refused, and a better value when one can be derived."""
 

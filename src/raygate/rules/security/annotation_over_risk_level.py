@@ -13,13 +13,13 @@ Snippets are RG101's business (they fail earlier, on the snippet switch).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.model import dataplane, heads
 from raygate.objects import KubeObject
+from raygate.records import replace
 from raygate.rules import Context, rule
 from raygate.rules.security import _annotation_values as values
 

@@ -9,16 +9,16 @@ already seen becomes a chain: this line -> that rule's cause -> its fix.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import cache
 from typing import Iterable
 
 from raygate.findings import Finding
 from raygate.objects import KubeObject
+from raygate.records import record
 from raygate.rules import CATALOG, Context, rule
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Signature:
     """A controller log line's pattern, the rule that explains it, its cause and fix."""
 

@@ -10,13 +10,13 @@ accepted, and then it is still arbitrary nginx config injected by whoever can ed
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Iterable
 
 from raygate.backends import ingress_nginx as nginx
 from raygate.findings import Finding
 from raygate.model import dataplane, heads
 from raygate.objects import KubeObject
+from raygate.records import replace
 from raygate.rules import Context, rule
 
 DENIED = ('admission webhook "{webhook}" denied the request: {key} annotation cannot be used. '
