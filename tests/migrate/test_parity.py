@@ -6,10 +6,9 @@ smaller or off), the route timeouts that carry them, and render's warnings on th
 from __future__ import annotations
 
 import copy
-import dataclasses
-
 import pytest
 
+from raygate import records
 from raygate import spec as spec_mod
 from raygate.backends.gateway_api import implementations, parity
 from raygate.render import build
@@ -163,10 +162,10 @@ def test_the_ray_client_keepalive_bounds_what_it_rides_out() -> None:
     error even when only the Ray Client uses the port."""
     assert parity.RAY_CLIENT_KEEPALIVE_S == 30
     for idle, expected in ((31, KEPT_ALIVE), (30, SHORTER), (20, SHORTER)):
-        impl = dataclasses.replace(implementations.KONG, tcp_idle_s=idle)
+        impl = records.replace(implementations.KONG, tcp_idle_s=idle)
         v = parity.tcp_idle(impl, 600, "600s", only_ray_client=True)
         assert (v.status, v.severity) == expected, idle
-    error = parity.tcp_idle(dataclasses.replace(implementations.KONG, tcp_idle_s=20), 600,
+    error = parity.tcp_idle(records.replace(implementations.KONG, tcp_idle_s=20), 600,
                             "600s", only_ray_client=True)
     assert "Ray Client session is cut between its 30s keepalives" in error.why
 
@@ -219,12 +218,12 @@ def test_an_unreadable_stream_timeout_is_a_warning() -> None:
 
 def test_a_smaller_body_limit_or_websocket_off_is_an_error() -> None:
     """No implementation read has these defaults; the comparison itself must still say so."""
-    capped = dataclasses.replace(implementations.ISTIO, default_body_limit=1024 * 1024,
+    capped = records.replace(implementations.ISTIO, default_body_limit=1024 * 1024,
                                  body_limit_knob="an EnvoyFilter buffer")
     assert parity.body_size(capped, 100 * 1024 * 1024, "100m", True).severity == "error"
     assert parity.body_size(capped, 0, "0", True).severity == "error"  # unlimited -> 1m
     assert parity.body_size(capped, 512 * 1024, "512k", True).status == "converted"
-    off = dataclasses.replace(implementations.ISTIO, websocket_by_default=False)
+    off = records.replace(implementations.ISTIO, websocket_by_default=False)
     assert parity.websocket(off).severity == "error"
 
 
