@@ -805,3 +805,17 @@ def test_every_refusal_reason_is_named_in_one_message(helm_cluster: FakeApiServe
         f"ConfigMap/{world.CTRL_NS}/{world.CTRL}: .data.proxy-stream-timeout (= 3600s) is owned "
         f"by {owner} "
         "(give this gateway another port or value, or remove the other gateway first)")
+
+
+def test_a_failed_hand_over_names_itself(helm_cluster: FakeApiServer, tmp_path: Path) -> None:
+    server = helm_cluster
+    install_ray_cluster(server, 1)
+    path = spec_file(tmp_path, 1, extra=[])
+    _apply_like_0_1(server, path)
+    # The dashboard Ingress's PATCHes: the cross-gateway dry run, the hand-over's preview, then
+    # the hand-over itself.
+    server.inject(500, verb="patch", kind="Ingress", name="ray-1-dashboard", after=2)
+    with pytest.raises(apply_mod.ApplyInterrupted) as e:
+        apply(server, path)
+    assert "hand over 0.1 ownership of Ingress/team-1/ray-1-dashboard: 500 InternalError" \
+        in str(e.value), str(e.value)
