@@ -63,7 +63,8 @@ def test_apply_merges_tcp_services_and_rerun_is_a_noop(cluster: FakeApiServer, t
     deployment = next(c for c in first.changes if c.ref.startswith("Deployment/"))
     assert deployment.action == "conflict"
     assert 'conflict with "kubectl-client-side-apply"' in deployment.message
-    assert "--force-conflicts" in deployment.message
+    assert deployment.message.endswith(
+        " (fields owned by another manager; re-run with --force-conflicts to take them over)")
     assert cluster.get("Deployment", world.CTRL_NS, world.CTRL)["spec"]["template"]["spec"].get(
         "hostNetwork") is None
 
