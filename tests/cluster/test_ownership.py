@@ -191,17 +191,6 @@ def test_the_same_external_port_is_refused_before_anything_is_written(
     assert server.resource_version == rv  # --force-conflicts never takes another gateway's port
 
 
-def test_another_gateways_controller_setting_is_refused(helm_cluster: FakeApiServer,
-                                                        tmp_path: Path) -> None:
-    server = helm_cluster
-    for i in (1, 2):
-        install_ray_cluster(server, i)
-    apply(server, spec_file(tmp_path, 1, extra=[]))
-    with pytest.raises(apply_mod.ApplyRefused) as e:
-        apply(server, spec_file(tmp_path, 2, extra=[], stream_timeout="60s"))
-    assert ".data.proxy-stream-timeout (= 3600s) is owned by gateway team-1.ray-1" in str(e.value)
-
-
 def test_prune_deletes_only_what_this_gateway_alone_owns(helm_cluster: FakeApiServer,
                                                          tmp_path: Path) -> None:
     server = helm_cluster
