@@ -69,7 +69,7 @@ from raygate.backends import ingress_nginx as nginx
 from raygate.backends.gateway_api import api as gateway_api
 from raygate.ownership import MANAGER_PREFIX
 from raygate.errors import ClusterError
-from raygate.render.ingress_nginx_manifests import flag_name, merge_flags
+from raygate.render.ingress_nginx_manifests import WORKLOAD_KINDS, flag_name, merge_flags
 from raygate.sources.cluster import ClusterSource
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -81,7 +81,7 @@ FLAGS_PREFIX = "flags.raygate.io/"
 #: The field manager every gateway used in raygate 0.1.
 LEGACY_MANAGER = "raygate"
 #: Kinds raygate patches but never creates: a partial one would be a broken object.
-MUST_EXIST = frozenset({"Node", "Deployment", "DaemonSet"})
+MUST_EXIST = frozenset({"Node", *WORKLOAD_KINDS})
 #: Kinds ``--prune`` looks at (what the renderers produce). Workloads are only ever released.
 PRUNE_KINDS = (("v1", "ConfigMap"), ("v1", "Service"), ("networking.k8s.io/v1", "Ingress"),
                ("metallb.io/v1beta1", "IPAddressPool"), ("metallb.io/v1beta1", "L2Advertisement"),
@@ -372,7 +372,7 @@ def _plan(source: ClusterSource, gw: Gateway, obj: dict[str, Any]) -> _Plan:
     live = _get(source, res, meta.get("name"), meta.get("namespace"))
     obj = _claim(obj, live)
     plan = _Plan(obj, res, live)
-    if obj.get("kind") in ("Deployment", "DaemonSet"):
+    if obj.get("kind") in WORKLOAD_KINDS:
         _split_args(plan, gw)
     return plan
 
@@ -789,7 +789,7 @@ def wait_targets(objects: Iterable[Mapping[str, Any]]) -> list[WaitTarget]:
     for obj in objects:
         kind, meta = obj.get("kind"), obj.get("metadata") or {}
         ns, name = meta.get("namespace") or "default", meta.get("name")
-        if kind in ("Deployment", "DaemonSet"):
+        if kind in WORKLOAD_KINDS:
             targets.append(WaitTarget(f"rollout of {kind} {ns}/{name}",
                                       _rollout_check(str(kind), ns, str(name))))
         elif kind == "ConfigMap" and isinstance(obj.get("data"), dict) and \
