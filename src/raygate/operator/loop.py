@@ -62,8 +62,12 @@ class Operator:
         self.on_pass = on_pass
         self.backoff = Backoff()
         self.last_report: PassReport | None = None
+        #: When the first change not yet taken by a pass arrived (``_drain``).
+        self._first_change_at: float | None = None
 
     def poke(self, why: str = "change") -> None:
+        if self._first_change_at is None and why != "stop":
+            self._first_change_at = time.monotonic()
         self.dirty.put(why)
 
     def stop(self) -> None:
@@ -131,7 +135,11 @@ class Operator:
         self.elector.release()
 
     def _drain(self) -> bool:
-        """True when changes are queued; waits ``batch_window`` to gather a burst."""
+        """True when changes are queued; gathers a burst until ``batch_window`` after its
+        first change. Changes that arrived during the previous pass have been gathering
+        since then: the pass starts at once (in a burst of 500 creates, waiting the window
+        again after every pass added 50 ms per pass to the clusters' wait, a quarter of a
+        second by the last pass; docs/benchmarks.md, "Operator at scale")."""
         got = False
         try:
             while True:
@@ -140,12 +148,18 @@ class Operator:
         except queue.Empty:
             pass
         if got:
-            time.sleep(self.batch_window)
+            first = self._first_change_at
+            pause = self.batch_window if first is None else \
+                first + self.batch_window - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
             try:
                 while True:
                     self.dirty.get_nowait()
             except queue.Empty:
                 pass
+            # Changes from here on are the next pass's: they start its window.
+            self._first_change_at = None
         return got
 
     def _wait(self, seconds: float) -> None:
