@@ -16,7 +16,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "raygate"
 EDGES = ("raygate.sources", "raygate.probe", "raygate.lab", "raygate.doctor", "raygate.apply",
          "raygate.cli", "raygate.operator.reconciler", "raygate.operator.leader",
-         "raygate.operator.loop", "raygate.operator.metrics", "raygate.operator.probing")
+         "raygate.operator.loop", "raygate.operator.metrics", "raygate.operator.probing",
+         "raygate.operator.transport")
 CORE = ["records.py", "objects.py", "backends", "model", "kuberay.py", "runtime.py",
         "findings.py", "engine.py", "catalog_docs.py", "config.py", "spec.py", "errors.py",
         "rules", "report", "render", "migrate.py", "ownership.py",

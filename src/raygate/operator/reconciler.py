@@ -73,6 +73,7 @@ class Api:
         self._count_lock = threading.Lock()
         #: (apiVersion, kind, namespace) -> the URL of its collection (``_url``).
         self._prefixes: dict[tuple[str, str, str | None], str] = {}
+        self._write_transport: Any = None
 
     @property
     def writes(self) -> int:
@@ -126,23 +127,29 @@ class Api:
             out.append(d)
         return out
 
-    # The writes of a pass (create, apply, merge patch: five per new cluster) go through the
-    # httpx client lightkube built from the kubeconfig (server, TLS, authentication:
-    # lightkube 1.0 ``Client._client._client``), with each request's URL made once, whole.
-    # lightkube's own request building parses every URL three times over (relative path,
-    # merged with the base URL, merged with the query: ``httpx2._urlparse``), a quarter of
-    # the operator's CPU per write (0.97-1.02 ms per server-side apply against the fake API
-    # server, 0.72-0.77 ms this way; docs/benchmarks.md, "Operator at scale"). Reads and
-    # deletes stay lightkube calls. Errors are lightkube's ApiError, made from the response
-    # as lightkube makes it (lightkube/core/generic_client.py, transform_exception).
+    # The writes of a pass (create, apply, merge patch: five per new cluster) go to the server
+    # lightkube's client talks to, as the user it authenticates (its httpx client, lightkube
+    # 1.0 ``Client._client._client``), over connections of the operator's own
+    # (``transport.Transport``: half the CPU of a write through httpx), with each request's
+    # URL made once, whole: lightkube's own request building parses every URL three times
+    # over (``httpx2._urlparse``). Reads and deletes stay lightkube calls. Errors are
+    # lightkube's ApiError, made from the response as lightkube makes it
+    # (lightkube/core/generic_client.py, transform_exception).
 
     def _http(self) -> Any:
         return self.client._client._client
 
+    def _transport(self) -> Any:
+        if self._write_transport is None:
+            from raygate.operator.transport import Transport
+            with self._count_lock:
+                if self._write_transport is None:
+                    self._write_transport = Transport(self._http())
+        return self._write_transport
+
     def _url(self, api_version: str, kind: str, namespace: str | None, name: str | None = None,
-             **query: str) -> Any:
+             **query: str) -> str:
         """The absolute URL of a collection (no ``name``) or object, with ``query``."""
-        import httpx2
         from urllib.parse import quote, urlencode
         prefix = self._prefixes.get((api_version, kind, namespace))
         if prefix is None:
@@ -156,21 +163,29 @@ class Api:
             prefix = str(self._http().base_url).rstrip("/") + f"{path}/{info.plural}"
             self._prefixes[(api_version, kind, namespace)] = prefix
         url = prefix + (f"/{quote(name, safe='')}" if name else "")
-        return httpx2.URL(url + (f"?{urlencode(query)}" if query else ""))
+        return url + (f"?{urlencode(query)}" if query else "")
 
-    def _send(self, method: str, url: Any, body: Any, content_type: str) -> Any:
+    def _send(self, method: str, url: str, body: Any, content_type: str) -> Any:
         import json
-        from lightkube.core.exceptions import ApiError
+        content = json.dumps(body, separators=(",", ":")).encode()
+        transport = self._transport()
+        if transport.usable:
+            reply = transport.send(method, url, content, content_type)
+            if reply.status_code != 401:  # 401: httpx's auth flow refreshes the token
+                if reply.status_code >= 400:
+                    import httpx2
+                    request = httpx2.Request(method, url)
+                    _raise_for(request, httpx2.Response(reply.status_code, headers=reply.headers,
+                                                        content=reply.content, request=request))
+                return reply
+        import httpx2
         http = self._http()
-        request = http.build_request(method, url,
-                                     content=json.dumps(body, separators=(",", ":")).encode(),
+        request = http.build_request(method, httpx2.URL(url), content=content,
                                      headers={"Content-Type": content_type})
         response = http.send(request)
         if response.status_code >= 400:
             response.read()
-            if response.headers.get("Content-Type") == "application/json":
-                raise ApiError(request=request, response=response)
-            response.raise_for_status()
+            _raise_for(request, response)
         return response
 
     def create(self, obj: dict[str, Any]) -> bool:
@@ -240,6 +255,15 @@ class Api:
             "source": {"component": FIELD_MANAGER},
             "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
         })
+
+
+def _raise_for(request: Any, response: Any) -> None:
+    """A failed write as lightkube reports it: its ApiError (with the server's Status) when
+    the answer is JSON, else httpx's status error."""
+    from lightkube.core.exceptions import ApiError
+    if response.headers.get("Content-Type") == "application/json":
+        raise ApiError(request=request, response=response)
+    response.raise_for_status()
 
 
 class Reconciler:

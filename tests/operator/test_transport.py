@@ -1,0 +1,198 @@
+"""The operator's write connections (operator/transport.py): the server, TLS and credentials
+lightkube resolved, errors as lightkube raises them, and what only httpx can do left to it."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import ssl
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+from lightkube.core.exceptions import ApiError
+
+from raygate.operator.reconciler import Api
+from raygate.sources.cluster import ClusterSource
+from tests.fakeapi.server import FakeApiServer
+
+CM = {"apiVersion": "v1", "kind": "ConfigMap",
+      "metadata": {"name": "raygate-port-20000", "namespace": "default"}, "data": {"a": "b"}}
+
+
+def kubeconfig(path: Path, server: str, user: dict[str, Any],
+               cluster: dict[str, Any] | None = None) -> str:
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server, **(cluster or {})}}],
+        "users": [{"name": "u", "user": user}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "c"}))
+    return str(path)
+
+
+def test_writes_go_over_the_operators_connections_and_fail_as_lightkube_fails(
+        fake_api: FakeApiServer) -> None:
+    with ClusterSource(fake_api.kubeconfig_path) as src:
+        api = Api(src)
+        api.prepare()
+        assert api._transport().usable
+        assert api.create(dict(CM)) is True
+        assert api.create(dict(CM)) is False  # 409 AlreadyExists: the name (the port) is held
+        stored = api.merge_patch("v1", "ConfigMap", "default", CM["metadata"]["name"],
+                                 {"metadata": {"annotations": {"x": "1"}}})
+        assert stored["metadata"]["annotations"] == {"x": "1"}
+        with pytest.raises(ApiError) as refused:  # a 422 carries the server's Status
+            api.apply({**CM, "metadata": {"name": "Bad_Name", "namespace": "default"}})
+        assert refused.value.status.code == 422
+        assert "Bad_Name" in refused.value.status.message
+    posts = [r for r in fake_api.requests if r.method == "POST" and r.kind == "ConfigMap"]
+    assert [r.status for r in posts] == [201, 409]
+
+
+def test_a_rotated_token_file_is_read_again_through_httpx_after_a_401(
+        fake_api: FakeApiServer, tmp_path: Path) -> None:
+    """The kubelet rotates a pod's service-account token: the connection's cached bearer is
+    refused once (401), and lightkube's auth flow reads the file again."""
+    token = tmp_path / "token"
+    token.write_text(fake_api.token)
+    with ClusterSource(kubeconfig(tmp_path / "kc", fake_api.url, {"tokenFile": str(token)})) as src:
+        api = Api(src)
+        api.prepare()
+        assert api.create(dict(CM)) is True
+        fake_api.token = "rotated-token"
+        token.write_text("rotated-token")
+        second = {**CM, "metadata": {**CM["metadata"], "name": "raygate-port-20001"}}
+        assert api.create(second) is True
+    statuses = [r.status for r in fake_api.requests if r.method == "POST"]
+    assert statuses == [201, 401, 401, 201]  # ours, httpx's with the old token, the new one
+    assert fake_api.get("ConfigMap", "default", "raygate-port-20001") is not None
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A server that answers every POST 201 and, when told to, closes the connection after
+    answering without saying so (what an API server's idle keep-alive timeout does)."""
+
+    protocol_version = "HTTP/1.1"
+    seen: list[tuple[str, str | None]] = []
+    close_after_answer = False
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).seen.append((self.path, self.headers.get("Authorization")))
+        out = json.dumps({"kind": "ConfigMap", **json.loads(body)}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+        if type(self).close_after_answer:
+            self.close_connection = True
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[http.server.ThreadingHTTPServer, type[_Recorder]]]:
+    handler = type("Recorder", (_Recorder,), {"seen": [], "close_after_answer": False})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server, handler
+    server.shutdown()
+    server.server_close()
+
+
+def _api(kc: str) -> Api:
+    src = ClusterSource(kc)
+    api = Api(src)
+    # Discovery is not what is tested here: the ConfigMap's collection URL is known.
+    api._prefixes[("v1", "ConfigMap", "default")] = (
+        str(src.client._client._client.base_url).rstrip("/")
+        + "/api/v1/namespaces/default/configmaps")
+    return api
+
+
+def test_a_keep_alive_connection_the_server_closed_is_replaced_and_the_write_sent_once(
+        recorder: Any, tmp_path: Path) -> None:
+    server, handler = recorder
+    handler.close_after_answer = True
+    api = _api(kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{server.server_port}",
+                          {"token": "t"}))
+    for port in (20000, 20001, 20002):
+        assert api.create({**CM, "metadata": {"name": f"raygate-port-{port}",
+                                              "namespace": "default"}}) is True
+    assert [p.rsplit("/", 1)[-1] for p, _ in handler.seen] == ["configmaps"] * 3
+    assert {auth for _, auth in handler.seen} == {"Bearer t"}
+
+
+def _certificates(d: Path) -> tuple[Path, Path, Path, Path]:
+    """A CA, a server certificate for 127.0.0.1 signed by it, and a second unrelated CA."""
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+    for ca in ("ca", "other-ca"):
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={ca}",
+            "-keyout", str(d / f"{ca}.key"), "-out", str(d / f"{ca}.crt"))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", str(d / "server.key"), "-out", str(d / "server.csr"))
+    (d / "ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"),
+        "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "1",
+        "-extfile", str(d / "ext"), "-out", str(d / "server.crt"))
+    return d / "ca.crt", d / "other-ca.crt", d / "server.crt", d / "server.key"
+
+
+def test_tls_is_verified_against_the_kubeconfigs_certificate_authority(
+        recorder: Any, tmp_path: Path) -> None:
+    server, handler = recorder
+    ca, other_ca, cert, key = _certificates(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = f"https://127.0.0.1:{server.server_port}"
+    trusted = _api(kubeconfig(tmp_path / "kc", url, {"token": "t"},
+                              {"certificate-authority": str(ca)}))
+    assert trusted._transport().usable
+    assert trusted.create(dict(CM)) is True
+    assert handler.seen == [("/api/v1/namespaces/default/configmaps", "Bearer t")]
+    stranger = _api(kubeconfig(tmp_path / "kc2", url, {"token": "t"},
+                               {"certificate-authority": str(other_ca)}))
+    with pytest.raises(ssl.SSLCertVerificationError):
+        stranger.create(dict(CM))
+    assert len(handler.seen) == 1
+
+
+@pytest.mark.parametrize("what", ["proxy", "transport", "response hook", "unknown CA"])
+def test_what_only_httpx_can_do_is_left_to_httpx(what: str) -> None:
+    """A proxy or another transport is mounted in httpx (our connections would bypass it); a
+    response hook wants httpx's responses; an https server without the TLS context found."""
+    import httpx2
+    from raygate.operator.transport import Transport
+    base = "https://10.0.0.1:6443" if what == "unknown CA" else "http://10.0.0.1:6443"
+    options: dict[str, Any] = {
+        "proxy": {"proxy": "http://127.0.0.1:3128"},
+        "transport": {"transport": httpx2.MockTransport(lambda r: httpx2.Response(201))},
+        "response hook": {"event_hooks": {"response": [lambda r: None]}},
+        "unknown CA": {},
+    }[what]
+    with httpx2.Client(base_url=base, **options) as client:
+        if what == "unknown CA":
+            client._transport._pool._ssl_context = None
+        assert Transport(client).usable is False
+    with httpx2.Client(base_url="http://10.0.0.1:6443",
+                       event_hooks={"request": [lambda r: None]}) as plain:
+        assert Transport(plain).usable is True
+
+
+def test_request_hooks_see_every_write(fake_api: FakeApiServer) -> None:
+    """``ClusterSource`` counts every request it makes (a request hook): writes included."""
+    with ClusterSource(fake_api.kubeconfig_path) as src:
+        api = Api(src)
+        api.prepare()
+        before = src.request_count
+        api.create(dict(CM))
+        api.merge_patch("v1", "ConfigMap", "default", CM["metadata"]["name"], {"data": {"a": "c"}})
+        assert src.request_count - before == 2
