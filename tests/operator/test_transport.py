@@ -142,6 +142,10 @@ def _certificates(d: Path) -> tuple[Path, Path, Path, Path]:
     run("x509", "-req", "-in", str(d / "server.csr"), "-CA", str(d / "ca.crt"),
         "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "1",
         "-extfile", str(d / "ext"), "-out", str(d / "server.crt"))
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=raygate-operator",
+        "-keyout", str(d / "client.key"), "-out", str(d / "client.csr"))
+    run("x509", "-req", "-in", str(d / "client.csr"), "-CA", str(d / "ca.crt"),
+        "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "1", "-out", str(d / "client.crt"))
     return d / "ca.crt", d / "other-ca.crt", d / "server.crt", d / "server.key"
 
 
@@ -163,6 +167,26 @@ def test_tls_is_verified_against_the_kubeconfigs_certificate_authority(
     with pytest.raises(ssl.SSLCertVerificationError):
         stranger.create(dict(CM))
     assert len(handler.seen) == 1
+
+
+def test_a_client_certificate_from_the_kubeconfig_is_presented(recorder: Any,
+                                                               tmp_path: Path) -> None:
+    """kind's and kubeadm's kubeconfigs authenticate with a client certificate, no token."""
+    server, handler = recorder
+    ca, _, cert, key = _certificates(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.load_verify_locations(ca)
+    context.verify_mode = ssl.CERT_REQUIRED
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = f"https://127.0.0.1:{server.server_port}"
+    api = _api(kubeconfig(tmp_path / "kc", url,
+                          {"client-certificate": str(tmp_path / "client.crt"),
+                           "client-key": str(tmp_path / "client.key")},
+                          {"certificate-authority": str(ca)}))
+    assert api._transport().usable
+    assert api.create(dict(CM)) is True
+    assert handler.seen == [("/api/v1/namespaces/default/configmaps", None)]
 
 
 @pytest.mark.parametrize("what", ["proxy", "transport", "response hook", "unknown CA"])
