@@ -46,7 +46,8 @@ GATEWAY_VALUES = {"backend": "gateway-api",
                   "gatewayApi": {"gatewayName": "shared", "gatewayNamespace": "infra"}}
 
 
-@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES])
+@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES,
+                                    {"placement": {"mode": "metallb"}}])
 def test_rendered_objects_validate(values: dict[str, Any]) -> None:
     docs = render(values)
     kinds = sorted(d["kind"] for d in docs)
@@ -93,8 +94,11 @@ def _granted(docs: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
     return out
 
 
-@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES],
-                         ids=["ingress-nginx", "gateway-api"])
+METALLB_VALUES = {"backend": "ingress-nginx", "placement": {"mode": "metallb"}}
+
+
+@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES, METALLB_VALUES],
+                         ids=["ingress-nginx", "gateway-api", "metallb"])
 def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer,
                                                          values: dict[str, Any]) -> None:
     world.install(fake_api)
@@ -113,6 +117,12 @@ def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer
                                          "allowedRoutes": {"namespaces": {"from": "All"}}}]}},
                      manager="helm")
         overrides = {"backend": "gateway-api", **{"gatewayApi": values["gatewayApi"]}}
+    if "placement" in values:
+        fake_api.add({"apiVersion": "v1", "kind": "Service",
+                      "metadata": {"name": "ingress-nginx-controller", "namespace": world.CTRL_NS},
+                      "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}]},
+                      "status": {"loadBalancer": {"ingress": [{"ip": "192.168.10.50"}]}}})
+        overrides["placement"] = values["placement"]
     service = ray_cluster("svc", "t", "us")
     service["kind"], service["spec"] = "RayService", {"rayClusterConfig": service["spec"]}
     job = ray_cluster("job", "t", "uj")

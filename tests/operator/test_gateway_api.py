@@ -199,3 +199,22 @@ def test_removal_leaves_nothing_behind(api_server: FakeApiServer, source: Cluste
     assert ports_held(api_server) == {}
     assert api_server.get("RayCluster", "t", "b") is None
     assert managers(api_server.get("Gateway", "infra", "shared")) == {"helm"}
+
+
+def test_metallb_the_gateways_own_address_is_what_users_are_told(api_server: FakeApiServer,
+                                                                 source: ClusterSource) -> None:
+    """placement.mode metallb on this backend: the address is the shared Gateway's
+    (``status.addresses``, reported by the implementation once MetalLB gave its Service one);
+    the operator still only reads the Gateway."""
+    gw = shared_gateway({"from": "All"})
+    gw["status"] = {"addresses": [{"type": "IPAddress", "value": "192.168.10.60"}]}
+    api_server.add(gw, manager="helm")
+    api_server.add(ray_cluster("a", "t", "ua"))
+    r = reconciler(source, placement={"mode": "metallb"}, gatewayAddress=None)
+    report = r.run_pass()
+    assert report.placement is not None and report.placement.state == "ok"
+    port = ports_held(api_server)["t/a"]
+    notes = api_server.get("RayCluster", "t", "a")["metadata"]["annotations"]
+    assert notes[desired.CLIENT_ADDRESS] == f"ray://192.168.10.60:{port}"
+    assert not [r for r in api_server.requests
+                if r.kind == "Gateway" and r.method not in ("GET",)]

@@ -163,6 +163,29 @@ def node(name: str, ip: str, ready: bool = True, **labels: str) -> dict:
                        "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
 
 
+def test_metallb_decisions_follow_the_address_it_assigned() -> None:
+    from raygate.operator import placement
+    svc = {"kind": "Service", "status": {"loadBalancer": {"ingress": [{"ip": "192.168.10.50"}]}}}
+    assert placement.decide_load_balancer(svc, "Service x/y", None) == placement.Decision(
+        "ok", None, address="192.168.10.50")
+    same = placement.decide_load_balancer(svc, "Service x/y", "192.168.10.50")
+    assert (same.state, same.address) == ("ok", "192.168.10.50")
+    moved = placement.decide_load_balancer(svc, "Service x/y", "192.168.10.49")
+    assert (moved.state, moved.address) == ("move", "192.168.10.50")
+    assert "was 192.168.10.49" in moved.reason
+    pending = placement.decide_load_balancer({"kind": "Service", "status": {"loadBalancer": {}}},
+                                             "Service x/y", "192.168.10.50")
+    assert (pending.state, pending.address) == ("lost", None)
+    assert "MetalLB has not assigned one" in pending.reason
+    assert placement.decide_load_balancer(None, "Service x/y", None).state == "lost"
+    # A cloud or MetalLB-backed Gateway: its status.addresses; a hostname where there is no IP.
+    gateway = {"kind": "Gateway", "status": {"addresses": [{"type": "IPAddress",
+                                                            "value": "192.168.10.60"}]}}
+    assert placement.load_balancer_address(gateway) == "192.168.10.60"
+    named = {"status": {"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}}}
+    assert placement.load_balancer_address(named) == "lb.example.com"
+
+
 def test_placement_decisions() -> None:
     from raygate.operator import placement
     gw = {"ingress-ready": "true"}

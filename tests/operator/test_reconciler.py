@@ -240,6 +240,42 @@ def test_gateway_node_failover_moves_the_label_and_the_addresses(api_server: Fak
     assert r.run_pass().placement.state == "ok"  # type: ignore[union-attr]
 
 
+def test_metallb_address_changes_reach_users_and_ports_stay(api_server: FakeApiServer,
+                                                            source: ClusterSource) -> None:
+    """placement.mode metallb: users are told the address MetalLB assigned to the controller's
+    Service; when it changes they are told the new one (GatewayMoved on the Service); when
+    there is none they keep the last one and an Event says why, once."""
+    def controller_service(*ips: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "ingress-nginx-controller", "namespace": world.CTRL_NS},
+                "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}]},
+                "status": {"loadBalancer": {"ingress": [{"ip": ip} for ip in ips]}}}
+    api_server.add(controller_service("192.168.10.50"))
+    api_server.add(ray_cluster("a", "t", "ua"))
+    r = reconciler(source, placement={"mode": "metallb"})
+    assert r.run_pass().placement.state == "ok"  # type: ignore[union-attr]
+    port = held(api_server)[0].port
+
+    def told() -> str:
+        return api_server.get("RayCluster", "t", "a")["metadata"]["annotations"][
+            desired.CLIENT_ADDRESS]
+    assert told() == f"ray://192.168.10.50:{port}"
+
+    api_server.add(controller_service("192.168.10.51"))
+    moved = r.run_pass()
+    assert moved.placement is not None and moved.placement.state == "move"
+    assert told() == f"ray://192.168.10.51:{port}"
+    assert held(api_server)[0].port == port
+
+    api_server.add(controller_service())
+    for _ in range(2):
+        assert r.run_pass().placement.state == "lost"  # type: ignore[union-attr]
+    assert told() == f"ray://192.168.10.51:{port}"
+    events = [(e["reason"], e["involvedObject"]["kind"])
+              for e in api_server.objects("Event", world.CTRL_NS)]
+    assert events == [("GatewayMoved", "Service"), ("GatewayUnreachable", "Service")]
+
+
 def test_probe_results_are_written_where_users_look(api_server: FakeApiServer,
                                                     source: ClusterSource) -> None:
     import base64

@@ -11,7 +11,14 @@ stops working: the guide's "it worked yesterday". The operator notices on its ne
   rewrites the addresses on every exposed cluster;
 * otherwise reports that nobody can reach the gateway until a node is labelled.
 
-With MetalLB the address moves with the Service, not with a node: nothing to relabel.
+With MetalLB (``placement.mode: metallb``) the address belongs to the controller's
+LoadBalancer Service (a Gateway's, on the Gateway API backend), not to a node: MetalLB's
+speakers move its announcement to a healthy node themselves (L2: the speakers' memberlist
+elects another when a node fails), so there is nothing to relabel. What the operator does is
+read the address MetalLB assigned (the Service's ``status.loadBalancer.ingress``; the Gateway's
+``status.addresses``), tell users that one, say when it changes, and say when there is none:
+MetalLB then failed to assign one (no pool it may use, the requested IP outside every pool or
+taken: facts gateway_api_metallb.md §6.3, "assignment fails with an event on the Service").
 """
 
 from __future__ import annotations
@@ -92,3 +99,36 @@ def relabel_patches(decision: Decision, label: str) -> list[tuple[str, dict[str,
         out.append((decision.current, {"metadata": {"labels": {key: None}}}))
     out.append((decision.target, {"metadata": {"labels": {key: value or "true"}}}))
     return out
+
+
+def load_balancer_address(obj: Mapping[str, Any] | None) -> str | None:
+    """The address a load balancer gave ``obj``: a Service's first
+    ``status.loadBalancer.ingress`` (ip, else hostname) or a Gateway's first
+    ``status.addresses`` value; None when none is assigned yet."""
+    status = (obj or {}).get("status") or {}
+    for ingress in (status.get("loadBalancer") or {}).get("ingress") or []:
+        if isinstance(ingress, dict) and (ingress.get("ip") or ingress.get("hostname")):
+            return str(ingress.get("ip") or ingress.get("hostname"))
+    for address in status.get("addresses") or []:
+        if isinstance(address, dict) and address.get("value"):
+            return str(address["value"])
+    return None
+
+
+def decide_load_balancer(subject: Mapping[str, Any] | None, what: str,
+                         previous: str | None) -> Decision:
+    """MetalLB mode: ``subject`` is the controller's Service (or the shared Gateway), ``what``
+    names it for people, ``previous`` is the address last seen (None: none seen yet)."""
+    if subject is None:
+        return Decision("lost", None, reason=f"{what} not found: nobody can reach the gateway")
+    address = load_balancer_address(subject)
+    if address is None:
+        return Decision("lost", None, reason=(
+            f"{what} has no load-balancer address: MetalLB has not assigned one (no "
+            "IPAddressPool it may use, the requested IP outside every pool or taken, or MetalLB "
+            f"not running; the Events of {what} say which)"))
+    if previous is not None and address != previous:
+        return Decision("move", None, address=address, reason=(
+            f"{what} is now reached at {address} (was {previous}): the addresses users were "
+            "given are rewritten"))
+    return Decision("ok", None, address=address)

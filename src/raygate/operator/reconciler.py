@@ -289,6 +289,8 @@ class Reconciler:
         self._probed: dict[str, tuple[float, Any]] = {}
         #: The placement verdict of the last pass: an Event is written when it changes.
         self._last_placement = "ok"
+        #: MetalLB mode: the load-balancer address last seen (an Event when it changes).
+        self._last_lb_address: str | None = None
         #: The probe runner (``raygate.probe.probe``); tests may point it at a local server.
         self.probe_fn: Callable[..., Any] | None = None
         self.settings = settings
@@ -494,7 +496,7 @@ class Reconciler:
                     plans[key] = self._plan(plan_cache, objs[key], settings, holdings[key], shared)
 
         # Where the gateway runs: a pinned node that went away moves (or is reported).
-        address = self._placement(report)
+        address = self._placement(report, shared)
 
         # Per cluster: routes, then what users are told.
         live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
@@ -645,10 +647,13 @@ class Reconciler:
 
         self._parallel(one, due)
 
-    def _placement(self, report: PassReport) -> str | None:
-        """Check the pinned gateway node; move the label on failover. Returns the address
-        users should be told (the configured one wins)."""
+    def _placement(self, report: PassReport, shared: Any = None) -> str | None:
+        """Check where the gateway is reached: the pinned node (the label moves on failover)
+        or MetalLB's address. Returns the address users should be told (the configured one
+        wins)."""
         cfg = self.settings.placement
+        if cfg.mode == "metallb":
+            return self._load_balancer(report, shared)
         if cfg.mode != "pinned-node":
             return self.settings.gateway_address
         nodes = self.api.list("v1", "Node")
@@ -668,6 +673,33 @@ class Reconciler:
             self._event(_cluster_scoped(subject), "GatewayUnreachable", decision.reason,
                         "Warning")
         return self.settings.gateway_address or decision.address
+
+    def _load_balancer(self, report: PassReport, shared: Any) -> str | None:
+        """MetalLB: the address it gave the controller's Service (the shared Gateway's, on the
+        Gateway API backend); Events when it changes or is missing (``placement``)."""
+        if shared is not None:
+            gw_ns, gw_name = self.settings.gateway_ref
+            found = [o.raw for o in shared.of_kind("Gateway")]
+            subject, what = (found[0] if found else None), f"Gateway {gw_ns}/{gw_name}"
+        else:
+            ctl = self.settings.controller
+            subject = self.api.get("v1", "Service", ctl.namespace, ctl.service)
+            what = f"Service {ctl.namespace}/{ctl.service}"
+        decision = placement.decide_load_balancer(subject, what, self._last_lb_address)
+        report.placement = decision
+        changed = decision.state != self._last_placement
+        self._last_placement = decision.state
+        if decision.address:
+            self._last_lb_address = decision.address
+        if decision.state == "move" or (decision.state == "lost" and changed):
+            report.warnings.append(decision.reason)
+            if subject is not None:
+                reason = "GatewayMoved" if decision.state == "move" else "GatewayUnreachable"
+                self._event({"apiVersion": "v1", "kind": "Service", **subject}
+                            if shared is None else subject, reason, decision.reason, "Warning")
+        # Without an address now, users keep the last one they were given: MetalLB gives a
+        # requested IP back once it can, and a URL rewritten to nothing helps nobody.
+        return self.settings.gateway_address or decision.address or self._last_lb_address
 
     def _tell(self, cluster: Mapping[str, Any], p: desired.Plan, ports: Mapping[str, int],
               report: PassReport, address: str | None = None) -> None:

@@ -79,8 +79,10 @@ class Routing(_Model):
 class Placement(_Model):
     """Where the gateway runs. ``pinned-node``: the controller runs on the node carrying
     ``label`` (the guide); the operator watches that node and, with ``failoverLabel``, moves the
-    label to a Ready candidate when it goes away. ``metallb``: the address moves with the
-    Service; ``none``: not watched."""
+    label to a Ready candidate when it goes away. ``metallb``: MetalLB moves the address between
+    healthy nodes itself; the operator tells users the address it assigned to the controller's
+    Service (the shared Gateway's, on the Gateway API backend) and follows its changes
+    (``placement.decide_load_balancer``); ``none``: not watched."""
 
     mode: Literal["none", "pinned-node", "metallb"] = "none"
     label: str = "ingress-ready=true"
