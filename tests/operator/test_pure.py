@@ -227,3 +227,13 @@ def test_a_plan_does_not_depend_on_what_the_operator_writes_on_the_cluster(
     for ports in (None, {"client": 30001, "gcs": 30002}):
         planned = desired.plan(before, s, ports)
         assert planned.routes and desired.plan(after, s, ports) == planned
+
+
+def test_labelled_metrics_are_escaped_as_the_text_format_requires() -> None:
+    from raygate.operator.metrics import Metrics
+    m = Metrics()
+    m.replace_family("raygate_operator_probe_success",
+                     {(("namespace", "t"), ("name", 'a"b\\c\nd')): 1.0})
+    text = m.render()
+    assert "# TYPE raygate_operator_probe_success gauge\n" in text
+    assert 'raygate_operator_probe_success{namespace="t",name="a\\"b\\\\c\\nd"} 1\n' in text

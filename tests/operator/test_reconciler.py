@@ -318,6 +318,23 @@ def test_probe_results_are_written_where_users_look(api_server: FakeApiServer,
         assert not ok and text.startswith("failed: dashboard:") and "blank page" in text
         reasons = [e["reason"] for e in api_server.objects("Event", "t")]
         assert reasons.count("ProbeFailed") == 1 and reasons.count("ProbeSucceeded") == 1
+
+        # ...and in the metrics: the last result and when, per cluster, while it is exposed.
+        from raygate.operator.loop import Operator
+        from raygate.operator.metrics import Metrics
+        metrics = Metrics()
+        recorder = Operator(r, None, metrics)  # type: ignore[arg-type] - only records
+        recorder._record(first)
+        assert 'raygate_operator_probe_success{namespace="t",name="a"} 1\n' in metrics.render()
+        recorder._record(second)
+        text = metrics.render()
+        assert 'raygate_operator_probe_success{namespace="t",name="a"} 0\n' in text
+        assert f'raygate_operator_probe_timestamp_seconds{{namespace="t",name="a"}} {10 ** 10}\n' \
+            in text
+        api_server.patch("RayCluster", "t", "a",
+                         {"metadata": {"annotations": {desired.EXPOSE: None}}})
+        recorder._record(r.run_pass())
+        assert metrics.labelled("raygate_operator_probe_success") == {}
     finally:
         gateway.shutdown()
 

@@ -181,6 +181,14 @@ class Operator:
         m.inc("raygate_operator_probes_total", len(report.probes))
         m.inc("raygate_operator_probe_failures_total",
               sum(1 for ok, _ in report.probes.values() if not ok))
+        if report.last_probes is not None:
+            def labels(cluster: str) -> tuple[tuple[str, str], ...]:
+                namespace, _, name = cluster.partition("/")
+                return (("namespace", namespace), ("name", name))
+            m.replace_family("raygate_operator_probe_success", {
+                labels(c): float(ok) for c, (ok, _) in report.last_probes.items()})
+            m.replace_family("raygate_operator_probe_timestamp_seconds", {
+                labels(c): when for c, (_, when) in report.last_probes.items()})
         if report.placement is not None and report.placement.state in ("move", "lost"):
             m.inc("raygate_operator_drift_events_total")
         m.ready = True

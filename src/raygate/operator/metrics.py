@@ -23,12 +23,28 @@ _HELP = {
     "raygate_operator_is_leader": ("gauge", "1 on the replica that holds the Lease."),
     "raygate_operator_api_writes_total": ("counter", "API writes made by reconcile passes."),
 }
+#: Per exposed cluster (labels namespace, name): its last probe, as the raygate.io/probe and
+#: raygate.io/probe-time annotations say it.
+_LABELLED_HELP = {
+    "raygate_operator_probe_success": (
+        "gauge", "1 if the cluster's last probe passed, 0 if it failed."),
+    "raygate_operator_probe_timestamp_seconds": (
+        "gauge", "When the cluster's last probe ran (Unix time)."),
+}
+
+
+def _label_value(value: str) -> str:
+    # The text format's escapes for label values: backslash, double quote, line feed.
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: dict[str, float] = {name: 0.0 for name in _HELP}
+        #: family -> ((label, value) pairs) -> value.
+        self._labelled: dict[str, dict[tuple[tuple[str, str], ...], float]] = {
+            name: {} for name in _LABELLED_HELP}
         self.ready = False
         self.alive = True
 
@@ -44,6 +60,16 @@ class Metrics:
         with self._lock:
             return self._values.get(name, 0.0)
 
+    def replace_family(self, name: str,
+                       series: dict[tuple[tuple[str, str], ...], float]) -> None:
+        """All series of a labelled family at once (clusters gone lose theirs)."""
+        with self._lock:
+            self._labelled[name] = dict(series)
+
+    def labelled(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        with self._lock:
+            return dict(self._labelled.get(name, {}))
+
     def render(self) -> str:
         lines = []
         with self._lock:
@@ -51,6 +77,12 @@ class Metrics:
                 kind, text = _HELP.get(name, ("gauge", name))
                 lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}",
                           f"{name} {value:g}"]
+            for name, series in sorted(self._labelled.items()):
+                kind, text = _LABELLED_HELP[name]
+                lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
+                for labels, value in sorted(series.items()):
+                    inner = ",".join(f'{k}="{_label_value(v)}"' for k, v in labels)
+                    lines.append(f"{name}{{{inner}}} {value:.17g}")
         return "\n".join(lines) + "\n"
 
 

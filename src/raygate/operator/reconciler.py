@@ -56,6 +56,9 @@ class PassReport:
     routed_at: float | None = None
     #: The clusters whose annotations (and finalizer) this pass wrote.
     told: list[str] = field(default_factory=list)
+    #: After a pass that probed (probing on, telling not left for later): every exposed
+    #: cluster's last probe, ``cluster -> (ok, when: the reconciler's clock)``; None otherwise.
+    last_probes: dict[str, tuple[bool, float]] | None = None
     #: Whether this pass left telling users (annotations, Events, probes) to a later pass,
     #: because more clusters were waiting to be routed (``Reconciler.tell_delay``).
     told_later: bool = False
@@ -285,8 +288,9 @@ class Reconciler:
         self.tell_later_from = tell_later_from
         self._told_owed_since: float | None = None
         self._report_lock = threading.Lock()
-        #: cluster -> (when probed, what was probed): re-probed on change or after the interval.
-        self._probed: dict[str, tuple[float, Any]] = {}
+        #: cluster -> (when probed, what was probed, ok): re-probed on change or after the
+        #: interval; only exposed clusters are kept.
+        self._probed: dict[str, tuple[float, Any, bool]] = {}
         #: The placement verdict of the last pass: an Event is written when it changes.
         self._last_placement = "ok"
         #: MetalLB mode: the load-balancer address last seen (an Event when it changes).
@@ -608,6 +612,8 @@ class Reconciler:
         """Probe clusters whose routes changed, or whose last probe is older than the interval."""
         now = self.clock()
         due = []
+        exposed = {key for key, p in plans.items() if p.exposed}
+        self._probed = {k: v for k, v in self._probed.items() if k in exposed}
         for key, p in sorted(plans.items()):
             if not p.exposed:
                 continue
@@ -633,7 +639,8 @@ class Reconciler:
                                      probe_fn=self.probe_fn)
             with self._report_lock:
                 report.probes[key] = result
-                self._probed[key] = (now, (address, tuple(sorted(holdings.get(key, {}).items()))))
+                self._probed[key] = (now, (address, tuple(sorted(holdings.get(key, {}).items()))),
+                                     result[0])
             previous = ((c.get("metadata") or {}).get("annotations") or {}).get(probing.PROBE_RESULT)
             ns, name, _, kind = desired.cluster_ref(c)
             stored = self.api.merge_patch(str(c.get("apiVersion") or "ray.io/v1"), kind, ns,
@@ -646,6 +653,7 @@ class Reconciler:
                             "Normal" if result[0] else "Warning")
 
         self._parallel(one, due)
+        report.last_probes = {k: (ok, when) for k, (when, _, ok) in self._probed.items()}
 
     def _placement(self, report: PassReport, shared: Any = None) -> str | None:
         """Check where the gateway is reached: the pinned node (the label moves on failover)
