@@ -4,8 +4,9 @@ leader at a time, failover after the lease duration, never two writers."""
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -313,3 +314,58 @@ def test_a_pass_that_left_telling_to_the_next_is_followed_by_one(fake_api: FakeA
     for name in ("a", "b"):
         notes = fake_api.get("RayCluster", "t", name)["metadata"]["annotations"]
         assert notes["raygate.io/status"] == "exposed"
+
+
+def test_probes_run_every_probe_interval_between_resyncs(fake_api: FakeApiServer,
+                                                         sources) -> None:
+    """probe.intervalSeconds shorter than resyncSeconds: nothing changes, yet each exposed
+    cluster is probed again every interval (a path that broke is seen within it)."""
+    from tests.probe.test_probe_units import closed_port
+    fake_api.add(ray_cluster("a", "t", "ua"))
+    src, _ = sources
+    s = settings.load(None, {"namespace": NS, "gatewayAddress": f"127.0.0.1:{closed_port()}",
+                             "resyncSeconds": 300,
+                             "probe": {"enabled": True, "intervalSeconds": 1,
+                                       "timeoutSeconds": 1}})
+    probed: list[float] = []
+    elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only",
+                           retry_period=0.1)
+    op = Operator(Reconciler(Api(src), s), elector, Metrics(),
+                  on_pass=lambda report: probed.extend(time.monotonic() for _ in report.probes))
+    runner = threading.Thread(target=op.run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while len(probed) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    op.stop()
+    runner.join(10)
+    assert len(probed) >= 3
+    assert all(later - earlier >= 0.9 for earlier, later in zip(probed, probed[1:]))
+
+
+def test_the_repair_pass_runs_every_resync_even_while_changes_keep_coming(
+        fake_api: FakeApiServer, sources) -> None:
+    """A busy cluster (a change every 0.1 s) still gets its full, freshly listed repair pass
+    every resyncSeconds: passes made for changes do not postpone it."""
+    src, _ = sources
+    fresh_passes: list[bool] = []
+
+    class Recording(Reconciler):
+        def run_pass(self, more_waiting: Any = lambda: False, *, fresh: bool = True) -> Any:
+            fresh_passes.append(fresh)
+            return super().run_pass(more_waiting, fresh=fresh)
+
+    elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only",
+                           retry_period=0.05)
+    op = Operator(Recording(Api(src), settings.load(None, {"namespace": NS})), elector,
+                  Metrics(), resync_seconds=1, batch_window=0.01)
+    runner = threading.Thread(target=op.run, daemon=True)
+    runner.start()
+    deadline = time.monotonic() + 20
+    while fresh_passes.count(True) < 3 and time.monotonic() < deadline:
+        op.poke("change")
+        time.sleep(0.1)
+    op.stop()
+    runner.join(10)
+    assert fresh_passes.count(True) >= 3
+    assert fresh_passes.count(False) > fresh_passes.count(True)

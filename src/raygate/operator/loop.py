@@ -6,7 +6,8 @@
   *that* something changed; changes arriving close together are coalesced into one pass
   (``batch_window``), so 500 clusters created at once cost a handful of passes, each writing
   the shared tcp-services map once.
-* A full pass also runs every ``resync_seconds`` (repair, garbage collection).
+* A full pass also runs every ``resync_seconds`` (repair, garbage collection), however many
+  passes changes caused meanwhile; with probes on, a pass runs every probe interval too.
 * Failures (409 from a concurrent writer, 410 Gone on a watch, 5xx, time-outs) are retried
   with exponential backoff and jitter, capped; a watch that ends or fails is restarted from a
   fresh list, which is what a 410 Gone asks for.
@@ -92,6 +93,11 @@ class Operator:
         self.start_watches()
         passes = 0
         next_resync = 0.0
+        # Probes are due every probe interval, which may be shorter than the resync: a pass
+        # (not a full one) runs when they are, so a path that broke is seen within it.
+        probe = self.reconciler.settings.probe
+        probe_every = probe.interval_seconds if probe.enabled else None
+        next_probe = float("inf")
         leading = False
         while not self.stop_event.is_set():
             now = time.monotonic()
@@ -112,7 +118,7 @@ class Operator:
                 continue
             # Drained before every pass, so that what is queued during it is new (``more_waiting``).
             changed = self._drain()
-            if now >= next_resync or changed:
+            if now >= next_resync or changed or now >= next_probe:
                 try:
                     report = self.reconciler.run_pass(
                         more_waiting=lambda: not self.dirty.empty(), fresh=now >= next_resync)
@@ -128,7 +134,10 @@ class Operator:
                 if report.told_later:
                     self.poke("tell")  # the annotations and Events left to the next pass
                 passes += 1
-                next_resync = time.monotonic() + self.resync_seconds
+                if now >= next_resync:
+                    next_resync = time.monotonic() + self.resync_seconds
+                if probe_every is not None and not report.told_later:
+                    next_probe = time.monotonic() + probe_every
                 if max_passes is not None and passes >= max_passes:
                     break
             self._wait(self.elector.retry_period)
