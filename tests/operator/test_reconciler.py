@@ -271,8 +271,8 @@ def test_metallb_address_changes_reach_users_and_ports_stay(api_server: FakeApiS
     for _ in range(2):
         assert r.run_pass().placement.state == "lost"  # type: ignore[union-attr]
     assert told() == f"ray://192.168.10.51:{port}"
-    events = [(e["reason"], e["involvedObject"]["kind"])
-              for e in api_server.objects("Event", world.CTRL_NS)]
+    events = sorted((e["reason"], e["involvedObject"]["kind"])
+                    for e in api_server.objects("Event", world.CTRL_NS))
     assert events == [("GatewayMoved", "Service"), ("GatewayUnreachable", "Service")]
 
 

@@ -83,6 +83,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen.append((self.path, self.headers.get("Authorization")))
+        type(self).peers.add(self.client_address)
         out = json.dumps({"kind": "ConfigMap", **json.loads(body)}).encode()
         self.send_response(201)
         self.send_header("Content-Type", "application/json")
@@ -98,7 +99,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def recorder() -> Iterator[tuple[http.server.ThreadingHTTPServer, type[_Recorder]]]:
-    handler = type("Recorder", (_Recorder,), {"seen": [], "close_after_answer": False})
+    handler = type("Recorder", (_Recorder,), {"seen": [], "peers": set(),
+                                              "close_after_answer": False})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server, handler
@@ -127,6 +129,21 @@ def test_a_keep_alive_connection_the_server_closed_is_replaced_and_the_write_sen
                                               "namespace": "default"}}) is True
     assert [p.rsplit("/", 1)[-1] for p, _ in handler.seen] == ["configmaps"] * 3
     assert {auth for _, auth in handler.seen} == {"Bearer t"}
+
+
+def test_writers_on_new_threads_reuse_the_idle_connections(recorder: Any,
+                                                             tmp_path: Path) -> None:
+    """Each pass writes from threads of its own: the connections outlive them (with TLS, a
+    handshake per thread per pass would cost more than the writes)."""
+    server, handler = recorder
+    api = _api(kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{server.server_port}",
+                          {"token": "t"}))
+    for port in (20000, 20001, 20002):
+        writer = threading.Thread(target=api.create, args=(
+            {**CM, "metadata": {"name": f"raygate-port-{port}", "namespace": "default"}},))
+        writer.start()
+        writer.join()
+    assert len(handler.seen) == 3 and len(handler.peers) == 1
 
 
 def _certificates(d: Path) -> tuple[Path, Path, Path, Path]:

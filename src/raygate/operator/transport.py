@@ -18,7 +18,8 @@ exec plugin). What this cannot do exactly as httpx does, it leaves to httpx:
   through httpx);
 - a 401 (an expired token: httpx's auth flow refreshes and retries, as it does for lightkube).
 
-A connection the server closed while it was idle (keep-alive timeout) fails on its next use
+Connections are pooled, not kept per thread: a pass writes from threads of its own. A
+connection the server closed while it was idle (keep-alive timeout) fails on its next use
 before any response arrives; that request is sent once more on a new connection. Should the
 server have acted on it anyway, a create answers 409 AlreadyExists the second time: a port
 claim then moves to the next port and the repair pass frees the duplicate, keeping the lowest
@@ -52,7 +53,12 @@ class Reply:
 
 
 class Transport:
-    """Writes over connections of its own (one per thread) to ``http``'s base URL."""
+    """Writes over keep-alive connections of its own to ``http``'s base URL: a pool any
+    thread takes one from and gives it back to (a pass's writers are new threads each time,
+    and a TLS handshake per thread per pass would cost more than the writes save)."""
+
+    #: Idle connections kept at most (a pass writes with 16 threads).
+    max_idle = 32
 
     def __init__(self, http: Any) -> None:
         import httpx2
@@ -79,20 +85,34 @@ class Transport:
         self.usable = (type(http._transport) is httpx2.HTTPTransport and not http._mounts
                        and base.scheme in ("http", "https") and not hooks.get("response")
                        and (self._ssl is not None or not self._https))
-        self._local = threading.local()
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
-    def _connection(self, fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
-        """This thread's connection (``True``: it was used before), or a new one."""
-        conn = None if fresh else getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn, True
+    def _take(self, fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection (``True``: it was used before), or a new one."""
+        if not fresh:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop(), True
         if self._https:
             conn = http.client.HTTPSConnection(self._host, self._port, timeout=self._timeout,
                                                context=self._ssl)
         else:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
-        self._local.conn = conn
         return conn, False
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self.max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
     def _announce(self, method: str, url: str) -> str | None:
         """Call the client's request hooks with this request, as httpx would, and return
@@ -116,7 +136,7 @@ class Transport:
         if authorization:
             headers["Authorization"] = authorization
         path = url[len(self.origin):] or "/"
-        conn, reused = self._connection(fresh=False)
+        conn, reused = self._take(fresh=False)
         while True:
             try:
                 conn.request(method, path, body=body, headers=headers)
@@ -126,11 +146,11 @@ class Transport:
                 conn.close()
                 if not reused:
                     raise
-                conn, reused = self._connection(fresh=True)
+                conn, reused = self._take(fresh=True)
                 continue
             except BaseException:
                 conn.close()  # half a request or answer on it: never reuse
-                self._local.conn = None
                 raise
+            self._give_back(conn)
             return Reply(response.status, {k.lower(): v for k, v in response.getheaders()},
                          content)
