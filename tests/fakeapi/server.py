@@ -458,19 +458,41 @@ class FakeApiServer:
                 event: str, *, owners: dict | None = None, old: _Entry | None = None) -> None:
         self._rv += 1
         bucket = self._store[t.key].setdefault(ns if t.namespaced else "", {})
+        before = bucket.get(name)
+        prev = None if event == "ADDED" or before is None else before.obj
         if obj is None:
             gone = bucket.pop(name, None) or old
             if gone is None:
                 return
             obj = copy.deepcopy(gone.obj)
             obj["metadata"]["resourceVersion"] = str(self._rv)
+            prev = None
         else:
             obj["metadata"]["resourceVersion"] = str(self._rv)
             bucket[name] = _Entry(obj, None, owners or {})
-        self._history.append((self._rv, t.key, ns, event, obj))
+        self._history.append((self._rv, t.key, ns, event, obj, prev))
         for w in self._watchers.get(t.key, ()):
-            if self._watch_matches(w, ns, obj):
-                w.queue.put_nowait((event, obj))
+            seen = self._as_seen_by(w, ns, event, obj, prev)
+            if seen is not None:
+                w.queue.put_nowait(seen)
+
+    def _as_seen_by(self, w: _Watcher, ns: str, event: str, obj: dict[str, Any],
+                    prev: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+        """The event a watcher with a label or field selector gets, if any: an object that
+        starts matching is ADDED, one that stops matching is DELETED (its previous content at
+        the event's resourceVersion), as the watch cache sends them
+        (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go @ v1.31.0, convertToWatchEvent)."""
+        passes = event != "DELETED" and self._watch_matches(w, ns, obj)
+        passed = prev is not None and self._watch_matches(w, ns, prev)
+        if event == "DELETED":
+            return (event, obj) if self._watch_matches(w, ns, obj) else None
+        if passes:
+            return ("MODIFIED" if passed else "ADDED", obj)
+        if passed:
+            gone = copy.deepcopy(prev)
+            gone["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
+            return ("DELETED", gone)
+        return None
 
     @staticmethod
     def _watch_matches(w: _Watcher, ns: str, obj: Mapping[str, Any]) -> bool:
@@ -795,8 +817,10 @@ class FakeApiServer:
                                       "status": "Failure", "reason": "Expired", "code": 410,
                                       "message": f"too old resource version: {since} ({oldest - 1})"})]
             else:
-                initial = [(ev, obj) for rv, key, ens, ev, obj in self._history
-                           if rv > since and key == t.key and self._watch_matches(watcher, ens, obj)]
+                initial = [seen for rv, key, ens, ev, obj, prev in self._history
+                           if rv > since and key == t.key
+                           for seen in [self._as_seen_by(watcher, ens, ev, obj, prev)]
+                           if seen is not None]
         if not (initial and initial[0][0] == "ERROR"):
             self._watchers[t.key].append(watcher)
         deadline = None if timeout is None else time.monotonic() + timeout

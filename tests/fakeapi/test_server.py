@@ -486,3 +486,25 @@ def test_watch_too_old_resource_version_is_gone() -> None:
             resp = http.get("/api/v1/pods", params={"watch": "true", "resourceVersion": "1"})
         event = json.loads(resp.text.splitlines()[0])
         assert event["type"] == "ERROR" and event["object"]["code"] == 410
+
+
+def test_a_selector_watch_sees_objects_start_and_stop_matching(fake_api: FakeApiServer) -> None:
+    """An object relabelled into a label selector is ADDED for that watch; relabelled out of
+    it, DELETED with its previous content at the change's resourceVersion, replayed from
+    history the same way (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go @ v1.31.0,
+    convertToWatchEvent)."""
+    fake_api.add(_pod("a", app="y"))
+    start = fake_api.resource_version
+    fake_api.patch("Pod", "ray", "a", {"metadata": {"labels": {"app": "x"}}})
+    fake_api.patch("Pod", "ray", "a", {"metadata": {"annotations": {"n": "1"}}})
+    fake_api.patch("Pod", "ray", "a", {"metadata": {"labels": {"app": "z"}}})
+    moved_out = fake_api.resource_version
+    fake_api.patch("Pod", "ray", "a", {"metadata": {"annotations": {"n": "2"}}})
+    with _http(fake_api) as http:
+        resp = http.get("/api/v1/namespaces/ray/pods", params={
+            "watch": "true", "labelSelector": "app=x", "resourceVersion": str(start),
+            "timeoutSeconds": "1"})
+    events = [json.loads(line) for line in resp.text.splitlines()]
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
+    gone = events[-1]["object"]["metadata"]
+    assert gone["labels"]["app"] == "x" and gone["resourceVersion"] == str(moved_out)
