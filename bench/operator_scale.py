@@ -53,7 +53,7 @@ def serve(workdir: str) -> None:
 
 def measure(kubeconfig: str, n: int, rate: float | None = None) -> dict:
     from raygate.operator import settings
-    from raygate.operator.cache import ClusterCache
+    from raygate.operator.cache import WatchCache
     from raygate.operator.leader import LeaseElector, LightkubeLeaseApi
     from raygate.operator.loop import Operator, lightkube_watch
     from raygate.operator.metrics import Metrics
@@ -74,7 +74,7 @@ def measure(kubeconfig: str, n: int, rate: float | None = None) -> dict:
         for cluster in report.told:  # may be a later pass (Reconciler.tell_delay)
             told.setdefault(cluster, now)
 
-    cache = ClusterCache()
+    cache = WatchCache()
     op = Operator(Reconciler(Api(source), s, cache=cache),
                   LeaseElector(LightkubeLeaseApi(source.client), s.namespace, s.lease_name,
                                "bench", retry_period=0.2, renew_deadline=5, lease_duration=10),
