@@ -1,8 +1,9 @@
 """The operator's writes: one pass turns the cluster's state into what ``desired`` asks for.
 
-A pass is level-based, not event-based: it lists the Ray clusters, the port allocations and the
-operator's routes (three LISTs, whatever the number of clusters), decides with the pure
-functions of ``desired`` and ``allocations``, and writes only what differs. So a restart, a
+A pass is level-based, not event-based: it reads the Ray clusters, the port allocations and the
+operator's routes (from the watches' cache, ``cache``, or a LIST per kind whatever the number of
+clusters), decides with the pure functions of ``desired`` and ``allocations``, and writes only
+what differs. So a restart, a
 crash between two writes or a lost watch event costs one pass, never a lost or duplicated port:
 every write is idempotent and every decision is re-derived from what the API server holds.
 
