@@ -211,6 +211,13 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
     list's resourceVersion, applying every event to it (client-go's reflector, ListAndWatch);
     while the watch is down the kind is not synced and passes LIST it. A kind a write left in
     doubt (``WatchCache.unsync``) is listed again when its stream ends."""
+    # Imported here, once, before the watch threads start: threads importing the same modules
+    # at once can deadlock on the import locks (see ``reconciler.Api.prepare``).
+    import lightkube.core.exceptions  # noqa: F401
+    import lightkube.core.selector  # noqa: F401
+    import lightkube.models.meta_v1  # noqa: F401
+    import msgspec  # noqa: F401
+
     def watch(api_version: str, kind: str, poke: Callable[[], None],
               stop: threading.Event, *, namespace: str = "*",
               labels: Mapping[str, str] | None = None) -> None:
