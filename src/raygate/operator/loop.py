@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import random
@@ -224,10 +225,10 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
         backoff = Backoff(base=0.5, cap=30)
         while not stop.is_set():
             try:
-                if source.serves(api_version, kind) is False or \
-                        api_version.rpartition("/")[2] not in \
-                        source.discover().get(api_version.rpartition("/")[0], []):
-                    return  # not installed: nothing to watch
+                group, _, version = api_version.rpartition("/")
+                if version not in source.discover().get(group, []) or \
+                        source.serves(api_version, kind) is False:
+                    return  # not installed (or not at this version): nothing to watch
                 res = source.resource_for({"apiVersion": api_version, "kind": kind})
                 since = None
                 if cache is not None:
@@ -298,7 +299,8 @@ def watch_stream(source: Any, res: Any, *, namespace: str = "*",
             generic.raise_for_status(response)  # ApiError when the body is a Status
         decode = msgspec.json.decode
         rest = b""
-        for chunk in response.iter_bytes():
+        # The newline after the stream: its last line, should the server end it without one.
+        for chunk in itertools.chain(response.iter_bytes(), [b"\n"]):
             *lines, rest = (rest + chunk).split(b"\n")
             for line in lines:
                 if not line.strip():
