@@ -3,9 +3,9 @@
 A pass is level-based, not event-based: it reads the Ray clusters, the port allocations and the
 operator's routes (from the watches' cache, ``cache``, or a LIST per kind whatever the number of
 clusters), decides with the pure functions of ``desired`` and ``allocations``, and writes only
-what differs. So a restart, a
-crash between two writes or a lost watch event costs one pass, never a lost or duplicated port:
-every write is idempotent and every decision is re-derived from what the API server holds.
+what differs. So a restart, a crash between two writes or a lost watch event costs one pass,
+never a lost or duplicated port: every write is idempotent and every decision is re-derived
+from what the API server holds.
 
 Shared objects are written once per pass (the tcp-services ConfigMap, with the entries of every
 exposed cluster, by server-side apply under the operator's own field manager, so entries other
@@ -341,8 +341,11 @@ class Reconciler:
         return [a for a in (alloc.from_object(r) for r in records) if a is not None]
 
     def _routes(self, fresh: bool = True) -> list[dict[str, Any]]:
-        return [r for listed in self._parallel(lambda w: self._read_kind(w, fresh),
-                                               self._route_kinds()) for r in listed]
+        kinds = self._route_kinds()
+        if not fresh and self.cache is not None and self.cache.synced(w.kind for w in kinds):
+            return self.cache.objects(w.kind for w in kinds)  # no thread needed to read them
+        return [r for listed in self._parallel(lambda w: self._read_kind(w, fresh), kinds)
+                for r in listed]
 
     def _read(self, fresh: bool = True) -> tuple[list[dict[str, Any]], list[alloc.Allocation],
                                                  list[dict[str, Any]], dict[str, Any] | None]:
