@@ -140,7 +140,8 @@ def watch_threads_cpu() -> float:
         if not t.name.startswith("watch-") or t.native_id is None:
             continue
         try:
-            fields = Path(f"/proc/self/task/{t.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+            stat = Path(f"/proc/self/task/{t.native_id}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()  # after the name, which may hold spaces
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14, 15)

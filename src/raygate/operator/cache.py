@@ -137,9 +137,9 @@ class WatchCache:
         ``before``: cached now, unless the watch already delivered a later version (or the
         object's deletion)."""
         with self._lock:
-            store = self._objects.get(kind)
-            if store is not None and before is not None and _rv(store.get(key_of(stored))) == before:
-                store[key_of(stored)] = stored
+            store, key = self._objects.get(kind), key_of(stored)
+            if store is not None and before is not None and _rv(store.get(key)) == before:
+                store[key] = stored
 
     def expect(self, kind: str, key: Key, obj: dict[str, Any] | None,
                same: Callable[[Mapping[str, Any]], bool]) -> Callable[[], None]:
