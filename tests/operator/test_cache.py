@@ -210,9 +210,9 @@ def cached_kinds(r: Reconciler) -> list[str]:
 
 def test_a_lagging_watch_never_makes_a_pass_claim_a_second_port(
         api_server: FakeApiServer, source: ClusterSource) -> None:
-    """The port records' and routes' watches are synced, then deliver nothing for 3 s (their
+    """The port records' and routes' watches are synced, then deliver nothing for 4 s (their
     watch requests are held by the API server: the events come late, from its history).
-    Passes in those 3 s read the cache: they see the records and routes they wrote
+    Passes in those 4 s read the cache: they see the records and routes they wrote
     themselves, so none claims a second port (which the repair would later undo by keeping
     the lowest: a moved port) nor writes a route again; deleting releases once."""
     api_server.add_many([ray_cluster("a", "t", "ua"), ray_cluster("b", "t", "ub")])
@@ -220,7 +220,7 @@ def test_a_lagging_watch_never_makes_a_pass_claim_a_second_port(
                              "portRange": {"first": 30001, "last": 30999}})
     cache, stop = WatchCache(), threading.Event()
     r = Reconciler(Api(source), s, cache=cache)
-    lag = 3.0
+    lag = 4.0
     api_server.stall(lag, verb="watch", kind="ConfigMap", times=1)
     api_server.stall(lag, verb="watch", kind="Ingress", times=1)
     start_watches(source, r, cache, stop)
@@ -230,6 +230,8 @@ def test_a_lagging_watch_never_makes_a_pass_claim_a_second_port(
         first = r.run_pass(fresh=False)
         assert len(first.allocated) == 2 and first.routes_written == 4
         held = record_ports(api_server)
+        # The watches have delivered none of these writes: the cache shows them as expected.
+        assert cache.pending("ConfigMap") == 2 and cache.pending("Ingress") == 4
         second = r.run_pass(fresh=False)
         assert second.allocated == [] and second.released == [] and second.writes == 0
         api_server.patch("RayCluster", "t", "a",
@@ -242,11 +244,16 @@ def test_a_lagging_watch_never_makes_a_pass_claim_a_second_port(
         fourth = r.run_pass(fresh=False)
         assert fourth.released == [] and fourth.routes_deleted == 0 and fourth.writes == 0
         assert time.monotonic() - started < lag, "the watches caught up: no lag was tested"
-        # The watches catch up: the cache agrees with the API server; nothing moves.
-        until(lambda: sorted(o["metadata"]["name"] for o in cache.objects(["Ingress"]))
-              == sorted(o["metadata"]["name"] for o in api_server.objects("Ingress")),
-              "the routes' watch to catch up", timeout=lag + 5)
-        until(lambda: len(cache.objects(["ConfigMap"])) == 1, "the records' watch")
+        # a's record and routes: now their deletions (the later write of each name) are
+        # expected; b's creations still are.
+        assert cache.pending("ConfigMap") == 2 and cache.pending("Ingress") == 4
+        # The watches catch up: every write of ours delivered, the cache agrees with the API
+        # server; nothing moves.
+        until(lambda: cache.pending("ConfigMap") == cache.pending("Ingress") == 0,
+              "the watches to deliver our writes", timeout=lag + 5)
+        assert sorted(o["metadata"]["name"] for o in cache.objects(["Ingress"])) == \
+            sorted(o["metadata"]["name"] for o in api_server.objects("Ingress"))
+        assert [o["data"]["cluster"] for o in cache.objects(["ConfigMap"])] == ["t/b"]
         last = r.run_pass(fresh=False)
         assert last.allocated == [] and last.released == [] and last.writes == 0
         assert record_ports(api_server) == {"t/b": held["t/b"]}

@@ -185,6 +185,11 @@ class WatchCache:
         with self._lock:
             return all(k in self._synced for k in kinds)
 
+    def pending(self, kind: str) -> int:
+        """How many of our writes of ``kind`` the watch has not delivered yet."""
+        with self._lock:
+            return len(self._expected.get(kind) or {})
+
     def objects(self, kinds: Iterable[str]) -> list[dict[str, Any]]:
         """The objects of ``kinds`` as the watches delivered them, with our expected writes."""
         out: list[dict[str, Any]] = []
