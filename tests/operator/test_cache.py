@@ -120,9 +120,9 @@ def test_our_write_replaces_only_the_version_it_was_made_from() -> None:
 
 def test_an_operator_fed_by_the_cache_lists_no_clusters_per_pass_and_tells_once(
         api_server: FakeApiServer, source: ClusterSource) -> None:
-    """Passes after the first read the cache: no LIST of Ray clusters beyond the watches'
-    own; each cluster is told once (one Exposed Event, no 409 from reading its version from
-    before our finalizer patch); deleting one leaves nothing."""
+    """Passes after the first read the cache: no LIST of Ray clusters, port records or
+    routes beyond the watches' own; each cluster is told once (one Exposed Event, no 409
+    from reading its version from before our finalizer patch); deleting one leaves nothing."""
     api_server.add_many(ray_cluster(f"a{i}", "t", f"ua{i}") for i in range(5))
     cache = WatchCache()
     reports: list[PassReport] = []
@@ -157,8 +157,10 @@ def test_an_operator_fed_by_the_cache_lists_no_clusters_per_pass_and_tells_once(
     assert sorted(exposed) == sorted([f"a{i}" for i in range(5)] + [f"b{i}" for i in range(5)])
     cluster_lists = [r for r in api_server.requests
                      if r.verb == "list" and r.kind == "RayCluster"]
-    # One by the watch, one by the leader's first (fresh) pass: none by the passes after it.
+    # One by the watch, one by the leader's first (fresh) pass: none by the passes after it;
+    # the same for the port records and the routes.
     assert len(cluster_lists) == 2 and len(reports) > 3
+    assert api_server.count("list", "ConfigMap") == 2 and api_server.count("list", "Ingress") == 2
     ours = {o["metadata"]["name"] for o in api_server.objects("ConfigMap", OP_NS)
             if o["metadata"].get("labels", {}).get(ALLOCATION_LABEL) == "true"}
     assert len(ours) == 9
