@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from raygate.operator import settings
+from raygate.operator.cache import WatchCache
 from raygate.operator.leader import LeaseElector, LightkubeLeaseApi
 from raygate.operator.loop import lightkube_watch
 from raygate.operator.reconciler import Api, Reconciler
@@ -159,6 +160,22 @@ def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer
                 stop.wait(0.05)
             assert pokes, f"the {kind} watch saw no event"
             watcher.join(5)
+        # The port records' and routes' watches, which keep the cache a pass reads.
+        cache = WatchCache()
+        for w in Reconciler(Api(source), s, cache=cache).watched():
+            if w.pokes:
+                continue
+            stop = threading.Event()
+            threading.Thread(target=lightkube_watch(source, cache), daemon=True,
+                             args=(w.api_version, w.kind, lambda: None, stop),
+                             kwargs={"namespace": w.namespace, "labels": w.label_selector}
+                             ).start()
+            for _ in range(100):
+                if fake_api.count("watch", w.kind):
+                    break
+                stop.wait(0.05)
+            stop.set()
+            assert cache.synced([w.kind]) and fake_api.count("watch", w.kind), w
     used = set()
     for rec in fake_api.requests:
         if rec.kind is None or rec.verb is None:

@@ -218,3 +218,50 @@ def test_metallb_the_gateways_own_address_is_what_users_are_told(api_server: Fak
     assert notes[desired.CLIENT_ADDRESS] == f"ray://192.168.10.60:{port}"
     assert not [r for r in api_server.requests
                 if r.kind == "Gateway" and r.method not in ("GET",)]
+
+
+def test_passes_fed_by_the_watches_read_no_route_and_write_nothing_twice(
+        api_server: FakeApiServer, source: ClusterSource) -> None:
+    """With the watches' cache (HTTPRoute, TCPRoute at the version served, ListenerSet, port
+    records), passes between repairs LIST none of them; a pass right after the one that wrote
+    (the watches may not have delivered those writes yet) writes nothing again; removing a
+    cluster deletes its ListenerSet and routes once."""
+    import threading
+    import time
+
+    from raygate.operator.cache import WatchCache
+    from raygate.operator.loop import lightkube_watch
+
+    api_server.add_many([ray_cluster("a", "t", "ua"), ray_cluster("b", "u", "ub")])
+    cache, stop = WatchCache(), threading.Event()
+    r = reconciler(source)
+    r.cache = cache
+    watched = r.watched()
+    assert {w.kind for w in watched if not w.pokes} == \
+        {"ConfigMap", "HTTPRoute", "TCPRoute", "ListenerSet"}
+    for w in watched:
+        threading.Thread(target=lightkube_watch(source, cache), daemon=True,
+                         args=(w.api_version, w.kind, lambda: None, stop),
+                         kwargs={"namespace": w.namespace, "labels": w.label_selector}).start()
+    try:
+        deadline = time.monotonic() + 10
+        while not cache.synced(w.kind for w in watched):
+            assert time.monotonic() < deadline, "the watches did not list"
+            time.sleep(0.02)
+        lists = {k: api_server.count("list", k) for k in ("HTTPRoute", "TCPRoute",
+                                                          "ListenerSet", "ConfigMap")}
+        first = r.run_pass(fresh=False)
+        assert first.errors == [] and first.exposed == 2 and first.routes_written == 6
+        assert r.run_pass(fresh=False).writes == 0
+        api_server.delete("RayCluster", "u", "b")
+        deadline = time.monotonic() + 10
+        while any(c["metadata"]["name"] == "b" for c in cache.objects(["RayCluster"])):
+            assert time.monotonic() < deadline, "b's deletion not in the cache"
+            time.sleep(0.02)
+        gone = r.run_pass(fresh=False)
+        assert gone.routes_deleted == 3 and len(gone.released) == 1
+        assert r.run_pass(fresh=False).writes == 0
+        assert api_server.objects("ListenerSet", "u") == []
+        assert {k: api_server.count("list", k) for k in lists} == lists
+    finally:
+        stop.set()

@@ -69,7 +69,7 @@ def command(config_file: str | None, kubeconfig: str | None, context: str | None
     secure, stable entry point on the gateway (Lease-elected: one active replica)."""
     from raygate.errors import SpecError
     from raygate.operator import settings as settings_mod
-    from raygate.operator.cache import ClusterCache
+    from raygate.operator.cache import WatchCache
     from raygate.operator.leader import LeaseElector, LightkubeLeaseApi
     from raygate.operator.loop import Operator, lightkube_watch
     from raygate.operator.metrics import Metrics, serve
@@ -127,7 +127,7 @@ def command(config_file: str | None, kubeconfig: str | None, context: str | None
                            lease_duration=settings.lease_duration_seconds,
                            renew_deadline=settings.renew_deadline_seconds,
                            retry_period=settings.retry_period_seconds)
-    cache = None if once else ClusterCache()  # the Ray clusters as the watches keep them
+    cache = None if once else WatchCache()  # what the watches keep: clusters, records, routes
     op = Operator(Reconciler(Api(source), settings, cache=cache), elector, metrics,
                   resync_seconds=settings.resync_seconds,
                   watch=None if once else lightkube_watch(source, cache))

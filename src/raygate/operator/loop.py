@@ -2,30 +2,32 @@
 
 * Leader election first (``leader.LeaseElector``): only the Lease holder reconciles; a standby
   keeps its watches warm and takes over within the lease duration.
-* Watches on RayCluster/RayService/RayJob (and the operator's allocation records) only say
-  *that* something changed; changes arriving close together are coalesced into one pass
-  (``batch_window``), so 500 clusters created at once cost a handful of passes, each writing
-  the shared tcp-services map once.
+* Watches on RayCluster/RayService/RayJob say *that* something changed (and, with the port
+  records' and the operator's routes' watches, keep the cache a pass reads: ``cache``);
+  changes arriving close together are coalesced into one pass (``batch_window``), so 500
+  clusters created at once cost a handful of passes, each writing the shared tcp-services
+  map once.
 * A full pass also runs every ``resync_seconds`` (repair, garbage collection), however many
   passes changes caused meanwhile; with probes on, a pass runs every probe interval too.
 * Failures (409 from a concurrent writer, 410 Gone on a watch, 5xx, time-outs) are retried
-  with exponential backoff and jitter, capped; a watch that ends or fails is restarted from a
-  fresh list, which is what a 410 Gone asks for.
+  with exponential backoff and jitter, capped; a watch that fails is restarted from a fresh
+  list, which is what a 410 Gone asks for.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import random
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, Mapping
 
-from raygate.operator.cache import ClusterCache
+from raygate.operator.cache import WatchCache
 from raygate.operator.leader import LeaseElector
 from raygate.operator.metrics import Metrics
-from raygate.operator.reconciler import RAY_KINDS, PassReport, Reconciler
+from raygate.operator.reconciler import PassReport, Reconciler
 
 log = logging.getLogger("raygate.operator")
 
@@ -50,7 +52,7 @@ class Backoff:
 class Operator:
     def __init__(self, reconciler: Reconciler, elector: LeaseElector, metrics: Metrics, *,
                  resync_seconds: float = 300, batch_window: float = 0.05,
-                 watch: Callable[[str, str, Callable[[], None], threading.Event], None] | None = None,
+                 watch: Callable[..., None] | None = None,
                  on_pass: Callable[[PassReport], None] | None = None) -> None:
         self.reconciler = reconciler
         self.elector = elector
@@ -76,14 +78,17 @@ class Operator:
         self.dirty.put("stop")
 
     def start_watches(self) -> list[threading.Thread]:
+        """A watch per selection the reconciler reads (``Reconciler.watched``): the Ray
+        kinds, whose events start passes, and (with a cache) the port records and routes."""
         threads = []
         if self.watch is None:
             return threads
-        for api_version, kind in RAY_KINDS:
-            t = threading.Thread(target=self.watch, args=(api_version, kind,
-                                                          lambda: self.poke("watch"),
+        for w in self.reconciler.watched():
+            poke = (lambda: self.poke("watch")) if w.pokes else _quiet
+            t = threading.Thread(target=self.watch, args=(w.api_version, w.kind, poke,
                                                           self.stop_event),
-                                 daemon=True, name=f"watch-{kind}")
+                                 kwargs={"namespace": w.namespace, "labels": w.label_selector},
+                                 daemon=True, name=f"watch-{w.kind}")
             t.start()
             threads.append(t)
         return threads
@@ -209,37 +214,60 @@ class Operator:
             self.on_pass(report)
 
 
-def lightkube_watch(source: Any, cache: ClusterCache | None = None
-                    ) -> Callable[[str, str, Callable[[], None], threading.Event], None]:
+def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
+                    timeout_seconds: int = 60) -> Callable[..., None]:
     """A watch function over the ClusterSource's lightkube client: pokes on every event and
-    restarts (with backoff) when the stream ends, fails, or the server answers 410 Gone.
+    restarts (with backoff) when the stream fails, or the server answers 410 Gone (a 410
+    status or an ERROR event). A stream the server ends (its ``timeoutSeconds``) is watched
+    again from the last resourceVersion seen, as lightkube's ``GenericSyncClient.watch`` and
+    client-go's reflector do (k8s.io/client-go/tools/cache/reflector.go @v0.31.0, watch loop);
+    ``timeout_seconds`` is how long the server keeps one watch request open.
 
-    With a ``cache``, each (re)start LISTs the kind into it and watches from that list's
-    resourceVersion, applying every event to it (client-go's reflector, ListAndWatch); while
-    the watch is down the kind is not synced and passes LIST it."""
+    ``namespace`` and ``labels`` select what is watched (``*``: every namespace).
+
+    With a ``cache``, each (re)start LISTs the selection into it and watches from that
+    list's resourceVersion, applying every event to it (client-go's reflector, ListAndWatch);
+    while the watch is down the kind is not synced and passes LIST it. A kind a write left in
+    doubt (``WatchCache.unsync``) is listed again when its stream ends."""
+    # Imported here, once, before the watch threads start: threads importing the same modules
+    # at once can deadlock on the import locks (see ``reconciler.Api.prepare``).
+    import lightkube.core.exceptions  # noqa: F401
+    import lightkube.core.selector  # noqa: F401
+    import lightkube.models.meta_v1  # noqa: F401
+    import msgspec  # noqa: F401
+
     def watch(api_version: str, kind: str, poke: Callable[[], None],
-              stop: threading.Event) -> None:
+              stop: threading.Event, *, namespace: str = "*",
+              labels: Mapping[str, str] | None = None) -> None:
         backoff = Backoff(base=0.5, cap=30)
         while not stop.is_set():
             try:
                 group, _, version = api_version.rpartition("/")
-                if version not in source.discover().get(group, []):
-                    return  # not installed: nothing to watch
+                if version not in source.discover().get(group, []) or \
+                        source.serves(api_version, kind) is False:
+                    return  # not installed (or not at this version): nothing to watch
                 res = source.resource_for({"apiVersion": api_version, "kind": kind})
                 since = None
                 if cache is not None:
-                    listed = source.client.list(res, namespace="*")
+                    listed = source.client.list(res, namespace=namespace, labels=labels or None)
                     cache.replace(kind, [_as_dict(o, api_version, kind) for o in listed])
                     since = listed.resourceVersion
                     poke()  # reconcile from the fresh list
-                for event, obj in source.client.watch(res, namespace="*", server_timeout=60,
-                                                      resource_version=since):
-                    if cache is not None:
-                        cache.apply(kind, event, _as_dict(obj, api_version, kind))
-                    poke()
-                    backoff.reset()
-                    if stop.is_set():
-                        return
+                while not stop.is_set():
+                    for event, obj in watch_stream(source, res, namespace=namespace,
+                                                   labels=labels, since=since,
+                                                   timeout_seconds=timeout_seconds):
+                        obj.setdefault("apiVersion", api_version)
+                        obj.setdefault("kind", kind)
+                        since = (obj.get("metadata") or {}).get("resourceVersion") or since
+                        if cache is not None:
+                            cache.apply(kind, event, obj)
+                        poke()
+                        backoff.reset()
+                        if stop.is_set():
+                            return
+                    if cache is not None and not cache.synced([kind]):
+                        break  # left in doubt by a write: list again
             except Exception as e:  # noqa: BLE001 - 410 Gone, resets, 5xx: re-list and retry
                 if cache is not None:
                     cache.unsync(kind)
@@ -251,11 +279,68 @@ def lightkube_watch(source: Any, cache: ClusterCache | None = None
     return watch
 
 
+def watch_stream(source: Any, res: Any, *, namespace: str = "*",
+                 labels: Mapping[str, str] | None = None,
+                 since: str | None = None, timeout_seconds: int = 60
+                 ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One watch request: its events as (type, object as a plain dict), until the server ends
+    the stream. An ERROR event raises ``ApiError`` with its Status (a 410 Gone among them), an
+    error status too.
+
+    The request is lightkube's own (``GenericSyncClient.prepare_request``: URL, selectors; its
+    httpx client: server, TLS, authentication; the watch time-outs of
+    ``GenericSyncClient.watch``), but each line is decoded straight into dicts with msgspec
+    (lightkube's own JSON library) instead of into lightkube's resource objects that the
+    operator turned back into dicts (``to_dict``): an eighth less CPU per event (0.143 against
+    0.162 ms read one by one; bench/watch_decode.py, docs/benchmarks.md "Operator at scale").
+    The rest is the HTTP layers' (httpx, httpcore, h11: each event is a chunk of its own).
+    lightkube 1.0's ``Client._client`` (a ``GenericSyncClient``) and its ``_watch_timeout``
+    are private: lightkube is pinned to 1.0.x (pyproject.toml) and
+    tests/operator/test_cache.py and test_leader.py run this against the fake API server."""
+    import msgspec
+    from lightkube.core.exceptions import ApiError
+    from lightkube.core.selector import build_selector
+    from lightkube.models.meta_v1 import Status
+
+    generic = source.client._client
+    params: dict[str, Any] = {"timeoutSeconds": timeout_seconds, "resourceVersion": since,
+                              "labelSelector": build_selector(labels) if labels else None}
+    br = generic.prepare_request("list", res=res, namespace=namespace, watch=True,
+                                 params=params)
+    request = generic._client.build_request(br.method, br.url, params=br.params,
+                                            timeout=generic._watch_timeout)
+    response = generic.send(request, stream=True)
+    try:
+        if response.status_code >= 400:
+            response.read()
+            generic.raise_for_status(response)  # ApiError when the body is a Status
+        decode = msgspec.json.decode
+        rest = b""
+        # The newline after the stream: its last line, should the server end it without one.
+        for chunk in itertools.chain(response.iter_bytes(), [b"\n"]):
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                if not line.strip():
+                    continue
+                event = decode(line)
+                kind, obj = event.get("type"), event.get("object")
+                if kind == "ERROR":
+                    raise ApiError(status=Status.from_dict(obj or {}))
+                if isinstance(obj, dict):
+                    yield kind, obj
+    finally:
+        response.close()
+
+
 def _as_dict(obj: Any, api_version: str, kind: str) -> dict[str, Any]:
     d = obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
     d.setdefault("apiVersion", api_version)
     d.setdefault("kind", kind)
     return d
+
+
+def _quiet() -> None:
+    """The poke of a watch whose events only keep the cache."""
 
 
 def _short(e: BaseException) -> str:

@@ -1,10 +1,11 @@
 """The operator's writes: one pass turns the cluster's state into what ``desired`` asks for.
 
-A pass is level-based, not event-based: it lists the Ray clusters, the port allocations and the
-operator's routes (three LISTs, whatever the number of clusters), decides with the pure
-functions of ``desired`` and ``allocations``, and writes only what differs. So a restart, a
-crash between two writes or a lost watch event costs one pass, never a lost or duplicated port:
-every write is idempotent and every decision is re-derived from what the API server holds.
+A pass is level-based, not event-based: it reads the Ray clusters, the port allocations and the
+operator's routes (from the watches' cache, ``cache``, or a LIST per kind whatever the number of
+clusters), decides with the pure functions of ``desired`` and ``allocations``, and writes only
+what differs. So a restart, a crash between two writes or a lost watch event costs one pass,
+never a lost or duplicated port: every write is idempotent and every decision is re-derived
+from what the API server holds.
 
 Shared objects are written once per pass (the tcp-services ConfigMap, with the entries of every
 exposed cluster, by server-side apply under the operator's own field manager, so entries other
@@ -13,6 +14,7 @@ tools wrote stay), per-cluster objects once per cluster that changed.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,8 +22,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from raygate.operator import allocations as alloc
 from raygate.operator import desired, placement, probing
-from raygate.operator.cache import ClusterCache
+from raygate.operator.cache import Watched, WatchCache, key_of
 from raygate.operator.settings import OperatorSettings
+
+log = logging.getLogger("raygate.operator")
 
 FIELD_MANAGER = "raygate-operator"
 RAY_KINDS = (("ray.io/v1", "RayCluster"), ("ray.io/v1", "RayService"), ("ray.io/v1", "RayJob"))
@@ -273,9 +277,10 @@ class Reconciler:
     def __init__(self, api: Api, settings: OperatorSettings, *,
                  clock: Callable[[], float] = time.time, workers: int = 16,
                  tell_delay: float = 10.0, tell_later_from: int = 16,
-                 cache: ClusterCache | None = None) -> None:
+                 cache: WatchCache | None = None) -> None:
         self.api = api
-        #: The Ray clusters as the watches delivered them (``cache``); None: LIST them.
+        #: The Ray clusters, port records and routes as the watches delivered them
+        #: (``cache``, ``watched``); None: LIST them.
         self.cache = cache
         self.workers = workers
         #: Telling users may wait behind routing in a burst: when a pass wrote the routes of
@@ -311,6 +316,44 @@ class Reconciler:
 
     # ------------------------------------------------------------------ reading
 
+    def watched(self) -> list[Watched]:
+        """What a pass reads that watches keep (``cache``): the Ray kinds (whose events start
+        passes) and, with a cache, the port records and the operator's routes."""
+        out = [Watched(v, k) for v, k in RAY_KINDS]
+        if self.cache is not None:
+            out.append(self._records())
+            try:
+                out += self._route_kinds()
+            except Exception as e:  # noqa: BLE001 - discovery failed: passes LIST the routes
+                log.warning("routes not watched (%s): every pass lists them", e)
+        return out
+
+    def _records(self) -> Watched:
+        """The port records: ConfigMaps labelled as such in the operator's namespace."""
+        return Watched("v1", "ConfigMap", self.settings.namespace,
+                       ((alloc.ALLOCATION_LABEL, "true"),), pokes=False)
+
+    def _route_kinds(self) -> list[Watched]:
+        """The backend's route kinds the API server serves, only ours (the operator's
+        managed-by label): what RBAC grants (charts/raygate-operator)."""
+        kinds = [(v or f"{GATEWAY_API}/{self._tcp_version()}", k)
+                 for v, k in ROUTE_KINDS[self.settings.backend]]
+        return [Watched(v, k, "*", (("app.kubernetes.io/managed-by", FIELD_MANAGER),),
+                        pokes=False)
+                for v, k in kinds if self.api.serves(v, k)]
+
+    def _read_kind(self, w: Watched, fresh: bool) -> list[dict[str, Any]]:
+        """``w``'s objects: from the watches' cache when asked (not ``fresh``) and its watch is
+        synced, else LISTed (and the LIST, made after every write of ours returned, settles
+        what the cache expected of them: ``WatchCache.settle``)."""
+        if not fresh and self.cache is not None and self.cache.synced([w.kind]):
+            return self.cache.objects([w.kind])
+        listed = self.api.list(w.api_version, w.kind, namespace=w.namespace,
+                               labels=w.label_selector)
+        if self.cache is not None:
+            self.cache.settle(w.kind, listed)
+        return listed
+
     def _clusters(self, fresh: bool = True) -> list[dict[str, Any]]:
         """The Ray clusters: from the watches' cache when asked (not ``fresh``) and every
         installed kind's watch is synced, else LISTed."""
@@ -323,19 +366,16 @@ class Reconciler:
         return [c for c in found
                 if self.settings.watches((c.get("metadata") or {}).get("namespace") or "")]
 
-    def _allocations(self) -> list[alloc.Allocation]:
-        records = self.api.list("v1", "ConfigMap", namespace=self.settings.namespace,
-                                labels={alloc.ALLOCATION_LABEL: "true"})
+    def _allocations(self, fresh: bool = True) -> list[alloc.Allocation]:
+        records = self._read_kind(self._records(), fresh)
         return [a for a in (alloc.from_object(r) for r in records) if a is not None]
 
-    def _routes(self) -> list[dict[str, Any]]:
-        # Only the backend's own route kinds: what RBAC grants (charts/raygate-operator).
-        kinds = [(v or f"{GATEWAY_API}/{self._tcp_version()}", k)
-                 for v, k in ROUTE_KINDS[self.settings.backend]]
-        kinds = [(v, k) for v, k in kinds if self.api.serves(v, k)]
-        return [r for listed in self._parallel(
-            lambda vk: self.api.list(*vk, labels={"app.kubernetes.io/managed-by": FIELD_MANAGER}),
-            kinds) for r in listed]
+    def _routes(self, fresh: bool = True) -> list[dict[str, Any]]:
+        kinds = self._route_kinds()
+        if not fresh and self.cache is not None and self.cache.synced(w.kind for w in kinds):
+            return self.cache.objects(w.kind for w in kinds)  # no thread needed to read them
+        return [r for listed in self._parallel(lambda w: self._read_kind(w, fresh), kinds)
+                for r in listed]
 
     def _read(self, fresh: bool = True) -> tuple[list[dict[str, Any]], list[alloc.Allocation],
                                                  list[dict[str, Any]], dict[str, Any] | None]:
@@ -348,8 +388,8 @@ class Reconciler:
                                     ctl.tcp_services_config_map)) \
             if self.settings.backend == "ingress-nginx" else (lambda: None)
         clusters, held, routes, tcp_map = self._parallel(
-            lambda read: read(), [lambda: self._clusters(fresh), self._allocations, self._routes,
-                                  tcp])
+            lambda read: read(), [lambda: self._clusters(fresh), lambda: self._allocations(fresh),
+                                  lambda: self._routes(fresh), tcp])
         return clusters, held, routes, tcp_map
 
     def _plan_settings(self) -> OperatorSettings:
@@ -457,8 +497,7 @@ class Reconciler:
         live = {k: p.uid for k, p in plans.items() if p.exposed}
         wanted = {k: set(p.tcp_targets) for k, p in plans.items() if p.exposed}
         repair = alloc.repair(held, live, wanted)
-        self._parallel(lambda item: self.api.delete("v1", "ConfigMap", self.settings.namespace,
-                                                    item[0].name), repair.release)
+        self._parallel(lambda item: self._release(item[0]), repair.release)
         report.released.extend(repair.release)
         released = {a for a, _ in repair.release}
         holdings: dict[str, dict[str, int]] = {}
@@ -524,9 +563,8 @@ class Reconciler:
                     to_apply.append(route)
         self._verified = verified
         stale = [(rk, r) for rk, r in live_routes.items() if rk not in wanted_routes]
-        self._parallel(self.api.apply, to_apply)
-        self._parallel(lambda item: self.api.delete(item[1]["apiVersion"], item[0][0],
-                                                    item[0][1], item[0][2]), stale)
+        self._parallel(self._apply_route, to_apply)
+        self._parallel(lambda item: self._delete_route(item[1]), stale)
         report.routes_written, report.routes_deleted = len(to_apply), len(stale)
         report.routed_at = time.monotonic()
 
@@ -570,15 +608,59 @@ class Reconciler:
     def _claim(self, p: desired.Plan, purpose: str, candidates: Iterator[int],
                lock: threading.Lock) -> int | None:
         """The lowest free port, claimed by creating its record; a 409 means another writer
-        (a second replica, or our own earlier life) holds it: try the next."""
+        (a second replica, or our own earlier life) holds it: try the next. The record reads
+        as held from the next pass on, whatever the watch has delivered (``_wrote``)."""
         while True:
             with lock:
                 port = next(candidates, None)
             if port is None:
                 return None
             a = alloc.Allocation(port, p.cluster, p.uid, p.kind, purpose)
-            if self.api.create(alloc.to_object(a, self.settings.namespace)):
+            record = alloc.to_object(a, self.settings.namespace)
+            created = self._wrote(self._records().kind, record, _same_record(record),
+                                  lambda: self.api.create(record), doubt=True)
+            if created:
                 return port
+
+    def _release(self, a: alloc.Allocation) -> None:
+        """Delete a port record (a leak or a duplicate; gone already is fine)."""
+        ns = self.settings.namespace
+        record = alloc.to_object(a, ns)
+        self._wrote(self._records().kind, record, _same_record(record),
+                    lambda: self.api.delete("v1", "ConfigMap", ns, a.name), deleted=True)
+
+    def _apply_route(self, route: dict[str, Any]) -> None:
+        self._wrote(route["kind"], route, lambda live: _same(live, route),
+                    lambda: self.api.apply(route))
+
+    def _delete_route(self, route: dict[str, Any]) -> None:
+        meta = route["metadata"]
+        self._wrote(route["kind"], route, lambda live: True,
+                    lambda: self.api.delete(route["apiVersion"], route["kind"],
+                                            meta.get("namespace"), meta["name"]), deleted=True)
+
+    def _wrote(self, kind: str, obj: dict[str, Any], same: Callable[[Mapping[str, Any]], bool],
+               write: Callable[[], Any], *, deleted: bool = False, doubt: bool = False) -> Any:
+        """``write()`` of ``obj`` (created or applied; ``deleted``: deleted), expected in the
+        watches' cache from before it is sent (``WatchCache.expect``) and withdrawn when it
+        failed: a pass reading the cache sees our own writes even before the watch delivers
+        them. ``write()`` returning False (a 409 for a create) is a failure. ``doubt``: a
+        write that raised may or may not have been made (a time-out, a reset): the kind is
+        LISTed until its watch lists it again, since a port record written but missing from
+        the cache would be claimed a second time."""
+        if self.cache is None:
+            return write()
+        withdraw = self.cache.expect(kind, key_of(obj), None if deleted else obj, same)
+        try:
+            done = write()
+        except Exception:
+            withdraw()
+            if doubt:
+                self.cache.unsync(kind)
+            raise
+        if done is False:
+            withdraw()
+        return done
 
     def _foreign_tcp_ports(self, ours: set[int], shared: Any = None,
                            live: Mapping[str, Any] | None = None) -> set[int]:
@@ -816,6 +898,14 @@ def _without_ours(cluster: Mapping[str, Any]) -> dict[str, Any]:
                            if k not in _OURS}
     meta["finalizers"] = [f for f in meta.get("finalizers") or [] if f != desired.FINALIZER]
     return {**cluster, "metadata": meta}
+
+
+def _same_record(record: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether an object is ``record``: a port record is immutable and its data names the
+    port, the cluster (with its uid) and the purpose, so equal data is the same holding (a
+    previous holder's record of the same port differs)."""
+    data = record.get("data")
+    return lambda o: o.get("data") == data
 
 
 def _has_finalizer(cluster: Mapping[str, Any]) -> bool:
