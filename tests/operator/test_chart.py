@@ -96,10 +96,14 @@ def _granted(docs: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
 
 
 METALLB_VALUES = {"backend": "ingress-nginx", "placement": {"mode": "metallb"}}
+PINNED_VALUES = {"backend": "ingress-nginx", "placement": {
+    "mode": "pinned-node", "label": "ingress-ready=true",
+    "failoverLabel": "raygate.io/gateway-candidate=true"}}
 
 
-@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES, METALLB_VALUES],
-                         ids=["ingress-nginx", "gateway-api", "metallb"])
+@pytest.mark.parametrize("values", [{"backend": "ingress-nginx"}, GATEWAY_VALUES, METALLB_VALUES,
+                                    PINNED_VALUES],
+                         ids=["ingress-nginx", "gateway-api", "metallb", "pinned-node"])
 def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer,
                                                          values: dict[str, Any]) -> None:
     world.install(fake_api)
@@ -119,11 +123,17 @@ def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer
                      manager="helm")
         overrides = {"backend": "gateway-api", **{"gatewayApi": values["gatewayApi"]}}
     if "placement" in values:
+        overrides["placement"] = values["placement"]
+    if values.get("placement", {}).get("mode") == "pinned-node":
+        # The gateway node is NotReady and a candidate is labelled: the label moves (patch).
+        from tests.operator.test_pure import node
+        fake_api.add(node("node-1", "192.168.1.33", ready=False, **{"ingress-ready": "true"}))
+        fake_api.add(node("node-2", "192.168.1.34", **{"raygate.io/gateway-candidate": "true"}))
+    if values.get("placement", {}).get("mode") == "metallb":
         fake_api.add({"apiVersion": "v1", "kind": "Service",
                       "metadata": {"name": "ingress-nginx-controller", "namespace": world.CTRL_NS},
                       "spec": {"type": "LoadBalancer", "ports": [{"name": "http", "port": 80}]},
                       "status": {"loadBalancer": {"ingress": [{"ip": "192.168.10.50"}]}}})
-        overrides["placement"] = values["placement"]
     service = ray_cluster("svc", "t", "us")
     service["kind"], service["spec"] = "RayService", {"rayClusterConfig": service["spec"]}
     job = ray_cluster("job", "t", "uj")
@@ -160,11 +170,12 @@ def test_rbac_grants_exactly_the_verbs_the_operator_uses(fake_api: FakeApiServer
                 stop.wait(0.05)
             assert pokes, f"the {kind} watch saw no event"
             watcher.join(5)
-        # The port records' and routes' watches, which keep the cache a pass reads.
+        # The port records', routes' (and gateway nodes') watches, which keep the cache a
+        # pass reads.
         cache = WatchCache()
         for w in Reconciler(Api(source), s, cache=cache).watched():
-            if w.pokes:
-                continue
+            if w.api_version == "ray.io/v1":
+                continue  # watched above
             stop = threading.Event()
             threading.Thread(target=lightkube_watch(source, cache), daemon=True,
                              args=(w.api_version, w.kind, lambda: None, stop),

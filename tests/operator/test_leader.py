@@ -369,3 +369,64 @@ def test_the_repair_pass_runs_every_resync_even_while_changes_keep_coming(
     runner.join(10)
     assert fresh_passes.count(True) >= 3
     assert fresh_passes.count(False) > fresh_passes.count(True)
+
+
+def test_the_gateway_node_going_notready_is_acted_on_when_it_happens(
+        fake_api: FakeApiServer, sources) -> None:
+    """pinned-node: the Nodes are watched. The gateway node going NotReady starts a pass at
+    once (no Ray cluster changed, the resync is far off) and the label moves; a change that
+    decides nothing (a node's annotation, a node without either label) starts none."""
+    from raygate.operator.cache import WatchCache
+    from raygate.operator.loop import lightkube_watch
+    from tests.operator.test_pure import node
+    gw, cand = {"raygate.io/gateway": "true"}, {"raygate.io/gateway-candidate": "true"}
+    fake_api.add(node("gw-1", "192.168.1.33", **gw))
+    fake_api.add(node("gw-2", "192.168.1.34", **cand))
+    fake_api.add(node("worker", "192.168.1.40"))
+    fake_api.add(ray_cluster("a", "t", "ua"))
+    src, _ = sources
+    s = settings.load(None, {"namespace": NS, "resyncSeconds": 3600, "placement": {
+        "mode": "pinned-node", "label": "raygate.io/gateway=true",
+        "failoverLabel": "raygate.io/gateway-candidate=true"}})
+    cache = WatchCache()
+    passes: list[Any] = []
+    elector = LeaseElector(LightkubeLeaseApi(src.client), NS, "raygate-operator", "only",
+                           retry_period=0.1)
+    op = Operator(Reconciler(Api(src), s, cache=cache), elector, Metrics(),
+                  resync_seconds=3600, batch_window=0.01, watch=lightkube_watch(src, cache),
+                  on_pass=passes.append)
+    runner = threading.Thread(target=op.run, daemon=True)
+    runner.start()
+
+    def settle(seconds: float = 1.0) -> int:
+        """Wait until no pass ran for ``seconds``; how many have run."""
+        deadline = time.monotonic() + 20
+        count = -1
+        while time.monotonic() < deadline:
+            count = len(passes)
+            time.sleep(seconds)
+            if len(passes) == count and count:
+                return count
+        raise AssertionError("the operator never settled")
+    try:
+        quiet = settle()
+        assert passes[-1].placement.state == "ok"
+        fake_api.patch("Node", "", "worker", {"metadata": {"labels": {"zone": "b"}}})
+        fake_api.patch("Node", "", "gw-1", {"metadata": {"annotations": {"note": "1"}}})
+        assert settle() == quiet  # nothing that decides the placement changed
+        fake_api.add(node("gw-1", "192.168.1.33", ready=False, **gw))
+        deadline = time.monotonic() + 10
+        while fake_api.get("Node", "", "gw-2")["metadata"]["labels"].get(
+                "raygate.io/gateway") != "true":
+            assert time.monotonic() < deadline, "the label did not move"
+            time.sleep(0.05)
+        assert "raygate.io/gateway" not in fake_api.get("Node", "", "gw-1")["metadata"]["labels"]
+        notes = fake_api.get("RayCluster", "t", "a")["metadata"]["annotations"]
+        deadline = time.monotonic() + 10
+        while "192.168.1.34" not in notes.get("raygate.io/client-address", ""):
+            assert time.monotonic() < deadline, notes
+            time.sleep(0.05)
+            notes = fake_api.get("RayCluster", "t", "a")["metadata"]["annotations"]
+    finally:
+        op.stop()
+        runner.join(10)

@@ -59,6 +59,10 @@ class Watched:
     #: only keep the cache (their changes are our own writes' echoes, and a pass triggered by
     #: each would be a pass per write).
     pokes: bool = True
+    #: When set, an event pokes only if it changed what this function makes of all the kind's
+    #: cached objects (Nodes: only what decides the gateway's placement; a node's status is
+    #: rewritten by its kubelet for reasons that do not matter here).
+    view: Callable[[list[dict[str, Any]]], Any] | None = None
 
     @property
     def label_selector(self) -> dict[str, str] | None:

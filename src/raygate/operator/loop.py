@@ -84,7 +84,8 @@ class Operator:
         if self.watch is None:
             return threads
         for w in self.reconciler.watched():
-            poke = (lambda: self.poke("watch")) if w.pokes else _quiet
+            poke = self._poke_on_change(w) if w.view is not None else \
+                (lambda: self.poke("watch")) if w.pokes else _quiet
             t = threading.Thread(target=self.watch, args=(w.api_version, w.kind, poke,
                                                           self.stop_event),
                                  kwargs={"namespace": w.namespace, "labels": w.label_selector},
@@ -92,6 +93,19 @@ class Operator:
             t.start()
             threads.append(t)
         return threads
+
+    def _poke_on_change(self, w: Any) -> Callable[[], None]:
+        """A poke for ``w``'s watch that starts a pass only when ``w.view`` of the cached
+        objects changed (the cache has the event applied when the watch pokes)."""
+        cache = self.reconciler.cache
+        seen: list[Any] = []
+
+        def poke() -> None:
+            now = w.view(cache.objects([w.kind])) if cache is not None else None
+            if not seen or now != seen[0] or cache is None:
+                seen[:] = [now]
+                self.poke("watch")
+        return poke
 
     def run(self, *, max_passes: int | None = None) -> None:
         """Run until ``stop()`` (or ``max_passes`` passes, for ``--once`` and tests)."""
@@ -233,11 +247,12 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
     # at once can deadlock on the import locks (see ``reconciler.Api.prepare``).
     import lightkube.core.exceptions  # noqa: F401
     import lightkube.core.selector  # noqa: F401
+    from lightkube.core.resource import NamespacedResource
     import lightkube.models.meta_v1  # noqa: F401
     import msgspec  # noqa: F401
 
     def watch(api_version: str, kind: str, poke: Callable[[], None],
-              stop: threading.Event, *, namespace: str = "*",
+              stop: threading.Event, *, namespace: str | None = "*",
               labels: Mapping[str, str] | None = None) -> None:
         backoff = Backoff(base=0.5, cap=30)
         while not stop.is_set():
@@ -247,6 +262,8 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
                         source.serves(api_version, kind) is False:
                     return  # not installed (or not at this version): nothing to watch
                 res = source.resource_for({"apiVersion": api_version, "kind": kind})
+                if not issubclass(res, NamespacedResource):
+                    namespace = None  # cluster-scoped (Nodes): no namespace in its URLs
                 since = None
                 if cache is not None:
                     listed = source.client.list(res, namespace=namespace, labels=labels or None)
@@ -279,7 +296,7 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
     return watch
 
 
-def watch_stream(source: Any, res: Any, *, namespace: str = "*",
+def watch_stream(source: Any, res: Any, *, namespace: str | None = "*",
                  labels: Mapping[str, str] | None = None,
                  since: str | None = None, timeout_seconds: int = 60
                  ) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -48,6 +48,17 @@ class NodeView:
                    addresses.get("ExternalIP") or addresses.get("InternalIP"))
 
 
+def view(nodes: Iterable[Mapping[str, Any]], label: str,
+         failover_label: str | None) -> tuple[NodeView, ...]:
+    """What ``decide`` reads of the nodes: those carrying the gateway label or the failover
+    label, as NodeViews (a node's other changes, its kubelet's status heartbeats among them,
+    decide nothing here)."""
+    return tuple(sorted((v for v in map(NodeView.of, nodes)
+                         if _matches(v.labels, label)
+                         or (failover_label is not None and _matches(v.labels, failover_label))),
+                        key=lambda v: v.name))
+
+
 def _matches(labels: Mapping[str, str], selector: str) -> bool:
     key, sep, value = selector.partition("=")
     return key in labels and (not sep or labels[key] == value)

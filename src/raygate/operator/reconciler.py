@@ -320,6 +320,12 @@ class Reconciler:
         """What a pass reads that watches keep (``cache``): the Ray kinds (whose events start
         passes) and, with a cache, the port records and the operator's routes."""
         out = [Watched(v, k) for v, k in RAY_KINDS]
+        cfg = self.settings.placement
+        if self.cache is not None and cfg.mode == "pinned-node":
+            # The gateway node going NotReady, losing its label or away is seen when it
+            # happens, not at the next pass a Ray cluster's change or the resync makes.
+            out.append(Watched("v1", "Node", view=lambda nodes: placement.view(
+                nodes, cfg.label, cfg.failover_label)))
         if self.cache is not None:
             out.append(self._records())
             try:
@@ -539,7 +545,7 @@ class Reconciler:
                     plans[key] = self._plan(plan_cache, objs[key], settings, holdings[key], shared)
 
         # Where the gateway runs: a pinned node that went away moves (or is reported).
-        address = self._placement(report, shared)
+        address = self._placement(report, shared, fresh)
 
         # Per cluster: routes, then what users are told.
         live_routes = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
@@ -737,7 +743,8 @@ class Reconciler:
         self._parallel(one, due)
         report.last_probes = {k: (ok, when) for k, (when, _, ok) in self._probed.items()}
 
-    def _placement(self, report: PassReport, shared: Any = None) -> str | None:
+    def _placement(self, report: PassReport, shared: Any = None,
+                   fresh: bool = True) -> str | None:
         """Check where the gateway is reached: the pinned node (the label moves on failover)
         or MetalLB's address. Returns the address users should be told (the configured one
         wins)."""
@@ -746,7 +753,7 @@ class Reconciler:
             return self._load_balancer(report, shared)
         if cfg.mode != "pinned-node":
             return self.settings.gateway_address
-        nodes = self.api.list("v1", "Node")
+        nodes = self._read_kind(Watched("v1", "Node"), fresh)
         decision = placement.decide(nodes, cfg.label, cfg.failover_label)
         report.placement = decision
         changed = decision.state != self._last_placement
