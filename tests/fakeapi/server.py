@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
-import copy
 import json
 import re
 import threading
@@ -268,14 +267,14 @@ class FakeApiServer:
         With ``manager`` its fields are recorded as owned by that manager (operation Update),
         as if another tool (Helm, kubectl) had written them.
         """
-        return self._call(self._upsert, copy.deepcopy(dict(obj)), manager)
+        return self._call(self._upsert, patches.json_copy(dict(obj)), manager)
 
     def add_many(self, objs: Iterable[Mapping[str, Any]]) -> int:
         """Bulk ``add`` in one hop onto the server loop (used by the scale bench)."""
         def run() -> int:
             n = 0
             for o in objs:
-                self._upsert(copy.deepcopy(dict(o)), None, copy_result=False)
+                self._upsert(patches.json_copy(dict(o)), None, copy_result=False)
                 n += 1
             return n
         return self._call(run)
@@ -286,7 +285,7 @@ class FakeApiServer:
 
         def run() -> dict[str, Any] | None:
             e = self._entry(t, namespace or "", name)
-            return copy.deepcopy(e.obj) if e else None
+            return patches.json_copy(e.obj) if e else None
         return self._call(run)
 
     def objects(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
@@ -295,7 +294,7 @@ class FakeApiServer:
         def run() -> list[dict[str, Any]]:
             buckets = self._store[t.key]
             spaces = [namespace or ""] if (namespace is not None or not t.namespaced) else sorted(buckets)
-            return [copy.deepcopy(e.obj) for ns in spaces for _, e in sorted(buckets.get(ns, {}).items())]
+            return [patches.json_copy(e.obj) for ns in spaces for _, e in sorted(buckets.get(ns, {}).items())]
         return self._call(run)
 
     def patch(self, kind: str, namespace: str | None, name: str,
@@ -311,7 +310,7 @@ class FakeApiServer:
             e = self._entry(t, namespace or "", name)
             if e is None:
                 raise KeyError(f"{kind} {namespace}/{name} not found")
-            return self._upsert(patches.merge_patch(copy.deepcopy(e.obj), copy.deepcopy(dict(merge))), None)
+            return self._upsert(patches.merge_patch(patches.json_copy(e.obj), patches.json_copy(dict(merge))), None)
         return self._call(run)
 
     def delete(self, kind: str, namespace: str | None, name: str) -> bool:
@@ -423,7 +422,7 @@ class FakeApiServer:
             owners = _take_changed(owners, old.obj if old else {}, obj, (manager, "Update", ""))
         obj = self._finish(t, obj, old.obj if old else None, owners)
         self._commit(t, ns, name, obj, "MODIFIED" if old else "ADDED", owners=owners)
-        return copy.deepcopy(obj) if copy_result else None
+        return patches.json_copy(obj) if copy_result else None
 
     def _finish(self, t: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None,
                 owners: dict[tuple[str, str, str], set]) -> dict[str, Any]:
@@ -464,7 +463,7 @@ class FakeApiServer:
             gone = bucket.pop(name, None) or old
             if gone is None:
                 return
-            obj = copy.deepcopy(gone.obj)
+            obj = patches.json_copy(gone.obj)
             obj["metadata"]["resourceVersion"] = str(self._rv)
             prev = None
         else:
@@ -489,7 +488,7 @@ class FakeApiServer:
         if passes:
             return ("MODIFIED" if passed else "ADDED", obj)
         if passed:
-            gone = copy.deepcopy(prev)
+            gone = patches.json_copy(prev)
             gone["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
             return ("DELETED", gone)
         return None
@@ -943,7 +942,7 @@ class FakeApiServer:
     def _admit(self, obj: dict[str, Any], operation: str) -> None:
         if self.admission is None:
             return
-        denial = self.admission(copy.deepcopy(obj), operation)
+        denial = self.admission(patches.json_copy(obj), operation)
         if denial:
             raise ApiStatus(400, "BadRequest", denial)
 
@@ -1073,14 +1072,14 @@ class FakeApiServer:
     def _with_subresource(self, t: ResourceType, old: dict[str, Any], new: dict[str, Any],
                           sub: str | None) -> dict[str, Any]:
         if sub == "status":
-            out = copy.deepcopy(old)
+            out = patches.json_copy(old)
             if "status" in new:
                 out["status"] = new["status"]
             return out
         if t.has_status:
             new = dict(new)
             if "status" in old:
-                new["status"] = copy.deepcopy(old["status"])
+                new["status"] = patches.json_copy(old["status"])
             else:
                 new.pop("status", None)
         return new
@@ -1194,7 +1193,7 @@ class FakeApiServer:
         old = self._entry(t, ns, name)
         if old is None:
             raise self._not_found(t, name)
-        new = copy.deepcopy(old.obj)
+        new = patches.json_copy(old.obj)
         new["status"] = patches.ssa_merge(old.obj.get("status") or {}, applied.get("status") or {})
         owners = {k: set(v) for k, v in old.owners.items()}
         owners[(manager, "Apply", "status")] = set(patches.status_paths(applied))
@@ -1209,7 +1208,7 @@ class FakeApiServer:
             # registry/generic/registry/store.go (Delete -> updateForGracefulDeletionAndFinalizers):
             # an object with finalizers is only marked; it stays, readable, until the last
             # finalizer is removed by an update. The answer is the object itself (200).
-            marked = copy.deepcopy(e.obj)
+            marked = patches.json_copy(e.obj)
             marked["metadata"].setdefault("deletionTimestamp", _now())
             marked["metadata"].setdefault("deletionGracePeriodSeconds", 0)
             if dry_run or marked["metadata"]["deletionTimestamp"] == meta.get("deletionTimestamp"):
