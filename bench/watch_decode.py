@@ -1,6 +1,7 @@
-"""CPU per watch event of the operator's watch (``loop.watch_stream``) against lightkube's own
-watch decoding (``Client.watch``, then ``to_dict``, what ``loop.lightkube_watch`` did until
-2026-12-07), on the same events from the fake API server.
+"""CPU per watch event of the operator's watch (``loop.watch_stream``, through httpx and over
+the operator's own connection) against lightkube's own watch decoding (``Client.watch``, then
+``to_dict``, what ``loop.lightkube_watch`` did until 2026-12-07), on the same events from the
+fake API server.
 
 N annotated RayClusters (and, for ``--kind ConfigMap``, port records) are stored; each
 reader watches without a resourceVersion, so the server sends N ADDED events, and the CPU
@@ -35,12 +36,21 @@ def lightkube_events(source: Any, res: Any, n: int, since: str | None) -> Iterab
             return
 
 
-def stream_events(source: Any, res: Any, n: int, since: str | None) -> Iterable[dict[str, Any]]:
+def stream_events(source: Any, res: Any, n: int, since: str | None,
+                  transport: Any = None) -> Iterable[dict[str, Any]]:
     from raygate.operator.loop import watch_stream
-    for i, (_, obj) in enumerate(watch_stream(source, res, since=since)):
+    for i, (_, obj) in enumerate(watch_stream(source, res, since=since, transport=transport)):
         yield obj
         if i + 1 == n:
             return
+
+
+def own_connection_events(source: Any, res: Any, n: int,
+                          since: str | None) -> Iterable[dict[str, Any]]:
+    """``watch_stream`` as the operator runs it: over its own connection
+    (``operator/transport.py``), not httpx's."""
+    from raygate.operator.transport import Transport
+    yield from stream_events(source, res, n, since, Transport(source.client._client._client))
 
 
 def cpu_per_event(read: Callable[..., Iterable[dict[str, Any]]], source: Any,
@@ -97,7 +107,8 @@ def main() -> None:
             api_version = "v1"
         with ClusterSource(server.kubeconfig_path, timeout=120) as source:
             res = source.resource_for({"apiVersion": api_version, "kind": args.kind})
-            rows: dict[str, list[float]] = {"lightkube + to_dict": [], "watch_stream": []}
+            rows: dict[str, list[float]] = {"lightkube + to_dict": [], "watch_stream": [],
+                                             "watch_stream, own conn": []}
             objs = server.objects(args.kind)
             rounds = iter(range(10**6))
 
@@ -108,7 +119,8 @@ def main() -> None:
                                  {"metadata": {"labels": {"round": str(n)}}})
             for _ in range(args.repeat):  # interleaved: the machine's load moves both alike
                 for name, read in (("lightkube + to_dict", lightkube_events),
-                                   ("watch_stream", stream_events)):
+                                   ("watch_stream", stream_events),
+                                   ("watch_stream, own conn", own_connection_events)):
                     since = str(server.resource_version) if args.live else None
                     rows[name].append(cpu_per_event(read, source, res, args.events,
                                                     patch_each if args.live else None, since))

@@ -237,3 +237,28 @@ def test_request_hooks_see_every_write(fake_api: FakeApiServer) -> None:
         api.create(dict(CM))
         api.merge_patch("v1", "ConfigMap", "default", CM["metadata"]["name"], {"data": {"a": "c"}})
         assert src.request_count - before == 2
+
+
+def test_a_watch_refused_401_on_the_operators_connection_is_made_again_through_httpx(
+        fake_api: FakeApiServer, tmp_path: Path) -> None:
+    """Watches go over the operator's own connection too (``loop.watch_stream``); a rotated
+    token refuses it once, and httpx's auth flow reads the token file again."""
+    from raygate.operator.loop import watch_stream
+    from raygate.operator.transport import Transport
+    token = tmp_path / "token"
+    token.write_text(fake_api.token)
+    fake_api.add(dict(CM))
+    with ClusterSource(kubeconfig(tmp_path / "kc", fake_api.url, {"tokenFile": str(token)})) as src:
+        res = src.resource_for({"apiVersion": "v1", "kind": "ConfigMap"})
+        transport = Transport(src.client._client._client)
+        first = list(watch_stream(src, res, namespace="default", transport=transport,
+                                  timeout_seconds=1))
+        fake_api.token = "rotated-token"
+        token.write_text("rotated-token")
+        again = list(watch_stream(src, res, namespace="default", transport=transport,
+                                  timeout_seconds=1))
+    assert [(e, o["metadata"]["name"]) for e, o in first] == [("ADDED", "raygate-port-20000")]
+    assert [(e, o["metadata"]["name"]) for e, o in again] == [("ADDED", "raygate-port-20000")]
+    # (A refused request is answered before the fake knows its verb: the query says watch.)
+    watches = [r.status for r in fake_api.requests if r.query.get("watch") == "true"]
+    assert watches == [200, 401, 401, 200]  # ours, ours refused, httpx's refused, re-read

@@ -251,6 +251,18 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
     import lightkube.models.meta_v1  # noqa: F401
     import msgspec  # noqa: F401
 
+    transports: list[Any] = []
+    made = threading.Lock()
+
+    def transport() -> Any:
+        """The operator's own connections to the server lightkube talks to (one Transport
+        for every watch of this operator; made at the first watch, once the client is)."""
+        from raygate.operator.transport import Transport
+        with made:
+            if not transports:
+                transports.append(Transport(source.client._client._client))
+            return transports[0]
+
     def watch(api_version: str, kind: str, poke: Callable[[], None],
               stop: threading.Event, *, namespace: str | None = "*",
               labels: Mapping[str, str] | None = None) -> None:
@@ -273,7 +285,8 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
                 while not stop.is_set():
                     for event, obj in watch_stream(source, res, namespace=namespace,
                                                    labels=labels, since=since,
-                                                   timeout_seconds=timeout_seconds):
+                                                   timeout_seconds=timeout_seconds,
+                                                   transport=transport()):
                         obj.setdefault("apiVersion", api_version)
                         obj.setdefault("kind", kind)
                         since = (obj.get("metadata") or {}).get("resourceVersion") or since
@@ -298,8 +311,8 @@ def lightkube_watch(source: Any, cache: WatchCache | None = None, *,
 
 def watch_stream(source: Any, res: Any, *, namespace: str | None = "*",
                  labels: Mapping[str, str] | None = None,
-                 since: str | None = None, timeout_seconds: int = 60
-                 ) -> Iterator[tuple[str, dict[str, Any]]]:
+                 since: str | None = None, timeout_seconds: int = 60,
+                 transport: Any = None) -> Iterator[tuple[str, dict[str, Any]]]:
     """One watch request: its events as (type, object as a plain dict), until the server ends
     the stream. An ERROR event raises ``ApiError`` with its Status (a 410 Gone among them), an
     error status too.
@@ -326,15 +339,33 @@ def watch_stream(source: Any, res: Any, *, namespace: str | None = "*",
                                  params=params)
     request = generic._client.build_request(br.method, br.url, params=br.params,
                                             timeout=generic._watch_timeout)
-    response = generic.send(request, stream=True)
+    response: Any = None
+    if transport is not None and transport.usable:
+        # The operator's own connection (``transport.Transport.stream``): a watch event read
+        # through httpx, httpcore and h11 cost more than decoding it; a 401 is httpx's.
+        # The server ends the watch after timeout_seconds: a read waiting longer than that
+        # is a connection gone dead (lightkube's httpx watch would wait for ever).
+        response = transport.stream(str(request.url), timeout=timeout_seconds + 30)
+        if response.status_code == 401:
+            response.close()
+            response = None
+    if response is None:
+        response = generic.send(request, stream=True)
     try:
+        through_httpx = hasattr(response, "iter_bytes")
         if response.status_code >= 400:
-            response.read()
+            if through_httpx:
+                response.read()
+            else:
+                import httpx2
+                response = httpx2.Response(response.status_code, headers=response.headers,
+                                           content=response.read(), request=request)
             generic.raise_for_status(response)  # ApiError when the body is a Status
         decode = msgspec.json.decode
         rest = b""
+        chunks = response.iter_bytes() if through_httpx else response.chunks()
         # The newline after the stream: its last line, should the server end it without one.
-        for chunk in itertools.chain(response.iter_bytes(), [b"\n"]):
+        for chunk in itertools.chain(chunks, [b"\n"]):
             *lines, rest = (rest + chunk).split(b"\n")
             for line in lines:
                 if not line.strip():
