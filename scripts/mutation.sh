@@ -6,6 +6,7 @@
 #   scripts/mutation.sh exposure   # src/raygate/model/exposure.py
 #   scripts/mutation.sh apply      # src/raygate/apply.py, its pure part (see below)
 #   MUTATION_APPLY_ALL=1 scripts/mutation.sh apply   # the whole of apply.py, I/O included
+#   scripts/mutation.sh transport  # src/raygate/operator/transport.py (the operator's connections)
 #   scripts/mutation.sh all        # all of the above, one after the other
 # Each runs in its own scratch copy (.mutation/<target>/) with only the tests that cover it,
 # so the work tree, its config files and the installed package stay untouched; the score
@@ -33,6 +34,7 @@ target_of() {  # target -> "file|mutant glob|tests"
       else
         echo "src/raygate/apply.py|$(printf 'raygate.apply.%s ' 'x__bounded*' 'x__id_of*' 'x_gateway_id*' 'x_gateway_for*' 'x_label*' 'x__claim*' 'x_fields_paths*' 'x_fields_tree*' 'x__managers*' 'x__writers*' 'x_owner_of*' 'x__conflicts*' 'x__is_gateway*' 'x__value_at*' 'x__legacy_is_mine*' 'x__claimed_flags*' 'x__interrupted*' 'x_ref_of*' 'x__key*' 'x_normalized*' 'x_unified_diff*' 'xǁGatewayǁ*' 'xǁApplyReportǁ*')|tests/cluster/test_apply_units.py"
       fi ;;
+    transport) echo "src/raygate/operator/transport.py|raygate.operator.transport.*|tests/operator/test_transport.py tests/operator/test_cache.py" ;;
     *) echo "unknown target $1" >&2; exit 2 ;;
   esac
 }
@@ -84,7 +86,7 @@ run() {
 }
 
 if [ "${1:-all}" = all ]; then
-  for t in config sarif tcp exposure apply; do run "$t"; done
+  for t in config sarif tcp exposure apply transport; do run "$t"; done
 else
   run "$1"
 fi

@@ -105,6 +105,18 @@ class ApiStatus(Exception):
         return out
 
 
+#: The media types the API server can answer in (any ``;`` parameters aside).
+_MEDIA_TYPES = {"*/*", "application/*", "application/json", "application/yaml",
+                "application/vnd.kubernetes.protobuf"}
+
+
+def _acceptable(accept: str | None) -> bool:
+    """Whether an Accept header names a media type the API server serves (none: any)."""
+    if not accept:
+        return True
+    return any(part.split(";")[0].strip().lower() in _MEDIA_TYPES for part in accept.split(","))
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -536,6 +548,12 @@ class FakeApiServer:
             return web.Response(text="ok")
         if not self._authorized(request):
             raise ApiStatus(401, "Unauthorized", "Unauthorized")
+        if not _acceptable(request.headers.get("Accept")):
+            # k8s.io/apiserver/pkg/endpoints/handlers/negotiation/negotiate.go @ v1.31.0,
+            # NegotiateOutputMediaType -> NewNotAcceptableError.
+            raise ApiStatus(406, "NotAcceptable", "only the following media types are "
+                            "accepted: application/json, application/yaml, "
+                            "application/vnd.kubernetes.protobuf")
         if not segs:
             return web.Response(body=_dumps({"paths": ["/api", "/api/v1", "/apis", "/version"]}),
                                 content_type=_JSON)

@@ -508,3 +508,12 @@ def test_a_selector_watch_sees_objects_start_and_stop_matching(fake_api: FakeApi
     assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
     gone = events[-1]["object"]["metadata"]
     assert gone["labels"]["app"] == "x" and gone["resourceVersion"] == str(moved_out)
+
+
+def test_a_media_type_the_api_server_does_not_serve_is_406(fake_api: FakeApiServer) -> None:
+    with _http(fake_api) as http:
+        refused = http.get("/api/v1/namespaces/ray/pods", headers={"Accept": "text/html"})
+        kubectl = http.get("/api/v1/namespaces/ray/pods", headers={
+            "Accept": "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"})
+    assert refused.status_code == 406 and refused.json()["reason"] == "NotAcceptable"
+    assert kubectl.status_code == 200

@@ -79,11 +79,39 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[tuple[str, str | None]] = []
     close_after_answer = False
+    #: Seconds to wait before answering (a slow server); None: never answer, hang up.
+    delay: float | None = 0.0
+
+    def do_GET(self) -> None:  # noqa: N802 - a watch: two events, then the end
+        type(self).seen.append((self.path, self.headers.get("Authorization")))
+        type(self).agents.append((self.headers.get("User-Agent"), self.headers.get("Accept")))
+        if not self._wait():
+            return
+        out = b"".join(json.dumps({"type": "ADDED", "object": {
+            "kind": "ConfigMap", "metadata": {"name": f"cm-{i}"}}}).encode() + b"\n"
+            for i in range(2))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def _wait(self) -> bool:
+        import time
+        delay = type(self).delay
+        if delay is None:
+            self.close_connection = True
+            return False
+        time.sleep(delay)
+        return True
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's name
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).seen.append((self.path, self.headers.get("Authorization")))
+        type(self).agents.append((self.headers.get("User-Agent"), self.headers.get("Accept")))
         type(self).peers.add(self.client_address)
+        if not self._wait():
+            return
         out = json.dumps({"kind": "ConfigMap", **json.loads(body)}).encode()
         self.send_response(201)
         self.send_header("Content-Type", "application/json")
@@ -99,8 +127,8 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def recorder() -> Iterator[tuple[http.server.ThreadingHTTPServer, type[_Recorder]]]:
-    handler = type("Recorder", (_Recorder,), {"seen": [], "peers": set(),
-                                              "close_after_answer": False})
+    handler = type("Recorder", (_Recorder,), {"seen": [], "peers": set(), "agents": [],
+                                              "close_after_answer": False, "delay": 0.0})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server, handler
@@ -108,8 +136,8 @@ def recorder() -> Iterator[tuple[http.server.ThreadingHTTPServer, type[_Recorder
     server.server_close()
 
 
-def _api(kc: str) -> Api:
-    src = ClusterSource(kc)
+def _api(kc: str, timeout: float = 10) -> Api:
+    src = ClusterSource(kc, timeout=timeout)
     api = Api(src)
     # Discovery is not what is tested here: the ConfigMap's collection URL is known.
     api._prefixes[("v1", "ConfigMap", "default")] = (
@@ -144,6 +172,95 @@ def test_writers_on_new_threads_reuse_the_idle_connections(recorder: Any,
         writer.start()
         writer.join()
     assert len(handler.seen) == 3 and len(handler.peers) == 1
+
+
+def test_writes_say_who_they_are_and_what_they_accept(recorder: Any, tmp_path: Path) -> None:
+    """The User-Agent lightkube's client sends (the API server's audit log names it), and JSON
+    asked for: a real API server answers 406 to a media type it does not serve."""
+    server, handler = recorder
+    api = _api(kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{server.server_port}",
+                          {"token": "t"}))
+    api.create(dict(CM))
+    assert handler.agents == [(api._http().headers["user-agent"], "application/json")]
+    with pytest.raises(ValueError, match="http://elsewhere:1/x is not on http://127.0.0.1"):
+        api._transport().send("POST", "http://elsewhere:1/x", b"{}", "application/json")
+
+
+def test_a_slow_server_fails_a_write_within_the_clients_timeout(recorder: Any,
+                                                                tmp_path: Path) -> None:
+    import time
+    server, handler = recorder
+    handler.delay = 3.0
+    api = _api(kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{server.server_port}",
+                          {"token": "t"}), timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        api.create(dict(CM))
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_server_that_hangs_up_unanswered_fails_the_write_it_never_saw_twice(
+        recorder: Any, tmp_path: Path) -> None:
+    """A new connection the server closes without answering is an error at once (only a
+    reused one may have been closed while idle: that one is tried again, once)."""
+    server, handler = recorder
+    handler.delay = None
+    api = _api(kubeconfig(tmp_path / "kc", f"http://127.0.0.1:{server.server_port}",
+                          {"token": "t"}))
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            api.create(dict(CM))
+        except BaseException as e:  # noqa: BLE001 - what the write raised is the result
+            failures.append(e)
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(10)
+    assert not writer.is_alive(), "the write retried for ever"
+    assert len(failures) == 1 and isinstance(failures[0], ConnectionError)
+    assert len(handler.seen) == 1
+
+
+def test_a_watch_over_tls_and_one_that_hangs(recorder: Any, tmp_path: Path) -> None:
+    """``Transport.stream`` (the operator's watches): over TLS with the kubeconfig's CA, and
+    a server that never answers ends in the timeout given, not in a thread stuck for ever."""
+    import time
+    server, handler = recorder
+    ca, _, cert, key = _certificates(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    url = f"https://127.0.0.1:{server.server_port}"
+    transport = _api(kubeconfig(tmp_path / "kc", url, {"token": "t"},
+                                {"certificate-authority": str(ca)}))._transport()
+    stream = transport.stream(url + "/api/v1/configmaps?watch=true", timeout=5)
+    try:
+        body = b"".join(stream.chunks())
+    finally:
+        stream.close()
+    assert stream.status_code == 200 and stream.headers["content-type"] == "application/json"
+    assert [json.loads(line)["object"]["metadata"]["name"] for line in body.splitlines()] == \
+        ["cm-0", "cm-1"]
+    assert handler.seen == [("/api/v1/configmaps?watch=true", "Bearer t")]
+    handler.delay = 3.0
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        transport.stream(url + "/api/v1/configmaps?watch=true", timeout=0.5)
+    assert time.monotonic() - started < 2.5
+
+
+def test_a_watch_refused_by_the_server_is_lightkubes_api_error(fake_api: FakeApiServer) -> None:
+    from raygate.operator.loop import watch_stream
+    from raygate.operator.transport import Transport
+    fake_api.inject(410, verb="watch", kind="ConfigMap", reason="Expired",
+                    message="too old resource version")
+    with ClusterSource(fake_api.kubeconfig_path) as src:
+        res = src.resource_for({"apiVersion": "v1", "kind": "ConfigMap"})
+        with pytest.raises(ApiError) as gone:
+            list(watch_stream(src, res, since="1", transport=Transport(
+                src.client._client._client)))
+    assert gone.value.status.code == 410 and gone.value.status.reason == "Expired"
 
 
 def _certificates(d: Path) -> tuple[Path, Path, Path, Path]:
@@ -233,10 +350,16 @@ def test_request_hooks_see_every_write(fake_api: FakeApiServer) -> None:
     with ClusterSource(fake_api.kubeconfig_path) as src:
         api = Api(src)
         api.prepare()
+        seen: list[tuple[str, str]] = []
+        http = api._http()
+        http.event_hooks = {**http.event_hooks, "request": [
+            *http.event_hooks["request"], lambda r: seen.append((r.method, r.url.path))]}
         before = src.request_count
         api.create(dict(CM))
         api.merge_patch("v1", "ConfigMap", "default", CM["metadata"]["name"], {"data": {"a": "c"}})
         assert src.request_count - before == 2
+        assert seen == [("POST", "/api/v1/namespaces/default/configmaps"),
+                        ("PATCH", "/api/v1/namespaces/default/configmaps/raygate-port-20000")]
 
 
 def test_a_watch_refused_401_on_the_operators_connection_is_made_again_through_httpx(
