@@ -243,7 +243,27 @@ def test_a_watch_over_tls_and_one_that_hangs(recorder: Any, tmp_path: Path) -> N
     assert [json.loads(line)["object"]["metadata"]["name"] for line in body.splitlines()] == \
         ["cm-0", "cm-1"]
     assert handler.seen == [("/api/v1/configmaps?watch=true", "Bearer t")]
+    assert handler.agents == [(transport._user_agent, "application/json")]
+    assert transport._user_agent.startswith("python-httpx")
     handler.delay = 3.0
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        transport.stream(url + "/api/v1/configmaps?watch=true", timeout=0.5)
+    assert time.monotonic() - started < 2.5
+    slow = _api(kubeconfig(tmp_path / "kc3", url, {"token": "t"},
+                           {"certificate-authority": str(ca)}), timeout=0.5)
+    with pytest.raises(TimeoutError):  # a write over TLS: the client's timeout too
+        slow.create(dict(CM))
+    assert time.monotonic() - started < 5
+
+
+def test_a_watch_that_hangs_over_plain_http_ends_in_its_timeout(recorder: Any,
+                                                                tmp_path: Path) -> None:
+    import time
+    server, handler = recorder
+    handler.delay = 3.0
+    url = f"http://127.0.0.1:{server.server_port}"
+    transport = _api(kubeconfig(tmp_path / "kc", url, {"token": "t"}))._transport()
     started = time.monotonic()
     with pytest.raises(TimeoutError):
         transport.stream(url + "/api/v1/configmaps?watch=true", timeout=0.5)
@@ -343,6 +363,20 @@ def test_what_only_httpx_can_do_is_left_to_httpx(what: str) -> None:
     with httpx2.Client(base_url="http://10.0.0.1:6443",
                        event_hooks={"request": [lambda r: None]}) as plain:
         assert Transport(plain).usable is True
+
+
+def test_what_the_transport_takes_from_the_client() -> None:
+    """A server URL without a port is on 443 (https) or 80 (http), as httpx reads it; the
+    connections' timeout is the client's longest, none when the client has none."""
+    import httpx2
+    from raygate.operator.transport import Transport
+    with httpx2.Client(base_url="https://api.example.com", timeout=httpx2.Timeout(
+            5, connect=2, read=7)) as tls, \
+            httpx2.Client(base_url="http://api.example.com", timeout=None) as plain:
+        secure, clear = Transport(tls), Transport(plain)
+    assert (secure._port, secure._timeout, secure._ssl is not None) == (443, 7, True)
+    assert (clear._port, clear._timeout, clear._ssl) == (80, None, None)
+    assert secure.origin == "https://api.example.com"
 
 
 def test_request_hooks_see_every_write(fake_api: FakeApiServer) -> None:
