@@ -184,6 +184,8 @@ def test_writes_say_who_they_are_and_what_they_accept(recorder: Any, tmp_path: P
     assert handler.agents == [(api._http().headers["user-agent"], "application/json")]
     with pytest.raises(ValueError, match="http://elsewhere:1/x is not on http://127.0.0.1"):
         api._transport().send("POST", "http://elsewhere:1/x", b"{}", "application/json")
+    with pytest.raises(ValueError, match="http://elsewhere:1/w is not on http://127.0.0.1"):
+        api._transport().stream("http://elsewhere:1/w", timeout=1)
 
 
 def test_a_slow_server_fails_a_write_within_the_clients_timeout(recorder: Any,

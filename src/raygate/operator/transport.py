@@ -111,12 +111,6 @@ class Transport:
                 return
         conn.close()
 
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
     def _announce(self, method: str, url: str) -> str | None:
         """Call the client's request hooks with this request, as httpx would, and return
         the Authorization header its auth flow gives it."""
