@@ -229,11 +229,7 @@ def test_a_watch_over_tls_and_one_that_hangs(recorder: Any, tmp_path: Path) -> N
     a server that never answers ends in the timeout given, not in a thread stuck for ever."""
     import time
     server, handler = recorder
-    ca, _, cert, key = _certificates(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    url = f"https://127.0.0.1:{server.server_port}"
+    url, ca, _ = _serve_tls(server, tmp_path)
     transport = _api(kubeconfig(tmp_path / "kc", url, {"token": "t"},
                                 {"certificate-authority": str(ca)}))._transport()
     stream = transport.stream(url + "/api/v1/configmaps?watch=true", timeout=5)
@@ -305,14 +301,24 @@ def _certificates(d: Path) -> tuple[Path, Path, Path, Path]:
     return d / "ca.crt", d / "other-ca.crt", d / "server.crt", d / "server.key"
 
 
+def _serve_tls(server: http.server.ThreadingHTTPServer, d: Path, *,
+               client_certificates: bool = False) -> tuple[str, Path, Path]:
+    """The recorder over TLS with a certificate of ``_certificates``' CA (asking clients for
+    theirs too when ``client_certificates``): its URL, that CA and an unrelated one."""
+    ca, other_ca, cert, key = _certificates(d)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    if client_certificates:
+        context.load_verify_locations(ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return f"https://127.0.0.1:{server.server_port}", ca, other_ca
+
+
 def test_tls_is_verified_against_the_kubeconfigs_certificate_authority(
         recorder: Any, tmp_path: Path) -> None:
     server, handler = recorder
-    ca, other_ca, cert, key = _certificates(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    url = f"https://127.0.0.1:{server.server_port}"
+    url, ca, other_ca = _serve_tls(server, tmp_path)
     trusted = _api(kubeconfig(tmp_path / "kc", url, {"token": "t"},
                               {"certificate-authority": str(ca)}))
     assert trusted._transport().usable
@@ -329,13 +335,7 @@ def test_a_client_certificate_from_the_kubeconfig_is_presented(recorder: Any,
                                                                tmp_path: Path) -> None:
     """kind's and kubeadm's kubeconfigs authenticate with a client certificate, no token."""
     server, handler = recorder
-    ca, _, cert, key = _certificates(tmp_path)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    context.load_verify_locations(ca)
-    context.verify_mode = ssl.CERT_REQUIRED
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    url = f"https://127.0.0.1:{server.server_port}"
+    url, ca, _ = _serve_tls(server, tmp_path, client_certificates=True)
     api = _api(kubeconfig(tmp_path / "kc", url,
                           {"client-certificate": str(tmp_path / "client.crt"),
                            "client-key": str(tmp_path / "client.key")},
