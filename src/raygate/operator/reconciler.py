@@ -174,18 +174,18 @@ class Api:
 
     def _send(self, method: str, url: str, body: Any, content_type: str) -> Any:
         import json
+
+        import httpx2
         content = json.dumps(body, separators=(",", ":")).encode()
         transport = self._transport()
         if transport.usable:
             reply = transport.send(method, url, content, content_type)
             if reply.status_code != 401:  # 401: httpx's auth flow refreshes the token
                 if reply.status_code >= 400:
-                    import httpx2
                     request = httpx2.Request(method, url)
                     _raise_for(request, httpx2.Response(reply.status_code, headers=reply.headers,
                                                         content=reply.content, request=request))
                 return reply
-        import httpx2
         http = self._http()
         request = http.build_request(method, httpx2.URL(url), content=content,
                                      headers={"Content-Type": content_type})
